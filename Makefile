@@ -1,0 +1,32 @@
+# Two entry points, each doing its own set-up (virtual environment + install):
+#   make demo   record a demo trading session, show it, serve the dashboard
+#   make test   run the whole test suite with coverage
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,bench,nats,eventsourcing]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/evlog demo --out recordings
+
+test: $(STAMP)
+	bash scripts/test-services.sh
+	$(PY) -m pytest -q -p no:cacheprovider --cov=evlog --cov-branch --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(PY) -m coverage report --include='evlog/segments/*' --fail-under=95
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check evlog tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .coverage .hypothesis

@@ -1,0 +1,173 @@
+"""A small simulated trading bot: the events of the demo recording and of the benchmarks.
+
+`trading_session(n)` yields `(event_name, event, source, offset_ns)` for a bot that runs
+monitoring cycles: fetch a price, compute indicators, sometimes buy or sell, sometimes
+fail. Events are pydantic models of about 200 bytes of JSON. Deterministic for a seed.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import random
+from decimal import Decimal
+from typing import Iterator
+from uuid import UUID
+
+from pydantic import BaseModel
+
+PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT"]
+
+
+class BotMonitoringCycleStarted(BaseModel):
+    cycle_number: int
+    timestamp: _dt.datetime
+    pairs: list[str]
+
+
+class MarketPriceFetched(BaseModel):
+    cycle_id: int
+    pair: str
+    current_price: Decimal
+    bid: Decimal
+    ask: Decimal
+    volume_24h: float
+    exchange: str
+    timestamp: _dt.datetime
+
+
+class IndicatorsCalculated(BaseModel):
+    cycle_id: int
+    pair: str
+    rsi: float
+    macd: float
+    macd_signal: float
+    ema_fast: float
+    ema_slow: float
+    signal: str
+
+
+class PositionPurchased(BaseModel):
+    position_id: UUID
+    pair: str
+    purchase_price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    reason: str
+    timestamp: _dt.datetime
+
+
+class PositionSold(BaseModel):
+    position_id: UUID
+    pair: str
+    sell_price: Decimal
+    quantity: Decimal
+    profit: Decimal
+    profit_pct: float
+    timestamp: _dt.datetime
+
+
+class OrderFailed(BaseModel):
+    cycle_id: int
+    pair: str
+    error_code: str
+    message: str
+    retryable: bool
+
+
+class PriceFetchFailed(BaseModel):
+    cycle_id: int
+    pair: str
+    exchange: str
+    error: str
+
+
+class BotMonitoringCycleCompleted(BaseModel):
+    cycle_number: int
+    duration_ms: float
+    positions_open: int
+
+
+EVENT_TYPES: dict[str, type[BaseModel]] = {
+    cls.__name__: cls for cls in (
+        BotMonitoringCycleStarted, MarketPriceFetched, IndicatorsCalculated, PositionPurchased,
+        PositionSold, OrderFailed, PriceFetchFailed, BotMonitoringCycleCompleted,
+    )
+}
+
+SOURCES = {
+    "BotMonitoringCycleStarted": "Orchestrator", "BotMonitoringCycleCompleted": "Orchestrator",
+    "MarketPriceFetched": "MarketPriceFetcher", "PriceFetchFailed": "MarketPriceFetcher",
+    "IndicatorsCalculated": "IndicatorEngine", "PositionPurchased": "OrderExecutor",
+    "PositionSold": "OrderExecutor", "OrderFailed": "OrderExecutor",
+}
+
+
+def trading_session(n_events: int, seed: int = 42, start: _dt.datetime | None = None,
+                    cycle_interval_ms: float = 1000.0) -> Iterator[tuple[str, BaseModel, str, int]]:
+    """Yield `n_events` events `(name, model, source, offset_ns)` of a simulated bot."""
+    rng = random.Random(seed)
+    start = start or _dt.datetime(2025, 10, 12, 10, 0, tzinfo=_dt.timezone.utc)
+    prices = {"BTC/USDT": 50000.0, "ETH/USDT": 3000.0, "SOL/USDT": 150.0, "BNB/USDT": 550.0}
+    open_positions: dict[str, tuple[UUID, Decimal, Decimal]] = {}
+    produced = 0
+    cycle = 0
+    t_ns = 0
+
+    def emit(name: str, event: BaseModel) -> tuple[str, BaseModel, str, int]:
+        return name, event, SOURCES[name], t_ns
+
+    def now() -> _dt.datetime:
+        return start + _dt.timedelta(microseconds=t_ns // 1000)
+
+    while produced < n_events:
+        cycle += 1
+        cycle_start = t_ns
+        events = [emit("BotMonitoringCycleStarted",
+                       BotMonitoringCycleStarted(cycle_number=cycle, timestamp=now(), pairs=PAIRS))]
+        for pair in PAIRS:
+            t_ns += int(rng.uniform(2, 40) * 1e6)
+            if rng.random() < 0.01:
+                events.append(emit("PriceFetchFailed", PriceFetchFailed(
+                    cycle_id=cycle, pair=pair, exchange="binance", error="timeout after 5000 ms")))
+                continue
+            prices[pair] *= 1 + rng.gauss(0, 0.002)
+            px = Decimal(str(round(prices[pair], 2)))
+            spread = Decimal(str(round(prices[pair] * 0.0001, 2)))
+            events.append(emit("MarketPriceFetched", MarketPriceFetched(
+                cycle_id=cycle, pair=pair, current_price=px, bid=px - spread, ask=px + spread,
+                volume_24h=round(rng.uniform(1e5, 1e7), 3), exchange="binance", timestamp=now())))
+            t_ns += int(rng.uniform(0.2, 3) * 1e6)
+            rsi = rng.uniform(10, 90)
+            signal = "buy" if rsi < 30 else "sell" if rsi > 70 else "hold"
+            events.append(emit("IndicatorsCalculated", IndicatorsCalculated(
+                cycle_id=cycle, pair=pair, rsi=round(rsi, 4), macd=round(rng.gauss(0, 20), 4),
+                macd_signal=round(rng.gauss(0, 15), 4), ema_fast=round(prices[pair] * 1.001, 4),
+                ema_slow=round(prices[pair] * 0.999, 4), signal=signal)))
+            if signal == "buy" and pair not in open_positions and rng.random() < 0.5:
+                t_ns += int(rng.uniform(5, 50) * 1e6)
+                if rng.random() < 0.08:
+                    events.append(emit("OrderFailed", OrderFailed(
+                        cycle_id=cycle, pair=pair, error_code="INSUFFICIENT_BALANCE",
+                        message="Account has insufficient balance for requested action.", retryable=False)))
+                else:
+                    qty = Decimal(str(round(1000 / prices[pair], 6)))
+                    pid = UUID(int=rng.getrandbits(128), version=4)
+                    open_positions[pair] = (pid, px, qty)
+                    events.append(emit("PositionPurchased", PositionPurchased(
+                        position_id=pid, pair=pair, purchase_price=px, quantity=qty,
+                        fee=Decimal("0.001") * px * qty, reason=f"RSI {rsi:.1f} below 30", timestamp=now())))
+            elif signal == "sell" and pair in open_positions:
+                t_ns += int(rng.uniform(5, 50) * 1e6)
+                pid, bought, qty = open_positions.pop(pair)
+                profit = (px - bought) * qty
+                events.append(emit("PositionSold", PositionSold(
+                    position_id=pid, pair=pair, sell_price=px, quantity=qty, profit=profit,
+                    profit_pct=float((px - bought) / bought * 100), timestamp=now())))
+        events.append(emit("BotMonitoringCycleCompleted", BotMonitoringCycleCompleted(
+            cycle_number=cycle, duration_ms=round((t_ns - cycle_start) / 1e6, 3),
+            positions_open=len(open_positions))))
+        for ev in events:
+            if produced >= n_events:
+                return
+            produced += 1
+            yield ev
+        t_ns = cycle_start + int(cycle_interval_ms * 1e6)

@@ -1,0 +1,440 @@
+"""Block frames: the unit of compression, checksumming and I/O.
+
+A block holds up to 65,535 records of one segment. Its frame is
+
+    header (72 bytes, fixed) | meta (names and sources with their counts) | payload (zstd)
+
+The meta section is not compressed, so a reader can tell which event names and sources a
+block holds, and a summary can count them, without decompressing anything. The payload
+holds the records column by column (name ids, source ids, flags, timestamp deltas,
+monotonic deltas, data lengths, type-map lengths, then the data as one JSON array), which
+compresses better than rows and lets a filter on name or source pick records before any
+JSON is decoded. The layout is specified in docs/format.md.
+"""
+from __future__ import annotations
+
+import struct
+import sys
+from array import array
+from collections import Counter
+from itertools import accumulate, repeat
+from typing import Any, Iterable, NamedTuple, Sequence
+
+import xxhash
+import zstandard
+
+from .codec import FLAG_TYPED, KNOWN_FLAGS, apply_type_map, decode_data, decode_json
+from .errors import CorruptBlockError, UnsupportedFormatError
+
+BLOCK_MAGIC = b"EVBK"
+BLOCK_VERSION = 1
+CODEC_NONE = 0
+CODEC_ZSTD = 1
+
+# magic, version, codec, flags, meta_len, payload_len, raw_len, count, first_offset,
+# first_ts, last_ts, min_ts, max_ts, first_mono, last_mono, checksum
+_HEADER = struct.Struct("<4sBBHIIIIQqqqqqqQ")
+HEADER_SIZE = _HEADER.size  # 88
+_CHECKED = HEADER_SIZE - 8   # the checksum covers the header up to itself, meta and payload
+
+MAX_RECORDS = 65_535
+MAX_NAME_BYTES = 1_024       # an event name or a source, UTF-8
+MAX_EVENT_BYTES = 8 << 20    # one event's JSON data (plus its type map)
+MAX_RAW_LEN = 16 << 20       # a block's uncompressed payload
+MAX_META_LEN = 2 << 20
+MAX_PAYLOAD_LEN = MAX_RAW_LEN + (MAX_RAW_LEN >> 7) + 4096  # zstd's worst case stays below
+MAX_FRAME_LEN = HEADER_SIZE + MAX_META_LEN + MAX_PAYLOAD_LEN
+
+_BIG_ENDIAN = sys.byteorder == "big"
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+
+
+class BlockHeader(NamedTuple):
+    version: int
+    codec: int
+    flags: int
+    meta_len: int
+    payload_len: int
+    raw_len: int
+    count: int
+    first_offset: int
+    first_ts: int
+    last_ts: int
+    min_ts: int
+    max_ts: int
+    first_mono: int
+    last_mono: int
+    checksum: int
+
+    @property
+    def frame_len(self) -> int:
+        return HEADER_SIZE + self.meta_len + self.payload_len
+
+    @property
+    def end_offset(self) -> int:
+        """The offset after this block's last record."""
+        return self.first_offset + self.count
+
+
+class BlockMeta(NamedTuple):
+    names: list[str]
+    name_counts: list[int]
+    sources: list[str]
+    source_counts: list[int]
+    flag_counts: dict[int, int]
+
+
+class Record(NamedTuple):
+    """One event as read back from a log."""
+
+    offset: int
+    timestamp: int   # wall clock, ns since the epoch
+    monotonic: int   # ns since the recording's start, never decreasing
+    name: str
+    source: str
+    data: Any
+    flags: int = 0
+
+
+class RawRecord(NamedTuple):
+    """A record with its data still encoded: copied between logs without decoding."""
+
+    offset: int
+    timestamp: int
+    monotonic: int
+    name: str
+    source: str
+    data: bytes
+    flags: int
+    types: bytes
+
+
+def _arr(code: str, values: Iterable[int]) -> bytes:
+    a = array(code, values)
+    if _BIG_ENDIAN:
+        a.byteswap()
+    return a.tobytes()
+
+
+def _unarr(code: str, buf: memoryview) -> array:
+    a = array(code)
+    a.frombytes(buf)
+    if _BIG_ENDIAN:
+        a.byteswap()
+    return a
+
+
+def _encode_table(values: Sequence[str], counts: Sequence[int], out: bytearray) -> None:
+    out += _U16.pack(len(values))
+    for value, count in zip(values, counts):
+        raw = value.encode("utf-8")
+        out += _U16.pack(len(raw))
+        out += raw
+        out += _U32.pack(count)
+
+
+def encode_block(
+    first_offset: int,
+    rows: Sequence[tuple[str, str, int, int, int, bytes, bytes]],
+    compressor: zstandard.ZstdCompressor | None,
+) -> tuple[bytes, BlockHeader, BlockMeta]:
+    """Frame `rows` = [(name, source, flags, timestamp, monotonic, data, types), ...]."""
+    n = len(rows)
+    if not 0 < n <= MAX_RECORDS:
+        raise ValueError(f"a block holds 1 to {MAX_RECORDS} records, not {n}")
+    names, sources, flags, ts, mono, datas, types = zip(*rows)
+    name_index: dict[str, int] = {}
+    name_ids = [name_index.setdefault(x, len(name_index)) for x in names]
+    source_index: dict[str, int] = {}
+    source_ids = [source_index.setdefault(x, len(source_index)) for x in sources]
+    name_counter = Counter(name_ids)
+    source_counter = Counter(source_ids)
+    flag_counter = Counter(flags)
+    flag_counter.pop(0, None)
+
+    meta = bytearray()
+    _encode_table(list(name_index), [name_counter[i] for i in range(len(name_index))], meta)
+    _encode_table(list(source_index), [source_counter[i] for i in range(len(source_index))], meta)
+    meta += _U16.pack(len(flag_counter))
+    for flag, count in sorted(flag_counter.items()):
+        meta += bytes((flag,))
+        meta += _U32.pack(count)
+
+    first_ts, first_mono = ts[0], mono[0]
+    ts_deltas = [0]
+    ts_deltas += map(int.__sub__, ts[1:], ts[:-1])
+    mono_deltas = [0]
+    mono_deltas += map(int.__sub__, mono[1:], mono[:-1])
+    payload = b"".join(
+        (
+            _arr("H", name_ids),
+            _arr("H", source_ids),
+            bytes(flags),
+            _arr("q", ts_deltas),
+            _arr("q", mono_deltas),
+            _arr("I", map(len, datas)),
+            _arr("I", map(len, types)),
+            b"[",
+            b",".join(datas),
+            b"]",
+            b"".join(types),
+        )
+    )
+    raw_len = len(payload)
+    if raw_len > MAX_RAW_LEN:
+        raise ValueError(f"block payload of {raw_len} bytes exceeds {MAX_RAW_LEN}")
+    codec = CODEC_NONE
+    if compressor is not None:
+        compressed = compressor.compress(payload)
+        if len(compressed) < raw_len:
+            payload, codec = compressed, CODEC_ZSTD
+    block_flags = 1 if any(f & FLAG_TYPED for f in flag_counter) else 0
+    fields = (
+        BLOCK_MAGIC, BLOCK_VERSION, codec, block_flags, len(meta), len(payload), raw_len, n,
+        first_offset, first_ts, ts[-1], min(ts), max(ts), first_mono, mono[-1],
+    )
+    head = _HEADER.pack(*fields, 0)[:_CHECKED]
+    hasher = xxhash.xxh3_64(head)
+    hasher.update(meta)
+    hasher.update(payload)
+    checksum = hasher.intdigest()
+    header = BlockHeader(*fields[1:], checksum)
+    frame = b"".join((head, struct.pack("<Q", checksum), meta, payload))
+    block_meta = BlockMeta(
+        list(name_index), [name_counter[i] for i in range(len(name_index))],
+        list(source_index), [source_counter[i] for i in range(len(source_index))],
+        dict(flag_counter),
+    )
+    return frame, header, block_meta
+
+
+def parse_header(buf: bytes | memoryview, where: str | None = None, position: int | None = None) -> BlockHeader:
+    """Parse and bound-check a frame header (checksum is checked later, with the body)."""
+    if len(buf) < HEADER_SIZE:
+        raise CorruptBlockError("truncated block header", where, position)
+    magic, version, codec, flags, meta_len, payload_len, raw_len, count, first_offset, \
+        first_ts, last_ts, min_ts, max_ts, first_mono, last_mono, checksum = _HEADER.unpack_from(buf, 0)
+    if magic != BLOCK_MAGIC:
+        raise CorruptBlockError("bad block magic", where, position)
+    if version != BLOCK_VERSION:
+        raise UnsupportedFormatError(
+            f"block format version {version} is not supported (this evlog reads version {BLOCK_VERSION})"
+        )
+    if codec not in (CODEC_NONE, CODEC_ZSTD):
+        raise CorruptBlockError(f"unknown block codec {codec}", where, position)
+    if not 0 < count <= MAX_RECORDS:
+        raise CorruptBlockError(f"block record count {count} out of range", where, position)
+    if meta_len > MAX_META_LEN or payload_len > MAX_PAYLOAD_LEN or raw_len > MAX_RAW_LEN:
+        raise CorruptBlockError("block length fields out of range", where, position)
+    if codec == CODEC_NONE and payload_len != raw_len:
+        raise CorruptBlockError("uncompressed block length mismatch", where, position)
+    if min_ts > max_ts or last_mono < first_mono:
+        raise CorruptBlockError("block time fields out of order", where, position)
+    return BlockHeader(version, codec, flags, meta_len, payload_len, raw_len, count, first_offset,
+                       first_ts, last_ts, min_ts, max_ts, first_mono, last_mono, checksum)
+
+
+def verify_checksum(header: BlockHeader, frame: bytes | memoryview, where: str | None = None,
+                    position: int | None = None) -> None:
+    """Check the checksum of a whole frame (header + meta + payload)."""
+    if len(frame) != header.frame_len:
+        raise CorruptBlockError("truncated block", where, position,
+                                (header.first_offset, header.end_offset - 1))
+    mv = memoryview(frame)
+    hasher = xxhash.xxh3_64(mv[:_CHECKED])
+    hasher.update(mv[HEADER_SIZE:])
+    if hasher.intdigest() != header.checksum:
+        raise CorruptBlockError("block checksum mismatch", where, position,
+                                (header.first_offset, header.end_offset - 1))
+
+
+def _read_table(buf: memoryview, pos: int, total: int) -> tuple[list[str], list[int], int]:
+    if pos + 2 > len(buf):
+        raise ValueError("truncated table")
+    (n,) = _U16.unpack_from(buf, pos)
+    pos += 2
+    values, counts = [], []
+    for _ in range(n):
+        if pos + 2 > len(buf):
+            raise ValueError("truncated table entry")
+        (length,) = _U16.unpack_from(buf, pos)
+        pos += 2
+        if length > MAX_NAME_BYTES or pos + length + 4 > len(buf):
+            raise ValueError("table entry out of range")
+        values.append(str(buf[pos:pos + length], "utf-8"))
+        pos += length
+        (count,) = _U32.unpack_from(buf, pos)
+        pos += 4
+        counts.append(count)
+    if sum(counts) != total or (total and n == 0):
+        raise ValueError("table counts do not add up to the record count")
+    return values, counts, pos
+
+
+def parse_meta(header: BlockHeader, meta: bytes | memoryview, where: str | None = None,
+               position: int | None = None) -> BlockMeta:
+    buf = memoryview(meta)
+    try:
+        names, name_counts, pos = _read_table(buf, 0, header.count)
+        sources, source_counts, pos = _read_table(buf, pos, header.count)
+        if pos + 2 > len(buf):
+            raise ValueError("truncated flag table")
+        (nflags,) = _U16.unpack_from(buf, pos)
+        pos += 2
+        flag_counts = {}
+        for _ in range(nflags):
+            if pos + 5 > len(buf):
+                raise ValueError("truncated flag table")
+            flag = buf[pos]
+            (count,) = _U32.unpack_from(buf, pos + 1)
+            flag_counts[flag] = count
+            pos += 5
+        if pos != len(buf):
+            raise ValueError("trailing bytes in meta")
+    except (ValueError, UnicodeDecodeError, struct.error) as exc:
+        raise CorruptBlockError(f"bad block meta: {exc}", where, position,
+                                (header.first_offset, header.end_offset - 1)) from None
+    return BlockMeta(names, name_counts, sources, source_counts, flag_counts)
+
+
+_dctx = zstandard.ZstdDecompressor()
+_new_tuple = tuple.__new__
+
+
+class DecodedBlock:
+    """The columns of one block, decompressed; records are built on demand."""
+
+    __slots__ = ("header", "meta", "name_ids", "source_ids", "flags", "timestamps",
+                 "monotonics", "_raw", "_data_pos", "_type_pos", "_data_start", "_data_end",
+                 "where", "position")
+
+    def __init__(self, header: BlockHeader, meta: BlockMeta, payload: bytes | memoryview,
+                 where: str | None = None, position: int | None = None) -> None:
+        self.header, self.meta, self.where, self.position = header, meta, where, position
+        n = header.count
+        try:
+            if header.codec == CODEC_ZSTD:
+                params = zstandard.get_frame_parameters(bytes(payload[:18]))
+                if params.content_size != header.raw_len:
+                    raise ValueError("compressed size header disagrees with the block header")
+                raw = _dctx.decompress(payload, max_output_size=header.raw_len)
+            else:
+                raw = bytes(payload)
+            if len(raw) != header.raw_len:
+                raise ValueError("payload length mismatch")
+            mv = memoryview(raw)
+            fixed = n * (2 + 2 + 1 + 8 + 8 + 4 + 4)
+            if fixed + 2 > len(raw):
+                raise ValueError("payload shorter than its columns")
+            p = 0
+            self.name_ids = _unarr("H", mv[p:p + 2 * n]); p += 2 * n
+            self.source_ids = _unarr("H", mv[p:p + 2 * n]); p += 2 * n
+            self.flags = mv[p:p + n].tobytes(); p += n
+            ts = _unarr("q", mv[p:p + 8 * n]); p += 8 * n
+            mono = _unarr("q", mv[p:p + 8 * n]); p += 8 * n
+            data_lens = _unarr("I", mv[p:p + 4 * n]); p += 4 * n
+            type_lens = _unarr("I", mv[p:p + 4 * n]); p += 4 * n
+            data_total = sum(data_lens) + max(n - 1, 0) + 2
+            if p + data_total + sum(type_lens) != len(raw):
+                raise ValueError("data lengths do not match the payload")
+            if max(self.name_ids) >= len(meta.names) or max(self.source_ids) >= len(meta.sources):
+                raise ValueError("name or source id out of range")
+            if any(f & ~KNOWN_FLAGS for f in self.flags):
+                raise ValueError("unknown record flag")
+            ts[0] = header.first_ts
+            mono[0] = header.first_mono
+            self.timestamps = list(accumulate(ts))
+            self.monotonics = list(accumulate(mono))
+            if self.timestamps[-1] != header.last_ts or self.monotonics[-1] != header.last_mono:
+                raise ValueError("timestamps disagree with the block header")
+        except (ValueError, zstandard.ZstdError, OverflowError) as exc:
+            raise CorruptBlockError(f"bad block payload: {exc}", where, position,
+                                    (header.first_offset, header.end_offset - 1)) from None
+        self._raw = mv
+        self._data_start = p
+        self._data_end = p + data_total
+        # start of each record's JSON inside the array (after '[' and each ',')
+        self._data_pos = list(accumulate((length + 1 for length in data_lens), initial=p + 1))
+        self._type_pos = list(accumulate(type_lens, initial=p + data_total))
+
+    def __len__(self) -> int:
+        return self.header.count
+
+    def _corrupt(self, exc: Exception) -> CorruptBlockError:
+        h = self.header
+        return CorruptBlockError(f"bad event data: {exc}", self.where, self.position,
+                                 (h.first_offset, h.end_offset - 1))
+
+    def data_bytes(self, i: int) -> bytes:
+        return self._raw[self._data_pos[i]:self._data_pos[i + 1] - 1].tobytes()
+
+    def type_bytes(self, i: int) -> bytes:
+        return self._raw[self._type_pos[i]:self._type_pos[i + 1]].tobytes()
+
+    def data(self, i: int) -> Any:
+        pos = self._data_pos
+        try:
+            return decode_data(self._raw[pos[i]:pos[i + 1] - 1], self.flags[i],
+                               self._raw[self._type_pos[i]:self._type_pos[i + 1]])
+        except Exception as exc:
+            raise self._corrupt(exc) from None
+
+    def all_data(self) -> list:
+        try:
+            values = decode_json(self._raw[self._data_start:self._data_end])
+            if type(values) is not list or len(values) != self.header.count:
+                raise ValueError("data array length mismatch")
+            if self.header.flags & 1:
+                tp = self._type_pos
+                for i, f in enumerate(self.flags):
+                    if f & FLAG_TYPED:
+                        values[i] = apply_type_map(values[i], decode_json(self._raw[tp[i]:tp[i + 1]]))
+        except CorruptBlockError:
+            raise
+        except Exception as exc:
+            raise self._corrupt(exc) from None
+        return values
+
+    def names(self) -> list[str]:
+        return list(map(self.meta.names.__getitem__, self.name_ids))
+
+    def sources(self) -> list[str]:
+        return list(map(self.meta.sources.__getitem__, self.source_ids))
+
+    def records(self, indices: Sequence[int] | None = None) -> list[Record]:
+        """Records (data decoded) for all positions, or for `indices` in the block."""
+        first = self.header.first_offset
+        if indices is None:
+            return list(map(_new_tuple, repeat(Record), zip(
+                range(first, first + self.header.count), self.timestamps, self.monotonics,
+                self.names(), self.sources(), self.all_data(), self.flags)))
+        names, sources = self.meta.names, self.meta.sources
+        return [Record(first + i, self.timestamps[i], self.monotonics[i], names[self.name_ids[i]],
+                       sources[self.source_ids[i]], self.data(i), self.flags[i]) for i in indices]
+
+    def raw_records(self, indices: Sequence[int] | None = None) -> list[RawRecord]:
+        first = self.header.first_offset
+        names, sources = self.meta.names, self.meta.sources
+        if indices is None:
+            indices = range(self.header.count)
+        return [RawRecord(first + i, self.timestamps[i], self.monotonics[i], names[self.name_ids[i]],
+                          sources[self.source_ids[i]], self.data_bytes(i), self.flags[i],
+                          self.type_bytes(i)) for i in indices]
+
+
+def decode_frame(frame: bytes | memoryview, where: str | None = None,
+                 position: int | None = None) -> DecodedBlock:
+    """Validate a whole frame (header, checksum, meta) and decompress its payload."""
+    header = parse_header(frame, where, position)
+    verify_checksum(header, frame, where, position)
+    mv = memoryview(frame)
+    meta = parse_meta(header, mv[HEADER_SIZE:HEADER_SIZE + header.meta_len], where, position)
+    return DecodedBlock(header, meta, mv[HEADER_SIZE + header.meta_len:], where, position)
+
+
+__all__ = [
+    "BLOCK_MAGIC", "HEADER_SIZE", "MAX_RECORDS", "MAX_EVENT_BYTES", "MAX_NAME_BYTES", "MAX_RAW_LEN",
+    "MAX_FRAME_LEN", "BlockHeader", "BlockMeta", "Record", "RawRecord", "DecodedBlock",
+    "encode_block", "parse_header", "parse_meta", "verify_checksum", "decode_frame",
+]

@@ -1,0 +1,241 @@
+"""`Log`: the storage engine's public API. The rest of evlog uses only this."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+from .block import RawRecord, Record
+from .codec import encode_data
+from .errors import LogClosedError, NotARecordingError, RecordingExistsError
+from .fsio import DEFAULT_FS, FileSystem
+from .index import SegmentSummary
+from .manifest import Manifest, is_recording, read_manifest, write_manifest
+from .reader import LogReader, NameFilter
+from .recovery import RecoveryReport
+from .writer import WriterOptions, LogWriter
+
+
+class Log:
+    """An append-only event log stored as a directory of segments.
+
+    Open one with `Log.create(path)` (new, for writing), `Log.open(path)` (reading) or
+    `Log.open(path, "a")` (appending; recovers a crashed recording first, see
+    `recovery_report`). Only one writer at a time holds a recording; readers are unlimited.
+    """
+
+    def __init__(self, path: str, manifest: Manifest, writer: LogWriter | None, fs: FileSystem) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._writer = writer
+        self._fs = fs
+        self._reader: LogReader | None = None
+        self._closed = False
+
+    # opening --------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike, session_name: str | None = None, *,
+               start_time_ns: int | None = None, metadata: dict | None = None, exist_ok: bool = False,
+               fs: FileSystem | None = None, **options: Any) -> "Log":
+        """Create a new recording at `path` and open it for appending.
+
+        `options` are WriterOptions fields (fsync="always"|"interval"|"never", block_max_age, ...).
+        """
+        path = os.fspath(path)
+        fs = fs or DEFAULT_FS
+        opts = WriterOptions(**options)
+        if os.path.exists(path):
+            if is_recording(path):
+                if exist_ok:
+                    return cls.open(path, "a", fs=fs, **options)
+                raise RecordingExistsError(f"a recording already exists at {path}")
+            if not os.path.isdir(path) or os.listdir(path):
+                raise NotARecordingError(f"{path} exists and is not an empty directory")
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(path, exist_ok=True)
+        manifest = Manifest(session_name=session_name or os.path.basename(os.path.abspath(path)),
+                            start_time_ns=start_time_ns if start_time_ns is not None else time.time_ns(),
+                            metadata=dict(metadata or {}))
+        write_manifest(fs, path, manifest)
+        fs.fsync_dir(parent)
+        writer = LogWriter(path, opts, fs, manifest.start_time_ns)
+        return cls(path, manifest, writer, fs)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, mode: str = "r", *, fs: FileSystem | None = None,
+             **options: Any) -> "Log":
+        """Open a recording for reading (`"r"`) or appending (`"a"`)."""
+        path = os.fspath(path)
+        fs = fs or DEFAULT_FS
+        if mode not in ("r", "a"):
+            raise ValueError(f"mode must be 'r' or 'a', not {mode!r}")
+        manifest = read_manifest(path)
+        if mode == "r":
+            log = cls(path, manifest, None, fs)
+            log._reader = LogReader(path)
+            return log
+        writer = LogWriter(path, WriterOptions(**options), fs, manifest.start_time_ns)
+        return cls(path, manifest, writer, fs)
+
+    # properties ------------------------------------------------------------------
+    @property
+    def session_name(self) -> str:
+        return self.manifest.session_name
+
+    @property
+    def writable(self) -> bool:
+        return self._writer is not None
+
+    @property
+    def recovery_report(self) -> RecoveryReport:
+        """What opening for append repaired (empty for readers and clean recordings)."""
+        return self._writer.report if self._writer else RecoveryReport()
+
+    @property
+    def durable_offset(self) -> int:
+        """Events with offsets below this are on stable storage."""
+        if self._writer is None:
+            return self._read().end_offset
+        return self._writer.durable_offset
+
+    @property
+    def start_offset(self) -> int:
+        return self._read().start_offset
+
+    @property
+    def end_offset(self) -> int:
+        """The offset the next event gets."""
+        if self._writer is not None:
+            return self._writer.next_offset
+        return self._read().end_offset
+
+    def __len__(self) -> int:
+        return self.end_offset - self.start_offset
+
+    # writing ---------------------------------------------------------------------
+    def _w(self) -> LogWriter:
+        if self._closed:
+            raise LogClosedError("the log is closed")
+        if self._writer is None:
+            raise LogClosedError("the log is open for reading only (use Log.open(path, 'a'))")
+        return self._writer
+
+    def append(self, name: str, data: Any = None, source: str = "", timestamp: int | None = None,
+               monotonic: int | None = None) -> int:
+        """Append one event; returns its offset. `timestamp`: wall clock ns (default now);
+        `monotonic`: ns since the recording's start (default: measured now)."""
+        raw, flags, types = encode_data(data)
+        return self._w().append_encoded(name, source, flags, timestamp, monotonic, raw, types)
+
+    def append_batch(self, events: Iterable[tuple | dict]) -> range:
+        """Append many events: tuples `(name, data[, source[, timestamp]])` or dicts with those keys."""
+        writer = self._w()
+        first = None
+        last = -1
+        for ev in events:
+            if isinstance(ev, dict):
+                name, data, source, ts = ev["name"], ev.get("data"), ev.get("source", ""), ev.get("timestamp")
+                mono = ev.get("monotonic")
+            else:
+                name, data, source, ts, mono = (tuple(ev) + ("", None, None))[:5] if len(ev) < 5 else tuple(ev)
+            raw, flags, types = encode_data(data)
+            last = writer.append_encoded(name, source or "", flags, ts, mono, raw, types)
+            if first is None:
+                first = last
+        return range(first if first is not None else writer.next_offset, last + 1)
+
+    def append_encoded(self, name: str, source: str, flags: int, data: bytes, types: bytes = b"",
+                       timestamp: int | None = None, monotonic: int | None = None) -> int:
+        """Append an event whose data is already encoded (see `codec.encode_data`)."""
+        return self._w().append_encoded(name, source, flags, timestamp, monotonic, data, types)
+
+    def append_raw(self, record: RawRecord, *, timestamp: int | None = None, monotonic: int | None = None) -> int:
+        """Copy a record read with `read(raw=True)` without decoding its data."""
+        return self._w().append_encoded(
+            record.name, record.source, record.flags,
+            record.timestamp if timestamp is None else timestamp,
+            record.monotonic if monotonic is None else monotonic, record.data, record.types)
+
+    def flush(self, sync: bool = True) -> int:
+        """Write buffered events, fsync them with `sync`. Returns the offset reached."""
+        return self._w().flush(sync)
+
+    def roll(self) -> None:
+        """Start a new segment with the next block."""
+        self._w().roll()
+
+    def set_metadata(self, **values: Any) -> None:
+        """Update the manifest's free-form metadata (atomically)."""
+        self._w()
+        self.manifest.metadata.update(values)
+        write_manifest(self._fs, self.path, self.manifest)
+
+    # reading ---------------------------------------------------------------------
+    def _read(self) -> LogReader:
+        if self._closed:
+            raise LogClosedError("the log is closed")
+        if self._writer is not None:
+            self._writer.flush(sync=False)
+        if self._reader is None:
+            self._reader = LogReader(self.path)
+        else:
+            self._reader.refresh()
+        return self._reader
+
+    def read(self, start: int | None = None, end: int | None = None, *, start_time: int | None = None,
+             end_time: int | None = None, start_mono: int | None = None, end_mono: int | None = None,
+             names: NameFilter = None, sources: NameFilter = None,
+             where: Callable[[Record], bool] | None = None, reverse: bool = False,
+             raw: bool = False) -> Iterator[Any]:
+        """Stream records; see LogReader.read for the bounds and filters."""
+        return self._read().read(start, end, start_time=start_time, end_time=end_time,
+                                 start_mono=start_mono, end_mono=end_mono, names=names,
+                                 sources=sources, where=where, reverse=reverse, raw=raw)
+
+    def __iter__(self) -> Iterator[Record]:
+        return self.read()
+
+    def get(self, offset: int) -> Record:
+        """The record at `offset` (IndexError if there is none)."""
+        for record in self.read(offset, offset + 1):
+            return record
+        raise IndexError(f"no event at offset {offset}")
+
+    def follow(self, start: int | None = None, *, poll_interval: float = 0.1,
+               stop: Callable[[], bool] | None = None, **filters: Any) -> Iterator[Record]:
+        """Yield events from `start` (default: the end) as they are written, like `tail -f`."""
+        return self._read().follow(start, poll_interval=poll_interval, stop=stop, **filters)
+
+    def summary(self) -> SegmentSummary:
+        """Counts per name, source and flag, time range and sizes, from the index alone."""
+        return self._read().summary()
+
+    def segments(self) -> list[tuple[str, int, int]]:
+        """(file name, first offset, event count) of each segment."""
+        return [(v.name, v.base, v.end_offset - v.base) for v in self._read().segments]
+
+    # closing ---------------------------------------------------------------------
+    def close(self) -> None:
+        """Flush, fsync and close. Raises LogWriteError if writing had failed."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            if self._reader is not None:
+                self._reader.close()
+
+    def __enter__(self) -> "Log":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Log {self.path!r} {'rw' if self._writer else 'r'}>"
+
+
+def refresh_manifest(path: str) -> Manifest:
+    return read_manifest(path)

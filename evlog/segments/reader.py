@@ -1,0 +1,394 @@
+"""Reading a log: segments, their indexes, and streaming records by offset or time.
+
+A reader never holds more than one decoded block. Sealed segments are described by their
+index files; the segment being written (the last one) is described by its index, if any,
+plus a scan of the frames beyond it, so a reader sees a consistent prefix of whole blocks
+while a writer appends. Damage raises CorruptRecordingError; an unfinished last write at
+the very end of the last segment (a torn tail) is not damage and is not shown.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
+from typing import Any, Callable, Collection, Iterator, Union
+
+from .block import HEADER_SIZE, DecodedBlock, RawRecord, Record, decode_frame
+from .errors import CorruptIndexError, CorruptRecordingError, LogClosedError, UnsupportedFormatError
+from .index import SegmentSummary, parse_index
+from .manifest import Manifest, read_manifest
+from .segment import (
+    SEGMENT_HEADER_SIZE, BlockEntry, ScanResult, index_filename, is_torn_tail, list_segments,
+    parse_segment_header, scan_frames, segment_filename,
+)
+
+NameFilter = Union[None, str, Collection[str], Callable[[str], bool]]
+
+
+def name_predicate(spec: NameFilter) -> Callable[[str], bool] | None:
+    """Normalize a name/source filter: a name, a glob (`Position*`), a collection, or a callable."""
+    if spec is None:
+        return None
+    if callable(spec):
+        return spec
+    if isinstance(spec, str):
+        spec = [spec]
+    exact = {s for s in spec if not any(c in s for c in "*?[")}
+    globs = [s for s in spec if s not in exact]
+    if not globs:
+        return exact.__contains__
+    return lambda name: name in exact or any(fnmatch.fnmatchcase(name, g) for g in globs)
+
+
+class SegmentView:
+    """What a reader knows of one segment file: its block entries and summary."""
+
+    def __init__(self, directory: str, base: int) -> None:
+        self.base = base
+        self.name = segment_filename(base)
+        self.path = os.path.join(directory, self.name)
+        self.index_path = os.path.join(directory, index_filename(base))
+        self.entries: list[BlockEntry] = []
+        self.summary = SegmentSummary()
+        self.scanned_to = SEGMENT_HEADER_SIZE
+        self.index_state = "none"   # ok | missing | stale | corrupt (the index file's state)
+        self.torn_at: int | None = None
+        self.fd: int | None = None
+        self._first_offsets: list[int] | None = None
+        self._last_monos: list[int] | None = None
+        self._running_max: list[int] | None = None
+
+    @property
+    def end_offset(self) -> int:
+        return self.entries[-1].end_offset if self.entries else self.base
+
+    def open(self, is_last: bool) -> None:
+        self.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        size = os.fstat(self.fd).st_size
+        if size < SEGMENT_HEADER_SIZE and is_last:
+            self.torn_at = 0   # created but its header never fully written: empty
+            self.scanned_to = size
+            return
+        header = os.pread(self.fd, SEGMENT_HEADER_SIZE, 0)
+        if parse_segment_header(header, self.name) != self.base:
+            raise CorruptRecordingError("segment header names another base offset", self.name, 0)
+        self._load_index(size)
+        self.refresh(is_last)
+
+    def _load_index(self, size: int) -> None:
+        try:
+            with open(self.index_path, "rb") as f:
+                buf = f.read()
+        except FileNotFoundError:
+            self.index_state = "missing"
+            return
+        try:
+            idx = parse_index(buf, index_filename(self.base))
+        except (CorruptIndexError, UnsupportedFormatError):
+            self.index_state = "corrupt"
+            return
+        if idx.base_offset != self.base or idx.covered_bytes > size:
+            self.index_state = "stale"
+            return
+        self.index_state = "ok"
+        self.entries = idx.entries
+        self.summary = idx.summary
+        self.scanned_to = idx.covered_bytes
+
+    def refresh(self, is_last: bool) -> bool:
+        """Scan frames beyond what is known. Returns True if new blocks were found."""
+        assert self.fd is not None
+        size = os.fstat(self.fd).st_size
+        if size <= self.scanned_to:
+            if size < self.scanned_to and self.torn_at is None:
+                raise CorruptRecordingError("segment is shorter than its index says", self.name, size)
+            return False
+        result = ScanResult()
+        found = False
+        for header, entry, meta, _frame in scan_frames(self.fd, self.scanned_to, size, self.name, result,
+                                                       expect_offset=self.end_offset):
+            self.entries.append(entry)
+            self.summary.add_block(entry, meta, header.raw_len)
+            found = True
+        if found:
+            self._first_offsets = self._last_monos = self._running_max = None
+        self.scanned_to = result.stop_position
+        if result.reason is not None:
+            if is_last and is_torn_tail(self.fd, result, self.name):
+                self.torn_at = result.stop_position
+            else:
+                assert result.error is not None
+                raise result.error
+        else:
+            self.torn_at = None
+        return found
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    # lookups -----------------------------------------------------------------
+    def first_offsets(self) -> list[int]:
+        if self._first_offsets is None:
+            self._first_offsets = [e.first_offset for e in self.entries]
+        return self._first_offsets
+
+    def last_monos(self) -> list[int]:
+        if self._last_monos is None:
+            self._last_monos = [e.last_mono for e in self.entries]
+        return self._last_monos
+
+    def running_max_ts(self) -> list[int]:
+        if self._running_max is None:
+            self._running_max = list(accumulate((e.max_ts for e in self.entries), max))
+        return self._running_max
+
+    def read_block(self, entry: BlockEntry) -> DecodedBlock:
+        assert self.fd is not None
+        frame = os.pread(self.fd, entry.frame_len, entry.position)
+        block = decode_frame(frame, self.name, entry.position)
+        if block.header.first_offset != entry.first_offset or block.header.count != entry.count:
+            raise CorruptRecordingError("index does not match the segment (run `evlog reindex`)",
+                                        self.name, entry.position, (entry.first_offset, entry.end_offset - 1))
+        return block
+
+
+class LogReader:
+    """Streams records of a recording directory; safe to use while a writer appends."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        self.manifest: Manifest = read_manifest(self.path)
+        self._views: list[SegmentView] = []
+        self._closed = False
+        self.refresh()
+
+    # segments -------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Pick up new blocks and segments (and segments removed by retention)."""
+        if self._closed:
+            raise LogClosedError("the log reader is closed")
+        bases = list_segments(self.path)
+        known = {v.base: v for v in self._views}
+        views = []
+        for i, base in enumerate(bases):
+            is_last = i == len(bases) - 1
+            view = known.pop(base, None)
+            if view is None:
+                view = SegmentView(self.path, base)
+                try:
+                    view.open(is_last)
+                except FileNotFoundError:   # removed by retention while we looked
+                    view.close()
+                    continue
+                except BaseException:
+                    view.close()
+                    raise
+            elif is_last or view.torn_at is not None or view is self._views[-1]:
+                view.refresh(is_last)
+            views.append(view)
+        for gone in known.values():
+            gone.close()
+        for prev, view in zip(views, views[1:]):
+            if prev.torn_at is not None:
+                raise CorruptRecordingError("segment ends with a damaged block", prev.name, prev.torn_at)
+            if view.base != prev.end_offset:
+                lo, hi = sorted((prev.end_offset, view.base))
+                raise CorruptRecordingError(
+                    f"events missing between segments {prev.name} and {view.name}", prev.name,
+                    prev.scanned_to, (lo, hi - 1))
+        self._views = views
+
+    @property
+    def segments(self) -> list[SegmentView]:
+        return list(self._views)
+
+    @property
+    def start_offset(self) -> int:
+        return self._views[0].base if self._views else 0
+
+    @property
+    def end_offset(self) -> int:
+        """The offset the next appended event will get (one past the last readable one)."""
+        return self._views[-1].end_offset if self._views else 0
+
+    def __len__(self) -> int:
+        return self.end_offset - self.start_offset
+
+    def summary(self) -> SegmentSummary:
+        total = SegmentSummary()
+        for view in self._views:
+            total.merge(view.summary)
+        return total
+
+    # reading ---------------------------------------------------------------------
+    def _start_position(self, start: int | None, start_time: int | None,
+                        start_mono: int | None) -> tuple[int, int]:
+        """(segment index, entry index) of the first block that can hold a selected record."""
+        seg, ent = 0, 0
+        views = self._views
+        if start is not None and views:
+            s = max(0, bisect_right([v.base for v in views], start) - 1)
+            e = max(0, bisect_right(views[s].first_offsets(), start) - 1)
+            seg, ent = max((seg, ent), (s, e))
+        if start_time is not None:
+            for s, v in enumerate(views):
+                if v.entries and v.summary.max_ts is not None and v.summary.max_ts >= start_time:
+                    e = bisect_left(v.running_max_ts(), start_time)
+                    seg, ent = max((seg, ent), (s, e))
+                    break
+            else:
+                return len(views), 0
+        if start_mono is not None:
+            for s, v in enumerate(views):
+                if v.entries and v.entries[-1].last_mono >= start_mono:
+                    e = bisect_left(v.last_monos(), start_mono)
+                    seg, ent = max((seg, ent), (s, e))
+                    break
+            else:
+                return len(views), 0
+        return seg, ent
+
+    def blocks(self, start: int | None = None, end: int | None = None, *, start_time: int | None = None,
+               end_time: int | None = None, start_mono: int | None = None, end_mono: int | None = None,
+               reverse: bool = False) -> Iterator[tuple[SegmentView, BlockEntry]]:
+        """The (segment, block entry) pairs that can hold records in the bounds, in order."""
+        views = list(self._views)
+        if reverse:
+            pairs = []
+            for view in views:
+                pairs.extend((view, e) for e in view.entries)
+            it: Any = reversed(pairs)
+        else:
+            seg, ent = self._start_position(start, start_time, start_mono)
+            it = ((views[s], e) for s in range(seg, len(views))
+                  for e in (views[s].entries[ent:] if s == seg else views[s].entries))
+        for view, e in it:
+            if start is not None and e.end_offset <= start:
+                if reverse:
+                    return
+                continue
+            if end is not None and e.first_offset >= end:
+                if reverse:
+                    continue
+                return
+            if start_mono is not None and e.last_mono < start_mono:
+                if reverse:
+                    return
+                continue
+            if end_mono is not None and e.first_mono > end_mono:
+                if reverse:
+                    continue
+                return
+            if (start_time is not None and e.max_ts < start_time) or (end_time is not None and e.min_ts > end_time):
+                continue
+            yield view, e
+
+    def read(self, start: int | None = None, end: int | None = None, *, start_time: int | None = None,
+             end_time: int | None = None, start_mono: int | None = None, end_mono: int | None = None,
+             names: NameFilter = None, sources: NameFilter = None,
+             where: Callable[[Record], bool] | None = None, reverse: bool = False,
+             raw: bool = False) -> Iterator[Any]:
+        """Stream records (or RawRecords with `raw=True`) in offset order (or reversed).
+
+        Bounds: offsets `start` (inclusive) and `end` (exclusive); wall-clock `start_time`
+        and `end_time` (ns since the epoch, inclusive); `start_mono`/`end_mono` (ns since
+        the recording's start, inclusive). `names`/`sources` filter before any JSON is
+        decoded; `where` is a predicate on the decoded record.
+        """
+        self.refresh()
+        name_ok = _cached(name_predicate(names))
+        source_ok = _cached(name_predicate(sources))
+        per_record_bounds = any(x is not None for x in (start, end, start_time, end_time, start_mono, end_mono))
+        for view, entry in self.blocks(start, end, start_time=start_time, end_time=end_time,
+                                       start_mono=start_mono, end_mono=end_mono, reverse=reverse):
+            block = view.read_block(entry)
+            meta = block.meta
+            name_mask = [name_ok(n) for n in meta.names] if name_ok else None
+            source_mask = [source_ok(s) for s in meta.sources] if source_ok else None
+            if (name_mask is not None and not any(name_mask)) or (source_mask is not None and not any(source_mask)):
+                continue
+            indices: Any = None
+            if name_mask is not None and not all(name_mask):
+                indices = [i for i, nid in enumerate(block.name_ids) if name_mask[nid]]
+            if source_mask is not None and not all(source_mask):
+                ids = block.source_ids
+                base = range(len(block)) if indices is None else indices
+                indices = [i for i in base if source_mask[ids[i]]]
+            if per_record_bounds:
+                indices = _bound(block, indices, start, end, start_time, end_time, start_mono, end_mono)
+            if indices is not None and not indices:
+                continue
+            if raw:
+                records = block.raw_records(indices)
+            elif indices is not None and len(indices) > len(block) // 4:
+                everything = block.records()
+                records = [everything[i] for i in indices]
+            else:
+                records = block.records(indices)
+            if where is not None:
+                records = [r for r in records if where(r)]
+            if reverse:
+                records.reverse()
+            yield from records
+
+    def follow(self, start: int | None = None, *, poll_interval: float = 0.1,
+               stop: Callable[[], bool] | None = None, **filters: Any) -> Iterator[Record]:
+        """Yield records from `start` (default: the current end) on, waiting for new ones."""
+        next_offset = self.end_offset if start is None else start
+        while True:
+            for record in self.read(next_offset, **filters):
+                next_offset = record.offset + 1
+                yield record
+            next_offset = max(next_offset, self.end_offset)
+            if stop is not None and stop():
+                return
+            time.sleep(poll_interval)
+
+    def close(self) -> None:
+        for view in self._views:
+            view.close()
+        self._views = []
+        self._closed = True
+
+
+def _cached(pred: Callable[[str], bool] | None) -> Callable[[str], bool] | None:
+    if pred is None:
+        return None
+    cache: dict[str, bool] = {}
+
+    def check(value: str) -> bool:
+        hit = cache.get(value)
+        if hit is None:
+            hit = cache[value] = bool(pred(value))
+        return hit
+    return check
+
+
+def _bound(block: DecodedBlock, indices: Any, start: int | None, end: int | None, start_time: int | None,
+           end_time: int | None, start_mono: int | None, end_mono: int | None) -> Any:
+    h = block.header
+    n = h.count
+    lo, hi = 0, n
+    if start is not None:
+        lo = max(lo, start - h.first_offset)
+    if end is not None:
+        hi = min(hi, end - h.first_offset)
+    monos = block.monotonics
+    if start_mono is not None and h.first_mono < start_mono:
+        lo = max(lo, bisect_left(monos, start_mono))
+    if end_mono is not None and h.last_mono > end_mono:
+        hi = min(hi, bisect_right(monos, end_mono))
+    candidates = range(max(lo, 0), max(hi, 0)) if indices is None else [i for i in indices if lo <= i < hi]
+    if start_time is not None or end_time is not None:
+        ts = block.timestamps
+        a = start_time if start_time is not None else -(1 << 63)
+        b = end_time if end_time is not None else (1 << 63)
+        if not (h.min_ts >= a and h.max_ts <= b):
+            candidates = [i for i in candidates if a <= ts[i] <= b]
+    if indices is None and len(candidates) == n:
+        return None
+    return list(candidates)

@@ -1,0 +1,308 @@
+"""Recovery, verification and salvage.
+
+* `prepare_for_append` runs when a writer opens a recording: it removes leftover
+  temporary files, rebuilds missing or stale indexes of sealed segments, and truncates the
+  torn tail of the last segment to its last whole block, saying what it dropped.
+* `verify` checks every checksum, every block's content and every index.
+* `salvage` reads every intact block, skipping damage, and reports what it skipped.
+* `reindex` rewrites every index from its segment.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from .block import RawRecord, Record, decode_frame
+from .errors import CorruptRecordingError, EvlogError, UnsupportedFormatError
+from .fsio import FileSystem
+from .index import SegmentIndex, SegmentSummary, encode_index, parse_index
+from .manifest import read_manifest
+from .segment import (
+    SEGMENT_HEADER_SIZE, BlockEntry, ScanResult, encode_segment_header, find_next_frame, index_filename,
+    list_segments, parse_segment_header, scan_frames, segment_filename,
+)
+
+
+@dataclass
+class RecoveryReport:
+    """What opening a recording for writing changed."""
+
+    truncated: list[tuple[str, int, int]] = field(default_factory=list)  # (segment, position, bytes dropped)
+    rebuilt_indexes: list[str] = field(default_factory=list)
+    removed_files: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.truncated or self.rebuilt_indexes or self.removed_files)
+
+    def lines(self) -> list[str]:
+        out = [f"truncated {seg} at byte {pos}: dropped {n} bytes of an unfinished block"
+               for seg, pos, n in self.truncated]
+        out += [f"rebuilt index {name}" for name in self.rebuilt_indexes]
+        out += [f"removed leftover file {name}" for name in self.removed_files]
+        return out
+
+
+@dataclass
+class AppendState:
+    next_offset: int
+    segment_base: int | None
+    segment_size: int
+    entries: list[BlockEntry]
+    summary: SegmentSummary
+    last_ts: int | None
+    last_mono: int | None
+
+
+def _scan_segment(directory: str, base: int, is_last: bool, fs: FileSystem | None,
+                  report: RecoveryReport | None) -> tuple[list[BlockEntry], SegmentSummary, int, str]:
+    """Entries, summary and valid size of a segment, from its index and a scan beyond it.
+
+    With `report`/`fs`, a torn tail of the last segment is truncated (and reported).
+    Returns the index state: ok | missing | stale | corrupt.
+    """
+    from .reader import SegmentView
+    view = SegmentView(directory, base)
+    try:
+        view.open(is_last)
+        size = os.fstat(view.fd).st_size  # type: ignore[arg-type]
+    finally:
+        view.close()
+    valid = view.torn_at if view.torn_at is not None else view.scanned_to
+    if fs is not None and report is not None and view.torn_at is not None:
+        path = view.path
+        if view.torn_at < SEGMENT_HEADER_SIZE:
+            fs.truncate(path, 0)
+            fd = fs.open_append(path)
+            try:
+                fs.write(fd, encode_segment_header(base))
+                fs.fdatasync(fd)
+            finally:
+                fs.close(fd)
+            valid = SEGMENT_HEADER_SIZE
+        else:
+            fs.truncate(path, view.torn_at)
+        report.truncated.append((view.name, view.torn_at, size - view.torn_at))
+    state = view.index_state
+    if state == "ok" and view.scanned_to != valid:
+        state = "stale"
+    return view.entries, view.summary, valid, state
+
+
+def prepare_for_append(directory: str, fs: FileSystem) -> tuple[RecoveryReport, AppendState]:
+    report = RecoveryReport()
+    for name in os.listdir(directory):
+        if name.endswith(".tmp"):
+            fs.remove(os.path.join(directory, name))
+            report.removed_files.append(name)
+    bases = list_segments(directory)
+    prev_end: int | None = None
+    state = AppendState(0, None, 0, [], SegmentSummary(), None, None)
+    for i, base in enumerate(bases):
+        is_last = i == len(bases) - 1
+        entries, summary, size, index_state = _scan_segment(directory, base, is_last, fs, report)
+        if prev_end is not None and base != prev_end:
+            lo, hi = sorted((prev_end, base))
+            raise CorruptRecordingError(f"events missing before segment {segment_filename(base)}; run `evlog recover`",
+                                        segment_filename(base), 0, (lo, hi - 1))
+        if not is_last and index_state != "ok":
+            index = SegmentIndex(base, size, entries, summary)
+            fs.write_atomic(os.path.join(directory, index_filename(base)), encode_index(index))
+            report.rebuilt_indexes.append(index_filename(base))
+        if is_last and index_state in ("stale", "corrupt"):
+            # the writer rewrites it on roll/close; a stale one must not mislead readers meanwhile
+            fs.remove(os.path.join(directory, index_filename(base)))
+        end = entries[-1].end_offset if entries else base
+        prev_end = end
+        state = AppendState(end, base if is_last else None, size, entries if is_last else [],
+                            summary if is_last else SegmentSummary(),
+                            entries[-1].last_ts if entries else state.last_ts,
+                            entries[-1].last_mono if entries else state.last_mono)
+    if bases:
+        state.segment_base = bases[-1]
+    return report, state
+
+
+def reindex(directory: str, fs: FileSystem | None = None) -> list[str]:
+    """Rewrite every segment's index from the segment itself. Returns the rewritten names."""
+    from .writer import acquire_lock, release_lock
+    fs = fs or FileSystem()
+    read_manifest(directory)
+    lock = acquire_lock(directory)
+    try:
+        rewritten = []
+        bases = list_segments(directory)
+        for i, base in enumerate(bases):
+            for name in (index_filename(base),):
+                try:
+                    os.remove(os.path.join(directory, name))
+                except FileNotFoundError:
+                    pass
+            entries, summary, size, _ = _scan_segment(directory, base, i == len(bases) - 1, None, None)
+            fs.write_atomic(os.path.join(directory, index_filename(base)),
+                            encode_index(SegmentIndex(base, size, entries, summary)))
+            rewritten.append(index_filename(base))
+        return rewritten
+    finally:
+        release_lock(lock)
+
+
+@dataclass
+class Problem:
+    segment: str | None
+    position: int | None
+    offsets: tuple[int, int] | None
+    message: str
+
+    def __str__(self) -> str:
+        where = []
+        if self.segment:
+            where.append(self.segment)
+        if self.position is not None:
+            where.append(f"byte {self.position}")
+        if self.offsets:
+            where.append(f"offsets {self.offsets[0]}..{self.offsets[1]}")
+        return f"{': '.join([', '.join(where)] if where else [])}{': ' if where else ''}{self.message}"
+
+
+@dataclass
+class VerifyReport:
+    events: int = 0
+    blocks: int = 0
+    segments: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    torn_tail: tuple[str, int] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _problem(exc: CorruptRecordingError) -> Problem:
+    return Problem(exc.segment, exc.position, exc.offsets, exc.reason)
+
+
+def verify(directory: str, decode: bool = True) -> VerifyReport:
+    """Check every block (checksum, content, JSON) and every index of a recording."""
+    read_manifest(directory)
+    report = VerifyReport()
+    bases = list_segments(directory)
+    expect = bases[0] if bases else 0
+    for i, base in enumerate(bases):
+        is_last = i == len(bases) - 1
+        name = segment_filename(base)
+        report.segments += 1
+        if base != expect:
+            lo, hi = sorted((expect, base))
+            report.problems.append(Problem(name, 0, (lo, hi - 1), "events missing before this segment"))
+        path = os.path.join(directory, name)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                parse_segment_header(os.pread(fd, SEGMENT_HEADER_SIZE, 0), name)
+            except CorruptRecordingError as exc:
+                if not (is_last and size < SEGMENT_HEADER_SIZE):
+                    report.problems.append(_problem(exc))
+                expect = base
+                continue
+            entries = []
+            summary = SegmentSummary()
+            result = ScanResult()
+            for header, entry, meta, frame in scan_frames(fd, SEGMENT_HEADER_SIZE, size, name, result, expect_offset=base):
+                if decode:
+                    try:
+                        block = decode_frame(frame, name, entry.position)
+                        block.all_data()
+                        if [block.meta.name_counts[j] for j in range(len(block.meta.names))] != \
+                                [sum(1 for x in block.name_ids if x == j) for j in range(len(block.meta.names))]:
+                            raise CorruptRecordingError("block name counts disagree with its records", name,
+                                                        entry.position, (entry.first_offset, entry.end_offset - 1))
+                    except CorruptRecordingError as exc:
+                        report.problems.append(_problem(exc))
+                entries.append(entry)
+                summary.add_block(entry, meta, header.raw_len)
+                report.blocks += 1
+                report.events += entry.count
+            expect = entries[-1].end_offset if entries else base
+            if result.reason is not None:
+                nxt = find_next_frame(fd, result.stop_position + 1, size, name)
+                if is_last and nxt is None:
+                    report.torn_tail = (name, result.stop_position)
+                else:
+                    assert result.error is not None
+                    report.problems.append(_problem(result.error))
+            valid = result.stop_position
+            idx_path = os.path.join(directory, index_filename(base))
+            try:
+                with open(idx_path, "rb") as f:
+                    idx = parse_index(f.read(), index_filename(base))
+                if idx.base_offset != base or idx.covered_bytes > valid or idx.entries != entries[:len(idx.entries)]:
+                    report.problems.append(Problem(index_filename(base), None, None,
+                                                   "index is stale (run `evlog reindex`)"))
+                elif not is_last and idx.covered_bytes != valid:
+                    report.problems.append(Problem(index_filename(base), None, None,
+                                                   "index does not cover the whole segment (run `evlog reindex`)"))
+            except FileNotFoundError:
+                if not is_last:
+                    report.problems.append(Problem(index_filename(base), None, None,
+                                                   "index is missing (run `evlog reindex`)"))
+            except (CorruptRecordingError, UnsupportedFormatError) as exc:
+                report.problems.append(Problem(index_filename(base), None, None, f"{exc} (run `evlog reindex`)"))
+        finally:
+            os.close(fd)
+    return report
+
+
+@dataclass
+class SalvageReport:
+    skipped: list[Problem] = field(default_factory=list)   # damaged byte ranges and lost offsets
+    events: int = 0
+    blocks: int = 0
+
+
+def salvage(directory: str, report: SalvageReport, raw: bool = False) -> Iterator[Record | RawRecord]:
+    """Yield every record of every intact block, in order; fill `report` with what was skipped."""
+    read_manifest(directory)
+    for base in list_segments(directory):
+        name = segment_filename(base)
+        fd = os.open(os.path.join(directory, name), os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                parse_segment_header(os.pread(fd, SEGMENT_HEADER_SIZE, 0), name)
+            except (CorruptRecordingError, UnsupportedFormatError) as exc:
+                report.skipped.append(Problem(name, 0, None, f"{exc}; segment header ignored"))
+            pos = SEGMENT_HEADER_SIZE
+            expect: int | None = None
+            while pos < size:
+                result = ScanResult()
+                for _header, entry, _meta, frame in scan_frames(fd, pos, size, name, result):
+                    try:
+                        block = decode_frame(frame, name, entry.position)
+                        records = block.raw_records() if raw else block.records()
+                    except CorruptRecordingError as exc:
+                        report.skipped.append(_problem(exc))
+                        continue
+                    if expect is not None and entry.first_offset > expect:
+                        report.skipped.append(Problem(name, entry.position, (expect, entry.first_offset - 1),
+                                                      "events lost"))
+                    expect = entry.end_offset
+                    report.blocks += 1
+                    report.events += len(records)
+                    yield from records
+                if result.reason is None:
+                    break
+                nxt = find_next_frame(fd, result.stop_position + 1, size, name)
+                end = size if nxt is None else nxt
+                report.skipped.append(Problem(name, result.stop_position, None,
+                                              f"{result.reason}: skipped {end - result.stop_position} bytes"))
+                if nxt is None:
+                    break
+                pos = nxt
+        finally:
+            os.close(fd)
+
+
+__all__ = ["RecoveryReport", "VerifyReport", "SalvageReport", "Problem", "prepare_for_append",
+           "verify", "salvage", "reindex", "EvlogError"]

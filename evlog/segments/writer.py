@@ -1,0 +1,375 @@
+"""The single writer of a log: buffering into blocks, a background I/O thread, rolling,
+fsync policy, and failure handling.
+
+`append` only adds a row to the current block buffer (the caller pays for encoding the
+event's data, nothing else). Full blocks go to a bounded queue; the I/O thread compresses
+each one, writes it with a single `write`, and fsyncs per the policy. Offsets below
+`durable_offset` are on stable storage. After any failed write or fsync the writer is
+failed for good: it does not retry (after a failed fsync the kernel may have dropped the
+dirty pages, so a retry could report lost data as durable) and `append` raises.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import zstandard
+
+from .block import MAX_EVENT_BYTES, MAX_NAME_BYTES, MAX_RAW_LEN, MAX_RECORDS, encode_block
+from .errors import EventTooLargeError, LogClosedError, LogWriteError, RecordingLockedError
+from .fsio import FileSystem
+from .index import SegmentIndex, SegmentSummary, encode_index
+from .recovery import RecoveryReport, prepare_for_append
+from .segment import BlockEntry, encode_segment_header, index_filename, segment_filename
+
+FSYNC_POLICIES = ("always", "interval", "never")
+LOCK_NAME = ".lock"
+
+
+@dataclass(frozen=True)
+class WriterOptions:
+    """Tuning of a writer. The defaults suit a days-long production capture."""
+
+    segment_max_bytes: int = 64 << 20     # roll to a new segment past this size
+    segment_max_age: float | None = None  # ...or past this age in seconds
+    block_max_bytes: int = 1 << 20        # uncompressed bytes that close a block
+    block_max_records: int = MAX_RECORDS
+    block_max_age: float = 0.2            # seconds: a quiet producer's events still reach the disk
+    fsync: str = "always"                 # always | interval | never
+    fsync_interval: float = 1.0
+    compression_level: int = 3
+    max_pending_blocks: int = 8           # blocks queued for the I/O thread before append waits
+
+    def __post_init__(self) -> None:
+        if self.fsync not in FSYNC_POLICIES:
+            raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, not {self.fsync!r}")
+        if self.segment_max_bytes < 4096:
+            raise ValueError("segment_max_bytes must be at least 4096")
+        if not 1 <= self.block_max_records <= MAX_RECORDS:
+            raise ValueError(f"block_max_records must be between 1 and {MAX_RECORDS}")
+        if not 1 <= self.block_max_bytes <= MAX_RAW_LEN // 2:
+            raise ValueError(f"block_max_bytes must be between 1 and {MAX_RAW_LEN // 2}")
+        if self.block_max_age <= 0 or self.fsync_interval <= 0:
+            raise ValueError("block_max_age and fsync_interval must be positive")
+        if self.segment_max_age is not None and self.segment_max_age <= 0:
+            raise ValueError("segment_max_age must be positive")
+        if not 1 <= self.max_pending_blocks <= 1024:
+            raise ValueError("max_pending_blocks must be between 1 and 1024")
+
+
+def acquire_lock(directory: str) -> int:
+    import fcntl
+    fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        try:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+        except OSError:
+            holder = ""
+        os.close(fd)
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            who = f" (pid {holder})" if holder else ""
+            raise RecordingLockedError(f"{directory} is already open for writing by another writer{who}") from None
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def release_lock(fd: int) -> None:
+    os.close(fd)  # closing the descriptor releases the flock
+
+
+_SYNC = object()
+
+# per-row overhead in the payload: ids, flags, two deltas, two lengths and a comma
+_ROW_OVERHEAD = 2 + 2 + 1 + 8 + 8 + 4 + 4 + 1
+
+
+class LogWriter:
+    def __init__(self, path: str, options: WriterOptions, fs: FileSystem, start_time_ns: int) -> None:
+        self.path = path
+        self.options = options
+        self.fs = fs
+        self._lock_fd = acquire_lock(path)
+        try:
+            self.report, state = prepare_for_append(path, fs)
+            self._compressor = zstandard.ZstdCompressor(level=options.compression_level, write_content_size=True)
+            self._cond = threading.Condition(threading.Lock())
+            self._rows: list[tuple] = []
+            self._rows_bytes = 0
+            self._rows_started = 0.0
+            self._pending: deque[tuple[int, list]] = deque()
+            self._next_offset = state.next_offset
+            self._buffer_first = state.next_offset
+            self._written_offset = state.next_offset
+            self._durable_offset = state.next_offset
+            self._sync_wanted = 0
+            self._last_sync = time.monotonic()
+            self._failed: LogWriteError | None = None
+            self._closing = False
+            self._closed = False
+            now_ns = time.time_ns()
+            if state.last_mono is None:
+                elapsed = max(0, now_ns - start_time_ns)
+                self._last_mono = 0
+            else:
+                elapsed = state.last_mono + max(0, now_ns - (state.last_ts or now_ns))
+                self._last_mono = state.last_mono
+            self._mono_base = time.monotonic_ns() - elapsed
+            # the active segment (opened for append, or created)
+            self._seg_base = state.segment_base
+            self._entries: list[BlockEntry] = state.entries
+            self._summary: SegmentSummary = state.summary
+            self._seg_size = state.segment_size
+            self._seg_created = time.monotonic()
+            if self._seg_base is None:
+                self._seg_fd = -1
+                self._new_segment(self._next_offset)
+            else:
+                self._seg_fd = fs.open_append(os.path.join(path, segment_filename(self._seg_base)))
+        except BaseException:
+            release_lock(self._lock_fd)
+            raise
+        self._thread = threading.Thread(target=self._run, name=f"evlog-writer:{os.path.basename(path)}", daemon=True)
+        self._thread.start()
+
+    # state ------------------------------------------------------------------
+    @property
+    def next_offset(self) -> int:
+        return self._next_offset
+
+    @property
+    def written_offset(self) -> int:
+        """Events below this offset have been written to the OS (visible to readers)."""
+        return self._written_offset
+
+    @property
+    def durable_offset(self) -> int:
+        """Events below this offset are on stable storage (fsynced)."""
+        return self._durable_offset
+
+    @property
+    def failed(self) -> LogWriteError | None:
+        return self._failed
+
+    def monotonic_now(self) -> int:
+        return time.monotonic_ns() - self._mono_base
+
+    # appending -------------------------------------------------------------
+    def append_encoded(self, name: str, source: str, flags: int, timestamp: int | None,
+                       monotonic: int | None, data: bytes, types: bytes = b"") -> int:
+        """Append one event whose data is already encoded. Returns its offset."""
+        if len(data) + len(types) > MAX_EVENT_BYTES:
+            raise EventTooLargeError(f"event data of {len(data) + len(types)} bytes exceeds {MAX_EVENT_BYTES}")
+        if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES or \
+                len(source.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise EventTooLargeError(f"event name and source are limited to {MAX_NAME_BYTES} bytes")
+        if timestamp is None:
+            timestamp = time.time_ns()
+        size = len(data) + len(types) + _ROW_OVERHEAD
+        with self._cond:
+            self._check_open()
+            if monotonic is None:
+                monotonic = time.monotonic_ns() - self._mono_base
+            if monotonic < self._last_mono:
+                monotonic = self._last_mono
+            self._last_mono = monotonic
+            if self._rows and self._rows_bytes + size > MAX_RAW_LEN - 4096:
+                self._seal_locked()
+            if not self._rows:
+                self._rows_started = time.monotonic()
+            self._rows.append((name, source, flags, timestamp, monotonic, data, types))
+            self._rows_bytes += size
+            offset = self._next_offset
+            self._next_offset = offset + 1
+            if self._rows_bytes >= self.options.block_max_bytes or len(self._rows) >= self.options.block_max_records:
+                self._seal_locked()
+                self._wait_for_room_locked()
+            return offset
+
+    def _check_open(self) -> None:
+        if self._failed is not None:
+            raise LogWriteError(f"the log writer has failed and accepts no more events: {self._failed}")
+        if self._closing or self._closed:
+            raise LogClosedError("the log is closed")
+
+    def _seal_locked(self) -> None:
+        if not self._rows:
+            return
+        self._pending.append((self._buffer_first, self._rows))
+        self._rows = []
+        self._rows_bytes = 0
+        self._buffer_first = self._next_offset
+        self._cond.notify_all()
+
+    def _wait_for_room_locked(self) -> None:
+        while len(self._pending) > self.options.max_pending_blocks and self._failed is None:
+            self._cond.wait()
+
+    def flush(self, sync: bool = True, timeout: float | None = None) -> int:
+        """Write buffered events (and fsync them with `sync`); returns the offset reached."""
+        with self._cond:
+            if self._closed:
+                return self._durable_offset if sync else self._written_offset
+            if self._failed is None:
+                self._seal_locked()
+            target = self._next_offset
+            if sync:
+                self._sync_wanted = max(self._sync_wanted, target)
+            self._cond.notify_all()
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while self._failed is None and (self._written_offset < target or (sync and self._durable_offset < target)):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            if self._failed is not None:
+                raise LogWriteError(f"flush failed: {self._failed}")
+            return self._durable_offset if sync else self._written_offset
+
+    # the I/O thread ---------------------------------------------------------
+    def _next_job(self) -> Any:
+        """Wait for work; called with the lock held. Returns a block, _SYNC, or None to stop."""
+        opts = self.options
+        while True:
+            if self._failed is not None:
+                return None
+            if self._pending:
+                return self._pending[0]
+            now = time.monotonic()
+            if self._rows and now - self._rows_started >= opts.block_max_age:
+                self._seal_locked()
+                continue
+            unsynced = self._durable_offset < self._written_offset
+            if unsynced and (self._sync_wanted > self._durable_offset or self._closing or
+                             (opts.fsync == "interval" and now - self._last_sync >= opts.fsync_interval)):
+                return _SYNC
+            if self._closing and not self._rows:
+                return None
+            timeouts = []
+            if self._rows:
+                timeouts.append(self._rows_started + opts.block_max_age - now)
+            if unsynced and opts.fsync == "interval":
+                timeouts.append(self._last_sync + opts.fsync_interval - now)
+            self._cond.wait(max(0.0, min(timeouts)) if timeouts else None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                job = self._next_job()
+            if job is None:
+                return
+            try:
+                if job is _SYNC:
+                    target = self._written_offset
+                    self.fs.fdatasync(self._seg_fd)
+                    with self._cond:
+                        self._durable_offset = max(self._durable_offset, target)
+                        self._last_sync = time.monotonic()
+                        self._cond.notify_all()
+                else:
+                    self._write_block(*job)
+            except BaseException as exc:  # noqa: BLE001 - any failure fails the writer
+                with self._cond:
+                    self._failed = LogWriteError(f"{type(exc).__name__}: {exc}")
+                    self._cond.notify_all()
+                return
+
+    def _write_block(self, first: int, rows: list) -> None:
+        frame, header, meta = encode_block(first, rows, self._compressor)
+        opts = self.options
+        if self._entries and (self._seg_size + len(frame) > opts.segment_max_bytes or (
+                opts.segment_max_age is not None and time.monotonic() - self._seg_created >= opts.segment_max_age)):
+            self._roll(first)
+        self.fs.write(self._seg_fd, frame)
+        entry = BlockEntry.from_header(header, self._seg_size)
+        self._entries.append(entry)
+        self._summary.add_block(entry, meta, header.raw_len)
+        self._seg_size += len(frame)
+        end = first + len(rows)
+        durable = False
+        if opts.fsync == "always":
+            self.fs.fdatasync(self._seg_fd)
+            durable = True
+        with self._cond:
+            self._written_offset = end
+            if durable:
+                self._durable_offset = end
+                self._last_sync = time.monotonic()
+            self._pending.popleft()
+            self._cond.notify_all()
+
+    def roll(self) -> None:
+        """Close the active segment at the next block (e.g. on SIGHUP or a new day)."""
+        with self._cond:
+            self._seal_locked()
+            self._seg_created = -1e18 if self._entries else self._seg_created
+            self._cond.notify_all()
+
+    def _roll(self, next_base: int) -> None:
+        self.fs.fdatasync(self._seg_fd)
+        with self._cond:
+            self._durable_offset = max(self._durable_offset, self._written_offset)
+        self._write_index()
+        self.fs.close(self._seg_fd)
+        self._seg_fd = -1
+        self._new_segment(next_base)
+
+    def _new_segment(self, base: int) -> None:
+        path = os.path.join(self.path, segment_filename(base))
+        fd = self.fs.open_append(path)
+        self._seg_fd = fd
+        self.fs.write(fd, encode_segment_header(base))
+        self.fs.fdatasync(fd)
+        self.fs.fsync_dir(self.path)
+        self._seg_base = base
+        self._entries = []
+        self._summary = SegmentSummary()
+        self._seg_size = len(encode_segment_header(base))
+        self._seg_created = time.monotonic()
+
+    def _write_index(self) -> None:
+        assert self._seg_base is not None
+        index = SegmentIndex(self._seg_base, self._seg_size, list(self._entries), self._summary)
+        self.fs.write_atomic(os.path.join(self.path, index_filename(self._seg_base)), encode_index(index))
+
+    # closing ------------------------------------------------------------------
+    def close(self) -> None:
+        """Write and fsync everything, write the active segment's index, release the lock."""
+        with self._cond:
+            if self._closed:
+                return
+            if self._failed is None:
+                self._seal_locked()
+                self._sync_wanted = self._next_offset
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        failure = self._failed
+        try:
+            if failure is None:
+                try:
+                    self.fs.fdatasync(self._seg_fd)
+                    self._durable_offset = self._written_offset
+                    self._write_index()
+                except OSError as exc:
+                    failure = self._failed = LogWriteError(f"{type(exc).__name__}: {exc}")
+        finally:
+            if self._seg_fd >= 0:
+                try:
+                    self.fs.close(self._seg_fd)
+                except OSError:
+                    pass
+                self._seg_fd = -1
+            release_lock(self._lock_fd)
+            self._closed = True
+        if failure is not None:
+            raise LogWriteError(f"the log was closed after a write failure; events from offset "
+                                f"{self._durable_offset} on may be lost: {failure}")
