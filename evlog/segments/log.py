@@ -6,7 +6,9 @@ import time
 from typing import Any, Callable, Iterable, Iterator
 
 from .block import RawRecord, Record
-from .codec import encode_data
+import msgspec
+
+from .codec import EventEncodeError, decode_json, encode_data
 from .errors import LogClosedError, NotARecordingError, RecordingExistsError
 from .fsio import DEFAULT_FS, FileSystem
 from .index import SegmentSummary
@@ -127,30 +129,40 @@ class Log:
         raw, flags, types = encode_data(data)
         return self._w().append_encoded(name, source, flags, timestamp, monotonic, raw, types)
 
-    def append_batch(self, events: Iterable[tuple | dict]) -> range:
-        """Append many events: tuples `(name, data[, source[, timestamp]])` or dicts with those keys."""
+    def append_batch(self, events: Iterable[tuple | dict], *, atomic: bool = False) -> range:
+        """Append many events: tuples `(name, data[, source[, timestamp[, monotonic]]])` or dicts
+        with keys name, data, source, timestamp, monotonic. Returns their offsets.
+
+        With `atomic=True` the batch is stored in one block: after a crash it is entirely in
+        the log or entirely absent (at most 65,535 events and 16 MiB).
+        """
         writer = self._w()
-        first = None
-        last = -1
+        rows = []
         for ev in events:
             if isinstance(ev, dict):
-                name, data, source, ts = ev["name"], ev.get("data"), ev.get("source", ""), ev.get("timestamp")
-                mono = ev.get("monotonic")
+                name, data = ev["name"], ev.get("data")
+                source, ts, mono = ev.get("source") or "", ev.get("timestamp"), ev.get("monotonic")
             else:
-                name, data, source, ts, mono = (tuple(ev) + ("", None, None))[:5] if len(ev) < 5 else tuple(ev)
+                ev = tuple(ev)
+                if not 1 <= len(ev) <= 5:
+                    raise ValueError("an event tuple is (name, data[, source[, timestamp[, monotonic]]])")
+                name, data, source, ts, mono = ev + (None, None, "", None, None)[len(ev):]
             raw, flags, types = encode_data(data)
-            last = writer.append_encoded(name, source or "", flags, ts, mono, raw, types)
-            if first is None:
-                first = last
-        return range(first if first is not None else writer.next_offset, last + 1)
+            rows.append((name, source or "", flags, ts, mono, raw, types))
+        if not rows:
+            return range(writer.next_offset, writer.next_offset)
+        first = writer.append_many_encoded(rows, atomic=atomic)
+        return range(first, first + len(rows))
 
     def append_encoded(self, name: str, source: str, flags: int, data: bytes, types: bytes = b"",
                        timestamp: int | None = None, monotonic: int | None = None) -> int:
         """Append an event whose data is already encoded (see `codec.encode_data`)."""
+        _check_encoded(data, types)
         return self._w().append_encoded(name, source, flags, timestamp, monotonic, data, types)
 
     def append_raw(self, record: RawRecord, *, timestamp: int | None = None, monotonic: int | None = None) -> int:
         """Copy a record read with `read(raw=True)` without decoding its data."""
+        _check_encoded(record.data, record.types)
         return self._w().append_encoded(
             record.name, record.source, record.flags,
             record.timestamp if timestamp is None else timestamp,
@@ -235,6 +247,16 @@ class Log:
 
     def __repr__(self) -> str:
         return f"<Log {self.path!r} {'rw' if self._writer else 'r'}>"
+
+
+def _check_encoded(data: Any, types: Any) -> None:
+    """Reject encoded data that is not one JSON value: stored, it would make its whole block unreadable."""
+    try:
+        decode_json(data)
+        if types and type(decode_json(types)) is not list:
+            raise ValueError("the type map is not a list")
+    except (TypeError, ValueError, msgspec.DecodeError) as exc:
+        raise EventEncodeError(f"encoded event data is not valid JSON: {exc}") from None
 
 
 def refresh_manifest(path: str) -> Manifest:

@@ -20,6 +20,7 @@ from typing import Any
 
 import zstandard
 
+from .codec import KNOWN_FLAGS, EventEncodeError
 from .block import MAX_EVENT_BYTES, MAX_NAME_BYTES, MAX_RAW_LEN, MAX_RECORDS, encode_block
 from .errors import EventTooLargeError, LogClosedError, LogWriteError, RecordingLockedError
 from .fsio import FileSystem
@@ -87,6 +88,7 @@ def release_lock(fd: int) -> None:
 
 
 _SYNC = object()
+_TIME_LIMIT = 1 << 62  # timestamps and their deltas must fit the block's int64 columns
 
 # per-row overhead in the payload: ids, flags, two deltas, two lengths and a comma
 _ROW_OVERHEAD = 2 + 2 + 1 + 8 + 8 + 4 + 4 + 1
@@ -168,9 +170,21 @@ class LogWriter:
         """Append one event whose data is already encoded. Returns its offset."""
         if len(data) + len(types) > MAX_EVENT_BYTES:
             raise EventTooLargeError(f"event data of {len(data) + len(types)} bytes exceeds {MAX_EVENT_BYTES}")
-        if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES or \
-                len(source.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        if not isinstance(name, str) or not isinstance(source, str):
+            raise EventEncodeError("event name and source must be strings")
+        try:
+            too_long = len(name.encode("utf-8")) > MAX_NAME_BYTES or len(source.encode("utf-8")) > MAX_NAME_BYTES
+        except UnicodeEncodeError:
+            raise EventEncodeError("event name or source is not valid Unicode (lone surrogate)") from None
+        if too_long:
             raise EventTooLargeError(f"event name and source are limited to {MAX_NAME_BYTES} bytes")
+        if flags.__class__ is not int or flags & ~KNOWN_FLAGS or flags < 0:
+            raise EventEncodeError(f"unknown event flags {flags!r}")
+        if not isinstance(data, bytes) or not isinstance(types, bytes):
+            raise EventEncodeError("encoded event data and type map must be bytes")
+        for value, what in ((timestamp, "timestamp"), (monotonic, "monotonic")):
+            if value is not None and (not isinstance(value, int) or not -_TIME_LIMIT <= value < _TIME_LIMIT):
+                raise EventEncodeError(f"event {what} must be an int of ns below 2**62, not {value!r}")
         if timestamp is None:
             timestamp = time.time_ns()
         size = len(data) + len(types) + _ROW_OVERHEAD
@@ -193,6 +207,49 @@ class LogWriter:
                 self._seal_locked()
                 self._wait_for_room_locked()
             return offset
+
+    def append_many_encoded(self, rows: list[tuple[str, str, int, int | None, int | None, bytes, bytes]],
+                            atomic: bool = False) -> int:
+        """Append encoded rows `(name, source, flags, timestamp, monotonic, data, types)`.
+
+        With `atomic`, the rows go into one block of their own: after a crash either all of
+        them are in the log or none is. Returns the offset of the first row.
+        """
+        checked = []
+        total = 0
+        for name, source, flags, timestamp, monotonic, data, types in rows:
+            if len(data) + len(types) > MAX_EVENT_BYTES:
+                raise EventTooLargeError(f"event data of {len(data) + len(types)} bytes exceeds {MAX_EVENT_BYTES}")
+            if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES or \
+                    len(source.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+                raise EventTooLargeError(f"event name and source are limited to {MAX_NAME_BYTES} bytes")
+            total += len(data) + len(types) + _ROW_OVERHEAD
+            checked.append((name, source, flags, time.time_ns() if timestamp is None else timestamp,
+                            monotonic, data, types))
+        if atomic and (len(checked) > MAX_RECORDS or total > MAX_RAW_LEN - 4096):
+            raise EventTooLargeError(f"an atomic batch is limited to {MAX_RECORDS} events and "
+                                     f"{MAX_RAW_LEN - 4096} bytes")
+        if not atomic:
+            first = self._next_offset
+            for row in checked:
+                first = min(first, self.append_encoded(row[0], row[1], row[2], row[3], row[4], row[5], row[6]))
+            return first
+        with self._cond:
+            self._check_open()
+            self._seal_locked()
+            first = self._next_offset
+            now_mono = time.monotonic_ns() - self._mono_base
+            for name, source, flags, timestamp, monotonic, data, types in checked:
+                mono = now_mono if monotonic is None else monotonic
+                if mono < self._last_mono:
+                    mono = self._last_mono
+                self._last_mono = mono
+                self._rows.append((name, source, flags, timestamp, mono, data, types))
+            self._next_offset += len(checked)
+            self._rows_started = time.monotonic()
+            self._seal_locked()
+            self._wait_for_room_locked()
+            return first
 
     def _check_open(self) -> None:
         if self._failed is not None:
