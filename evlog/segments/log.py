@@ -6,15 +6,14 @@ import time
 from typing import Any, Callable, Iterable, Iterator
 
 from .block import RawRecord, Record
-import msgspec
-
-from .codec import EventEncodeError, decode_json, encode_data
+from .codec import FLAG_TYPED, EventEncodeError, apply_type_map, decode_json, encode_data
 from .errors import LogClosedError, NotARecordingError, RecordingExistsError
 from .fsio import DEFAULT_FS, FileSystem
 from .index import SegmentSummary
 from .manifest import Manifest, is_recording, read_manifest, write_manifest
 from .reader import LogReader, NameFilter
 from .recovery import RecoveryReport
+from .retention import RetentionResult
 from .writer import WriterOptions, LogWriter
 
 
@@ -157,12 +156,12 @@ class Log:
     def append_encoded(self, name: str, source: str, flags: int, data: bytes, types: bytes = b"",
                        timestamp: int | None = None, monotonic: int | None = None) -> int:
         """Append an event whose data is already encoded (see `codec.encode_data`)."""
-        _check_encoded(data, types)
+        _check_encoded(data, flags, types)
         return self._w().append_encoded(name, source, flags, timestamp, monotonic, data, types)
 
     def append_raw(self, record: RawRecord, *, timestamp: int | None = None, monotonic: int | None = None) -> int:
         """Copy a record read with `read(raw=True)` without decoding its data."""
-        _check_encoded(record.data, record.types)
+        _check_encoded(record.data, record.flags, record.types)
         return self._w().append_encoded(
             record.name, record.source, record.flags,
             record.timestamp if timestamp is None else timestamp,
@@ -175,6 +174,13 @@ class Log:
     def roll(self) -> None:
         """Start a new segment with the next block."""
         self._w().roll()
+
+    def retain(self, max_age_seconds: float | None = None, max_bytes: int | None = None) -> "RetentionResult":
+        """Delete whole old segments to stay within an age and/or a size (see retention.py)."""
+        from .retention import retain
+        if self._closed:
+            raise LogClosedError("the log is closed")
+        return retain(self.path, max_age_seconds, max_bytes, fs=self._fs)
 
     def set_metadata(self, **values: Any) -> None:
         """Update the manifest's free-form metadata (atomically)."""
@@ -249,13 +255,13 @@ class Log:
         return f"<Log {self.path!r} {'rw' if self._writer else 'r'}>"
 
 
-def _check_encoded(data: Any, types: Any) -> None:
+def _check_encoded(data: Any, flags: Any, types: Any) -> None:
     """Reject encoded data that is not one JSON value: stored, it would make its whole block unreadable."""
     try:
-        decode_json(data)
-        if types and type(decode_json(types)) is not list:
-            raise ValueError("the type map is not a list")
-    except (TypeError, ValueError, msgspec.DecodeError) as exc:
+        value = decode_json(data)
+        if flags & FLAG_TYPED and types:
+            apply_type_map(value, decode_json(types))
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong, it must not reach a block
         raise EventEncodeError(f"encoded event data is not valid JSON: {exc}") from None
 
 

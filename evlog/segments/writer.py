@@ -11,6 +11,7 @@ dirty pages, so a retry could report lost data as durable) and `append` raises.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import threading
 import time
@@ -29,6 +30,7 @@ from .recovery import RecoveryReport, prepare_for_append
 from .segment import BlockEntry, encode_segment_header, index_filename, segment_filename
 
 FSYNC_POLICIES = ("always", "interval", "never")
+logger = logging.getLogger("evlog.segments")
 LOCK_NAME = ".lock"
 
 
@@ -45,6 +47,8 @@ class WriterOptions:
     fsync_interval: float = 1.0
     compression_level: int = 3
     max_pending_blocks: int = 8           # blocks queued for the I/O thread before append waits
+    retain_max_age: float | None = None   # seconds: delete whole old segments at each roll...
+    retain_max_bytes: int | None = None   # ...and/or keep the recording under this size
 
     def __post_init__(self) -> None:
         if self.fsync not in FSYNC_POLICIES:
@@ -59,6 +63,9 @@ class WriterOptions:
             raise ValueError("block_max_age and fsync_interval must be positive")
         if self.segment_max_age is not None and self.segment_max_age <= 0:
             raise ValueError("segment_max_age must be positive")
+        if (self.retain_max_age is not None and self.retain_max_age <= 0) or \
+                (self.retain_max_bytes is not None and self.retain_max_bytes <= 0):
+            raise ValueError("retain_max_age and retain_max_bytes must be positive")
         if not 1 <= self.max_pending_blocks <= 1024:
             raise ValueError("max_pending_blocks must be between 1 and 1024")
 
@@ -90,6 +97,27 @@ def release_lock(fd: int) -> None:
 _SYNC = object()
 _TIME_LIMIT = 1 << 62  # timestamps and their deltas must fit the block's int64 columns
 
+def _check_row(name: Any, source: Any, flags: Any, timestamp: Any, monotonic: Any, data: Any, types: Any) -> None:
+    """Reject an event the block encoder could not store: in the I/O thread it would fail the writer."""
+    if not isinstance(data, bytes) or not isinstance(types, bytes):
+        raise EventEncodeError("encoded event data and type map must be bytes")
+    if len(data) + len(types) > MAX_EVENT_BYTES:
+        raise EventTooLargeError(f"event data of {len(data) + len(types)} bytes exceeds {MAX_EVENT_BYTES}")
+    if not isinstance(name, str) or not isinstance(source, str):
+        raise EventEncodeError("event name and source must be strings")
+    try:
+        too_long = len(name.encode("utf-8")) > MAX_NAME_BYTES or len(source.encode("utf-8")) > MAX_NAME_BYTES
+    except UnicodeEncodeError:
+        raise EventEncodeError("event name or source is not valid Unicode (lone surrogate)") from None
+    if too_long:
+        raise EventTooLargeError(f"event name and source are limited to {MAX_NAME_BYTES} bytes")
+    if flags.__class__ is not int or flags & ~KNOWN_FLAGS:
+        raise EventEncodeError(f"unknown event flags {flags!r}")
+    for value, what in ((timestamp, "timestamp"), (monotonic, "monotonic")):
+        if value is not None and (not isinstance(value, int) or not -_TIME_LIMIT <= value < _TIME_LIMIT):
+            raise EventEncodeError(f"event {what} must be an int of ns below 2**62, not {value!r}")
+
+
 # per-row overhead in the payload: ids, flags, two deltas, two lengths and a comma
 _ROW_OVERHEAD = 2 + 2 + 1 + 8 + 8 + 4 + 4 + 1
 
@@ -99,6 +127,7 @@ class LogWriter:
         self.path = path
         self.options = options
         self.fs = fs
+        self.last_retention = None
         self._lock_fd = acquire_lock(path)
         try:
             self.report, state = prepare_for_append(path, fs)
@@ -168,23 +197,7 @@ class LogWriter:
     def append_encoded(self, name: str, source: str, flags: int, timestamp: int | None,
                        monotonic: int | None, data: bytes, types: bytes = b"") -> int:
         """Append one event whose data is already encoded. Returns its offset."""
-        if len(data) + len(types) > MAX_EVENT_BYTES:
-            raise EventTooLargeError(f"event data of {len(data) + len(types)} bytes exceeds {MAX_EVENT_BYTES}")
-        if not isinstance(name, str) or not isinstance(source, str):
-            raise EventEncodeError("event name and source must be strings")
-        try:
-            too_long = len(name.encode("utf-8")) > MAX_NAME_BYTES or len(source.encode("utf-8")) > MAX_NAME_BYTES
-        except UnicodeEncodeError:
-            raise EventEncodeError("event name or source is not valid Unicode (lone surrogate)") from None
-        if too_long:
-            raise EventTooLargeError(f"event name and source are limited to {MAX_NAME_BYTES} bytes")
-        if flags.__class__ is not int or flags & ~KNOWN_FLAGS or flags < 0:
-            raise EventEncodeError(f"unknown event flags {flags!r}")
-        if not isinstance(data, bytes) or not isinstance(types, bytes):
-            raise EventEncodeError("encoded event data and type map must be bytes")
-        for value, what in ((timestamp, "timestamp"), (monotonic, "monotonic")):
-            if value is not None and (not isinstance(value, int) or not -_TIME_LIMIT <= value < _TIME_LIMIT):
-                raise EventEncodeError(f"event {what} must be an int of ns below 2**62, not {value!r}")
+        _check_row(name, source, flags, timestamp, monotonic, data, types)
         if timestamp is None:
             timestamp = time.time_ns()
         size = len(data) + len(types) + _ROW_OVERHEAD
@@ -218,11 +231,7 @@ class LogWriter:
         checked = []
         total = 0
         for name, source, flags, timestamp, monotonic, data, types in rows:
-            if len(data) + len(types) > MAX_EVENT_BYTES:
-                raise EventTooLargeError(f"event data of {len(data) + len(types)} bytes exceeds {MAX_EVENT_BYTES}")
-            if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES or \
-                    len(source.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-                raise EventTooLargeError(f"event name and source are limited to {MAX_NAME_BYTES} bytes")
+            _check_row(name, source, flags, timestamp, monotonic, data, types)
             total += len(data) + len(types) + _ROW_OVERHEAD
             checked.append((name, source, flags, time.time_ns() if timestamp is None else timestamp,
                             monotonic, data, types))
@@ -378,6 +387,16 @@ class LogWriter:
         self.fs.close(self._seg_fd)
         self._seg_fd = -1
         self._new_segment(next_base)
+        if self.options.retain_max_age is not None or self.options.retain_max_bytes is not None:
+            self._apply_retention()
+
+    def _apply_retention(self) -> None:
+        from .retention import retain
+        try:
+            self.last_retention = retain(self.path, self.options.retain_max_age, self.options.retain_max_bytes,
+                                         fs=self.fs)
+        except OSError as exc:  # retention must never stop a capture
+            logger.warning("retention failed on %s: %s", self.path, exc)
 
     def _new_segment(self, base: int) -> None:
         path = os.path.join(self.path, segment_filename(base))
