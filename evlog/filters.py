@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from .segments.errors import EvlogError
-from .timespec import parse_duration_ns
+from .timespec import TimeSpecError, parse_duration_ns, parse_time
 
 __all__ = ["Filter", "FilterSyntaxError", "parse_filter"]
 
@@ -389,7 +389,7 @@ class _Parser:
     def literal(self, field: Any) -> Any:
         tok = self.next()
         if tok.kind == "str":
-            return tok.value
+            return self.wall_time(tok) if field == "timestamp" else tok.value
         if tok.kind == "num":
             return tok.value
         if tok.kind == "word":
@@ -398,6 +398,8 @@ class _Parser:
                 return low == "true"
             if low == "null":
                 return None
+            if field == "timestamp":
+                return self.wall_time(tok)
             if field in ("time",):
                 ns = parse_duration_ns(tok.value)
                 if ns is None:
@@ -407,6 +409,15 @@ class _Parser:
                 raise self.error("expected a value", tok)
             return tok.value
         raise self.error("expected a value (a string, a number, true, false or null)", tok)
+
+    def wall_time(self, tok: _Tok) -> Decimal:
+        try:
+            spec = parse_time(tok.value)
+        except TimeSpecError:
+            spec = None
+        if spec is None or spec.relative:
+            raise self.error("expected an ISO timestamp such as 2025-10-12T10:00:00+00:00", tok)
+        return Decimal(spec.ns)
 
     def comparison(self) -> _Node:
         ftok = self.next()

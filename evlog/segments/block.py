@@ -300,6 +300,7 @@ def parse_meta(header: BlockHeader, meta: bytes | memoryview, where: str | None 
 
 _dctx = zstandard.ZstdDecompressor()
 _new_tuple = tuple.__new__
+_KNOWN_FLAG_VALUES = bytes(range(KNOWN_FLAGS + 1))
 
 
 class DecodedBlock:
@@ -307,7 +308,7 @@ class DecodedBlock:
 
     __slots__ = ("header", "meta", "name_ids", "source_ids", "flags", "timestamps",
                  "monotonics", "_raw", "_data_pos", "_type_pos", "_data_start", "_data_end",
-                 "where", "position")
+                 "_data_lens", "_type_lens", "where", "position")
 
     def __init__(self, header: BlockHeader, meta: BlockMeta, payload: bytes | memoryview,
                  where: str | None = None, position: int | None = None) -> None:
@@ -340,7 +341,7 @@ class DecodedBlock:
                 raise ValueError("data lengths do not match the payload")
             if max(self.name_ids) >= len(meta.names) or max(self.source_ids) >= len(meta.sources):
                 raise ValueError("name or source id out of range")
-            if any(f & ~KNOWN_FLAGS for f in self.flags):
+            if self.flags.translate(None, _KNOWN_FLAG_VALUES):
                 raise ValueError("unknown record flag")
             ts[0] = header.first_ts
             mono[0] = header.first_mono
@@ -354,9 +355,17 @@ class DecodedBlock:
         self._raw = mv
         self._data_start = p
         self._data_end = p + data_total
-        # start of each record's JSON inside the array (after '[' and each ',')
-        self._data_pos = list(accumulate((length + 1 for length in data_lens), initial=p + 1))
-        self._type_pos = list(accumulate(type_lens, initial=p + data_total))
+        self._data_lens, self._type_lens = data_lens, type_lens
+        self._data_pos: list[int] | None = None
+        self._type_pos: list[int] | None = None
+
+    def _positions(self) -> tuple[list[int], list[int]]:
+        """Start of each record's JSON inside the array (after '[' and each ','), and of its
+        type map; computed only when single records are decoded."""
+        if self._data_pos is None or self._type_pos is None:
+            self._data_pos = list(accumulate(map((1).__add__, self._data_lens), initial=self._data_start + 1))
+            self._type_pos = list(accumulate(self._type_lens, initial=self._data_end))
+        return self._data_pos, self._type_pos
 
     def __len__(self) -> int:
         return self.header.count
@@ -367,16 +376,17 @@ class DecodedBlock:
                                  (h.first_offset, h.end_offset - 1))
 
     def data_bytes(self, i: int) -> bytes:
-        return self._raw[self._data_pos[i]:self._data_pos[i + 1] - 1].tobytes()
+        pos = self._positions()[0]
+        return self._raw[pos[i]:pos[i + 1] - 1].tobytes()
 
     def type_bytes(self, i: int) -> bytes:
-        return self._raw[self._type_pos[i]:self._type_pos[i + 1]].tobytes()
+        tp = self._positions()[1]
+        return self._raw[tp[i]:tp[i + 1]].tobytes()
 
     def data(self, i: int) -> Any:
-        pos = self._data_pos
+        pos, tp = self._positions()
         try:
-            return decode_data(self._raw[pos[i]:pos[i + 1] - 1], self.flags[i],
-                               self._raw[self._type_pos[i]:self._type_pos[i + 1]])
+            return decode_data(self._raw[pos[i]:pos[i + 1] - 1], self.flags[i], self._raw[tp[i]:tp[i + 1]])
         except Exception as exc:
             raise self._corrupt(exc) from None
 
@@ -386,7 +396,7 @@ class DecodedBlock:
             if type(values) is not list or len(values) != self.header.count:
                 raise ValueError("data array length mismatch")
             if self.header.flags & 1:
-                tp = self._type_pos
+                tp = self._positions()[1]
                 for i, f in enumerate(self.flags):
                     if f & FLAG_TYPED:
                         values[i] = apply_type_map(values[i], decode_json(self._raw[tp[i]:tp[i + 1]]))

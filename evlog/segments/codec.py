@@ -125,7 +125,10 @@ def _convert(value: Any, path: list, types: list) -> Any:
         return value.isoformat()
     if isinstance(value, _dt.timedelta):
         types.append([list(path), "timedelta"])
-        return value.total_seconds()
+        seconds = value.total_seconds()
+        if abs(value.days) < 50_000:  # a float of seconds holds every microsecond up to here
+            return seconds
+        return [value.days, value.seconds, value.microseconds]  # a float would round it
     if isinstance(value, uuid.UUID):
         types.append([list(path), "uuid"])
         return str(value)
@@ -198,6 +201,8 @@ def _rebuild(value: Any, kind: str) -> Any:
     if kind == "time":
         return _dt.time.fromisoformat(value)
     if kind == "timedelta":
+        if type(value) is list:
+            return _dt.timedelta(*value)
         return _dt.timedelta(seconds=value)
     if kind == "uuid":
         return uuid.UUID(value)

@@ -95,6 +95,7 @@ def release_lock(fd: int) -> None:
 
 
 _SYNC = object()
+_PLAIN_FLAGS = frozenset(range(KNOWN_FLAGS + 1))
 _TIME_LIMIT = 1 << 62  # timestamps and their deltas must fit the block's int64 columns
 
 def _check_row(name: Any, source: Any, flags: Any, timestamp: Any, monotonic: Any, data: Any, types: Any) -> None:
@@ -132,7 +133,11 @@ class LogWriter:
         try:
             self.report, state = prepare_for_append(path, fs)
             self._compressor = zstandard.ZstdCompressor(level=options.compression_level, write_content_size=True)
-            self._cond = threading.Condition(threading.Lock())
+            self._lock = threading.Lock()
+            self._cond = threading.Condition(self._lock)
+            self._checked_keys: set[tuple[str, str]] = set()
+            self._block_max_bytes = options.block_max_bytes
+            self._block_max_records = options.block_max_records
             self._rows: list[tuple] = []
             self._rows_bytes = 0
             self._rows_started = 0.0
@@ -197,26 +202,38 @@ class LogWriter:
     def append_encoded(self, name: str, source: str, flags: int, timestamp: int | None,
                        monotonic: int | None, data: bytes, types: bytes = b"") -> int:
         """Append one event whose data is already encoded. Returns its offset."""
-        _check_row(name, source, flags, timestamp, monotonic, data, types)
+        # fast path: the common row (known name and source, plain flags, default times) is
+        # checked with a few type tests; anything else goes through the full check
+        if not (data.__class__ is bytes and types.__class__ is bytes and flags in _PLAIN_FLAGS
+                and len(data) + len(types) <= MAX_EVENT_BYTES and (name, source) in self._checked_keys
+                and (timestamp is None or (timestamp.__class__ is int and -_TIME_LIMIT <= timestamp < _TIME_LIMIT))
+                and (monotonic is None or (monotonic.__class__ is int and -_TIME_LIMIT <= monotonic < _TIME_LIMIT))):
+            _check_row(name, source, flags, timestamp, monotonic, data, types)
+            if len(self._checked_keys) < 100_000:
+                self._checked_keys.add((name, source))
         if timestamp is None:
             timestamp = time.time_ns()
         size = len(data) + len(types) + _ROW_OVERHEAD
-        with self._cond:
-            self._check_open()
+        with self._lock:
+            if self._failed is not None or self._closing or self._closed:
+                self._check_open()
             if monotonic is None:
                 monotonic = time.monotonic_ns() - self._mono_base
             if monotonic < self._last_mono:
                 monotonic = self._last_mono
             self._last_mono = monotonic
-            if self._rows and self._rows_bytes + size > MAX_RAW_LEN - 4096:
-                self._seal_locked()
-            if not self._rows:
+            rows = self._rows
+            if not rows:
                 self._rows_started = time.monotonic()
-            self._rows.append((name, source, flags, timestamp, monotonic, data, types))
+            elif self._rows_bytes + size > MAX_RAW_LEN - 4096:
+                self._seal_locked()
+                rows = self._rows
+                self._rows_started = time.monotonic()
+            rows.append((name, source, flags, timestamp, monotonic, data, types))
             self._rows_bytes += size
             offset = self._next_offset
             self._next_offset = offset + 1
-            if self._rows_bytes >= self.options.block_max_bytes or len(self._rows) >= self.options.block_max_records:
+            if self._rows_bytes >= self._block_max_bytes or len(rows) >= self._block_max_records:
                 self._seal_locked()
                 self._wait_for_room_locked()
             return offset

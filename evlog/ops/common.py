@@ -1,0 +1,158 @@
+"""Helpers shared by the log operations: selecting records, JSON forms, times.
+
+Every operation opens its inputs with `open_recording` (evlog recordings and the original
+tool's JSON files alike) and reads them as a stream through `select`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from ..filters import Filter, parse_filter
+from ..recording import open_recording
+from ..segments import EvlogError, RawRecord, Record
+from ..segments.codec import decode_data, encode_json
+from ..timespec import TimeSpec, parse_time
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+Progress = Callable[[int], None]
+"""A progress callback: called with the number of events processed since the last call."""
+
+
+class OpError(EvlogError):
+    """A log operation that cannot be done as asked (bad option, bad input)."""
+
+
+def _noop(_n: int) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which events of a recording an operation reads: a filter, a time range, an offset range.
+
+    `filter` is filter-language text (see evlog.filters) or a parsed Filter; `start`/`end`
+    are times (`"90s"`, `"1m30s"`, an ISO timestamp) or parsed TimeSpecs, inclusive;
+    `offsets` is `(first, end)` with `end` exclusive (either may be None).
+    """
+
+    filter: str | Filter | None = None
+    start: str | TimeSpec | None = None
+    end: str | TimeSpec | None = None
+    offsets: tuple[int | None, int | None] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.filter is None and self.start is None and self.end is None and self.offsets is None
+
+    def read_kwargs(self, start_time_ns: int, raw: bool = False) -> dict:
+        """Keyword arguments for `Recording.read` selecting these events."""
+        kwargs: dict[str, Any] = {}
+        if self.filter is not None:
+            flt = parse_filter(self.filter) if not isinstance(self.filter, Filter) else self.filter
+            kwargs.update(flt.read_kwargs())
+            if raw and "where" in kwargs:
+                kwargs["where"] = raw_where(kwargs["where"])
+        if self.start is not None:
+            kwargs["start_mono"] = max(0, _spec(self.start).to_mono(start_time_ns))
+        if self.end is not None:
+            end_mono = _spec(self.end).to_mono(start_time_ns)
+            if end_mono < 0:
+                kwargs["end"] = 0  # before the recording: nothing
+            else:
+                kwargs["end_mono"] = end_mono
+        if self.offsets is not None:
+            first, end = self.offsets
+            if first is not None:
+                kwargs["start"] = max(first, 0)
+            if end is not None:
+                kwargs["end"] = min(end, kwargs.get("end", end))
+        return kwargs
+
+
+def _spec(value: str | TimeSpec) -> TimeSpec:
+    return value if isinstance(value, TimeSpec) else parse_time(value)
+
+
+def parse_offsets(text: str) -> tuple[int | None, int | None]:
+    """`A:B` (B exclusive), `A:` or `:B` -> (first, end)."""
+    first, sep, end = text.partition(":")
+    if not sep:
+        raise OpError(f"bad offset range {text!r}: expected A:B, A: or :B")
+    try:
+        a = int(first) if first.strip() else None
+        b = int(end) if end.strip() else None
+    except ValueError:
+        raise OpError(f"bad offset range {text!r}: offsets are whole numbers") from None
+    if (a is not None and a < 0) or (b is not None and b < 0):
+        raise OpError(f"bad offset range {text!r}: offsets are not negative")
+    return a, b
+
+
+def raw_where(where: Callable[[Record], bool]) -> Callable[[RawRecord], bool]:
+    """A predicate on decoded records made to test raw records (decodes only to test)."""
+    def test(r: RawRecord) -> bool:
+        return where(Record(r.offset, r.timestamp, r.monotonic, r.name, r.source,
+                            decode_data(r.data, r.flags, r.types), r.flags))
+    return test
+
+
+def select(recording: Any, selection: Selection | None = None, *, raw: bool = False,
+           **extra: Any) -> Iterator[Any]:
+    """Stream the selected records of an open recording (raw only for evlog recordings)."""
+    kwargs = selection.read_kwargs(recording.start_time_ns, raw) if selection else {}
+    kwargs.update(extra)
+    if raw:
+        kwargs["raw"] = True
+    return recording.read(**kwargs)
+
+
+def supports_raw(recording: Any) -> bool:
+    return getattr(recording, "format", "") == "evlog"
+
+
+def json_records(recording: Any, selection: Selection | None = None,
+                 **extra: Any) -> Iterator[tuple[Any, bytes]]:
+    """(record, JSON bytes of its data) for each selected record, without decoding evlog data.
+
+    For evlog recordings the records are RawRecords and the bytes are the stored JSON; for
+    the original format the data is encoded from the decoded value (it is plain JSON).
+    """
+    if supports_raw(recording):
+        for r in select(recording, selection, raw=True, **extra):
+            yield r, r.data
+    else:
+        for r in select(recording, selection, **extra):
+            yield r, encode_json(r.data)
+
+
+def iso(ns: int) -> str:
+    """ISO-8601 UTC text of a wall-clock time in ns (microsecond precision)."""
+    return (_EPOCH + _dt.timedelta(microseconds=ns // 1000)).isoformat()
+
+
+def total_events(recording: Any) -> int | None:
+    """The event count when it is cheap to know (evlog: from the index), else None."""
+    if supports_raw(recording):
+        return len(recording)
+    return None
+
+
+def open_input(path: str | os.PathLike) -> Any:
+    """Open a recording of either format, read-only (a context manager)."""
+    return open_recording(path)
+
+
+def check_new_recording(path: str | os.PathLike) -> str:
+    """An output recording must not exist yet (operations never overwrite a recording)."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not (os.path.isdir(path) and not os.listdir(path)):
+        raise OpError(f"{path} already exists (remove it or choose another output)")
+    return path
+
+
+def progress_or_noop(progress: Progress | None) -> Progress:
+    return progress or _noop

@@ -1,0 +1,236 @@
+"""The recordings folder: listing with metadata cached per recording (invalidated when its files
+change), opening by safe name, paging events and histograms from the index."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import threading
+import time
+from typing import Any, Callable, Iterator
+
+from ..recording import EvlogRecording, LegacyRecording, open_recording
+from ..segments import Record, SegmentSummary, to_json_mode
+from ..segments.manifest import is_recording
+from .security import NAME_RE, resolve
+
+PLAYERS_FILE = ".evlog-players.json"
+Signature = tuple
+
+
+def iso(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    return _dt.datetime.fromtimestamp(ns / 1e9, tz=_dt.timezone.utc).isoformat()
+
+
+def signature(path: str) -> Signature:
+    """What changes when a recording changes: names, sizes and mtimes of its files."""
+    try:
+        if os.path.isdir(path):
+            with os.scandir(path) as it:
+                return tuple(sorted((e.name, st.st_size, st.st_mtime_ns)
+                                    for e in it if not e.name.startswith(".")
+                                    for st in (e.stat(),)))
+        st = os.stat(path)
+        return (st.st_size, st.st_mtime_ns)
+    except FileNotFoundError:
+        return ()
+
+
+def event_json(r: Record, *, with_data: bool = True) -> dict:
+    """One event as the API shows it (the original's keys plus offset and absolute time)."""
+    d: dict[str, Any] = {
+        "offset": r.offset, "event_name": r.name, "source": r.source,
+        "timestamp_offset_ms": r.monotonic / 1e6, "monotonic_ns": r.monotonic,
+        "timestamp": iso(r.timestamp), "timestamp_ns": r.timestamp,
+    }
+    if with_data:
+        d["event_data"] = to_json_mode(r.data)
+    return d
+
+
+class Catalog:
+    """The recordings of one folder, for the web app (thread-safe)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.realpath(root)
+        os.makedirs(self.root, exist_ok=True)
+        self._lock = threading.Lock()
+        self._info: dict[str, tuple[Signature, dict]] = {}
+        self._legacy: dict[str, tuple[Signature, SegmentSummary, list[tuple[int, int]]]] = {}
+
+    # listing --------------------------------------------------------------------
+    def names(self) -> list[str]:
+        out = []
+        with os.scandir(self.root) as it:
+            for e in it:
+                if e.name.startswith(".") or not NAME_RE.match(e.name) or e.is_symlink():
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    if is_recording(e.path):
+                        out.append(e.name)
+                elif e.is_file(follow_symlinks=False) and e.name.endswith(".json"):
+                    out.append(e.name)
+        return sorted(out)
+
+    def path(self, name: str, *, must_exist: bool = True) -> str:
+        return resolve(self.root, name, must_exist=must_exist)
+
+    def info(self, name: str) -> dict | None:
+        """Metadata of one recording, from its index (cached until its files change)."""
+        path = os.path.join(self.root, name)
+        sig = signature(path)
+        with self._lock:
+            hit = self._info.get(name)
+        if hit is not None and hit[0] == sig:
+            return hit[1]
+        try:
+            with self.open_path(path) as rec:
+                s = self.summary(rec)
+                info = {
+                    "name": name, "filename": name, "format": rec.format,
+                    "session_name": rec.session_name,
+                    "start_time": iso(rec.start_time_ns), "start_time_ns": rec.start_time_ns,
+                    "duration_ms": (s.last_mono or 0) / 1e6 if s.count else 0.0,
+                    "total_events": s.count, "event_types": len(s.names),
+                    "size_bytes": _size(path, sig), "error": None,
+                }
+        except Exception as exc:  # noqa: BLE001 - a damaged recording is listed, with its error
+            info = {"name": name, "filename": name, "format": "unknown", "session_name": name,
+                    "start_time": None, "start_time_ns": None, "duration_ms": 0.0, "total_events": 0,
+                    "event_types": 0, "size_bytes": _size(path, sig), "error": str(exc).splitlines()[0]}
+        with self._lock:
+            self._info[name] = (sig, info)
+        return info
+
+    def list(self) -> list[dict]:
+        names = self.names()
+        infos = [i for i in (self.info(n) for n in names) if i is not None]
+        with self._lock:
+            for gone in set(self._info) - set(names):
+                del self._info[gone]
+        return infos
+
+    # opening ----------------------------------------------------------------------
+    def open_path(self, path: str) -> EvlogRecording | LegacyRecording:
+        return open_recording(path)
+
+    def open(self, name: str) -> EvlogRecording | LegacyRecording:
+        return open_recording(self.path(name))
+
+    def _legacy_index(self, rec: LegacyRecording) -> tuple[SegmentSummary, list[tuple[int, int]]]:
+        """A legacy file has no index: one scan, cached until the file changes."""
+        sig = signature(rec.path)
+        with self._lock:
+            hit = self._legacy.get(rec.path)
+        if hit is not None and hit[0] == sig:
+            return hit[1], hit[2]
+        s = rec.summary()
+        monos = [(r.offset, r.monotonic) for r in rec.read()]
+        with self._lock:
+            self._legacy[rec.path] = (sig, s, monos)
+        return s, monos
+
+    def summary(self, rec: EvlogRecording | LegacyRecording) -> SegmentSummary:
+        if isinstance(rec, LegacyRecording):
+            return self._legacy_index(rec)[0]
+        return rec.summary()
+
+    # histogram ----------------------------------------------------------------------
+    def blocks(self, rec: EvlogRecording | LegacyRecording) -> Iterator[tuple[int, int, int, int]]:
+        """(first offset, count, first mono, last mono) per block, from the index alone."""
+        if isinstance(rec, LegacyRecording):
+            for off, mono in self._legacy_index(rec)[1]:
+                yield off, 1, mono, mono
+            return
+        reader = rec.log._read()  # the Log API exposes no block entries; see the report
+        for view in reader.segments:
+            for e in view.entries:
+                yield e.first_offset, e.count, e.first_mono, e.last_mono
+
+    def histogram(self, rec: EvlogRecording | LegacyRecording, bins: int) -> dict:
+        """Events over time in `bins` equal slices of the recording, spread per block."""
+        s = self.summary(rec)
+        lo, hi = s.first_mono or 0, s.last_mono or 0
+        counts = [0.0] * bins
+        firsts: list[int | None] = [None] * bins
+        span = max(hi - lo, 1)
+        width = span / bins
+        for first, count, a, b in self.blocks(rec):
+            i = min(int((a - lo) / width), bins - 1)
+            j = min(int((b - lo) / width), bins - 1)
+            if firsts[i] is None:
+                firsts[i] = first
+            if i == j:
+                counts[i] += count
+                continue
+            per_ns = count / max(b - a, 1)
+            for k in range(i, j + 1):
+                x0 = max(a, lo + k * width)
+                x1 = min(b, lo + (k + 1) * width)
+                counts[k] += per_ns * max(x1 - x0, 0)
+                if firsts[k] is None:
+                    firsts[k] = first + int(per_ns * (x0 - a))
+        return {
+            "first_mono_ns": lo, "last_mono_ns": hi, "bin_ns": width, "total": s.count,
+            "bins": [{"start_ms": (lo + k * width) / 1e6, "end_ms": (lo + (k + 1) * width) / 1e6,
+                      "count": round(c), "first_offset": firsts[k]} for k, c in enumerate(counts)],
+        }
+
+
+def page(rec: EvlogRecording | LegacyRecording, offset: int, limit: int, read_kwargs: dict | None,
+         budget_s: float = 2.0, from_mono: int | None = None) -> dict:
+    """A page of events from `offset` (or the first at `from_mono` ns): at most `limit` events.
+
+    With a filter the page stops early if scanning takes longer than `budget_s`; `next_offset`
+    then says where to go on (`complete` false).
+    """
+    kwargs = dict(read_kwargs or {})
+    where: Callable[[Record], bool] | None = kwargs.pop("where", None)
+    deadline = time.monotonic() + budget_s
+    seen = [offset - 1]
+    stopped = [False]
+
+    def check(r: Record) -> bool:
+        seen[0] = r.offset
+        if where is not None and not where(r):
+            if time.monotonic() > deadline:
+                stopped[0] = True
+                raise _Stop
+            return False
+        return True
+
+    events: list[dict] = []
+    more = False
+    end = None if (kwargs or where) else offset + limit + 1
+    it = rec.read(offset, end, start_mono=from_mono, where=check if where else None, **kwargs)
+    try:
+        for r in it:
+            if len(events) == limit:
+                more = True
+                break
+            events.append(event_json(r))
+            seen[0] = r.offset
+            if kwargs and time.monotonic() > deadline and len(events) < limit:
+                stopped[0] = True
+                more = True
+                break
+    except _Stop:
+        more = True
+    finally:
+        close = getattr(it, "close", None)
+        if close:
+            close()
+    next_offset = (events[-1]["offset"] + 1 if events else offset) if not stopped[0] else seen[0] + 1
+    return {"offset": events[0]["offset"] if events else offset, "limit": limit, "events": events,
+            "next_offset": next_offset if more else None, "complete": not stopped[0]}
+
+
+class _Stop(Exception):
+    pass
+
+
+def _size(path: str, sig: Signature) -> int:
+    if os.path.isdir(path):
+        return sum(x[1] for x in sig)
+    return sig[0] if sig else 0

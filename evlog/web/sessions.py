@@ -1,0 +1,154 @@
+"""Remote recording sessions (POST /api/record/...) and the webhook players file."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..segments import Log
+from .catalog import PLAYERS_FILE
+from .security import NAME_RE
+
+MAX_BATCH = 10_000
+
+
+class SessionError(ValueError):
+    """A user mistake in a record request (400)."""
+
+
+class RecordSessions:
+    """Recordings being written through the API; one writer per recording, appends serialized."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+        self._logs: dict[str, Log] = {}
+        self._counts: dict[str, int] = {}
+
+    def start(self, session_name: str, metadata: dict | None = None) -> dict:
+        if not isinstance(session_name, str) or not NAME_RE.match(session_name) or ".." in session_name:
+            raise SessionError("session_name: use letters, digits, '_', '-' and '.' only")
+        name = f"{session_name}_{_dt.datetime.now():%Y%m%d_%H%M%S}"
+        with self._lock:
+            n, base = 1, name
+            while os.path.exists(os.path.join(self.root, name)) or name in self._logs:
+                n += 1
+                name = f"{base}_{n}"
+            log = Log.create(os.path.join(self.root, name), session_name, metadata=metadata or {},
+                             fsync="interval")
+            self._logs[name] = log
+            self._counts[name] = 0
+        return {"status": "recording", "recording": name, "session_name": session_name,
+                "start_time": log.manifest.start_time.isoformat()}
+
+    def _pick(self, name: str | None) -> tuple[str, Log]:
+        if name is None:
+            if len(self._logs) != 1:
+                raise SessionError("no active recording session" if not self._logs else
+                                   "several sessions are active: name one with 'recording'")
+            name = next(iter(self._logs))
+        log = self._logs.get(name)
+        if log is None:
+            raise SessionError(f"no active recording session named {name!r}")
+        return name, log
+
+    def add(self, name: str | None, events: list[Any]) -> dict:
+        if len(events) > MAX_BATCH:
+            raise SessionError(f"at most {MAX_BATCH} events per request")
+        rows = []
+        for i, ev in enumerate(events):
+            if not isinstance(ev, dict):
+                raise SessionError(f"event {i} is not a JSON object")
+            ev_name = ev.get("event_name", ev.get("name"))
+            if not isinstance(ev_name, str) or not ev_name:
+                raise SessionError(f"event {i} has no event_name")
+            source = ev.get("source") or ""
+            if not isinstance(source, str):
+                raise SessionError(f"event {i}: source must be a string")
+            rows.append((ev_name, ev.get("event_data", ev.get("data")), source))
+        with self._lock:
+            name, log = self._pick(name)
+            offsets = log.append_batch(rows)
+            log.flush(sync=False)   # readers (the live view) see them now
+            self._counts[name] += len(rows)
+        return {"status": "ok", "recording": name, "recorded": len(rows),
+                "offsets": [offsets.start, offsets.stop], "total_events": self._counts[name]}
+
+    def stop(self, name: str | None) -> dict:
+        with self._lock:
+            name, log = self._pick(name)
+            del self._logs[name]
+            count = self._counts.pop(name)
+            log.close()
+        return {"status": "stopped", "recording": name, "total_events": count}
+
+    def active(self) -> list[str]:
+        with self._lock:
+            return list(self._logs)
+
+    def close_all(self) -> None:
+        with self._lock:
+            for log in self._logs.values():
+                log.close()
+            self._logs.clear()
+
+
+class Players:
+    """Webhook players: {name: url}, kept in a small JSON file in the recordings folder."""
+
+    def __init__(self, root: str) -> None:
+        self.path = os.path.join(root, PLAYERS_FILE)
+        self._lock = threading.Lock()
+
+    def _load(self) -> list[dict]:
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                data = json.load(f)
+            return [p for p in data.get("players", []) if isinstance(p, dict) and "name" in p and "url" in p]
+        except FileNotFoundError:
+            return []
+        except (ValueError, AttributeError):
+            return []
+
+    def _save(self, players: list[dict]) -> None:
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"players": players}, f, indent=1)
+        os.replace(tmp, self.path)
+
+    def list(self) -> list[dict]:
+        with self._lock:
+            return self._load()
+
+    def register(self, name: Any, url: Any) -> dict:
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise SessionError("player name: use letters, digits, '_', '-' and '.' only")
+        check_url(url)
+        with self._lock:
+            players = [p for p in self._load() if p["name"] != name]
+            player = {"name": name, "url": url, "registered_at": time.time()}
+            players.append(player)
+            self._save(players)
+        return player
+
+    def unregister(self, name: Any) -> bool:
+        with self._lock:
+            players = self._load()
+            kept = [p for p in players if p["name"] != name]
+            if len(kept) == len(players):
+                return False
+            self._save(kept)
+        return True
+
+
+def check_url(url: Any) -> str:
+    if not isinstance(url, str) or len(url) > 2000:
+        raise SessionError("url must be a string")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SessionError("url must be an http:// or https:// URL")
+    return url
