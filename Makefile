@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/test-services.sh
+	if [ -f scripts/install-test-deps.sh ]; then bash scripts/install-test-deps.sh; fi
 	$(PY) -m pytest -q -p no:cacheprovider --cov=evlog --cov-branch --cov-report=term:skip-covered $(PYTEST_ARGS)
 	$(PY) -m coverage report --include='evlog/segments/*' --fail-under=95
 

@@ -1,0 +1,358 @@
+"""`EvlogStore`: one evlog log holding an application's stored events, with the in-memory
+originator index, the uniqueness checks and the tracking positions the recorders need.
+
+Layout of a store directory (see docs/eventsourcing.md):
+
+    <dir>/events/     the stored events (an ordinary evlog recording; notification id = offset + 1)
+    <dir>/tracking/   tracking records inserted without events (name "tracking", source = app)
+    <dir>/snapshots/  the snapshots (its own store, without a tracking log)
+
+Writers are serialized by a lock and check integrity before appending, so nothing is
+written on IntegrityError; each insert is one atomic block. Within a process, recorders of
+the same directory share one store (the log's single-writer lock is per process).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from array import array
+from bisect import bisect_right, insort
+from typing import Any, Callable, Iterable, Iterator, Sequence
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from ..segments import EventTooLargeError, Log, RawRecord, is_recording
+from . import envelope
+from .errors import (
+    EvlogBatchTooLargeError, EvlogIntegrityError, EvlogReadOnlyError, EvlogStoreMissingError,
+)
+
+TRACKING_NAME = "tracking"
+META_KEY = "eventsourcing"
+
+
+class _Head(msgspec.Struct):
+    """The envelope fields the index needs (the state is skipped, not decoded)."""
+
+    v: int
+    t: tuple[str, int] | UnsetType = UNSET
+
+
+_decode_head = msgspec.json.Decoder(_Head).decode
+_decode_tracking = msgspec.json.Decoder(dict[str, int]).decode
+
+
+class _Sequence:
+    """Versions and log offsets of one originator, sorted by version (16 bytes per event)."""
+
+    __slots__ = ("versions", "offsets")
+
+    def __init__(self) -> None:
+        self.versions = array("q")
+        self.offsets = array("q")
+
+    def add(self, version: int, offset: int) -> None:
+        if not self.versions or version > self.versions[-1]:
+            self.versions.append(version)
+            self.offsets.append(offset)
+            return
+        i = bisect_right(self.versions, version)
+        self.versions.insert(i, version)
+        self.offsets.insert(i, offset)
+
+    def has(self, version: int) -> bool:
+        i = bisect_right(self.versions, version)
+        return i > 0 and self.versions[i - 1] == version
+
+
+class EvlogStore:
+    """The stored events of one application (or its snapshots) in one evlog log."""
+
+    def __init__(self, path: str, *, kind: str = "events", tracking_path: str | None = None,
+                 readonly: bool = False, create: bool = True, fsync: str = "always",
+                 fsync_interval: float = 1.0, application: str = "") -> None:
+        self.path = os.path.abspath(path)
+        self.kind = kind
+        self.readonly = readonly
+        self.fsync = fsync
+        self._wlock = threading.Lock()       # serializes inserts
+        self._state_lock = threading.Lock()  # guards the index and the visible end
+        self._rlock = threading.RLock()      # the log's reader is not thread-safe
+        self._listeners: set[threading.Event] = set()
+        self._index: dict[str, _Sequence] = {}
+        self._tracking: dict[str, int] = {}
+        self._end = 0            # offsets below this are indexed and visible to readers
+        self._tracking_end = 0
+        self.refs = 0
+        opts: dict[str, Any] = {"fsync": fsync, "fsync_interval": fsync_interval}
+        meta = {META_KEY: {"kind": kind, "application": application, "format": 1}}
+        self._log = _open_log(self.path, readonly, create, opts, meta)
+        self._tlog: Log | None = None
+        if tracking_path is not None and (create or not readonly or is_recording(tracking_path)):
+            tmeta = {META_KEY: {"kind": "tracking", "application": application, "format": 1}}
+            try:
+                self._tlog = _open_log(os.path.abspath(tracking_path), readonly, create, opts, tmeta)
+            except BaseException:
+                self._log.close()
+                raise
+        self._end = self._log.start_offset
+        self._catch_up()
+
+    # index ---------------------------------------------------------------------------
+    def _catch_up(self) -> None:
+        """Index records written since the last look (all of them when the store opens)."""
+        with self._rlock:
+            for rec in self._log.read(self._end, raw=True):
+                head = _decode_head(rec.data)
+                with self._state_lock:
+                    seq = self._index.get(rec.source)
+                    if seq is None:
+                        seq = self._index[rec.source] = _Sequence()
+                    seq.add(head.v, rec.offset)
+                    if head.t is not UNSET:
+                        self._set_tracking(*head.t)  # type: ignore[misc]
+                    self._end = rec.offset + 1
+            if self._tlog is not None:
+                for rec in self._tlog.read(self._tracking_end, raw=True):
+                    n = _decode_tracking(rec.data)["n"]
+                    with self._state_lock:
+                        self._set_tracking(rec.source, n)
+                        self._tracking_end = rec.offset + 1
+
+    def _set_tracking(self, app: str, nid: int) -> None:
+        if nid > self._tracking.get(app, 0):
+            self._tracking[app] = nid
+
+    def _refresh(self) -> None:
+        if self.readonly:
+            self._catch_up()
+
+    # writing --------------------------------------------------------------------------
+    def insert(self, stored_events: Sequence[Any], tracking: Any = None) -> list[int]:
+        """Insert stored events (and a tracking record) atomically; returns notification ids."""
+        if self.readonly:
+            raise EvlogReadOnlyError(f"the evlog store {self.path} is open read-only")
+        with self._wlock:
+            self._check(stored_events, tracking)
+            if not stored_events:
+                if tracking is not None:
+                    self._insert_tracking(tracking.application_name, tracking.notification_id)
+                return []
+            rows = []
+            keys = []
+            for i, s in enumerate(stored_events):
+                oid = s.originator_id
+                key = str(oid)
+                keys.append(key)
+                t = (tracking.application_name, tracking.notification_id) if i == 0 and tracking else None
+                data = envelope.encode(s.originator_version, isinstance(oid, UUID), s.state, t)
+                rows.append((s.topic, key, 0, None, None, data, b""))
+            try:
+                first = _append_atomic(self._log, rows)
+            except EventTooLargeError as exc:
+                raise EvlogBatchTooLargeError(f"the insert does not fit one atomic block: {exc}") from None
+            with self._state_lock:
+                for i, s in enumerate(stored_events):
+                    seq = self._index.get(keys[i])
+                    if seq is None:
+                        seq = self._index[keys[i]] = _Sequence()
+                    seq.add(s.originator_version, first + i)
+                if tracking is not None:
+                    self._set_tracking(tracking.application_name, tracking.notification_id)
+                self._end = first + len(rows)
+        if self.fsync == "always":
+            self._log.flush(sync=True)
+        self._notify()
+        return list(range(first + 1, first + 1 + len(rows)))
+
+    def _check(self, stored_events: Sequence[Any], tracking: Any) -> None:
+        with self._state_lock:
+            new = set()
+            for s in stored_events:
+                key = (str(s.originator_id), s.originator_version)
+                seq = self._index.get(key[0])
+                if key in new or (seq is not None and seq.has(key[1])):
+                    raise EvlogIntegrityError(
+                        f"stored event already recorded: originator {key[0]} version {key[1]}")
+                new.add(key)
+            if tracking is not None:
+                current = self._tracking.get(tracking.application_name)
+                if current is not None and tracking.notification_id <= current:
+                    raise EvlogIntegrityError(
+                        f"tracking notification id {tracking.notification_id} of "
+                        f"{tracking.application_name!r} is not above the recorded {current}")
+
+    def _insert_tracking(self, app: str, nid: int) -> None:
+        if self._tlog is None:
+            raise EvlogReadOnlyError(f"the evlog store {self.path} has no tracking log")
+        self._tlog.append(TRACKING_NAME, {"n": nid}, app)
+        with self._state_lock:
+            self._set_tracking(app, nid)
+        if self.fsync == "always":
+            self._tlog.flush(sync=True)
+
+    def insert_tracking(self, tracking: Any) -> None:
+        if self.readonly:
+            raise EvlogReadOnlyError(f"the evlog store {self.path} is open read-only")
+        with self._wlock:
+            self._check((), tracking)
+            self._insert_tracking(tracking.application_name, tracking.notification_id)
+
+    # reading --------------------------------------------------------------------------
+    def max_tracking_id(self, application_name: str) -> int | None:
+        self._refresh()
+        with self._state_lock:
+            return self._tracking.get(application_name)
+
+    @property
+    def end(self) -> int:
+        """One past the last visible offset (= the max notification id)."""
+        self._refresh()
+        with self._state_lock:
+            return self._end
+
+    def positions(self, originator_id: UUID | str, gt: int | None = None, lte: int | None = None,
+                  desc: bool = False, limit: int | None = None, end: int | None = None) -> list[int]:
+        """Log offsets of an originator's events in version order (the index, no scan).
+
+        `end`: only events at offsets below it (time travel)."""
+        self._refresh()
+        with self._state_lock:
+            seq = self._index.get(str(originator_id))
+            if seq is None:
+                return []
+            lo = 0 if gt is None else bisect_right(seq.versions, gt)
+            hi = len(seq.versions) if lte is None else bisect_right(seq.versions, lte)
+            offsets = list(seq.offsets[lo:hi])
+        if end is not None:
+            offsets = [o for o in offsets if o < end]
+        if desc:
+            offsets.reverse()
+        if limit is not None:
+            offsets = offsets[:limit]
+        return offsets
+
+    def read_offsets(self, offsets: Sequence[int]) -> list[RawRecord]:
+        """The raw records at `offsets` (in that order): one log read per run of consecutive offsets."""
+        if not offsets:
+            return []
+        found: dict[int, RawRecord] = {}
+        ordered = sorted(offsets)
+        runs: list[list[int]] = [[ordered[0], ordered[0] + 1]]
+        for o in ordered[1:]:
+            if o == runs[-1][1]:
+                runs[-1][1] = o + 1
+            elif o > runs[-1][1]:
+                runs.append([o, o + 1])
+        with self._rlock:
+            for a, b in runs:
+                for rec in self._log.read(a, b, raw=True):
+                    found[rec.offset] = rec
+        return [found[o] for o in offsets]
+
+    def read(self, start: int, end: int | None = None, names: Callable[[str], bool] | None = None,
+             **bounds: Any) -> Iterator[RawRecord]:
+        """Stream raw records of visible offsets in [start, end)."""
+        self._refresh()
+        with self._state_lock:
+            visible = self._end
+        end = visible if end is None else min(end, visible)
+        if start >= end:
+            return
+        with self._rlock:
+            yield from self._log.read(start, end, names=names, raw=True, **bounds)
+
+    def originators(self) -> list[str]:
+        self._refresh()
+        with self._state_lock:
+            return list(self._index)
+
+    def index_memory(self) -> int:
+        """Approximate bytes held by the originator index."""
+        import sys
+        with self._state_lock:
+            total = sys.getsizeof(self._index)
+            for k, seq in self._index.items():
+                total += sys.getsizeof(k) + sys.getsizeof(seq) + sys.getsizeof(seq.versions) + \
+                    sys.getsizeof(seq.offsets)
+        return total
+
+    @property
+    def log(self) -> Log:
+        return self._log
+
+    # notification ---------------------------------------------------------------------
+    def listen(self, event: threading.Event) -> None:
+        self._listeners.add(event)
+
+    def unlisten(self, event: threading.Event) -> None:
+        self._listeners.discard(event)
+
+    def _notify(self) -> None:
+        for event in list(self._listeners):
+            event.set()
+
+    def close(self) -> None:
+        try:
+            self._log.close()
+        finally:
+            if self._tlog is not None:
+                self._tlog.close()
+
+
+def _open_log(path: str, readonly: bool, create: bool, opts: dict, metadata: dict) -> Log:
+    if is_recording(path):
+        return Log.open(path) if readonly else Log.open(path, "a", **opts)
+    if readonly or not create:
+        raise EvlogStoreMissingError(f"no evlog store at {path}")
+    return Log.create(path, os.path.basename(os.path.dirname(path)) or "eventsourcing",
+                      metadata=metadata, **opts)
+
+
+def _append_atomic(log: Log, rows: list[tuple]) -> int:
+    """Append pre-encoded rows as one atomic block; returns the first offset.
+
+    Log.append_batch re-encodes data values, so the state bytes could not be kept as
+    given: this uses the writer's `append_many_encoded` (see the report: a public
+    `Log.append_batch_encoded` would replace it)."""
+    return log._w().append_many_encoded(rows, atomic=True)
+
+
+# sharing within a process ---------------------------------------------------------------
+_registry: dict[tuple[str, bool], EvlogStore] = {}
+_registry_lock = threading.Lock()
+
+
+def acquire(path: str, **kwargs: Any) -> EvlogStore:
+    """The process's store for `path` (opened on first use); release() it when done."""
+    key = (os.path.realpath(path), bool(kwargs.get("readonly")))
+    with _registry_lock:
+        store = _registry.get(key)
+        if store is None:
+            store = _registry[key] = EvlogStore(path, **kwargs)
+        store.refs += 1
+        return store
+
+
+def release(store: EvlogStore) -> None:
+    key = (os.path.realpath(store.path), store.readonly)
+    with _registry_lock:
+        store.refs -= 1
+        if store.refs > 0:
+            return
+        if _registry.get(key) is store:
+            del _registry[key]
+    store.close()
+
+
+def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

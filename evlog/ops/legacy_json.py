@@ -1,0 +1,52 @@
+"""Writing the original tool's JSON format as a stream (its replayer reads the result).
+
+    {"session_name", "start_time", "duration_ms", "total_events", "events": [
+        {"timestamp_offset_ms", "event_name", "event_data", "source"}, ...]}
+
+When the counts are known in advance (a whole evlog recording: from its index) the header
+comes first, as the original wrote it; otherwise (a filtered export) `duration_ms` and
+`total_events` follow the events array. JSON objects are unordered, so both read the same.
+"""
+from __future__ import annotations
+
+from typing import BinaryIO, Iterable
+
+from ..segments.codec import encode_json
+
+
+def _num_ms(ns: int) -> bytes:
+    ms = ns / 1e6
+    return b"%d" % ms if ms == int(ms) else encode_json(round(ms, 6))
+
+
+def write_legacy(f: BinaryIO, session_name: str, start_time_iso: str,
+                 events: Iterable[tuple[int, str, str, bytes]], *, duration_ms: float | None = None,
+                 total_events: int | None = None) -> tuple[int, int]:
+    """Write `events` `(monotonic_ns, name, source, data_json)`; returns (count, last_mono)."""
+    head = b'{\n  "session_name": %s,\n  "start_time": %s' % (encode_json(session_name), encode_json(start_time_iso))
+    known = duration_ms is not None and total_events is not None
+    if known:
+        head += b',\n  "duration_ms": %s,\n  "total_events": %d' % (encode_json(duration_ms), total_events)
+    f.write(head + b',\n  "events": [')
+    names: dict[str, bytes] = {}
+    count = 0
+    last_mono = 0
+    write = f.write
+    sep = b"\n    "
+    for mono, name, source, data in events:
+        n = names.get(name)
+        if n is None:
+            n = names[name] = encode_json(name)
+        s = names.get(source)
+        if s is None:
+            s = names[source] = encode_json(source)
+        write(b'%s{"timestamp_offset_ms": %s, "event_name": %s, "event_data": %s, "source": %s}' % (
+            sep, _num_ms(mono), n, data, s))
+        sep = b",\n    "
+        count += 1
+        last_mono = mono
+    f.write(b"\n  ]" if count else b"]")
+    if not known:
+        f.write(b',\n  "duration_ms": %s,\n  "total_events": %d' % (_num_ms(last_mono), count))
+    f.write(b"\n}\n")
+    return count, last_mono
