@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import random
 from decimal import Decimal
-from typing import Iterator
+from typing import Callable, Iterator
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -171,3 +171,34 @@ def trading_session(n_events: int, seed: int = 42, start: _dt.datetime | None = 
             produced += 1
             yield ev
         t_ns = cycle_start + int(cycle_interval_ms * 1e6)
+
+
+def run_demo(out_dir: str = "recordings", n_events: int = 2000, *, pace: float = 50.0, seed: int = 42,
+             session_name: str = "demo", on_event: "Callable[[int], None] | None" = None) -> str:
+    """Run the simulated bot on an in-process ServiceBus under an EventRecorder and return the
+    recording's path. `pace`: how much faster than the bot's simulated clock (1.0: real
+    time, one cycle a second; math.inf: no waiting). Events are published when due, so the
+    recording holds the real timing of the run."""
+    import math
+    import time
+
+    from .bus import ServiceBus
+    from .recorder import EventRecorder
+
+    bus = ServiceBus()
+    recorder = EventRecorder(session_name, output_dir=out_dir, fsync="interval")
+    recorder.start_recording(bus)
+    try:
+        t0 = time.monotonic()
+        for i, (name, event, source, offset_ns) in enumerate(trading_session(n_events, seed=seed), 1):
+            if not math.isinf(pace):
+                wait = t0 + offset_ns / 1e9 / pace - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+            bus.publish(name, event, source)
+            if on_event is not None:
+                on_event(i)
+    finally:
+        recorder.stop_recording()
+        path = recorder.save()
+    return str(path)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from array import array
-from bisect import bisect_right, insort
+from bisect import bisect_right
 from typing import Any, Callable, Iterable, Iterator, Sequence
 from uuid import UUID
 
@@ -30,6 +30,7 @@ from .errors import (
 )
 
 TRACKING_NAME = "tracking"
+BLOCK_BYTES = 64 << 10  # small blocks: reading one aggregate decodes little besides its events
 META_KEY = "eventsourcing"
 
 
@@ -67,12 +68,23 @@ class _Sequence:
         return i > 0 and self.versions[i - 1] == version
 
 
+class PageCache:
+    """The last page of notifications read by select_notifications (a visible notification
+    never changes, so the page stays valid)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.start = 0
+        self.items: list[Any] = []
+
+
 class EvlogStore:
     """The stored events of one application (or its snapshots) in one evlog log."""
 
     def __init__(self, path: str, *, kind: str = "events", tracking_path: str | None = None,
                  readonly: bool = False, create: bool = True, fsync: str = "always",
-                 fsync_interval: float = 1.0, application: str = "") -> None:
+                 fsync_interval: float = 1.0, application: str = "",
+                 block_bytes: int = BLOCK_BYTES) -> None:
         self.path = os.path.abspath(path)
         self.kind = kind
         self.readonly = readonly
@@ -86,11 +98,13 @@ class EvlogStore:
         self._end = 0            # offsets below this are indexed and visible to readers
         self._tracking_end = 0
         self.refs = 0
-        opts: dict[str, Any] = {"fsync": fsync, "fsync_interval": fsync_interval}
+        self.page_cache = PageCache()
+        opts: dict[str, Any] = {"fsync": fsync, "fsync_interval": fsync_interval,
+                                "block_max_bytes": block_bytes}
         meta = {META_KEY: {"kind": kind, "application": application, "format": 1}}
         self._log = _open_log(self.path, readonly, create, opts, meta)
         self._tlog: Log | None = None
-        if tracking_path is not None and (create or not readonly or is_recording(tracking_path)):
+        if tracking_path is not None and (not readonly or is_recording(tracking_path)):
             tmeta = {META_KEY: {"kind": "tracking", "application": application, "format": 1}}
             try:
                 self._tlog = _open_log(os.path.abspath(tracking_path), readonly, create, opts, tmeta)
@@ -312,11 +326,16 @@ def _open_log(path: str, readonly: bool, create: bool, opts: dict, metadata: dic
 
 
 def _append_atomic(log: Log, rows: list[tuple]) -> int:
-    """Append pre-encoded rows as one atomic block; returns the first offset.
+    """Append pre-encoded rows atomically; returns the first offset.
 
-    Log.append_batch re-encodes data values, so the state bytes could not be kept as
-    given: this uses the writer's `append_many_encoded` (see the report: a public
-    `Log.append_batch_encoded` would replace it)."""
+    One row is atomic by itself: it joins the writer's current block (many single-event
+    inserts share a block, written when it fills, ages past block_max_age, or a reader or
+    fsync=always flushes). Several rows go in one block of their own. Log.append_batch
+    re-encodes data values, so the state bytes could not be kept as given: this uses the
+    writer's `append_many_encoded` (a public `Log.append_batch_encoded` would replace it)."""
+    if len(rows) == 1:
+        name, source, flags, ts, mono, data, types = rows[0]
+        return log.append_encoded(name, source, flags, data, types, ts, mono)
     return log._w().append_many_encoded(rows, atomic=True)
 
 

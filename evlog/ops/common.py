@@ -5,7 +5,9 @@ tool's JSON files alike) and reads them as a stream through `select`.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import shutil
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -156,3 +158,21 @@ def check_new_recording(path: str | os.PathLike) -> str:
 
 def progress_or_noop(progress: Progress | None) -> Progress:
     return progress or _noop
+
+
+@contextlib.contextmanager
+def creating(path: str) -> Iterator[str]:
+    """Wrap the making of a new recording: if it fails, remove what was made (the path did
+    not exist, or was an empty directory, before)."""
+    existed = os.path.isdir(path)
+    try:
+        yield path
+    except BaseException:
+        if os.path.isdir(path):
+            if existed:
+                for name in os.listdir(path):
+                    p = os.path.join(path, name)
+                    shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+        raise

@@ -23,18 +23,41 @@ def iso(ns: int | None) -> str | None:
     return _dt.datetime.fromtimestamp(ns / 1e9, tz=_dt.timezone.utc).isoformat()
 
 
+_listing: dict[str, tuple[int, list[str]]] = {}
+_listing_lock = threading.Lock()
+
+
 def signature(path: str) -> Signature:
-    """What changes when a recording changes: names, sizes and mtimes of its files."""
+    """What changes when a recording changes, cheaply: for a directory, its mtime (files added,
+    removed or renamed, e.g. a manifest rewrite or a segment roll) and the size and mtime of its
+    last segment (appends); for a file, its size and mtime."""
     try:
-        if os.path.isdir(path):
-            with os.scandir(path) as it:
-                return tuple(sorted((e.name, st.st_size, st.st_mtime_ns)
-                                    for e in it if not e.name.startswith(".")
-                                    for st in (e.stat(),)))
         st = os.stat(path)
-        return (st.st_size, st.st_mtime_ns)
+        if not os.path.isdir(path):
+            return (st.st_size, st.st_mtime_ns)
+        with _listing_lock:
+            hit = _listing.get(path)
+        if hit is None or hit[0] != st.st_mtime_ns:
+            with os.scandir(path) as it:
+                names = sorted(e.name for e in it if not e.name.startswith("."))
+            with _listing_lock:
+                _listing[path] = (st.st_mtime_ns, names)
+        else:
+            names = hit[1]
+        segs = [n for n in names if n.endswith(".seg")] or names
+        last = os.stat(os.path.join(path, segs[-1])) if segs else st
+        return (st.st_mtime_ns, len(names), segs[-1] if segs else "", last.st_size, last.st_mtime_ns)
     except FileNotFoundError:
         return ()
+
+
+def dir_size(path: str) -> int:
+    total = 0
+    with os.scandir(path) as it:
+        for e in it:
+            if e.is_file(follow_symlinks=False):
+                total += e.stat().st_size
+    return total
 
 
 def event_json(r: Record, *, with_data: bool = True) -> dict:
@@ -202,7 +225,7 @@ def page(rec: EvlogRecording | LegacyRecording, offset: int, limit: int, read_kw
 
     events: list[dict] = []
     more = False
-    end = None if (kwargs or where) else offset + limit + 1
+    end = None if (kwargs or where or from_mono is not None) else offset + limit + 1
     it = rec.read(offset, end, start_mono=from_mono, where=check if where else None, **kwargs)
     try:
         for r in it:
@@ -232,5 +255,5 @@ class _Stop(Exception):
 
 def _size(path: str, sig: Signature) -> int:
     if os.path.isdir(path):
-        return sum(x[1] for x in sig)
+        return dir_size(path)
     return sig[0] if sig else 0

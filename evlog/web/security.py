@@ -63,8 +63,7 @@ def allowed_hosts(bind_host: str, port: int | None, extra: list[str] | None = No
     for n in names:
         n = f"[{n}]" if ":" in n and not n.startswith("[") else n
         hosts.add(n)
-        if port is not None:
-            hosts.add(f"{n}:{port}")
+        hosts.add(f"{n}:{port}" if port is not None else f"{n}:*")
     return hosts
 
 
@@ -72,7 +71,8 @@ def check_host() -> None:
     """Reject a Host header the app was not bound to (400), and cross-site writes (403)."""
     allowed: set[str] | None = current_app.config.get("EVLOG_ALLOWED_HOSTS")
     host = (request.headers.get("Host") or "").lower()
-    if allowed is not None and host not in allowed:
+    bare = host[:host.rindex(":")] if host.rfind(":") > host.rfind("]") else host
+    if allowed is not None and host not in allowed and not (f"{bare}:*" in allowed):
         raise BadRequest(f"unexpected Host header {host!r}")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         origin = request.headers.get("Origin")

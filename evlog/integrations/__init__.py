@@ -1,0 +1,11 @@
+"""Bridges between evlog recordings and message brokers (NATS/JetStream first).
+
+| module | owns |
+|---|---|
+| `natsformat.py` | how a NATS message is stored in a record (envelope), subject-to-name mapping, URLs |
+| `nats.py` | capture from NATS (core and JetStream, exactly-once) and the NATS replay sink |
+| `status.py` | capture counters, the periodic status line and the HTTP status endpoint |
+| `signals.py` | SIGTERM/SIGINT (clean stop) and SIGHUP (segment roll) in a long-running capture |
+
+Only `nats.py` imports the optional `nats-py` client (install `evlog[nats]`).
+"""

@@ -1,0 +1,584 @@
+"""Capture from NATS into a recording (core subscription or JetStream pull consumer), and the
+NATS sink replays publish through.
+
+Exactly-once with JetStream: every record keeps its stream sequence (see natsformat); on start
+the capture reads the last recorded sequence from the log's tail and skips anything at or below
+it; a message is acknowledged only once the block holding it is below `Log.durable_offset`
+(fsynced). Killed at any moment, the capture loses nothing (unacknowledged messages are
+redelivered) and records nothing twice (redeliveries already recorded are skipped).
+
+Core NATS has no persistence: messages the client drops (slow consumer) are counted, reported
+by `evlog.capture.dropped` marker records and in the manifest's `nats_capture` metadata.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
+
+from ..segments import Log
+from ..segments.errors import EventTooLargeError, EvlogError, LogClosedError, LogWriteError
+from ..segments.codec import EventEncodeError
+from .natsformat import (
+    DEFAULT_SOURCE, DROPPED_EVENT, MARKER_SOURCE, SOURCE_HEADER, NatsConnectError, NatsNotInstalledError,
+    NatsSetupError, SubjectMapper, check_subject, check_subject_template, envelope_seq, make_envelope,
+    parse_nats_url, payload_bytes, redact_url, replay_headers, replay_subject, subject_matches,
+)
+from .status import CaptureStats, StatusLine, directory_bytes, print_line
+
+REJECTED_EVENT = "evlog.capture.rejected"
+METADATA_KEY = "nats_capture"
+
+
+def import_nats() -> Any:
+    try:
+        import nats  # the nats-py client: an optional extra
+        import nats.js.api  # noqa: F401
+    except ImportError:
+        raise NatsNotInstalledError("the NATS integration needs nats-py: pip install 'evlog[nats]'") from None
+    return nats
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+async def connect(url: str, *, name: str = "evlog", timeout: float = 5.0, reconnect: bool = True,
+                  on_error: Callable[[BaseException], None] | None = None,
+                  on_disconnect: Callable[[], None] | None = None,
+                  on_reconnect: Callable[[], None] | None = None) -> Any:
+    """Connect, or raise NatsConnectError (one line) within `timeout` seconds. With `reconnect`
+    the connection then retries forever after losing the server (a capture must outlive restarts)."""
+    nats = import_nats()
+    url = parse_nats_url(url)
+    last: list[BaseException] = []
+
+    async def error_cb(exc: BaseException) -> None:
+        last[:] = [exc]
+        if on_error is not None:
+            on_error(exc)
+
+    async def disconnected_cb() -> None:
+        if on_disconnect is not None:
+            on_disconnect()
+
+    async def reconnected_cb() -> None:
+        if on_reconnect is not None:
+            on_reconnect()
+
+    try:
+        return await asyncio.wait_for(nats.connect(
+            servers=url.split(","), name=name, error_cb=error_cb, disconnected_cb=disconnected_cb,
+            reconnected_cb=reconnected_cb, connect_timeout=min(2.0, timeout), allow_reconnect=reconnect,
+            max_reconnect_attempts=-1 if reconnect else 0, reconnect_time_wait=1.0), timeout)
+    except (asyncio.TimeoutError, OSError, nats.errors.Error) as exc:
+        cause = last[0] if last else exc
+        raise NatsConnectError(f"cannot connect to NATS at {redact_url(url)}: {_reason(cause)}") from None
+
+
+def _parse_ack_reply(reply: str) -> tuple[str, int, int, int, int]:
+    """(stream, stream seq, delivered count, timestamp ns, pending) from a JetStream ack subject."""
+    t = reply.split(".")
+    if len(t) == 9:   # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
+        return t[2], int(t[5]), int(t[4]), int(t[7]), int(t[8])
+    if len(t) >= 11:  # $JS.ACK.<domain>.<acchash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>[...]
+        return t[4], int(t[7]), int(t[6]), int(t[9]), int(t[10])
+    raise ValueError(f"not a JetStream reply subject: {reply!r}")
+
+
+def last_recorded_seq(log: Log, stream: str) -> int | None:
+    """The highest stream sequence of `stream` in the recording (read from the tail)."""
+    for rec in log.read(reverse=True):
+        seq = envelope_seq(rec.data, stream)
+        if seq is not None:
+            return seq
+    return None
+
+
+@dataclass
+class CaptureConfig:
+    url: str
+    subject: str
+    stream: str | None = None            # JetStream when set (or when `durable` is set)
+    durable: str | None = None
+    queue: str | None = None             # core NATS queue group
+    mapper: SubjectMapper = field(default_factory=SubjectMapper)
+    source_header: str = SOURCE_HEADER
+    default_source: str = DEFAULT_SOURCE
+    fetch_batch: int = 2000
+    fetch_timeout: float = 0.5
+    max_ack_pending: int = 100_000       # for consumers evlog creates
+    ack_wait: float = 60.0
+    ack_flush_after: float = 1.0         # fsync early when the oldest unacked message waited this long
+    pending_msgs_limit: int = 256 * 1024  # core: client-side buffer before messages are dropped
+    pending_bytes_limit: int = 256 << 20
+    status_interval: float = 10.0        # seconds between status lines (0: none)
+    metadata_interval: float = 30.0
+    roll_daily: bool = False             # new segment when the UTC date changes
+    connect_timeout: float = 5.0
+    max_events: int | None = None        # stop after recording this many events (this run)
+    max_seconds: float | None = None     # stop after this long
+
+    @property
+    def jetstream(self) -> bool:
+        return bool(self.stream or self.durable)
+
+    def __post_init__(self) -> None:
+        self.url = parse_nats_url(self.url)
+        check_subject(self.subject, wildcards=True)
+        if self.queue and self.jetstream:
+            raise NatsSetupError("--queue is for core NATS; a JetStream durable consumer is shared as is")
+
+
+class NatsCapture:
+    """Records `config.subject` into an open, writable `log` until `request_stop()`."""
+
+    def __init__(self, log: Log, config: CaptureConfig, stats: CaptureStats | None = None,
+                 status_stream: TextIO | None = sys.stderr) -> None:
+        self.log = log
+        self.config = config
+        self.stats = stats or CaptureStats()
+        self.stats.mode = "jetstream" if config.jetstream else "core"
+        self.stats.subject = config.subject
+        self.status_stream = status_stream
+        self._status_line = StatusLine()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._stop_reason: str | None = None
+        self._roll_wanted = False
+        self._unacked: deque[tuple[int, Any]] = deque()
+        self._ack_all = True
+        self._ack_threshold = 50_000
+        self._last_seq = 0
+        self._stream: str | None = config.stream
+        self._dropped_reported = 0
+        prior = (log.manifest.metadata.get(METADATA_KEY) or {}) if hasattr(log, "manifest") else {}
+        self._dropped_before = int(prior.get("dropped", 0) or 0)
+        self._start_ns = log.manifest.start_time_ns
+        self._day = _dt.datetime.now(_dt.timezone.utc).date()
+        self.fatal: BaseException | None = None
+
+    # control (thread-safe) --------------------------------------------------------------
+    def request_stop(self, reason: str = "stop") -> None:
+        """Ask the capture to stop (from any thread, or a signal handler in its loop)."""
+        self._stop_reason = self._stop_reason or reason
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:
+                pass
+
+    def request_roll(self) -> None:
+        self._roll_wanted = True
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self._stop_reason
+
+    # running ---------------------------------------------------------------------------
+    async def run(self) -> CaptureStats:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if self._stop_reason:
+            self._stop.set()
+        nc = await connect(self.config.url, name=f"evlog-record:{self.log.session_name}",
+                           timeout=self.config.connect_timeout, on_error=self._on_error,
+                           on_disconnect=self._on_disconnect, on_reconnect=self._on_reconnect)
+        self.stats.connected = True
+        self._write_metadata(started=True)
+        ticker = asyncio.create_task(self._ticker())
+        try:
+            if self.config.jetstream:
+                await self._run_jetstream(nc)
+            else:
+                await self._run_core(nc)
+        except (LogWriteError, LogClosedError) as exc:
+            self.fatal = exc
+            self.stats.error(str(exc))
+            raise
+        finally:
+            ticker.cancel()
+            try:
+                await ticker
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+            await self._finish(nc)
+        return self.stats
+
+    async def _finish(self, nc: Any) -> None:
+        if self.fatal is None:
+            try:
+                await asyncio.to_thread(self.log.flush, True)
+            except EvlogError as exc:
+                self.fatal = exc
+                self.stats.error(str(exc))
+        await self._ack_durable()
+        self._report_drops()
+        try:
+            await asyncio.wait_for(nc.flush(), 2.0)
+        except Exception:  # noqa: BLE001 - acks not flushed are redelivered, and skipped
+            pass
+        try:
+            await asyncio.wait_for(nc.close(), 2.0)
+        except Exception:  # noqa: BLE001
+            pass
+        self.stats.connected = False
+        self._update_stats()
+        if self.fatal is None:
+            self._write_metadata(stopped=True)
+
+    # core NATS ---------------------------------------------------------------------------
+    async def _run_core(self, nc: Any) -> None:
+        cfg = self.config
+
+        async def on_msg(msg: Any) -> None:
+            self._record_core(msg)
+
+        sub = await nc.subscribe(cfg.subject, queue=cfg.queue or "", cb=on_msg,
+                                 pending_msgs_limit=cfg.pending_msgs_limit,
+                                 pending_bytes_limit=cfg.pending_bytes_limit)
+        assert self._stop is not None
+        await self._stop.wait()
+        try:
+            await sub.unsubscribe()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _record_core(self, msg: Any) -> None:
+        if self.fatal is not None:
+            return
+        self.stats.received += 1
+        headers = msg.headers
+        try:
+            self._append(msg.subject, msg.data, headers, None, None, False, None)
+        except (LogWriteError, LogClosedError) as exc:
+            self.fatal = exc
+            self.stats.error(str(exc))
+            self.request_stop("write failure")
+
+    def _on_error(self, exc: BaseException) -> None:
+        nats = import_nats()
+        if isinstance(exc, nats.errors.SlowConsumerError):
+            self.stats.dropped += 1
+            return
+        self.stats.error(f"nats: {_reason(exc)}")
+
+    def _on_disconnect(self) -> None:
+        self.stats.connected = False
+
+    def _on_reconnect(self) -> None:
+        self.stats.connected = True
+        self.stats.reconnects += 1
+
+    # JetStream ---------------------------------------------------------------------------
+    async def _run_jetstream(self, nc: Any) -> None:
+        nats = import_nats()
+        api = nats.js.api
+        cfg = self.config
+        js = nc.jetstream()
+        stream = cfg.stream
+        try:
+            if stream is None:
+                stream = await js.find_stream_name_by_subject(cfg.subject)
+            await js.stream_info(stream)
+        except nats.js.errors.NotFoundError:
+            what = f"stream {stream!r}" if stream else f"stream for subject {cfg.subject!r}"
+            raise NatsSetupError(f"JetStream {what} not found (create it, or record with core NATS "
+                                 f"by leaving out --stream/--durable)") from None
+        except nats.errors.Error as exc:
+            raise NatsSetupError(f"JetStream is not available: {_reason(exc)}") from None
+        self._stream = stream
+        last = await asyncio.to_thread(last_recorded_seq, self.log, stream)
+        self._last_seq = last or 0
+        self.stats.last_seq = last
+        config = api.ConsumerConfig(ack_policy=api.AckPolicy.ALL, max_ack_pending=cfg.max_ack_pending,
+                                    ack_wait=cfg.ack_wait)
+        if last:
+            config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = last + 1
+        try:
+            psub = await js.pull_subscribe(cfg.subject, durable=cfg.durable, stream=stream, config=config)
+            info = await psub.consumer_info()
+        except nats.errors.Error as exc:
+            raise NatsSetupError(f"cannot create the JetStream consumer: {_reason(exc)}") from None
+        policy = info.config.ack_policy
+        if policy == api.AckPolicy.NONE:
+            raise NatsSetupError(f"durable consumer {cfg.durable!r} does not acknowledge (AckPolicy none); "
+                                 "exactly-once capture needs ack policy explicit or all")
+        self._ack_all = policy == api.AckPolicy.ALL
+        delivered = info.delivered.stream_seq if info.delivered else 0
+        if delivered > self._last_seq:
+            # a previous capture was handed messages it never made durable: they would come
+            # back only after ack_wait, behind newer ones. Record them now, in order.
+            await self._backfill(js, stream, self._last_seq + 1, delivered)
+        max_pending = info.config.max_ack_pending or 0
+        self._ack_threshold = max(1, max_pending // 2) if max_pending > 0 else 50_000
+        batch = max(1, min(cfg.fetch_batch, self._ack_threshold))
+        assert self._stop is not None
+        while not self._stop.is_set() and self.fatal is None:
+            try:
+                msgs = await psub.fetch(batch, timeout=cfg.fetch_timeout)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                msgs = []
+            except (nats.errors.ConnectionClosedError, nats.errors.Error, OSError) as exc:
+                if self._stop.is_set():
+                    break
+                self.stats.error(f"fetch: {_reason(exc)}")
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                self._record_js(msg)
+            await self._ack_durable()
+            if self._unacked and (len(self._unacked) >= self._ack_threshold or
+                                  time.monotonic() - self._unacked[0][1][1] > cfg.ack_flush_after):
+                await asyncio.to_thread(self.log.flush, True)
+                await self._ack_durable()
+
+    async def _backfill(self, js: Any, stream: str, first: int, last: int) -> None:
+        nats = import_nats()
+        for seq in range(first, last + 1):
+            try:
+                raw = await js.get_msg(stream, seq)
+            except nats.js.errors.NotFoundError:
+                continue  # deleted from the stream
+            if not raw.subject or not subject_matches(self.config.subject, raw.subject):
+                continue
+            ts = int(raw.time.timestamp() * 1_000_000) * 1000 if raw.time else time.time_ns()
+            headers = raw.headers if isinstance(raw.headers, dict) else None
+            self._append(raw.subject, raw.data or b"", headers, stream, seq, True, ts, max(0, ts - self._start_ns))
+            self._last_seq = seq
+            self.stats.last_seq = seq
+            self.stats.backfilled += 1
+
+    def _record_js(self, msg: Any) -> None:
+        self.stats.received += 1
+        try:
+            stream, seq, delivered, ts, pending = _parse_ack_reply(msg.reply)
+        except ValueError:
+            self.stats.error(f"message without JetStream metadata on {msg.subject}")
+            return
+        self.stats.pending = pending
+        now = time.monotonic()
+        if seq <= self._last_seq:
+            self.stats.duplicates += 1
+            self._unacked.append((self.log.end_offset - 1, (msg, now)))
+            return
+        mono = max(0, ts - self._start_ns)
+        offset = self._append(msg.subject, msg.data, msg.headers, stream, seq, delivered > 1, ts, mono)
+        self._last_seq = seq
+        self.stats.last_seq = seq
+        self.stats.last_event_ns = ts
+        self._unacked.append((offset, (msg, now)))
+
+    async def _ack_durable(self) -> None:
+        if not self._unacked:
+            return
+        durable = self.log.durable_offset
+        last = None
+        while self._unacked and self._unacked[0][0] < durable:
+            _, (msg, _t) = self._unacked.popleft()
+            self.stats.acked += 1
+            if self._ack_all:
+                last = msg
+            else:
+                await self._ack(msg)
+        if last is not None:
+            await self._ack(last)
+
+    async def _ack(self, msg: Any) -> None:
+        try:
+            await msg.ack()
+        except Exception as exc:  # noqa: BLE001 - an unacked message is redelivered, then skipped
+            self.stats.error(f"ack: {_reason(exc)}")
+
+    # appending ---------------------------------------------------------------------------
+    def _append(self, subject: str, payload: bytes, headers: dict | None, stream: str | None,
+                seq: int | None, redelivered: bool, ts: int | None, mono: int | None = None) -> int:
+        cfg = self.config
+        name = cfg.mapper.name(subject, headers)
+        source = (headers.get(cfg.source_header) if headers else None) or cfg.default_source
+        envelope, binary = make_envelope(subject, payload, headers, stream=stream, seq=seq, redelivered=redelivered)
+        try:
+            offset = self.log.append(name, envelope, source, timestamp=ts, monotonic=mono)
+        except (EventTooLargeError, EventEncodeError) as exc:
+            # keep the place (and the stream sequence) of what could not be stored
+            envelope["data"] = None
+            envelope["nats"].pop("headers", None)
+            envelope["nats"]["error"] = str(exc)[:300]
+            envelope["nats"]["size"] = len(payload)
+            self.stats.error(f"event on {subject} not stored: {exc}")
+            offset = self.log.append(REJECTED_EVENT, envelope, MARKER_SOURCE, timestamp=ts, monotonic=mono)
+            return offset
+        self.stats.recorded += 1
+        if binary:
+            self.stats.binary += 1
+        return offset
+
+    def _report_drops(self) -> None:
+        dropped = self.stats.dropped
+        if dropped > self._dropped_reported and self.fatal is None:
+            try:
+                self.log.append(DROPPED_EVENT, {"dropped": dropped - self._dropped_reported,
+                                                "total": dropped + self._dropped_before,
+                                                "subject": self.config.subject}, MARKER_SOURCE)
+            except EvlogError as exc:
+                self.stats.error(str(exc))
+                return
+            self._dropped_reported = dropped
+            self._write_metadata()
+
+    # housekeeping ------------------------------------------------------------------------
+    async def _ticker(self) -> None:
+        cfg = self.config
+        next_status = time.monotonic() + cfg.status_interval if cfg.status_interval > 0 else float("inf")
+        next_meta = time.monotonic() + cfg.metadata_interval
+        deadline = time.monotonic() + cfg.max_seconds if cfg.max_seconds else float("inf")
+        while True:
+            await asyncio.sleep(0.05)
+            await self._ack_durable()
+            if self._roll_wanted:
+                self._roll_wanted = False
+                self.log.roll()
+            if cfg.roll_daily:
+                today = _dt.datetime.now(_dt.timezone.utc).date()
+                if today != self._day:
+                    self._day = today
+                    self.log.roll()
+            self._report_drops()
+            now = time.monotonic()
+            if now >= deadline:
+                self.request_stop("duration reached")
+            if cfg.max_events is not None and self.stats.recorded >= cfg.max_events:
+                self.request_stop("event count reached")
+            if now >= next_status:
+                next_status = now + cfg.status_interval
+                self._update_stats()
+                if self.status_stream is not None:
+                    print_line(self.status_stream, self._status_line.format(self.stats.snapshot()))
+            if now >= next_meta:
+                next_meta = now + cfg.metadata_interval
+                self._write_metadata()
+
+    def _update_stats(self) -> None:
+        s = self.stats
+        s.updated_at = time.time()
+        try:
+            s.durable_offset = self.log.durable_offset
+            s.end_offset = self.log.end_offset
+        except EvlogError:
+            pass
+        s.bytes = directory_bytes(self.log.path)
+        if s.last_event_ns is not None:
+            s.lag_seconds = max(0.0, time.time() - s.last_event_ns / 1e9)
+
+    def _write_metadata(self, started: bool = False, stopped: bool = False) -> None:
+        cfg = self.config
+        meta = dict(self.log.manifest.metadata.get(METADATA_KEY) or {})
+        meta.update({"url": redact_url(cfg.url), "subject": cfg.subject, "mode": self.stats.mode,
+                     "stream": self._stream, "durable": cfg.durable,
+                     "dropped": self._dropped_before + self.stats.dropped})
+        now = _dt.datetime.now(_dt.timezone.utc).isoformat()
+        if started:
+            meta["runs"] = int(meta.get("runs", 0) or 0) + 1
+            meta["last_start"] = now
+        if stopped:
+            meta["last_stop"] = now
+            meta["last_stop_reason"] = self._stop_reason
+        try:
+            self.log.set_metadata(**{METADATA_KEY: meta})
+        except (EvlogError, OSError) as exc:
+            self.stats.error(f"metadata: {exc}")
+
+
+# replay sink ---------------------------------------------------------------------------------
+class NatsSink:
+    """A replay sink: `publish(event_name, event, source)` sends one message to NATS.
+
+    The subject comes from `subject_template`; headers mark the message as a replay
+    (`Evlog-Replay: <recording>`). Recorded NATS envelopes are unwrapped: the original payload
+    is sent. With `dry_run` nothing connects; each message is printed to `out` instead.
+    Marker records evlog added to a capture (source "evlog") are not sent.
+    """
+
+    def __init__(self, url: str, subject_template: str = "replay.{event_name}", recording: str = "",
+                 *, dry_run: bool = False, out: TextIO | None = None, connect_timeout: float = 5.0) -> None:
+        self.url = parse_nats_url(url)
+        self.subject_template = check_subject_template(subject_template)
+        self.recording = recording
+        self.dry_run = dry_run
+        self.out = out or sys.stdout
+        self.sent = 0
+        self.skipped = 0
+        self._nc: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        if not dry_run:
+            self._start(connect_timeout)
+
+    def _start(self, timeout: float) -> None:
+        loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=loop.run_forever, name="evlog-nats-sink", daemon=True)
+        self._thread.start()
+        self._loop = loop
+        try:
+            self._nc = asyncio.run_coroutine_threadsafe(
+                connect(self.url, name=f"evlog-replay:{self.recording}", timeout=timeout, reconnect=False),
+                loop).result()
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    def message(self, event_name: str, event: Any, source: str) -> tuple[str, dict[str, str], bytes] | None:
+        """(subject, headers, payload) for one event, or None for evlog's own marker records."""
+        if source == MARKER_SOURCE and event_name.startswith("evlog.capture."):
+            return None
+        subject = replay_subject(self.subject_template, event_name, source, event, self.recording)
+        return subject, replay_headers(event_name, source, event, self.recording), payload_bytes(event)
+
+    def publish(self, event_name: str, event: Any, source: str = "") -> None:
+        msg = self.message(event_name, event, source)
+        if msg is None:
+            self.skipped += 1
+            return
+        subject, headers, payload = msg
+        if self.dry_run:
+            shown = payload[:200].decode("utf-8", "replace") + ("..." if len(payload) > 200 else "")
+            hdrs = " ".join(f"{k}={v}" for k, v in headers.items())
+            print_line(self.out, f"{subject} [{hdrs}] {shown}")
+        else:
+            assert self._loop is not None
+            asyncio.run_coroutine_threadsafe(self._nc.publish(subject, payload, headers=headers),
+                                             self._loop).result()
+        self.sent += 1
+
+    def close(self) -> None:
+        if self._nc is not None and self._loop is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._nc.drain(), self._loop).result(10)
+            except Exception:  # noqa: BLE001
+                pass
+            self._nc = None
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if self._thread is not None:
+                self._thread.join(5)
+            self._loop.close()
+            self._loop = None
+
+    def __enter__(self) -> "NatsSink":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

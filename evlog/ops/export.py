@@ -1,0 +1,114 @@
+"""`export`: a recording (or a selection of it) as the original JSON format, JSON Lines,
+CSV or Parquet, streamed (never more than a block of events in memory)."""
+from __future__ import annotations
+
+import os
+from typing import Any, BinaryIO, Iterator
+
+from .common import OpError, Progress, Selection, iso, json_records, open_input, progress_or_noop
+from .jsonl import LineEncoder
+from .legacy_json import write_legacy
+from .output import open_output
+from .tabular import Row, flat_columns, write_csv, write_parquet
+
+FORMATS = ("json", "jsonl", "csv", "parquet")
+
+
+def export(path: str | os.PathLike, out: "str | os.PathLike | BinaryIO | None" = None, *,
+           format: str = "jsonl", selection: Selection | None = None, event_name: str | None = None,
+           progress: Progress | None = None) -> int:
+    """Write the selected events of `path` to `out` (a file path, a binary stream, or None
+    for stdout) in `format`; returns the number of events written.
+
+    `event_name` (CSV): keep only that event name and flatten its data into dotted columns;
+    without it, a recording holding a single event name is flattened too, others get one
+    JSON `data` column.
+    """
+    if format not in FORMATS:
+        raise OpError(f"unknown export format {format!r} (choose from {', '.join(FORMATS)})")
+    tick = progress_or_noop(progress)
+    with open_input(path) as rec:
+        if format == "csv" and event_name is None and (selection is None or selection.filter is None):
+            names = list(rec.summary().names) if rec.format == "evlog" else []
+            if len(names) == 1:
+                event_name = names[0]
+        if event_name is not None and format in ("csv", "parquet"):
+            selection = _with_name(selection, event_name)
+        with open_output(out) as f:
+            if format == "jsonl":
+                return _jsonl(rec, f, selection, tick)
+            if format == "json":
+                return _legacy(rec, f, selection, tick)
+            if format == "csv":
+                columns = flat_columns(_rows(rec, selection, None)) if event_name is not None else None
+                return write_csv(f, _rows(rec, selection, tick), columns)
+            return write_parquet(f, _rows(rec, selection, tick))
+
+
+def _with_name(selection: Selection | None, name: str) -> Selection:
+    text = f"name == {_quote(name)}"
+    if selection is not None and selection.filter is not None:
+        text = f"({selection.filter}) and {text}"
+    base = selection or Selection()
+    return Selection(text, base.start, base.end, base.offsets)
+
+
+def _quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_TICK = 4096
+
+
+def _rows(rec: Any, selection: Selection | None, tick: Progress | None) -> Iterator[Row]:
+    n = 0
+    for r, data in json_records(rec, selection):
+        yield r.offset, r.timestamp, r.name, r.source, data
+        n += 1
+        if tick is not None and n == _TICK:
+            tick(n)
+            n = 0
+    if tick is not None and n:
+        tick(n)
+
+
+def _jsonl(rec: Any, f: BinaryIO, selection: Selection | None, tick: Progress) -> int:
+    line = LineEncoder().line
+    buf: list[bytes] = []
+    count = 0
+    raw = rec.format == "evlog"
+    for r, data in json_records(rec, selection):
+        if raw:
+            buf.append(line(r.offset, r.timestamp, r.monotonic, r.name, r.source, data, r.flags, r.types))
+        else:
+            buf.append(line(r.offset, r.timestamp, r.monotonic, r.name, r.source, data, r.flags))
+        if len(buf) == _TICK:
+            f.write(b"".join(buf))
+            buf.clear()
+            count += _TICK
+            tick(_TICK)
+    if buf:
+        f.write(b"".join(buf))
+        count += len(buf)
+        tick(len(buf))
+    return count
+
+
+def _legacy(rec: Any, f: BinaryIO, selection: Selection | None, tick: Progress) -> int:
+    duration = total = None
+    if (selection is None or selection.empty) and rec.format == "evlog":
+        s = rec.summary()
+        duration, total = round(rec.duration_ms, 6), s.count
+
+    def events() -> Iterator[tuple[int, str, str, bytes]]:
+        n = 0
+        for r, data in json_records(rec, selection):
+            yield r.monotonic, r.name, r.source, data
+            n += 1
+            if n == _TICK:
+                tick(n)
+                n = 0
+        tick(n)
+    count, _ = write_legacy(f, rec.session_name, iso(rec.start_time_ns), events(),
+                            duration_ms=duration, total_events=total)
+    return count

@@ -1,0 +1,64 @@
+"""`verify`, `recover`, `reindex`: thin wrappers over the storage engine's recovery tools
+(evlog.segments.recovery) that check their argument is an evlog recording first."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..segments import Log, SalvageReport, VerifyReport
+from ..segments import reindex as _reindex
+from ..segments import salvage as _salvage
+from ..segments import verify as _verify
+from ..segments.manifest import read_manifest
+from .common import OpError, Progress, check_new_recording, creating, progress_or_noop
+
+
+def _evlog_dir(path: str | os.PathLike) -> str:
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        raise OpError(f"{path} is a JSON file of the original format: it has no checksums or index "
+                      f"(import it with `evlog import`)")
+    read_manifest(path)   # raises a clear error for anything but a recording
+    return path
+
+
+def verify(path: str | os.PathLike) -> VerifyReport:
+    """Check every block checksum, every block's content and every index."""
+    return _verify(_evlog_dir(path))
+
+
+def reindex(path: str | os.PathLike) -> list[str]:
+    """Rewrite every index from its segment; returns the index files written."""
+    return _reindex(_evlog_dir(path))
+
+
+@dataclass
+class RecoverResult:
+    path: str
+    report: SalvageReport
+
+
+def recover(path: str | os.PathLike, out: str | os.PathLike | None = None, *,
+            progress: Progress | None = None) -> RecoverResult:
+    """Copy every intact block of a damaged recording into the new recording `out` (default:
+    `<path>.recovered`); the report says what was skipped (byte ranges, lost offsets).
+    Event offsets are renumbered from 0; times, names, sources and data are kept."""
+    src = _evlog_dir(path)
+    dest = check_new_recording(out if out is not None else src.rstrip("/\\") + ".recovered")
+    manifest = read_manifest(src)
+    tick = progress_or_noop(progress)
+    report = SalvageReport()
+    with creating(dest):
+        metadata = dict(manifest.metadata)
+        metadata["recovered_from"] = os.path.abspath(src)
+        with Log.create(dest, manifest.session_name, start_time_ns=manifest.start_time_ns,
+                        metadata=metadata) as log:
+            n = 0
+            for r in _salvage(src, report, raw=True):
+                log.append_raw(r)
+                n += 1
+                if n == 4096:
+                    tick(n)
+                    n = 0
+            tick(n)
+    return RecoverResult(dest, report)

@@ -1,0 +1,68 @@
+"""Rebuilding events for publishing: plain data, or pydantic models from a registry
+(`{name: Model}`) or a module (`events_module_name`, the original's way)."""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, Mapping
+
+from ..segments.codec import FLAG_MODEL, FLAG_TYPED, decode_data
+from ..segments.errors import EvlogError
+
+__all__ = ["ConvertError", "model_resolver"]
+
+
+class ConvertError(EvlogError, ValueError):
+    """An events module that cannot be imported, or a registry that is not a mapping of models."""
+
+
+def model_resolver(registry: Mapping[str, type] | None, module_name: str | None) -> Callable[[str], Any] | None:
+    """A function name -> model class (or None), or None when there is nothing to rebuild."""
+    if registry is None and module_name is None:
+        return None
+    table: dict[str, Any] = {}
+    if registry is not None:
+        if not isinstance(registry, Mapping):
+            raise ConvertError(f"registry must be a mapping {{event name: model class}}, not {type(registry).__name__}")
+        for name, cls in registry.items():
+            if not hasattr(cls, "model_validate"):
+                raise ConvertError(f"registry entry {name!r} is not a pydantic model class")
+        table.update(registry)
+    module = None
+    if module_name is not None:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix
+            raise ConvertError(f"cannot import events module {module_name!r}: {exc}") from None
+    cache: dict[str, Any] = {}
+
+    def resolve(name: str) -> Any:
+        try:
+            return cache[name]
+        except KeyError:
+            pass
+        cls = table.get(name)
+        if cls is None and module is not None:
+            found = getattr(module, name, None)
+            cls = found if isinstance(found, type) and hasattr(found, "model_validate") else None
+        cache[name] = cls
+        return cls
+    return resolve
+
+
+def raw_converter(resolve: Callable[[str], Any]) -> Callable[[Any], Any]:
+    """For raw records: model_validate_json on a model's stored JSON, else decode (and validate)."""
+    def convert(raw: Any) -> Any:
+        cls = resolve(raw.name)
+        if cls is None:
+            return decode_data(raw.data, raw.flags, raw.types)
+        if raw.flags & FLAG_MODEL and not raw.flags & FLAG_TYPED:
+            return cls.model_validate_json(raw.data)
+        return cls.model_validate(decode_data(raw.data, raw.flags, raw.types))
+    return convert
+
+
+def record_converter(resolve: Callable[[str], Any]) -> Callable[[Any], Any]:
+    def convert(record: Any) -> Any:
+        cls = resolve(record.name)
+        return record.data if cls is None else cls.model_validate(record.data)
+    return convert

@@ -1,0 +1,359 @@
+"""The replay loop: each event is due at `start + (monotonic - anchor) / speed` on the clock.
+
+Due times are computed from one anchor, never from the previous event, so error does not
+accumulate; a late replay catches up without sleeping. Pause, seek and speed changes move the
+anchor (see `ReplayControl`). Lateness (publish time minus due time) goes into a histogram.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from itertools import islice
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..segments.codec import FLAG_UNSERIALIZABLE
+from ..segments.errors import EvlogError
+from .clock import Clock, RealClock
+from .control import ReplayControl
+from .convert import raw_converter, record_converter
+from .selection import Selection, resolve_bound
+from .stats import LatencyHistogram
+
+__all__ = ["ReplayResult", "ReplayError", "parse_speed", "run_replay"]
+
+MAX_ERRORS_KEPT = 20
+
+
+class ReplayError(EvlogError, ValueError):
+    """A replay option that makes no sense (speed <= 0, loop < 0...)."""
+
+
+def parse_speed(speed: Any) -> float:
+    """A speed multiplier: a positive number, or inf / "max" / "inf" for as fast as possible."""
+    if isinstance(speed, str):
+        text = speed.strip().lower()
+        if text.endswith("x") and text[:-1].replace(".", "", 1).isdigit():
+            text = text[:-1]
+        if text in ("max", "inf", "infinity"):
+            return math.inf
+        try:
+            speed = float(text)
+        except ValueError:
+            raise ReplayError(f"invalid speed {speed!r}: give a positive number or 'max'") from None
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)):
+        raise ReplayError(f"invalid speed {speed!r}: give a positive number or 'max'")
+    speed = float(speed)
+    if not speed > 0:  # also rejects NaN
+        raise ReplayError(f"speed must be positive, not {speed}")
+    return speed
+
+
+@dataclass
+class ReplayResult:
+    """What a replay did. Lateness figures are for timed replays (not at max speed)."""
+
+    published: int = 0
+    filtered_out: int = 0
+    failed: int = 0
+    unserializable: int = 0          # markers of events the recorder could not serialize (skipped)
+    errors: list[str] = field(default_factory=list)   # the first failures, one line each
+    passes: int = 0
+    stopped: bool = False            # ended early: stop() or stop_on_error
+    speed: float = 1.0
+    elapsed_s: float = 0.0
+    span_ns: int = 0                 # clock time from the first to the last publish
+    ideal_span_ns: int = 0           # recording time between them, divided by the speed
+    lateness_p50_ms: float = 0.0
+    lateness_p99_ms: float = 0.0
+    lateness_max_ms: float = 0.0
+    last_offset: int | None = None
+
+    @property
+    def events_per_second(self) -> float:
+        return (self.published + self.failed) / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def __str__(self) -> str:
+        text = (f"published {self.published}, filtered out {self.filtered_out}, failed {self.failed}"
+                f" in {self.elapsed_s:.3f}s")
+        if self.lateness_max_ms:
+            text += (f"; lateness p50 {self.lateness_p50_ms:.3f} ms, p99 {self.lateness_p99_ms:.3f} ms,"
+                     f" max {self.lateness_max_ms:.3f} ms")
+        return text
+
+
+LOOKAHEAD = 256                 # records decoded ahead while waiting...
+LOOKAHEAD_SLACK_NS = 2_000_000  # ...when the next event is due in more than this
+
+
+class _Lookahead:
+    """An iterator with a buffer the scheduler fills while it has time to spare, so that
+    decoding a new block happens in a gap rather than when an event is due."""
+
+    __slots__ = ("_it", "_buf")
+
+    def __init__(self, it: Any) -> None:
+        self._it = iter(it)
+        self._buf: deque = deque()
+
+    def __iter__(self) -> "_Lookahead":
+        return self
+
+    def __next__(self) -> Any:
+        if self._buf:
+            return self._buf.popleft()
+        return next(self._it)
+
+    def fill(self, n: int) -> None:
+        if len(self._buf) <= n // 4:
+            self._buf.extend(islice(self._it, n - len(self._buf)))
+
+
+class _Replay:
+    def __init__(self, recording: Any, publish: Callable[[str, Any, str], Any], selection: Selection, *,
+                 speed: float, clock: Clock | None, control: ReplayControl | None, start: Any, end: Any,
+                 loop: bool | int, resolve: Callable[[str], Any] | None,
+                 progress: Callable[[int, int], Any] | None, stop_on_error: bool) -> None:
+        if not isinstance(loop, (bool, int)) or (not isinstance(loop, bool) and loop < 0):
+            raise ReplayError(f"loop must be True, False or a number of passes, not {loop!r}")
+        self.rec = recording
+        self.publish = publish
+        self.selection = selection
+        self.speed = parse_speed(speed)
+        self.clock = clock or RealClock()
+        self.control = control
+        self.start = resolve_bound(start, recording.start_time_ns, "start")
+        self.end = resolve_bound(end, recording.start_time_ns, "end")
+        self.loop = loop
+        self.progress = progress
+        self.stop_on_error = stop_on_error
+        self.read_kwargs = selection.read_kwargs()
+        self.raw = resolve is not None and not selection.wheres and getattr(recording, "format", "") == "evlog"
+        self.convert = (raw_converter(resolve) if self.raw else record_converter(resolve)) if resolve else None
+        self.end_kwargs: dict = {}
+        if self.end is not None:
+            self.end_kwargs = {"end": self.end[1]} if self.end[0] == "offset" else {"end_mono": self.end[1]}
+        self.result = ReplayResult(speed=self.speed)
+        self.hist = LatencyHistogram()
+        self.anchor_clock = 0
+        self.anchor_mono: int | None = None
+
+    # bounds ------------------------------------------------------------------------------------
+    def _first_offset(self, **bounds: Any) -> int | None:
+        raw = getattr(self.rec, "format", "") == "evlog"
+        for r in self.rec.read(**bounds, raw=raw) if raw else self.rec.read(**bounds):
+            return r.offset
+        return None
+
+    def _end_offset(self) -> int:
+        return self.rec.start_offset + len(self.rec)
+
+    def _pass_lo(self, pos: tuple[str, int] | None) -> int:
+        if pos is None:
+            return self.rec.start_offset
+        if pos[0] == "offset":
+            return max(pos[1], self.rec.start_offset)
+        found = self._first_offset(start_mono=pos[1])
+        return self._end_offset() if found is None else found
+
+    def _pass_hi(self) -> int:
+        end = self._end_offset()
+        if self.end is None:
+            return end
+        if self.end[0] == "offset":
+            return min(self.end[1], end)
+        found = self._first_offset(start_mono=self.end[1] + 1)
+        return end if found is None else found
+
+    def _count(self, pos: tuple[str, int] | None) -> int:
+        """Events a pass from `pos` publishes (for progress), from the index when possible."""
+        sel = self.selection
+        if pos is None and self.end is None and not sel.wheres and not sel.sources:
+            return sum(n for name, n in self.rec.summary().names.items() if sel.name_ok(name))
+        raw = getattr(self.rec, "format", "") == "evlog" and not sel.wheres
+        kw = dict(self._start_kwargs(pos), **self.end_kwargs, **self.read_kwargs)
+        return sum(1 for _ in (self.rec.read(**kw, raw=True) if raw else self.rec.read(**kw)))
+
+    @staticmethod
+    def _start_kwargs(pos: tuple[str, int] | None) -> dict:
+        if pos is None:
+            return {}
+        return {"start": pos[1]} if pos[0] == "offset" else {"start_mono": pos[1]}
+
+    # control -----------------------------------------------------------------------------------
+    def _position(self, cap: int) -> int:
+        """Where the replay is, in recording time (ns), capped at the event it waits for."""
+        if self.anchor_mono is None or math.isinf(self.speed):
+            return cap
+        pos = self.anchor_mono + int((self.clock.now() - self.anchor_clock) * self.speed)
+        return min(pos, cap)
+
+    def _reanchor(self, mono: int) -> None:
+        self.anchor_clock = self.clock.now()
+        self.anchor_mono = mono
+
+    def _handle_control(self, mono: int) -> Any:
+        """Apply pending requests before the event at `mono`. Returns None (go on), "step"
+        (publish now), "stop", or ("seek", target)."""
+        ctl = self.control
+        assert ctl is not None
+        while True:
+            speed, seek, stop = ctl.take()
+            if stop:
+                return "stop"
+            if speed is not None:
+                position = self._position(mono)
+                self.speed = speed
+                self._reanchor(position)
+            if seek is not None:
+                kind, target = seek
+                if kind == "offset":
+                    return ("seek", ("offset", target))
+                if isinstance(target, int) and not isinstance(target, bool):
+                    return ("seek", ("mono", max(0, target)))
+                return ("seek", resolve_bound(target, self.rec.start_time_ns, "seek time"))
+            if not ctl.paused:
+                return None
+            position = self._position(mono)
+            outcome = ctl.wait_while_paused()
+            if outcome == "changed":
+                self._reanchor(position)
+                continue
+            if outcome == "step":
+                self._reanchor(mono)
+                return "step"
+            self._reanchor(position)
+            return None
+
+    # the loop ----------------------------------------------------------------------------------
+    def run(self) -> ReplayResult:
+        res = self.result
+        wall0 = time.perf_counter()
+        pos = self.start
+        publish, convert, clock, ctl = self.publish, self.convert, self.clock, self.control
+        hist_add = self.hist.add
+        progress = self.progress
+        errors = res.errors
+        first_pub: int | None = None
+        last_pub = 0
+        first_mono: int | None = None
+        last_mono = 0
+        stop = False
+        while True:
+            pass_lo = self._pass_lo(pos)
+            total = self._count(pos) if progress is not None else 0
+            self.anchor_mono = pos[1] if pos is not None and pos[0] == "mono" else (0 if pos is None else None)
+            kwargs = dict(self._start_kwargs(pos), **self.end_kwargs, **self.read_kwargs)
+            records: Any = self.rec.read(**kwargs, raw=True) if self.raw else self.rec.read(**kwargs)
+            ahead = None
+            if self.speed != math.inf:
+                # decode the first block before the clock starts, and later blocks in idle time
+                records = ahead = _Lookahead(records)
+                ahead.fill(64)
+            self.anchor_clock = clock.now()
+            seen = 0
+            covered_hi: int | None = None
+            next_pos = None
+            for rec in records:
+                mono = rec.monotonic
+                stepping = False
+                if ctl is not None and ctl.pending:
+                    action = self._handle_control(mono)
+                    if action == "stop":
+                        stop, res.stopped, covered_hi = True, True, rec.offset
+                        break
+                    if isinstance(action, tuple):
+                        next_pos, covered_hi = action[1], rec.offset
+                        break
+                    stepping = action == "step"
+                seen += 1
+                if not stepping and self.speed != math.inf:
+                    if self.anchor_mono is None:
+                        self.anchor_mono = mono
+                    while True:
+                        due = self.anchor_clock + int((mono - self.anchor_mono) / self.speed)
+                        now = clock.now()
+                        if due <= now:
+                            break
+                        if ahead is not None and due - now > LOOKAHEAD_SLACK_NS:
+                            ahead.fill(LOOKAHEAD)
+                        if ctl is None:
+                            clock.sleep_until(due)
+                            break
+                        if clock.sleep_until(due, ctl.wake):
+                            break
+                        action = self._handle_control(mono)  # woken by a request
+                        if action is None:
+                            continue
+                        if action == "step":
+                            break
+                        if action == "stop":
+                            stop, res.stopped = True, True
+                        else:
+                            next_pos = action[1]
+                        break
+                    if stop or next_pos is not None:
+                        seen -= 1
+                        covered_hi = rec.offset
+                        break
+                    now = clock.now()
+                    hist_add(now - due)
+                    if first_pub is None:
+                        first_pub, first_mono = now, mono
+                    last_pub, last_mono = now, mono
+                if rec.flags & FLAG_UNSERIALIZABLE:
+                    res.unserializable += 1
+                    continue
+                try:
+                    publish(rec.name, rec.data if convert is None else convert(rec), rec.source)
+                    res.published += 1
+                except Exception as exc:  # noqa: BLE001 - a failing handler is counted and reported
+                    res.failed += 1
+                    if len(errors) < MAX_ERRORS_KEPT:
+                        errors.append(f"offset {rec.offset} {rec.name}: {type(exc).__name__}: "
+                                      f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "))
+                    if self.stop_on_error:
+                        stop, res.stopped, covered_hi = True, True, rec.offset + 1
+                        res.last_offset = rec.offset
+                        break
+                res.last_offset = rec.offset
+                if ctl is not None:
+                    ctl.position = rec.offset
+                if progress is not None:
+                    progress(seen, total)
+            if covered_hi is None:
+                covered_hi = self._pass_hi()
+            res.filtered_out += max(0, covered_hi - pass_lo - seen)
+            if next_pos is not None:
+                pos = next_pos
+                continue
+            res.passes += 1
+            if stop:
+                break
+            if self.loop is True or (not isinstance(self.loop, bool) and res.passes < self.loop):
+                pos = self.start
+                continue
+            break
+        res.elapsed_s = time.perf_counter() - wall0
+        if first_pub is not None:
+            res.span_ns = last_pub - first_pub
+            res.ideal_span_ns = int((last_mono - (first_mono or 0)) / self.speed) if self.speed != math.inf else 0
+        h = self.hist
+        res.lateness_p50_ms = h.quantile(0.50) / 1e6
+        res.lateness_p99_ms = h.quantile(0.99) / 1e6
+        res.lateness_max_ms = h.max_ns / 1e6
+        if ctl is not None:
+            ctl.speed = self.speed
+        return res
+
+
+def run_replay(recording: Any, publish: Callable[[str, Any, str], Any], selection: Selection | None = None, *,
+               speed: Any = 1.0, clock: Clock | None = None, control: ReplayControl | None = None,
+               start: Any = None, end: Any = None, loop: bool | int = False,
+               resolve: Callable[[str], Any] | None = None, progress: Callable[[int, int], Any] | None = None,
+               stop_on_error: bool = False) -> ReplayResult:
+    """Replay `recording` (an open_recording object) into `publish(name, event, source)`."""
+    return _Replay(recording, publish, selection or Selection(), speed=speed, clock=clock, control=control,
+                   start=start, end=end, loop=loop, resolve=resolve, progress=progress,
+                   stop_on_error=stop_on_error).run()

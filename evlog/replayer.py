@@ -1,0 +1,200 @@
+"""`EventReplayer`: the original tool's replayer API over evlog recordings and the original
+JSON files (both formats, through `evlog.recording.open_recording`).
+
+    replayer = EventReplayer("recordings/ma_session_20251012_120000")
+    replayer.replay(service_bus, speed_multiplier=10.0, event_filter=lambda name: "Failed" in name)
+    replayer.get_event_summary(); replayer.print_timeline(max_events=50)
+    only_failures = replayer.filter_events(lambda name: "Failed" in name)
+
+See docs/replay.md.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Mapping, TextIO
+
+from .recording import open_recording
+from .replay.clock import Clock
+from .replay.control import ReplayControl
+from .replay.convert import model_resolver
+from .replay.events import EventSequence
+from .replay.scheduler import ReplayResult, run_replay
+from .replay.selection import Selection
+from .replay.sinks import as_publish
+
+__all__ = ["EventReplayer", "ReplayHandle"]
+
+
+class ReplayHandle:
+    """A replay running in a background thread (`EventReplayer.start_replay`)."""
+
+    def __init__(self, target: Callable[[], ReplayResult], control: ReplayControl) -> None:
+        self.control = control
+        self._result: ReplayResult | None = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._result = target()
+            except BaseException as exc:  # noqa: BLE001 - handed to join()
+                self._error = exc
+        self.thread = threading.Thread(target=run, name="evlog-replay", daemon=True)
+        self.thread.start()
+
+    def join(self, timeout: float | None = None) -> ReplayResult | None:
+        """Wait for the end; returns the result (None on timeout). Re-raises the replay's error."""
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            return None
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    @property
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
+
+class EventReplayer:
+    """Reads a recording (an evlog directory or an original JSON file) and replays it.
+
+    `registry`: `{event name: pydantic model}` used by every `replay` to rebuild models
+    (`events_module_name` does the same from a module's classes). `clock`: an injected clock
+    (tests use `evlog.replay.VirtualClock`).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, registry: Mapping[str, type] | None = None,
+                 clock: Clock | None = None, _selection: Selection | None = None) -> None:
+        self.path = Path(path)
+        self.recording = open_recording(path)
+        self.registry = registry
+        self.clock = clock
+        self._selection = _selection or Selection()
+        self._count_cache: int | None = None
+        self.session_name: str = self.recording.session_name
+        self.events = EventSequence(self.recording, self._selection, self._count)
+
+    # the original's attributes ---------------------------------------------------------------
+    @property
+    def format(self) -> str:
+        """"evlog" or "legacy-json"."""
+        return self.recording.format
+
+    @property
+    def start_time(self) -> _dt.datetime:
+        return self.recording.start_time
+
+    @property
+    def start_time_ns(self) -> int:
+        return self.recording.start_time_ns
+
+    @property
+    def duration_ms(self) -> float:
+        return self.recording.duration_ms
+
+    @property
+    def metadata(self) -> dict:
+        return dict(getattr(self.recording, "metadata", {}) or {})
+
+    def _count(self) -> int:
+        if self._count_cache is None:
+            sel = self._selection
+            if sel.empty:
+                self._count_cache = len(self.recording)
+            elif sel.name_only and not sel.sources:
+                self._count_cache = sum(n for name, n in self.recording.summary().names.items()
+                                        if sel.name_ok(name))
+            else:
+                raw = self.format == "evlog" and not sel.wheres
+                kw = sel.read_kwargs()
+                self._count_cache = sum(1 for _ in (self.recording.read(**kw, raw=True) if raw
+                                                    else self.recording.read(**kw)))
+        return self._count_cache
+
+    def __len__(self) -> int:
+        return self._count()
+
+    # replaying -------------------------------------------------------------------------------
+    def replay(self, service_bus: Any, speed_multiplier: float | str = 1.0,
+               events_module_name: str | None = None, event_filter: Any = None,
+               progress_callback: Callable[[int, int], Any] | None = None, *,
+               registry: Mapping[str, type] | None = None, start: Any = None, end: Any = None,
+               loop: bool | int = False, control: ReplayControl | None = None,
+               stop_on_error: bool = False, clock: Clock | None = None) -> ReplayResult:
+        """Publish the events into `service_bus` (an object with `publish(name, event, source)`
+        or a callable) with their recorded timing divided by `speed_multiplier`
+        (`float("inf")` or "max": as fast as possible).
+
+        `event_filter`: a callable on the event name (the original's), a callable taking the
+        whole event (two arguments `(name, event)`, or one annotated non-str argument: the
+        event dict), or filter-language text (docs/filters.md). `start`/`end`: an offset (int,
+        `end` exclusive) or a time ("90s", an ISO timestamp; `end` inclusive). `loop`: True to
+        repeat until stopped, or a number of passes. `control`: a ReplayControl to pause,
+        step, seek and change speed from another thread. A publish that raises is counted in
+        the result and the replay goes on (`stop_on_error=True` stops it).
+        """
+        selection = self._selection & Selection.of(event_filter)
+        reg = registry if registry is not None else self.registry
+        resolve = model_resolver(reg, events_module_name)
+        return run_replay(self.recording, as_publish(service_bus), selection, speed=speed_multiplier,
+                          clock=clock or self.clock, control=control, start=start, end=end, loop=loop,
+                          resolve=resolve, progress=progress_callback, stop_on_error=stop_on_error)
+
+    def start_replay(self, service_bus: Any, speed_multiplier: float | str = 1.0, *,
+                     control: ReplayControl | None = None, **options: Any) -> ReplayHandle:
+        """Run `replay` in a background thread; returns a handle with `.control` and `.join()`."""
+        control = control or ReplayControl()
+        as_publish(service_bus)  # a wrong target fails here, not in the thread
+        return ReplayHandle(lambda: self.replay(service_bus, speed_multiplier, control=control, **options),
+                            control)
+
+    # analysis --------------------------------------------------------------------------------
+    def get_event_summary(self) -> dict[str, int]:
+        """Counts by event name, most frequent first (from the index when unfiltered)."""
+        sel = self._selection
+        if sel.name_only and not sel.sources:
+            counts = Counter({name: n for name, n in self.recording.summary().names.items()
+                              if n and sel.name_ok(name)})
+        else:
+            counts = Counter(r.name for r in self.recording.read(**sel.read_kwargs()))
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    def filter_events(self, predicate: Any) -> "EventReplayer":
+        """A new replayer over the events `predicate` selects (same forms as `event_filter`).
+        Nothing is copied: the new replayer reads the same recording through the filter."""
+        return EventReplayer(self.path, registry=self.registry, clock=self.clock,
+                             _selection=self._selection & Selection.of(predicate))
+
+    def print_timeline(self, max_events: int = 50, file: TextIO | None = None) -> None:
+        """Print the first `max_events` events: time offset, name, source."""
+        out = file or sys.stdout
+        total = len(self)
+        print(f"Timeline of {self.session_name} ({total} events, {self.duration_ms / 1000:.2f}s)", file=out)
+        shown = 0
+        if max_events > 0:
+            for record in self.recording.read(**self._selection.read_kwargs()):
+                source = f" [{record.source}]" if record.source else ""
+                print(f"  {record.monotonic / 1e6:>12.3f} ms  #{record.offset:<8} {record.name}{source}", file=out)
+                shown += 1
+                if shown >= max_events:
+                    break
+        if total > shown:
+            print(f"  ... and {total - shown} more events", file=out)
+
+    # closing ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.recording.close()
+
+    def __enter__(self) -> "EventReplayer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<EventReplayer {str(self.path)!r} {self.format} {len(self)} events>"

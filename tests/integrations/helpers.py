@@ -1,0 +1,108 @@
+"""Helpers of the NATS integration tests: spawning the recorder, a paced numbered publisher,
+reading numbers back from a recording."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+
+from evlog.segments import Log
+
+NATS_URL = "nats://127.0.0.1:4222"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def recorder_cmd(rec: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "evlog.capture_cli", "record", rec, "--from", NATS_URL, *args]
+
+
+def spawn(cmd: list[str], **kw) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+async def publish_numbered(url: str, subject_prefix: str, n: int, rate: float = 0, start: int = 0,
+                           subjects: int = 4) -> None:
+    """Publish {"n": i} for i in [start, start+n) on '<prefix>.s<i % subjects>', paced at `rate`/s."""
+    import nats
+    nc = await nats.connect(url)
+    t0 = time.monotonic()
+    for i in range(start, start + n):
+        await nc.publish(f"{subject_prefix}.s{i % subjects}", json.dumps({"n": i}).encode(),
+                         headers={"Evlog-Source": "publisher", "Nats-Msg-Id": f"m{i}"})
+        if rate and (i - start) % 200 == 199:
+            await nc.flush()
+            ahead = t0 + (i - start + 1) / rate - time.monotonic()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+    await nc.flush()
+    await nc.close()
+
+
+async def stream_count(url: str, stream: str) -> int:
+    import nats
+    nc = await nats.connect(url)
+    info = await nc.jetstream().stream_info(stream)
+    await nc.close()
+    return info.state.messages
+
+
+def recorded_numbers(path: str) -> list[int]:
+    out = []
+    with Log.open(path) as log:
+        for rec in log.read():
+            if rec.source != "evlog":
+                out.append(rec.data["data"]["n"])
+    return out
+
+
+def count_events(path: str) -> int:
+    try:
+        with Log.open(path) as log:
+            return len(log)
+    except Exception:  # noqa: BLE001 - not created yet
+        return 0
+
+
+class CaptureThread:
+    """A NatsCapture running in a thread (no signal handlers), for in-process tests."""
+
+    def __init__(self, log, config) -> None:
+        import threading
+        from evlog.integrations.nats import NatsCapture
+        self.capture = NatsCapture(log, config, status_stream=None)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self.capture.run())
+        except BaseException as exc:  # noqa: BLE001 - reported by stop()
+            self.error = exc
+
+    def wait(self, predicate, timeout: float = 30.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if self.error is not None:
+                raise self.error
+            assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.capture.stats}"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.capture.request_stop("test")
+        self._thread.join(30)
+        assert not self._thread.is_alive()
+        if self.error is not None:
+            raise self.error
+
+
+async def consumer_state(url: str, stream: str, durable: str):
+    import nats
+    nc = await nats.connect(url)
+    info = await nc.jetstream().consumer_info(stream, durable)
+    await nc.close()
+    return info

@@ -1,0 +1,170 @@
+"""Capture from NATS: record content, JetStream acks after fsync, resume without duplicates,
+core NATS drops reported."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from evlog.integrations.nats import CaptureConfig, last_recorded_seq
+from evlog.integrations.natsformat import DROPPED_EVENT, SubjectMapper
+from evlog.segments import Log
+
+from .helpers import CaptureThread, consumer_state, publish_numbered, recorded_numbers
+
+pytestmark = pytest.mark.nats
+
+
+async def _publish(url: str, items: list[tuple[str, bytes, dict | None]]) -> None:
+    import nats
+    nc = await nats.connect(url)
+    for subject, payload, headers in items:
+        await nc.publish(subject, payload, headers=headers)
+    await nc.flush()
+    await nc.close()
+
+
+def test_jetstream_record_keeps_subject_seq_headers_timestamp_and_binary(nats_url, js_stream, tmp_path):
+    stream, p = js_stream
+    items = [(f"{p}.prices.btc", b'{"price": 50000.5}', {"Evlog-Source": "pricer", "Nats-Msg-Id": "id-1"}),
+             (f"{p}.orders.new", b'{"qty": 2}', None),
+             (f"{p}.raw", b"\xff\x00not json", None),
+             (f"{p}.prices.eth", b'{"price": 3000}', {"Evlog-Event": "Explicit"})]
+    asyncio.run(_publish(nats_url, items))
+    mapper = SubjectMapper.from_specs([f"{p}.prices.*=PriceTick", f"{p}.orders.>={{last}}"], "{subject}")
+    with Log.create(tmp_path / "rec") as log:
+        t0 = time.time_ns()
+        run = CaptureThread(log, CaptureConfig(url=nats_url, subject=f"{p}.>", stream=stream, mapper=mapper))
+        run.wait(lambda: run.capture.stats.recorded == 4, what="4 events")
+        run.stop()
+        recs = list(log.read())
+    assert [r.name for r in recs] == ["PriceTick", "new", f"{p}.raw", "Explicit"]
+    assert [r.source for r in recs] == ["pricer", "nats", "nats", "nats"]
+    first = recs[0].data
+    assert first["data"] == {"price": 50000.5}
+    assert first["nats"]["subject"] == f"{p}.prices.btc" and first["nats"]["stream"] == stream
+    assert first["nats"]["msg_id"] == "id-1" and first["nats"]["headers"]["Evlog-Source"] == "pricer"
+    assert [r.data["nats"]["seq"] for r in recs] == [1, 2, 3, 4]
+    assert recs[2].data["data"] == b"\xff\x00not json" and recs[2].data["nats"]["binary"] is True
+    assert "binary" not in first["nats"]
+    # the record's timestamp is the stream's, taken before the capture started
+    assert all(r.timestamp <= t0 for r in recs)
+    assert recs[0].timestamp <= recs[3].timestamp
+
+
+def test_jetstream_acks_only_what_is_durable(nats_url, js_stream, tmp_path):
+    stream, p = js_stream
+    asyncio.run(publish_numbered(nats_url, p, 300))
+
+    class WithheldDurability:
+        """A Log whose fsyncs never complete until `hold` is cleared."""
+
+        def __init__(self, log: Log) -> None:
+            self._log, self.hold = log, True
+
+        def __getattr__(self, name):
+            return getattr(self._log, name)
+
+        @property
+        def durable_offset(self) -> int:
+            return 0 if self.hold else self._log.durable_offset
+
+        def flush(self, sync: bool = True) -> int:
+            return 0 if self.hold else self._log.flush(sync)
+
+    with Log.create(tmp_path / "rec") as real:
+        log = WithheldDurability(real)
+        run = CaptureThread(log, CaptureConfig(url=nats_url, subject=f"{p}.>", stream=stream, durable="d1",
+                                               ack_flush_after=0.1))
+        run.wait(lambda: run.capture.stats.recorded == 300, what="300 events")
+        time.sleep(0.5)
+        info = asyncio.run(consumer_state(nats_url, stream, "d1"))
+        assert info.ack_floor.stream_seq == 0 and info.num_ack_pending == 300
+        log.hold = False
+        run.wait(lambda: run.capture.stats.acked == 300, what="acks")
+        run.stop()
+    info = asyncio.run(consumer_state(nats_url, stream, "d1"))
+    assert info.ack_floor.stream_seq == 300 and info.num_ack_pending == 0
+
+
+def test_jetstream_restart_resumes_after_last_recorded_sequence(nats_url, js_stream, tmp_path):
+    stream, p = js_stream
+    rec = tmp_path / "rec"
+    asyncio.run(publish_numbered(nats_url, p, 500))
+    cfg = dict(url=nats_url, subject=f"{p}.>", stream=stream)   # ephemeral consumer each run
+    with Log.create(rec) as log:
+        run = CaptureThread(log, CaptureConfig(**cfg, max_events=200, fetch_batch=50))
+        run.wait(lambda: run.capture.stop_reason is not None, what="200 events")
+        run.stop()
+        assert last_recorded_seq(log, stream) == len(log) >= 200
+    asyncio.run(publish_numbered(nats_url, p, 500, start=500))
+    with Log.open(rec, "a") as log:
+        run = CaptureThread(log, CaptureConfig(**cfg))
+        run.wait(lambda: run.capture.stats.last_seq == 1000, what="sequence 1000")
+        run.stop()
+        assert run.capture.stats.duplicates == 0
+    assert recorded_numbers(str(rec)) == list(range(1000))
+    meta = Log.open(rec).manifest.metadata["nats_capture"]
+    assert meta["runs"] == 2 and meta["mode"] == "jetstream" and meta["stream"] == stream
+
+
+def test_jetstream_redelivered_messages_already_recorded_are_skipped(nats_url, js_stream, tmp_path):
+    """A durable consumer whose acks were lost redelivers; the recording keeps one copy."""
+    stream, p = js_stream
+    rec = tmp_path / "rec"
+    asyncio.run(publish_numbered(nats_url, p, 100))
+    with Log.create(rec) as log:   # recorded by another consumer: the durable below never acked them
+        run = CaptureThread(log, CaptureConfig(url=nats_url, subject=f"{p}.>", stream=stream))
+        run.wait(lambda: run.capture.stats.recorded == 100, what="100 events")
+        run.stop()
+    with Log.open(rec, "a") as log:
+        # a fresh durable starting at sequence 1 (as if created before the recording)
+        import nats
+        from nats.js.api import AckPolicy, ConsumerConfig
+
+        async def make() -> None:
+            nc = await nats.connect(nats_url)
+            await nc.jetstream().add_consumer(stream, ConsumerConfig(durable_name="late", ack_policy=AckPolicy.EXPLICIT,
+                                                                     filter_subject=f"{p}.>"))
+            await nc.close()
+        asyncio.run(make())
+        run = CaptureThread(log, CaptureConfig(url=nats_url, subject=f"{p}.>", stream=stream, durable="late"))
+        run.wait(lambda: run.capture.stats.duplicates == 100 and run.capture.stats.acked == 100, what="dups")
+        run.stop()
+    assert recorded_numbers(str(rec)) == list(range(100))
+
+
+def test_core_nats_record_and_dropped_messages_reported(nats_url, unique, tmp_path):
+    subject = f"core{unique}"
+    n = 3000
+
+    class SlowLog:
+        def __init__(self, log: Log) -> None:
+            self._log = log
+
+        def __getattr__(self, name):
+            return getattr(self._log, name)
+
+        def append(self, *args, **kwargs):
+            time.sleep(0.001)
+            return self._log.append(*args, **kwargs)
+
+    with Log.create(tmp_path / "rec") as real:
+        run = CaptureThread(SlowLog(real), CaptureConfig(url=nats_url, subject=f"{subject}.>",
+                                                         pending_msgs_limit=20))
+        run.wait(lambda: run.capture.stats.connected, what="connection")
+        time.sleep(0.3)  # the subscription is registered before the first publish
+        asyncio.run(_publish(nats_url, [(f"{subject}.x", json.dumps({"n": i}).encode(), None) for i in range(n)]))
+        stats = run.capture.stats
+        run.wait(lambda: stats.received + stats.dropped == n, what="all messages received or dropped")
+        run.stop()
+    assert stats.dropped > 0 and stats.recorded == stats.received == n - stats.dropped
+    with Log.open(tmp_path / "rec") as log:
+        markers = [r for r in log.read() if r.name == DROPPED_EVENT]
+        assert markers and markers[-1].source == "evlog"
+        assert sum(m.data["dropped"] for m in markers) == stats.dropped
+        assert log.manifest.metadata["nats_capture"]["dropped"] == stats.dropped
+        assert log.summary().names[DROPPED_EVENT] == len(markers)
+        assert len(log) == n - stats.dropped + len(markers)

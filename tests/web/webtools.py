@@ -1,0 +1,43 @@
+"""Helpers of the dashboard tests: recordings with a demo session, a legacy file, a hostile payload."""
+from __future__ import annotations
+
+import json
+import os
+
+from evlog.demo import trading_session
+from evlog.segments import Log
+
+START_NS = 1_760_263_200_000_000_000   # 2025-10-12T10:00:00Z
+XSS = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
+
+
+def make_demo(root: str, name: str = "demo", n: int = 300, change_at: int | None = None) -> str:
+    path = os.path.join(root, name)
+    with Log.create(path, name, start_time_ns=START_NS) as log:
+        for i, (ev_name, event, source, offset) in enumerate(trading_session(n)):
+            data = event.model_dump(mode="json")
+            if change_at is not None and i == change_at:
+                data = dict(data, planted="changed")
+            log.append(ev_name, data, source, timestamp=START_NS + offset, monotonic=offset)
+    return path
+
+
+def make_xss(root: str, name: str = "hostile") -> str:
+    path = os.path.join(root, name)
+    with Log.create(path, name, start_time_ns=START_NS) as log:
+        for i in range(5):
+            log.append(XSS if i == 2 else "Note", {"html": XSS, "i": i}, XSS, timestamp=START_NS + i * 10**6,
+                       monotonic=i * 10**6)
+    return path
+
+
+def make_legacy(root: str, name: str = "old_session.json", n: int = 20) -> str:
+    path = os.path.join(root, name)
+    events = [{"timestamp_offset_ms": i * 50, "event_name": f"Legacy{i % 3}", "event_data": {"i": i},
+               "source": "Old"} for i in range(n)]
+    with open(path, "w") as f:
+        json.dump({"session_name": "old", "start_time": "2025-10-12T10:00:00+00:00",
+                   "duration_ms": (n - 1) * 50, "total_events": n, "events": events}, f)
+    return path
+
+
