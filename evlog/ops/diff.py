@@ -27,7 +27,8 @@ from typing import Any, Iterator, Sequence
 import msgspec
 
 from .align import align_window, pair_gap
-from .common import Progress, Selection, json_records, open_input, progress_or_noop
+from ..segments.codec import encode_json
+from .common import Progress, Selection, open_input, progress_or_noop, select, supports_raw
 
 _decode = msgspec.json.decode
 _encoder = msgspec.json.Encoder(order="sorted")
@@ -141,7 +142,7 @@ class _Item:
 class Differ:
     """The streaming alignment; `run()` yields Differences, `summary` counts them."""
 
-    def __init__(self, a: Iterator[_Item], b: Iterator[_Item], *, ignore_fields: Sequence[str] = (),
+    def __init__(self, a: Iterator[Any], b: Iterator[Any], *, ignore_fields: Sequence[str] = (),
                  time_tolerance_ns: int | None = None, window: int = 4096, max_edits: int = 512,
                  resync: int = 8, progress: Progress | None = None) -> None:
         self._a, self._b = a, b
@@ -166,8 +167,11 @@ class Differ:
         return item._value
 
     def key(self, item: _Item) -> Any:
+        """(name, data): the stored JSON when nothing is ignored (equal data written by the
+        same code is byte-equal; equal data with another key order is caught when the gap
+        is paired), else the canonical JSON (sorted keys) of the data without ignored fields."""
         if item._key is None:
-            item._key = (item.name, _encoder.encode(self.value(item)))
+            item._key = (item.name, item.raw if not self.ignore else _encoder.encode(self.value(item)))
         return item._key
 
     def same(self, x: _Item, y: _Item) -> bool:
@@ -184,14 +188,14 @@ class Differ:
             if item is None:
                 self._eof_a = True
             else:
-                self._buf_a.append(item)
+                self._buf_a.append(_item(item))
                 self.summary.baseline_events += 1
         while len(self._buf_b) < n and not self._eof_b:
             item = next(self._b, None)
             if item is None:
                 self._eof_b = True
             else:
-                self._buf_b.append(item)
+                self._buf_b.append(_item(item))
                 self.summary.new_events += 1
 
     def _progress(self) -> None:
@@ -201,9 +205,50 @@ class Differ:
             self._ticked = done
 
     # the alignment ----------------------------------------------------------------
+    def _fast(self) -> None:
+        """Consume equal pairs straight from the inputs (no buffering) until a difference
+        or the end of an input; the differing records are left in the buffers."""
+        a, b, summary = self._a, self._b, self.summary
+        tol = self.tolerance
+        plain = not self.ignore
+        n = 0
+        tick_at = 4096
+        try:
+            for x in a:
+                y = next(b, None)
+                if y is None:
+                    self._eof_b = True
+                    self._buf_a.append(_item(x))
+                    summary.baseline_events += 1
+                    return
+                n += 1
+                if x.name == y.name and x.source == y.source and (x.data == y.data if plain else False) \
+                        and (tol is None or abs(y.monotonic - x.monotonic) <= tol):
+                    if n >= tick_at:
+                        tick_at = n + 4096
+                        summary.baseline_events += n
+                        summary.new_events += n
+                        summary.matched += n
+                        n = 0
+                        self._progress()
+                    continue
+                n -= 1
+                self._buf_a.append(_item(x))
+                self._buf_b.append(_item(y))
+                summary.baseline_events += 1
+                summary.new_events += 1
+                return
+            self._eof_a = True
+        finally:
+            summary.baseline_events += n
+            summary.new_events += n
+            summary.matched += n
+
     def run(self) -> Iterator[Difference]:
         buf_a, buf_b = self._buf_a, self._buf_b
         while True:
+            if not buf_a and not buf_b and not self._eof_a and not self._eof_b:
+                self._fast()
             self._fill(1)
             if not buf_a and not buf_b:
                 break
@@ -220,7 +265,7 @@ class Differ:
 
     def _realign(self) -> Iterator[Difference]:
         buf_a, buf_b = self._buf_a, self._buf_b
-        w = 32
+        w = 2 * self.resync + 2
         while True:
             self._fill(w)
             na, nb = min(w, len(buf_a)), min(w, len(buf_b))
@@ -285,6 +330,12 @@ class Differ:
             if pi < len(ga) and pj < len(gb):
                 x, y = ga[pi], gb[pj]
                 changes = _changes(flat_a[pi], flat_b[pj])
+                if not changes:          # the same data, written with another key order
+                    d2 = self._matched(x, y)
+                    if d2 is not None:
+                        yield d2
+                    i, j = pi + 1, pj + 1
+                    continue
                 if x.source != y.source and not self.ignore_source:
                     changes.insert(0, FieldChange("source", x.source, y.source))
                 d = Difference(CHANGED, self._event(x), self._event(y), changes, self._shift(x, y))
@@ -399,9 +450,16 @@ def _changes(a: dict, b: dict) -> list[FieldChange]:
     return out
 
 
-def _items(rec: Any, selection: Selection | None) -> Iterator[_Item]:
-    for r, data in json_records(rec, selection):
-        yield _Item(r.offset, r.monotonic, r.name, r.source, data)
+def _item(r: Any) -> _Item:
+    return _Item(r.offset, r.monotonic, r.name, r.source, r.data)
+
+
+def _records(rec: Any, selection: Selection | None) -> Iterator[Any]:
+    """Records whose `data` is JSON bytes: raw evlog records as they are read, or the
+    original format's records with their data encoded."""
+    if supports_raw(rec):
+        return select(rec, selection, raw=True)
+    return (r._replace(data=encode_json(r.data)) for r in select(rec, selection))
 
 
 def iter_diff(baseline: str | os.PathLike, new: str | os.PathLike, *, ignore_fields: Sequence[str] = (),
@@ -409,7 +467,7 @@ def iter_diff(baseline: str | os.PathLike, new: str | os.PathLike, *, ignore_fie
               window: int = 4096, progress: Progress | None = None) -> Iterator[Difference | DiffSummary]:
     """Yield each Difference as found, then the DiffSummary (streaming)."""
     with open_input(baseline) as a, open_input(new) as b:
-        differ = Differ(_items(a, selection), _items(b, selection), ignore_fields=ignore_fields,
+        differ = Differ(_records(a, selection), _records(b, selection), ignore_fields=ignore_fields,
                         time_tolerance_ns=time_tolerance_ns, window=window, progress=progress)
         yield from differ.run()
         yield differ.summary

@@ -21,7 +21,7 @@ class RealClock:
     """`time.monotonic_ns`. Waits with a coarse sleep until `spin_ns` before the due time,
     then spins on the clock: precise to a few µs without busy-waiting through long gaps."""
 
-    def __init__(self, spin_ns: int = 200_000) -> None:
+    def __init__(self, spin_ns: int = 1_000_000) -> None:
         self.spin_ns = spin_ns
         self.now = time.monotonic_ns  # type: ignore[method-assign]
 

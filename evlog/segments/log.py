@@ -12,6 +12,7 @@ from .fsio import DEFAULT_FS, FileSystem
 from .index import SegmentSummary
 from .manifest import Manifest, is_recording, read_manifest, write_manifest
 from .reader import LogReader, NameFilter
+from .segment import BlockEntry
 from .recovery import RecoveryReport
 from .retention import RetentionResult
 from .writer import WriterOptions, LogWriter
@@ -154,14 +155,26 @@ class Log:
         return range(first, first + len(rows))
 
     def append_encoded(self, name: str, source: str, flags: int, data: bytes, types: bytes = b"",
-                       timestamp: int | None = None, monotonic: int | None = None) -> int:
-        """Append an event whose data is already encoded (see `codec.encode_data`)."""
-        _check_encoded(data, flags, types)
+                       timestamp: int | None = None, monotonic: int | None = None, *,
+                       validate: bool = True) -> int:
+        """Append an event whose data is already encoded (see `codec.encode_data`).
+
+        `validate` decodes the bytes first, so invalid JSON cannot make a block unreadable;
+        pass False only for bytes that `encode_data` produced.
+        """
+        if validate:
+            _check_encoded(data, flags, types)
         return self._w().append_encoded(name, source, flags, timestamp, monotonic, data, types)
 
-    def append_raw(self, record: RawRecord, *, timestamp: int | None = None, monotonic: int | None = None) -> int:
-        """Copy a record read with `read(raw=True)` without decoding its data."""
-        _check_encoded(record.data, record.flags, record.types)
+    def append_raw(self, record: RawRecord, *, timestamp: int | None = None, monotonic: int | None = None,
+                   validate: bool = False) -> int:
+        """Copy a record read with `read(raw=True)` without decoding its data.
+
+        Its bytes come from a block whose checksum was verified, so they are not decoded
+        again; pass `validate=True` for a RawRecord built by hand.
+        """
+        if validate:
+            _check_encoded(record.data, record.flags, record.types)
         return self._w().append_encoded(
             record.name, record.source, record.flags,
             record.timestamp if timestamp is None else timestamp,
@@ -227,6 +240,11 @@ class Log:
     def summary(self) -> SegmentSummary:
         """Counts per name, source and flag, time range and sizes, from the index alone."""
         return self._read().summary()
+
+    def index_entries(self) -> list[tuple[str, BlockEntry]]:
+        """(segment file name, block entry) for every block, from the index: offsets, counts,
+        positions and time ranges per block, for histograms and sampling without reading data."""
+        return [(v.name, e) for v in self._read().segments for e in v.entries]
 
     def segments(self) -> list[tuple[str, int, int]]:
         """(file name, first offset, event count) of each segment."""

@@ -68,6 +68,8 @@ class SegmentView:
         self.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         size = os.fstat(self.fd).st_size
         if size < SEGMENT_HEADER_SIZE and is_last:
+            if os.path.exists(self.index_path):   # sealed once: it was cut, not left unfinished
+                raise CorruptRecordingError("segment is shorter than its index says", self.name, size)
             self.torn_at = 0   # created but its header never fully written: empty
             self.scanned_to = size
             return

@@ -202,7 +202,8 @@ def verify(directory: str, decode: bool = True) -> VerifyReport:
             try:
                 parse_segment_header(os.pread(fd, SEGMENT_HEADER_SIZE, 0), name)
             except CorruptRecordingError as exc:
-                if not (is_last and size < SEGMENT_HEADER_SIZE):
+                if not (is_last and size < SEGMENT_HEADER_SIZE) or \
+                        os.path.exists(os.path.join(directory, index_filename(base))):
                     report.problems.append(_problem(exc))
                 expect = base
                 continue

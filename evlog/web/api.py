@@ -7,13 +7,14 @@ import io
 import json
 import os
 import shutil
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
-from werkzeug.exceptions import BadRequest, Conflict, NotFound, NotImplemented as NotImplemented501
+from werkzeug.exceptions import BadRequest, Conflict, NotFound
+from werkzeug.exceptions import NotImplemented as NotImplemented501
 
 from ..segments import Log
-from ..segments.errors import EvlogError
 from .catalog import Catalog, event_json, page
 from .replays import HttpTargets, Replay, ReplayManager, check_speed
 from .security import check_name, json_body, require_token
@@ -202,7 +203,7 @@ def export(name: str) -> Any:
             yield "\n]}\n"
 
     mime = {"json": "application/json", "jsonl": "application/x-ndjson", "csv": "text/csv"}[fmt]
-    stem = name[:-5] if name.endswith(".json") else name
+    stem = name.removesuffix(".json")
     return Response(stream_with_context(generate()), mimetype=mime, headers={
         "Content-Disposition": f'attachment; filename="{stem}.{fmt}"'})
 
@@ -365,8 +366,9 @@ def _http_targets(body: dict) -> HttpTargets | None:
     url, player = body.get("url"), body.get("player")
     if url is None and player is None:
         return None
-    from .security import token_ok
     from werkzeug.exceptions import Unauthorized
+
+    from .security import token_ok
     if not token_ok():
         raise Unauthorized("missing or wrong token (send it in the X-Evlog-Token header)")
     targets = []

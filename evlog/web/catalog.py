@@ -6,7 +6,8 @@ import datetime as _dt
 import os
 import threading
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ..recording import EvlogRecording, LegacyRecording, open_recording
 from ..segments import Record, SegmentSummary, to_json_mode

@@ -10,8 +10,8 @@ def run_diff(path_a: str, path_b: str, name_a: str, name_b: str, limit: int,
              filter_text: str | None) -> dict[str, Any]:
     """Differences of `b` against the baseline `a` (at most `limit` listed, all counted)."""
     try:
-        from ..ops.diff import diff as ops_diff
         from ..ops.common import Selection
+        from ..ops.diff import diff as ops_diff
     except ImportError:
         raise NotImplemented501("diff is not available in this build (evlog.ops.diff missing)") from None
     selection = Selection(filter=filter_text) if filter_text else None

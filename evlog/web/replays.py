@@ -10,7 +10,8 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ..segments import Record
 from .catalog import event_json

@@ -5,8 +5,9 @@ import hmac
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, request

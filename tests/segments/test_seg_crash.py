@@ -62,7 +62,7 @@ def _child(path: str, wfd: int, seed: int, opts: dict) -> None:
         os._exit(code)
 
 
-def check_recovered(path: str, durable: int) -> tuple[int, bool]:
+def check_recovered(path: str, durable: int, full_verify: bool = True) -> tuple[int, bool]:
     """Reopen for append; check every record; append one more. Returns (end offset, truncated?)."""
     try:
         log = Log.open(path, "a", fsync="always")
@@ -87,6 +87,8 @@ def check_recovered(path: str, durable: int) -> tuple[int, bool]:
         assert log.get(end).data == data
     finally:
         log.close()
+    if not full_verify:
+        return end + 1, bool(report.truncated)
     v = verify(path)
     assert v.ok and v.torn_tail is None, [str(p) for p in v.problems]
     return end + 1, bool(report.truncated)
@@ -162,7 +164,7 @@ def test_sigkill_loop_fork(tmp_path, seed):
         durable_seen = max(durable_seen, durable)
         if rnd.random() < 0.3:
             tear_tail(path, rnd)
-        end, truncated = check_recovered(path, durable_seen)
+        end, truncated = check_recovered(path, durable_seen, full_verify=kills % 5 == 0)
         truncations += truncated
         if end < 0:
             import shutil

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
+from webtools import make_demo, make_legacy, make_xss
 
 from evlog.web import create_app
-from webtools import make_demo, make_legacy, make_xss
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pytest
+from webtools import START_NS, make_demo
 
 from evlog.segments import Log
 from evlog.web import create_app
-
-from webtools import START_NS, make_demo
 
 
 def wait_for(pred, timeout=10.0):
@@ -271,7 +271,8 @@ def test_token_generated_when_reachable_beyond_loopback(rec_dir):
 
 def test_serve_prints_generated_token(rec_dir, monkeypatch, capsys):
     import werkzeug.serving
-    import evlog.web as web
+
+    from evlog import web
     seen = {}
     monkeypatch.setattr(werkzeug.serving, "run_simple", lambda host, port, app, **kw: seen.update(app=app, kw=kw))
     monkeypatch.delenv("EVLOG_TOKEN", raising=False)
@@ -440,7 +441,7 @@ def test_replay_control_bad_input(client):
 
 
 class _Sink(BaseHTTPRequestHandler):
-    received: list = []
+    received: ClassVar[list] = []
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
