@@ -28,10 +28,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT]
 
-from evlog import ops  # noqa: E402
-from evlog.demo import trading_session  # noqa: E402
-from evlog.segments import Log  # noqa: E402
-from evlog.segments.codec import encode_data, encode_json  # noqa: E402
+from evlog import ops
+from evlog.demo import trading_session
+from evlog.segments import Log
+from evlog.segments.codec import encode_data, encode_json
 
 START = 1_760_000_000_000_000_000
 TARGET_RATE = 200_000     # events/s
@@ -186,7 +186,7 @@ def run(work: str, n: int, small: int) -> int:
         rows.append((op, big, rate, ratio))
         print(f"{op:<24} {big['events']:>10,} {time_s:>9} {rate:>11,.0f} {rate / floor_rate:>7.2f}x "
               f"{little['peak_rss_mib']:>7.0f}Mi {big['peak_rss_mib']:>6.0f}Mi {ratio:>8.2f}x  {target}")
-    print(f"\nmemory flat = peak RSS at N close to peak RSS at N/10 (ratio ~1.0x).")
+    print("\nmemory flat = peak RSS at N close to peak RSS at N/10 (ratio ~1.0x).")
     print(f"targets {'met' if ok else 'NOT all met'} on this machine (shared, noisy: compare the 'vs read' ratios).")
     return 0
 

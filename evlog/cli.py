@@ -11,7 +11,8 @@ import json
 import math
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -160,7 +161,7 @@ def demo(n_events: int, out_dir: str, pace: float, serve: bool | None, port: int
     if serve is None:
         serve = _stdout_is_tty() and _stderr_is_tty()
     try:
-        import evlog.web as web
+        from evlog import web
         has_web = hasattr(web, "serve")
     except ImportError:
         has_web = False
@@ -209,9 +210,12 @@ def timeline(recording: str, max_events: int, filter_text: str | None, start: st
 @cli.command()
 @click.argument("recording")
 @_selection_options()
-def cat(recording: str, filter_text: str | None, start: str | None, end: str | None, offsets: str | None) -> None:
-    """Print events as JSON Lines (for jq, grep, ...)."""
-    ops.export(recording, _stdout(), format="jsonl", selection=_selection(filter_text, start, end, offsets))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "json", "csv"]), default="jsonl", show_default=True,
+              help="jsonl, json (the original tool's format) or csv.")
+def cat(recording: str, filter_text: str | None, start: str | None, end: str | None, offsets: str | None,
+        fmt: str) -> None:
+    """Print events on stdout, as JSON Lines by default (for jq, grep, ...)."""
+    ops.export(recording, _stdout(), format=fmt, selection=_selection(filter_text, start, end, offsets))
 
 
 @cli.command()
@@ -376,8 +380,6 @@ def diff(baseline: str, new: str, ignore: tuple[str, ...], time_tolerance: str |
                 first = False
             else:
                 out.write(_format_difference(d) + "\n")
-    total_diffs = summary.deleted + summary.inserted + summary.changed + (
-        summary.timing - 0)
     if fmt == "json":
         s = summary.to_dict()
         s["shown"] = shown
@@ -387,7 +389,6 @@ def diff(baseline: str, new: str, ignore: tuple[str, ...], time_tolerance: str |
             out.write(f"... {_count_differences(summary) - shown} more differences not shown (--max-differences)\n")
         out.write(_format_summary(summary) + "\n")
     out.flush()
-    del total_diffs
     click.get_current_context().exit(0 if summary.equal else 1)
 
 
@@ -510,13 +511,17 @@ def tail(recording: str, n: int, follow: bool, filter_text: str | None, jsonl: b
 @click.argument("directory", default="recordings", type=click.Path(file_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5556, show_default=True, type=int)
-def serve(directory: str, host: str, port: int) -> None:
+@click.option("--token", default=None, help="Write token (default: $EVLOG_TOKEN, or generated off loopback).")
+def serve(directory: str, host: str, port: int, token: str | None) -> None:
     """Start the web dashboard over a directory of recordings."""
     try:
         from .web import serve as web_serve
     except ImportError as exc:
         raise OpError(f"the dashboard is not available in this installation ({exc})") from None
-    web_serve(directory, host, port)
+    if token is not None:
+        web_serve(directory, host, port, token=token)
+    else:
+        web_serve(directory, host, port)
 
 
 def _add_capture_commands() -> None:

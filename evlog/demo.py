@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import random
+from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Callable, Iterator
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -174,7 +174,7 @@ def trading_session(n_events: int, seed: int = 42, start: _dt.datetime | None = 
 
 
 def run_demo(out_dir: str = "recordings", n_events: int = 2000, *, pace: float = 50.0, seed: int = 42,
-             session_name: str = "demo", on_event: "Callable[[int], None] | None" = None) -> str:
+             session_name: str = "demo", on_event: Callable[[int], None] | None = None) -> str:
     """Run the simulated bot on an in-process ServiceBus under an EventRecorder and return the
     recording's path. `pace`: how much faster than the bot's simulated clock (1.0: real
     time, one cycle a second; math.inf: no waiting). Events are published when due, so the

@@ -278,12 +278,12 @@ class EventRecorder:
                 data, flags, types = encoded
                 try:
                     try:
-                        append(name, source, flags, data, types, timestamp=ts, monotonic=mono)
+                        append(name, source, flags, data, types, timestamp=ts, monotonic=mono, validate=False)
                     except (LogWriteError, LogClosedError):
                         raise
                     except EvlogError as exc:  # too large, bad name...: store a marker instead
                         data, flags, types = unserializable_marker(event if event is not None else data, exc)
-                        append(name[:256], source[:256], flags, data, types, timestamp=ts, monotonic=mono)
+                        append(name[:256], source[:256], flags, data, types, timestamp=ts, monotonic=mono, validate=False)
                 except (OSError, EvlogError) as exc:
                     self._fail(exc, 1)
                     return

@@ -17,6 +17,7 @@ import datetime as _dt
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
@@ -25,10 +26,11 @@ from ..segments import Log
 from ..segments.errors import EventTooLargeError, EvlogError, LogClosedError, LogWriteError
 from ..segments.codec import EventEncodeError
 from .natsformat import (
-    DEFAULT_SOURCE, DROPPED_EVENT, MARKER_SOURCE, SOURCE_HEADER, NatsConnectError, NatsNotInstalledError,
-    NatsSetupError, SubjectMapper, check_subject, check_subject_template, envelope_seq, make_envelope,
+    DEFAULT_SOURCE, DROPPED_EVENT, MARKER_SOURCE, SOURCE_HEADER, NatsConnectError, NatsError, NatsNotInstalledError,
+    NatsSetupError, SubjectMapper, check_subject, check_subject_template, encode_envelope, envelope_seq, make_envelope,
     parse_nats_url, payload_bytes, redact_url, replay_headers, replay_subject, subject_matches,
 )
+from .natspull import PullFeeder
 from .status import CaptureStats, StatusLine, directory_bytes, print_line
 
 REJECTED_EVENT = "evlog.capture.rejected"
@@ -167,6 +169,7 @@ class NatsCapture:
         self._day = _dt.datetime.now(_dt.timezone.utc).date()
         self.fatal: BaseException | None = None
         self._written_to = 0
+        self._feeder: PullFeeder | None = None
 
     # control (thread-safe) --------------------------------------------------------------
     def request_stop(self, reason: str = "stop") -> None:
@@ -204,9 +207,8 @@ class NatsCapture:
             else:
                 await self._run_core(nc)
         except (LogWriteError, LogClosedError) as exc:
-            self.fatal = exc
+            self.fatal = self.fatal or exc
             self.stats.error(str(exc))
-            raise
         finally:
             ticker.cancel()
             try:
@@ -214,10 +216,16 @@ class NatsCapture:
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
             await self._finish(nc)
+        if self.fatal is not None:
+            raise self.fatal
         return self.stats
 
+    @property
+    def _log_broken(self) -> bool:
+        return isinstance(self.fatal, (LogWriteError, LogClosedError))
+
     async def _finish(self, nc: Any) -> None:
-        if self.fatal is None:
+        if not self._log_broken:
             try:
                 await asyncio.to_thread(self.log.flush, True)
             except EvlogError as exc:
@@ -235,7 +243,7 @@ class NatsCapture:
             pass
         self.stats.connected = False
         self._update_stats()
-        if self.fatal is None:
+        if not self._log_broken:
             self._write_metadata(stopped=True)
 
     # core NATS ---------------------------------------------------------------------------
@@ -271,6 +279,13 @@ class NatsCapture:
         nats = import_nats()
         if isinstance(exc, nats.errors.SlowConsumerError):
             self.stats.dropped += 1
+            if self.config.jetstream and self.fatal is None:
+                # cannot happen with the feeder's limits; if it does, a later redelivery could be
+                # taken for a duplicate: stop, and let the next start fetch the gap by sequence
+                self.fatal = NatsError("the client dropped JetStream messages (slow consumer); "
+                                       "restart the capture to fetch them by sequence")
+                self.stats.error(str(self.fatal))
+                self.request_stop("client dropped messages")
             return
         self.stats.error(f"nats: {_reason(exc)}")
 
@@ -278,6 +293,8 @@ class NatsCapture:
         self.stats.connected = False
 
     def _on_reconnect(self) -> None:
+        if self._feeder is not None:
+            self._feeder.reset()
         self.stats.connected = True
         self.stats.reconnects += 1
 
@@ -307,14 +324,26 @@ class NatsCapture:
         if last:
             config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
             config.opt_start_seq = last + 1
+        consumer = cfg.durable or f"evlog-{uuid.uuid4().hex[:12]}"
         try:
-            psub = await js.pull_subscribe(cfg.subject, durable=cfg.durable, stream=stream, config=config)
-            info = await psub.consumer_info()
+            try:
+                info = await js.consumer_info(stream, consumer)
+            except nats.js.errors.NotFoundError:
+                config.filter_subject = cfg.subject
+                config.name = consumer
+                if cfg.durable:
+                    config.durable_name = consumer
+                else:
+                    config.inactive_threshold = 30.0
+                info = await js.add_consumer(stream, config=config)
         except nats.errors.Error as exc:
             raise NatsSetupError(f"cannot create the JetStream consumer: {_reason(exc)}") from None
+        if info.config.deliver_subject:
+            raise NatsSetupError(f"consumer {consumer!r} is a push consumer; evlog needs a pull consumer "
+                                 "(use another --durable name)")
         policy = info.config.ack_policy
         if policy == api.AckPolicy.NONE:
-            raise NatsSetupError(f"durable consumer {cfg.durable!r} does not acknowledge (AckPolicy none); "
+            raise NatsSetupError(f"durable consumer {consumer!r} does not acknowledge (AckPolicy none); "
                                  "exactly-once capture needs ack policy explicit or all")
         self._ack_all = policy == api.AckPolicy.ALL
         delivered = info.delivered.stream_seq if info.delivered else 0
@@ -324,26 +353,30 @@ class NatsCapture:
             await self._backfill(js, stream, self._last_seq + 1, delivered)
         max_pending = info.config.max_ack_pending or 0
         self._ack_threshold = max(1, max_pending // 2) if max_pending > 0 else 50_000
-        batch = max(1, min(cfg.fetch_batch, self._ack_threshold))
+        feeder = PullFeeder(nc, stream, consumer, self._record_js, self._on_pull_problem,
+                            batch=max(1, min(cfg.fetch_batch, self._ack_threshold)))
+        self._feeder = feeder
+        await feeder.start()
         assert self._stop is not None
-        while not self._stop.is_set() and self.fatal is None:
-            try:
-                msgs = await psub.fetch(batch, timeout=cfg.fetch_timeout)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
-                msgs = []
-            except (nats.errors.ConnectionClosedError, nats.errors.Error, OSError) as exc:
-                if self._stop.is_set():
-                    break
-                self.stats.error(f"fetch: {_reason(exc)}")
-                await asyncio.sleep(0.5)
-                continue
-            for msg in msgs:
-                self._record_js(msg)
-            await self._ack_durable()
-            if self._unacked and (len(self._unacked) >= self._ack_threshold or
-                                  time.monotonic() - self._unacked[0][1][1] > cfg.ack_flush_after):
-                await asyncio.to_thread(self.log.flush, True)
+        try:
+            while not self._stop.is_set() and self.fatal is None:
+                try:
+                    await asyncio.wait_for(self._stop.wait(), 0.05)
+                except asyncio.TimeoutError:
+                    pass
                 await self._ack_durable()
+                if self._unacked and (len(self._unacked) >= self._ack_threshold or
+                                      time.monotonic() - self._unacked[0][1][1] > cfg.ack_flush_after):
+                    await asyncio.to_thread(self.log.flush, True)
+                    await self._ack_durable()
+                if feeder.credit() < feeder.batch:
+                    await feeder.top_up()
+        finally:
+            await feeder.close()
+            self._feeder = None
+
+    def _on_pull_problem(self, text: str) -> None:
+        self.stats.error(text)
 
     async def _backfill(self, js: Any, stream: str, first: int, last: int) -> None:
         nats = import_nats()
@@ -362,6 +395,16 @@ class NatsCapture:
             self.stats.backfilled += 1
 
     def _record_js(self, msg: Any) -> None:
+        if self.fatal is not None:
+            return  # not acknowledged: redelivered to the next capture
+        try:
+            self._record_js_msg(msg)
+        except (LogWriteError, LogClosedError) as exc:
+            self.fatal = exc
+            self.stats.error(str(exc))
+            self.request_stop("write failure")
+
+    def _record_js_msg(self, msg: Any) -> None:
         self.stats.received += 1
         try:
             stream, seq, delivered, ts, pending = _parse_ack_reply(msg.reply)
@@ -408,12 +451,15 @@ class NatsCapture:
         cfg = self.config
         name = cfg.mapper.name(subject, headers)
         source = (headers.get(cfg.source_header) if headers else None) or cfg.default_source
-        envelope, binary = make_envelope(subject, payload, headers, stream=stream, seq=seq, redelivered=redelivered)
+        data, flags, types, binary = encode_envelope(subject, payload, headers, stream=stream, seq=seq,
+                                                     redelivered=redelivered)
         try:
-            offset = self.log.append(name, envelope, source, timestamp=ts, monotonic=mono)
+            offset = self.log.append_encoded(name, source, flags, data, types, timestamp=ts, monotonic=mono)
         except (EventTooLargeError, EventEncodeError) as exc:
             # keep the place (and the stream sequence) of what could not be stored
+            envelope, _ = make_envelope(subject, b"", headers, stream=stream, seq=seq, redelivered=redelivered)
             envelope["data"] = None
+            envelope["nats"].pop("binary", None)
             envelope["nats"].pop("headers", None)
             envelope["nats"]["error"] = str(exc)[:300]
             envelope["nats"]["size"] = len(payload)
@@ -427,7 +473,7 @@ class NatsCapture:
 
     def _report_drops(self) -> None:
         dropped = self.stats.dropped
-        if dropped > self._dropped_reported and self.fatal is None:
+        if dropped > self._dropped_reported and not self._log_broken:
             try:
                 self.log.append(DROPPED_EVENT, {"dropped": dropped - self._dropped_reported,
                                                 "total": dropped + self._dropped_before,

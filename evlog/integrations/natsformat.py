@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..segments.codec import decode_json, encode_json, to_json_mode
+from ..segments.codec import decode_json, encode_data, encode_json, to_json_mode
 from ..segments.errors import EvlogError
 
 ENVELOPE_KEY = "nats"
@@ -202,11 +202,34 @@ def decode_payload(payload: bytes) -> tuple[Any, bool]:
     return bytes(payload), True
 
 
+def encode_envelope(subject: str, payload: bytes, headers: dict[str, str] | None, *,
+                    stream: str | None = None, seq: int | None = None,
+                    redelivered: bool = False) -> tuple[bytes, int, bytes, bool]:
+    """The encoded record data of `make_envelope` (data, flags, type map, binary), built without
+    decoding a JSON payload into Python objects: the payload bytes are checked and embedded."""
+    if payload:
+        try:
+            decode_json(payload)  # a check only: the payload is stored as it came
+        except Exception:  # noqa: BLE001 - not JSON: stored as bytes below
+            pass
+        else:
+            meta = _meta(subject, headers, stream, seq, False, redelivered)
+            return b'{"nats":' + encode_json(meta) + b',"data":' + bytes(payload).strip() + b"}", 0, b"", False
+    envelope, binary = make_envelope(subject, payload, headers, stream=stream, seq=seq, redelivered=redelivered)
+    raw, flags, types = encode_data(envelope)
+    return raw, flags, types, binary
+
+
 def make_envelope(subject: str, payload: bytes, headers: dict[str, str] | None, *,
                   stream: str | None = None, seq: int | None = None,
                   redelivered: bool = False) -> tuple[dict, bool]:
     """The record data for one NATS message; returns (envelope, binary)."""
     value, binary = decode_payload(payload)
+    return {ENVELOPE_KEY: _meta(subject, headers, stream, seq, binary, redelivered), "data": value}, binary
+
+
+def _meta(subject: str, headers: dict[str, str] | None, stream: str | None, seq: int | None,
+          binary: bool, redelivered: bool) -> dict[str, Any]:
     meta: dict[str, Any] = {"subject": subject}
     if stream is not None:
         meta["stream"] = stream
@@ -221,7 +244,7 @@ def make_envelope(subject: str, payload: bytes, headers: dict[str, str] | None, 
         meta["binary"] = True
     if redelivered:
         meta["redelivered"] = True
-    return {ENVELOPE_KEY: meta, "data": value}, binary
+    return meta
 
 
 def is_envelope(data: Any) -> bool:

@@ -12,7 +12,7 @@
 Every function streams: memory does not grow with the recording.
 """
 from .common import OpError, Selection, parse_offsets
-from .diff import DiffResult, DiffSummary, Difference, FieldChange, diff, iter_diff
+from .diff import Difference, DiffResult, DiffSummary, FieldChange, diff, iter_diff
 from .export import FORMATS, export
 from .importer import import_recording
 from .info import format_info, info
@@ -24,12 +24,40 @@ from .slice import slice_recording
 from .tail import tail
 from .timeline import TimelineEntry, classify, format_entry, timeline
 
-slice = slice_recording  # noqa: A001 - evlog.ops.slice(...), like the command
+slice = slice_recording
 
 __all__ = [
-    "OpError", "Selection", "parse_offsets", "info", "format_info", "timeline", "TimelineEntry", "classify",
-    "format_entry", "export", "FORMATS", "import_recording", "slice_recording", "slice", "merge", "origins",
-    "origin_of", "diff", "iter_diff", "DiffResult", "DiffSummary", "Difference", "FieldChange",
-    "record_stream", "RecordResult", "tail", "replay", "JsonLinesSink", "HttpSink", "verify", "recover",
-    "reindex", "RecoverResult",
+    "FORMATS",
+    "DiffResult",
+    "DiffSummary",
+    "Difference",
+    "FieldChange",
+    "HttpSink",
+    "JsonLinesSink",
+    "OpError",
+    "RecordResult",
+    "RecoverResult",
+    "Selection",
+    "TimelineEntry",
+    "classify",
+    "diff",
+    "export",
+    "format_entry",
+    "format_info",
+    "import_recording",
+    "info",
+    "iter_diff",
+    "merge",
+    "origin_of",
+    "origins",
+    "parse_offsets",
+    "record_stream",
+    "recover",
+    "reindex",
+    "replay",
+    "slice",
+    "slice_recording",
+    "tail",
+    "timeline",
+    "verify",
 ]

@@ -7,7 +7,7 @@ each key of the first list at its earliest unused position in the second).
 """
 from __future__ import annotations
 
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 
 def myers(a: Sequence[Hashable], b: Sequence[Hashable], max_d: int) -> list[tuple[int, int]] | None:
@@ -90,7 +90,7 @@ def align_window(a: Sequence[Hashable], b: Sequence[Hashable], max_d: int) -> li
     return anchor_pairs(a, b) if pairs is None else pairs
 
 
-def pair_gap(na: int, nb: int, score: "callable") -> list[tuple[int, int]]:  # type: ignore[valid-type]
+def pair_gap(na: int, nb: int, score: callable) -> list[tuple[int, int]]:  # type: ignore[valid-type]
     """Order-preserving pairs (i, j) of two gaps maximizing the total `score(i, j)` (a value
     in [0, 1], or None when i and j must not be paired). Exact dynamic programming for
     gaps up to 400x400 cells; beyond, greedy in order."""

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import shutil
 import os
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..filters import Filter, parse_filter
 from ..recording import open_recording

@@ -21,13 +21,14 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import msgspec
 
-from .align import align_window, pair_gap
 from ..segments.codec import encode_json
+from .align import align_window, pair_gap
 from .common import Progress, Selection, open_input, progress_or_noop, select, supports_raw
 
 _decode = msgspec.json.decode
@@ -54,8 +55,8 @@ class Event:
 
 @dataclass
 class FieldChange:
-    path: str
-    old: Any        # _MISSING-free: None with `old_missing`
+    path: str       # dotted: data.fills.0.price, or source
+    old: Any        # None with old_missing when the field is absent
     new: Any
     old_missing: bool = False
     new_missing: bool = False
@@ -131,7 +132,7 @@ class DiffResult:
 
 
 class _Item:
-    __slots__ = ("offset", "monotonic", "name", "source", "raw", "_key", "_value")
+    __slots__ = ("_key", "_value", "monotonic", "name", "offset", "raw", "source")
 
     def __init__(self, offset: int, monotonic: int, name: str, source: str, raw: bytes) -> None:
         self.offset, self.monotonic, self.name, self.source, self.raw = offset, monotonic, name, source, raw
@@ -376,8 +377,6 @@ def _resync_point(pairs: list[tuple[int, int]], resync: int, na: int, nb: int,
         length = k - run_start + 1
         i, j = pairs[k]
         if length >= resync or (end_a and i == na - 1) or (end_b and j == nb - 1):
-            if run_start == 0 and pairs[0] == (0, 0):
-                return 0
             return run_start
     return None
 

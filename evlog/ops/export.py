@@ -3,9 +3,14 @@ CSV or Parquet, streamed (never more than a block of events in memory)."""
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
-from .common import OpError, Progress, Selection, iso, json_records, open_input, progress_or_noop
+from ..segments import RawRecord
+from ..segments.codec import encode_json
+from .common import (
+    OpError, Progress, Selection, iso, json_records, open_input, progress_or_noop, select, supports_raw,
+)
 from .jsonl import LineEncoder
 from .legacy_json import write_legacy
 from .output import open_output
@@ -14,7 +19,7 @@ from .tabular import Row, flat_columns, write_csv, write_parquet
 FORMATS = ("json", "jsonl", "csv", "parquet")
 
 
-def export(path: str | os.PathLike, out: "str | os.PathLike | BinaryIO | None" = None, *,
+def export(path: str | os.PathLike, out: str | os.PathLike | BinaryIO | None = None, *,
            format: str = "jsonl", selection: Selection | None = None, event_name: str | None = None,
            progress: Progress | None = None) -> int:
     """Write the selected events of `path` to `out` (a file path, a binary stream, or None
@@ -73,22 +78,23 @@ def _rows(rec: Any, selection: Selection | None, tick: Progress | None) -> Itera
 
 
 def _jsonl(rec: Any, f: BinaryIO, selection: Selection | None, tick: Progress) -> int:
-    line = LineEncoder().line
+    if supports_raw(rec):
+        records: Any = select(rec, selection, raw=True)
+    else:  # the original format: data encoded from its (plain JSON) value
+        records = (RawRecord(r.offset, r.timestamp, r.monotonic, r.name, r.source, encode_json(r.data), 0, b"")
+                   for r in select(rec, selection))
     buf: list[bytes] = []
     count = 0
-    raw = rec.format == "evlog"
-    for r, data in json_records(rec, selection):
-        if raw:
-            buf.append(line(r.offset, r.timestamp, r.monotonic, r.name, r.source, data, r.flags, r.types))
-        else:
-            buf.append(line(r.offset, r.timestamp, r.monotonic, r.name, r.source, data, r.flags))
+    write = f.write
+    for line in LineEncoder().lines(records):
+        buf.append(line)
         if len(buf) == _TICK:
-            f.write(b"".join(buf))
+            write(b"".join(buf))
             buf.clear()
             count += _TICK
             tick(_TICK)
     if buf:
-        f.write(b"".join(buf))
+        write(b"".join(buf))
         count += len(buf)
         tick(len(buf))
     return count

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import IO, Any, Iterator
+from collections.abc import Iterator
+from typing import IO, Any
 
 import msgspec
 

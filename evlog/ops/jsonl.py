@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from ..segments.codec import KNOWN_FLAGS, encode_json
 from .common import OpError
@@ -47,6 +47,31 @@ class LineEncoder:
             self._second = sec
             self._second_text = (_EPOCH + _dt.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S").encode()
         return b"%s.%06d+00:00" % (self._second_text, rest // 1000)
+
+    def lines(self, records: Iterable[Any]) -> Iterator[bytes]:
+        """Lines of raw records (data as JSON bytes, with flags and types), in a tight loop."""
+        strings = self._strings
+        enc = encode_json
+        second, second_text = -1, b""
+        for r in records:
+            ts = r.timestamp
+            sec, rest = divmod(ts, 1_000_000_000)
+            if sec != second:
+                second = sec
+                second_text = (_EPOCH + _dt.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S").encode()
+            name = strings.get(r.name)
+            if name is None:
+                name = strings[r.name] = enc(r.name)
+            source = strings.get(r.source)
+            if source is None:
+                source = strings[r.source] = enc(r.source)
+            flags = r.flags
+            extra = b',"flags":%d' % flags if flags else b""
+            if flags & 1 and r.types:
+                extra += b',"event_types":' + r.types
+            yield (b'{"offset":%d,"timestamp":"%s.%06d+00:00","timestamp_ns":%d,"monotonic_ns":%d,'
+                   b'"event_name":%s,"source":%s,"event_data":%s%s}\n' % (
+                       r.offset, second_text, rest // 1000, ts, r.monotonic, name, source, r.data, extra))
 
     def line(self, offset: int, timestamp: int, monotonic: int, name: str, source: str,
              data: bytes, flags: int = 0, types: bytes = b"") -> bytes:
@@ -118,7 +143,7 @@ def _parse_timestamp(value: Any, where: str) -> int:
     if isinstance(value, bool):
         raise OpError(f"{where}: bad \"timestamp\" {value!r}")
     if isinstance(value, (int, float)):
-        return int(round(value * 1e9))   # seconds since the epoch
+        return round(value * 1e9)   # seconds since the epoch
     if isinstance(value, str):
         try:
             moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -155,9 +180,9 @@ class Stamper:
             ts = ev.timestamp if ev.timestamp is not None else start + mono
         elif ev.timestamp is not None:
             ts = ev.timestamp
-            mono = ts - start if ev.offset_ms is None else int(round(ev.offset_ms * 1e6))
+            mono = ts - start if ev.offset_ms is None else round(ev.offset_ms * 1e6)
         elif ev.offset_ms is not None:
-            mono = int(round(ev.offset_ms * 1e6))
+            mono = round(ev.offset_ms * 1e6)
             ts = start + mono
         else:
             ts = now_ns

@@ -9,7 +9,8 @@ comes first, as the original wrote it; otherwise (a filtered export) `duration_m
 """
 from __future__ import annotations
 
-from typing import BinaryIO, Iterable
+from collections.abc import Iterable
+from typing import BinaryIO
 
 from ..segments.codec import encode_json
 

@@ -18,11 +18,20 @@ import heapq
 import os
 import struct
 from bisect import bisect_right
-from typing import Any, BinaryIO, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO
 
 from ..segments import Log, RawRecord
 from ..segments.codec import encode_json
-from .common import OpError, Progress, check_new_recording, creating, open_input, progress_or_noop, supports_raw
+from .common import (
+    OpError,
+    Progress,
+    check_new_recording,
+    creating,
+    open_input,
+    progress_or_noop,
+    supports_raw,
+)
 
 ORIGINS_FILE = "merge_origins.bin"
 _RUN = struct.Struct("<QI")

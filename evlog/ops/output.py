@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 Output = "str | os.PathLike | BinaryIO | None"
 
 
 @contextlib.contextmanager
-def open_output(out: "str | os.PathLike | BinaryIO | None") -> Iterator[BinaryIO]:
+def open_output(out: str | os.PathLike | BinaryIO | None) -> Iterator[BinaryIO]:
     if out is None or out == "-":
         stream = sys.stdout.buffer
         yield stream

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 import msgspec
 

@@ -14,7 +14,8 @@ import os
 import time
 import urllib.error
 import urllib.request
-from typing import Any, BinaryIO, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, BinaryIO, Protocol
 
 from .common import OpError, Selection, json_records, open_input
 from .jsonl import LineEncoder

@@ -8,7 +8,14 @@ import os
 from ..segments import Log
 from ..segments.codec import encode_json
 from .common import (
-    Progress, Selection, check_new_recording, creating, open_input, progress_or_noop, select, supports_raw,
+    Progress,
+    Selection,
+    check_new_recording,
+    creating,
+    open_input,
+    progress_or_noop,
+    select,
+    supports_raw,
 )
 
 _TICK = 4096

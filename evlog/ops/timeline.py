@@ -3,9 +3,10 @@ trades and cycles (the original tool's `print_timeline`)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Iterator
+from typing import Any
 
 from ..segments.codec import encode_json, to_json_mode
 from .common import Selection, open_input, select

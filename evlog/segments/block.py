@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 import sys
+import threading
 from array import array
 from collections import Counter
 from itertools import accumulate, repeat
@@ -298,8 +299,32 @@ def parse_meta(header: BlockHeader, meta: bytes | memoryview, where: str | None 
     return BlockMeta(names, name_counts, sources, source_counts, flag_counts)
 
 
-_dctx = zstandard.ZstdDecompressor()
+_local = threading.local()   # a ZstdDecompressor must not be used by two threads at once
+_ONE_SHOT_MAX = 1 << 20       # larger payloads are decompressed chunk by chunk (see below)
 _new_tuple = tuple.__new__
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    dctx = getattr(_local, "dctx", None)
+    if dctx is None:
+        dctx = _local.dctx = zstandard.ZstdDecompressor()
+    return dctx
+
+
+def _decompress(payload: bytes | memoryview, raw_len: int) -> bytes | bytearray:
+    """Decompress at most `raw_len` bytes. One call allocates `raw_len` up front, so a small
+    forged frame claiming a big payload would cost that much: big ones go chunk by chunk."""
+    dctx = _decompressor()
+    if raw_len <= _ONE_SHOT_MAX:
+        return dctx.decompress(payload, max_output_size=raw_len)
+    out = bytearray()
+    with dctx.stream_reader(payload, read_across_frames=False) as reader:
+        while len(out) <= raw_len:
+            chunk = reader.read(_ONE_SHOT_MAX)
+            if not chunk:
+                break
+            out += chunk
+    return out
 _KNOWN_FLAG_VALUES = bytes(range(KNOWN_FLAGS + 1))
 
 
@@ -319,7 +344,7 @@ class DecodedBlock:
                 params = zstandard.get_frame_parameters(bytes(payload[:18]))
                 if params.content_size != header.raw_len:
                     raise ValueError("compressed size header disagrees with the block header")
-                raw = _dctx.decompress(payload, max_output_size=header.raw_len)
+                raw = _decompress(payload, header.raw_len)
             else:
                 raw = bytes(payload)
             if len(raw) != header.raw_len:

@@ -115,7 +115,11 @@ def _convert(value: Any, path: list, types: list) -> Any:
         types.append([list(path), "decimal"])
         return str(value)
     if isinstance(value, _dt.datetime):
-        types.append([list(path), "datetime"])
+        zone = getattr(value.tzinfo, "key", None)
+        if isinstance(zone, str):  # a zoneinfo zone: keep its name (and fold), not just the offset
+            types.append([list(path), "zdatetime", zone, value.fold])
+        else:
+            types.append([list(path), "datetime"])
         return value.isoformat()
     if isinstance(value, _dt.date):
         types.append([list(path), "date"])
@@ -191,7 +195,11 @@ def unserializable_marker(event: Any, error: BaseException) -> tuple[bytes, int,
     return encode_json(marker), FLAG_UNSERIALIZABLE, b""
 
 
-def _rebuild(value: Any, kind: str) -> Any:
+def _rebuild(value: Any, kind: str, extra: list) -> Any:
+    if kind == "zdatetime":
+        from zoneinfo import ZoneInfo
+        zone, fold = extra
+        return _dt.datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(zone), fold=fold)
     if kind == "decimal":
         return Decimal(value)
     if kind == "datetime":
@@ -219,15 +227,15 @@ def _rebuild(value: Any, kind: str) -> Any:
 
 def apply_type_map(value: Any, types: list) -> Any:
     """Rebuild typed values in `value` (deepest paths first, so tuples of decimals work)."""
-    for path, kind in sorted(types, key=lambda e: -len(e[0])):
+    for path, kind, *extra in sorted(types, key=lambda e: -len(e[0])):
         if not path:
-            value = _rebuild(value, kind)
+            value = _rebuild(value, kind, extra)
             continue
         parent = value
         for key in path[:-1]:
             parent = parent[key]
         last = path[-1]
-        parent[last] = _rebuild(parent[last], kind)
+        parent[last] = _rebuild(parent[last], kind, extra)
     return value
 
 

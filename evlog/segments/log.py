@@ -154,6 +154,23 @@ class Log:
         first = writer.append_many_encoded(rows, atomic=atomic)
         return range(first, first + len(rows))
 
+    def append_batch_encoded(self, rows: Iterable[tuple[str, str, int, bytes, bytes, int | None, int | None]],
+                             *, atomic: bool = False, validate: bool = True) -> range:
+        """Append already-encoded rows `(name, source, flags, data, types, timestamp, monotonic)`.
+
+        With `atomic=True` they share one block (all or nothing after a crash).
+        """
+        batch = []
+        for name, source, flags, data, types, ts, mono in rows:
+            if validate:
+                _check_encoded(data, flags, types)
+            batch.append((name, source, flags, ts, mono, data, types))
+        writer = self._w()
+        if not batch:
+            return range(writer.next_offset, writer.next_offset)
+        first = writer.append_many_encoded(batch, atomic=atomic)
+        return range(first, first + len(batch))
+
     def append_encoded(self, name: str, source: str, flags: int, data: bytes, types: bytes = b"",
                        timestamp: int | None = None, monotonic: int | None = None, *,
                        validate: bool = True) -> int:

@@ -103,6 +103,15 @@ class SegmentView:
         """Scan frames beyond what is known. Returns True if new blocks were found."""
         assert self.fd is not None
         size = os.fstat(self.fd).st_size
+        if self.scanned_to < SEGMENT_HEADER_SIZE:   # opened before the writer wrote its header
+            if size < SEGMENT_HEADER_SIZE:
+                if not is_last:
+                    raise CorruptRecordingError("segment header is truncated", self.name, 0)
+                return False
+            if parse_segment_header(os.pread(self.fd, SEGMENT_HEADER_SIZE, 0), self.name) != self.base:
+                raise CorruptRecordingError("segment header names another base offset", self.name, 0)
+            self.scanned_to = SEGMENT_HEADER_SIZE
+            self.torn_at = None
         if size <= self.scanned_to:
             if size < self.scanned_to and self.torn_at is None:
                 raise CorruptRecordingError("segment is shorter than its index says", self.name, size)

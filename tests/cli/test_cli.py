@@ -8,10 +8,9 @@ import os
 
 import pytest
 from click.testing import CliRunner
+from ops.helpers import make_recording, read_all, trading
 
 from evlog.cli import cli
-
-from ops.helpers import make_recording, read_all, trading
 
 
 @pytest.fixture

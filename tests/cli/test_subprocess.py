@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from ops.helpers import trading
 
 EVLOG = os.path.join(os.path.dirname(sys.executable), "evlog")

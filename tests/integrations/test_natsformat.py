@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from evlog.integrations.natsformat import (
-    NatsSetupError, NatsUrlError, SubjectMapper, envelope_seq, is_envelope, make_envelope, parse_nats_url,
+    NatsSetupError, NatsUrlError, SubjectMapper, encode_envelope, envelope_seq, is_envelope, make_envelope, parse_nats_url,
     payload_bytes, redact_url, replay_headers, replay_subject, subject_matches,
 )
 from evlog.segments import Log
@@ -85,3 +85,14 @@ def test_replay_subject_and_headers():
                  "Evlog-Replay": "rec1", "Evlog-Event": "N", "Evlog-Source": "svc"}
     with pytest.raises(NatsSetupError):
         replay_subject("a..{event_name}", "N", "", {}, "rec")
+
+
+@pytest.mark.parametrize("payload", [b'{"a": {"b": [1, "x"]}}', b" 42 ", b'"s"', b"", b"\xff", b"{bad json", b"null"])
+def test_encoded_envelope_equals_the_envelope(payload, tmp_path):
+    headers = {"Nats-Msg-Id": "m", "H": "v"}
+    data, flags, types, binary = encode_envelope("a.b", payload, headers, stream="S", seq=4, redelivered=True)
+    env, env_binary = make_envelope("a.b", payload, headers, stream="S", seq=4, redelivered=True)
+    with Log.create(tmp_path / "r") as log:
+        log.append_encoded("n", "s", flags, data, types)
+    assert binary == env_binary
+    assert Log.open(tmp_path / "r").get(0).data == env

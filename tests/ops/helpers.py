@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 from uuid import UUID
 
 from hypothesis import strategies as st

@@ -116,3 +116,14 @@ def test_myers_is_a_longest_common_subsequence():
     pairs = myers(a, b, 100)
     assert len(pairs) == 4 and all(a[i] == b[j] for i, j in pairs)
     assert myers(list("AAAA"), list("BBBB"), 2) is None   # beyond max_d
+
+
+def test_same_data_in_another_key_order_is_equal(tmp_path):
+    import json
+    a = make_recording(str(tmp_path / "a"), [("E", {"a": 1, "b": {"c": 2, "d": 3}}, "s", 0), ("F", 1, "s", 1)])
+    doc = {"session_name": "x", "start_time": "2025-10-09T08:53:20+00:00", "events": [
+        {"timestamp_offset_ms": 0, "event_name": "E", "event_data": {"b": {"d": 3, "c": 2}, "a": 1}, "source": "s"},
+        {"timestamp_offset_ms": 0, "event_name": "F", "event_data": 1, "source": "s"}]}
+    (tmp_path / "b.json").write_text(json.dumps(doc))
+    r = ops.diff(a, str(tmp_path / "b.json"))
+    assert r.equal and r.summary.matched == 2

@@ -12,7 +12,7 @@ from evlog import ops
 from evlog.ops import OpError, Selection
 from evlog.segments import Log
 
-from .helpers import START, make_recording, read_all, trading
+from .helpers import make_recording, read_all, trading
 
 
 def test_info_from_the_index(tmp_path):

@@ -80,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
     bodies: list = []
     fail_first = 0
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if type(self).fail_first > 0:
             type(self).fail_first -= 1
