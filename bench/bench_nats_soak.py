@@ -154,6 +154,8 @@ def soak(args: argparse.Namespace) -> None:
         _, err = proc.communicate(timeout=60)
     if proc.returncode != 0:
         raise SystemExit(f"FAIL: recorder exited {proc.returncode}: {err.decode()}")
+    if args.verbose:
+        print(err.decode())
     first, kept = check_continuity(rec, total) if args.mode == "jetstream" or snap.get("dropped") == 0 else (0, 0)
     with Log.open(rec) as log:
         segments = len(log.segments())
@@ -233,6 +235,7 @@ def main() -> None:
     s.add_argument("--segment-size", default="4M")
     s.add_argument("--retain-max-bytes", default="24M")
     s.add_argument("--keep", action="store_true", help="keep the JetStream stream")
+    s.add_argument("--verbose", action="store_true", help="print the recorder's status lines")
     k = sub.add_parser("kill")
     k.add_argument("--events", type=int, default=100_000)
     k.add_argument("--rate", type=float, default=10_000)

@@ -70,11 +70,13 @@ def best(results: dict, key: str, value: float) -> None:
     results[key] = min(results.get(key, float("inf")), value)
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+def timed(fn: Callable[[], Any]) -> tuple[float, Any, float]:
+    """(wall seconds, result, CPU seconds of the process)."""
     gc.collect()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     out = fn()
-    return time.perf_counter() - t0, out
+    return time.perf_counter() - t0, out, time.process_time() - c0
 
 
 def fresh(base: str, name: str) -> str:
@@ -86,33 +88,34 @@ def fresh(base: str, name: str) -> str:
     return path
 
 
-def write_evlog(path: str, events: list, fsync: str) -> tuple[float, float]:
-    """(seconds of the append loop, seconds from Log.create to the end of close)."""
+def write_evlog(path: str, events: list, fsync: str) -> tuple[float, float, float, float]:
+    """Seconds of the append loop and from Log.create to the end of close: wall, then the
+    process's CPU (all threads: the caller's and the writer's I/O thread)."""
     gc.collect()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     log = Log.create(path, "bench", fsync=fsync)
     append = log.append
-    t1 = time.perf_counter()
+    c1, t1 = time.process_time(), time.perf_counter()
     for name, model, source, _off in events:
         append(name, model, source)
-    t2 = time.perf_counter()
+    c2, t2 = time.process_time(), time.perf_counter()
     log.close()
-    t3 = time.perf_counter()
-    return t2 - t1, t3 - t0
+    c3, t3 = time.process_time(), time.perf_counter()
+    return t2 - t1, t3 - t0, c2 - c1, c3 - c0
 
 
-def write_baseline(cls: type, path: str, events: list) -> tuple[float, float]:
+def write_baseline(cls: type, path: str, events: list) -> tuple[float, float, float, float]:
     gc.collect()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     rec = cls(path)
     append = rec.append
-    t1 = time.perf_counter()
+    c1, t1 = time.process_time(), time.perf_counter()
     for name, model, source, off in events:
         append(name, model, source, off)
-    t2 = time.perf_counter()
+    c2, t2 = time.process_time(), time.perf_counter()
     rec.close()
-    t3 = time.perf_counter()
-    return t2 - t1, t3 - t0
+    c3, t3 = time.process_time(), time.perf_counter()
+    return t2 - t1, t3 - t0, c2 - c1, c3 - c0
 
 
 def read_evlog(path: str, **kw: Any) -> int:
@@ -240,6 +243,8 @@ def main() -> int:
     print(f"# evlog storage benchmark: {n:,} events, best of {reps} (JSON recorder and MCAP: {slow_reps})")
     print(f"# machine: {machine()}")
     print(f"# command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
+    print(f"# load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"(other jobs share the cores: figures are best of the repetitions)")
     t0 = time.perf_counter()
     events = workload(n)
     raw_mean = sum(len(m.__pydantic_serializer__.to_json(m)) for _, m, _, _ in events) / n
@@ -252,29 +257,37 @@ def main() -> int:
         # writes, interleaved so the noise of the machine hits every contender alike
         for rep in range(reps):
             for policy in ("always", "interval", "never"):
-                a, t = write_evlog(fresh(base, f"evlog-{policy}"), events, policy)
+                a, t, ac, tc = write_evlog(fresh(base, f"evlog-{policy}"), events, policy)
                 best(r, f"evlog_{policy}_append", a)
                 best(r, f"evlog_{policy}_total", t)
+                best(r, f"evlog_{policy}_append_cpu", ac)
+                best(r, f"evlog_{policy}_total_cpu", tc)
             for label, cls, name in (("floor", FloorRecorder, "floor.bin"), ("json", JsonRecorder, "rec.json"),
                                      ("mcap", McapRecorder, "rec.mcap")):
                 if label != "floor" and rep >= slow_reps:
                     continue
-                a, t = write_baseline(cls, fresh(base, name), events)
+                a, t, ac, tc = write_baseline(cls, fresh(base, name), events)
                 best(r, f"{label}_append", a)
                 best(r, f"{label}_total", t)
+                best(r, f"{label}_append_cpu", ac)
+                best(r, f"{label}_total_cpu", tc)
         ev_path = os.path.join(base, "evlog-always")
         sizes = {"evlog": file_size(ev_path), "floor": file_size(os.path.join(base, "floor.bin")),
                  "json": file_size(os.path.join(base, "rec.json")), "mcap": file_size(os.path.join(base, "rec.mcap"))}
 
         # reads
         for rep in range(reps):
-            sec, got = timed(lambda: read_evlog(ev_path))
+            sec, got, cpu = timed(lambda: read_evlog(ev_path))
             assert got == n, got
             best(r, "evlog_read", sec)
-            sec, got = timed(lambda: read_evlog(ev_path, names=RARE))
+            best(r, "evlog_read_cpu", cpu)
+            sec, got, cpu = timed(lambda: read_evlog(ev_path, names=RARE))
             assert got == len(range(RARE_EVERY // 2, n, RARE_EVERY)), got
             best(r, "evlog_rare", sec)
-            best(r, "floor_read", timed(lambda: FloorRecorder.read_all(os.path.join(base, "floor.bin")))[0])
+            best(r, "evlog_rare_cpu", cpu)
+            sec, _, cpu = timed(lambda: FloorRecorder.read_all(os.path.join(base, "floor.bin")))
+            best(r, "floor_read", sec)
+            best(r, "floor_read_cpu", cpu)
             if rep >= slow_reps:
                 continue
             best(r, "json_read", timed(lambda: JsonRecorder.read_all(os.path.join(base, "rec.json")))[0])
@@ -310,12 +323,16 @@ def report(n: int, r: dict, sizes: dict, seek_off: float, seek_time: float, mem:
 
     rows: list[tuple[str, str, str, str]] = []
     append_rate = n / r["evlog_always_append"]
-    rows.append(("sustained append >= 300,000 ev/s (fsync=always)", rate(r["evlog_always_append"]),
-                 f"floor {rate(r['floor_append'])}, JSON rec. {rate(r['json_append'])}, "
+    rows.append(("sustained append >= 300,000 ev/s (fsync=always)",
+                 f"{rate(r['evlog_always_append'])} ({n / r['evlog_always_append_cpu']:,.0f} per CPU-s)",
+                 f"floor {rate(r['floor_append'])} ({n / r['floor_append_cpu']:,.0f} per CPU-s), "
+                 f"JSON rec. {rate(r['json_append'])}, "
                  f"MCAP {rate(r['mcap_append'])}", verdict(append_rate >= 300_000)))
     dur = r["evlog_always_total"]
-    rows.append(("durable file (create..close, fsync=always) <= 1.3x floor", f"{dur:.2f} s",
-                 f"{dur / r['floor_total']:.2f}x floor ({r['floor_total']:.2f} s), "
+    rows.append(("durable file (create..close, fsync=always) <= 1.3x floor",
+                 f"{dur:.2f} s ({r['evlog_always_total_cpu']:.2f} CPU-s)",
+                 f"{dur / r['floor_total']:.2f}x floor ({r['floor_total']:.2f} s; CPU "
+                 f"{r['evlog_always_total_cpu'] / r['floor_total_cpu']:.2f}x), "
                  f"{dur / r['json_total']:.2f}x JSON rec. ({r['json_total']:.2f} s), "
                  f"{dur / r['mcap_total']:.2f}x MCAP ({r['mcap_total']:.2f} s)",
                  verdict(dur <= 1.3 * r["floor_total"])))
@@ -329,10 +346,12 @@ def report(n: int, r: dict, sizes: dict, seek_off: float, seek_time: float, mem:
                  f"JSON rec. {sizes['json'] / s:.1f}x bigger ({sizes['json'] / MIB:.1f} MiB), "
                  f"MCAP {sizes['mcap'] / MIB:.2f} MiB", verdict(s <= 1.1 * sizes["floor"])))
     rd = r["evlog_read"]
-    rows.append(("full read >= 600,000 ev/s (data decoded)", rate(rd),
+    rows.append(("full read >= 600,000 ev/s (data decoded)",
+                 f"{rate(rd)} ({n / r['evlog_read_cpu']:,.0f} per CPU-s)",
                  f"{r['json_read'] / rd:.2f}x JSON rec. ({rate(r['json_read'])}), "
                  f"{r['mcap_read'] / rd:.2f}x MCAP ({rate(r['mcap_read'])}), "
-                 f"floor {rate(r['floor_read'])}", verdict(n / rd >= 600_000)))
+                 f"floor {rate(r['floor_read'])} ({n / r['floor_read_cpu']:,.0f} per CPU-s)",
+                 verdict(n / rd >= 600_000)))
     rare = r["evlog_rare"]
     rows.append((f"read of rare name ({RARE}) >= 5x faster than full", f"{rare * 1e3:.0f} ms",
                  f"{rd / rare:.1f}x faster than full read; MCAP topic read {r['mcap_rare'] * 1e3:.0f} ms "
@@ -361,6 +380,7 @@ def report(n: int, r: dict, sizes: dict, seek_off: float, seek_time: float, mem:
         print("| " + " | ".join(row) + " |")
     misses = sum(row[3] == "MISS" for row in rows)
     print(f"\n# {sum(row[3] == 'PASS' for row in rows)} PASS, {misses} MISS")
+    print(f"# load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,8 @@ import asyncio
 import os
 import shutil
 import sys
-import time
 from dataclasses import dataclass
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 import click
 
@@ -135,24 +134,6 @@ def _remove_empty_recording(path: str) -> None:
 
 
 # replay ------------------------------------------------------------------------------------
-def _scheduled(records: Iterator[Any], speed: float) -> Iterator[Any]:
-    """Yield records at their recorded pace divided by `speed` (0: as fast as possible).
-
-    TEMPORARY: used until the shared replayer (evlog/replayer.py) lands; then replay_to_nats
-    should call `EventReplayer(path).replay(sink, speed_multiplier=...)` instead.
-    """
-    start_wall: float | None = None
-    first_mono = 0
-    for rec in records:
-        if speed > 0:
-            if start_wall is None:
-                start_wall, first_mono = time.monotonic(), rec.monotonic
-            delay = start_wall + (rec.monotonic - first_mono) / 1e9 / speed - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        yield rec
-
-
 @dataclass
 class ReplayResult:
     sent: int
@@ -169,39 +150,49 @@ def replay_to_nats(path: str, url: str, *, subject_template: str = "replay.{even
                    speed: float = 1.0, filter_text: str | None = None, start: str | None = None,
                    end: str | None = None, limit: int | None = None, dry_run: bool = False,
                    out: TextIO | None = None) -> ReplayResult:
-    """Publish the events of a recording to NATS at their recorded pace (`speed` 2 = twice as fast,
-    0 = as fast as possible), every message tagged `Evlog-Replay: <recording>`. `dry_run` prints
-    what would be sent without connecting. `start`/`end`: offsets into the recording as time
-    ("90s") or ISO timestamps."""
+    """Publish the events of a recording to NATS through the replayer (`EventReplayer`): its
+    timing (`speed` 2 = twice as fast, 0 = as fast as possible), filter language and start/end
+    ("90s", an ISO time, or an offset). Every message is tagged `Evlog-Replay: <recording>`.
+    `dry_run` prints what would be sent, without waiting and without connecting."""
     from .filters import parse_filter
     from .integrations.nats import NatsSink
-    from .recording import open_recording
-    from .timespec import parse_time
+    from .replay.control import ReplayControl
+    from .replayer import EventReplayer
 
     if speed < 0:
         raise NatsSetupError("--speed must be 0 (as fast as possible) or positive")
-    flt = parse_filter(filter_text) if filter_text else None
-    rec = open_recording(path)
+    if limit is not None and limit < 0:
+        raise NatsSetupError("--limit must not be negative")
+    if filter_text:
+        parse_filter(filter_text)  # a syntax error before anything connects
+    replayer = EventReplayer(path)
+    sink = NatsSink(url, subject_template, replayer.session_name or os.path.basename(os.path.abspath(path)),
+                    dry_run=dry_run, out=out)
+    control = ReplayControl()
+
+    def publish(name: str, event: Any, source: str = "") -> None:
+        if limit is not None and sink.sent >= limit:
+            control.stop()
+            return
+        sink.publish(name, event, source)
+        if limit is not None and sink.sent >= limit:
+            control.stop()
+
     try:
-        kwargs: dict[str, Any] = dict(flt.read_kwargs()) if flt else {}
-        if start:
-            kwargs["start_mono"] = max(0, parse_time(start).to_mono(rec.start_time_ns))
-        if end:
-            kwargs["end_mono"] = max(0, parse_time(end).to_mono(rec.start_time_ns))
-        name = getattr(rec, "session_name", None) or os.path.basename(os.path.abspath(path))
-        sink = NatsSink(url, subject_template, name, dry_run=dry_run, out=out)
-        try:
-            count = 0
-            for record in _scheduled(rec.read(**kwargs), 0 if dry_run else speed):
-                if limit is not None and count >= limit:
-                    break
-                sink.publish(record.name, record.data, record.source)
-                count += 1
-        finally:
-            sink.close()
-        return ReplayResult(sink.sent, sink.skipped, dry_run)
+        result = replayer.replay(publish, "max" if dry_run or speed == 0 else speed, event_filter=filter_text,
+                                 start=_point(start), end=_point(end), control=control, stop_on_error=True)
     finally:
-        rec.close()
+        sink.close()
+    if result.failed and result.errors:
+        raise NatsSetupError(f"replay stopped after {sink.sent} messages: {result.errors[0]}")
+    return ReplayResult(sink.sent, sink.skipped, dry_run)
+
+
+def _point(text: str | None) -> Any:
+    """An offset ("1200") or a time ("90s", ISO), as the replayer takes them."""
+    if text is None:
+        return None
+    return int(text) if text.strip().isdigit() else text
 
 
 # retention ---------------------------------------------------------------------------------
@@ -297,8 +288,8 @@ def record_cmd(recording: str, url: str, subject: str, stream: str | None, durab
               help="Subject of each message: {event_name} {source} {subject} (original) {recording}.")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Speed multiplier (0: no waiting).")
 @click.option("--filter", "filter_text", default=None, help="Filter expression (docs/filters.md).")
-@click.option("--start", default=None, help="Start at this time into the recording (e.g. 90s) or ISO time.")
-@click.option("--end", default=None, help="Stop at this time into the recording or ISO time.")
+@click.option("--start", default=None, help="Start at an offset, a time into the recording (90s) or an ISO time.")
+@click.option("--end", default=None, help="End at an offset (exclusive), a time into the recording or an ISO time.")
 @click.option("--limit", type=int, default=None, help="Send at most this many messages.")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; connect to nothing.")
 def replay_cmd(recording: str, url: str, subject_template: str, speed: float, filter_text: str | None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from array import array
 from bisect import bisect_right
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -24,7 +25,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from ..segments import EventTooLargeError, Log, RawRecord, is_recording
-from . import envelope
+from . import envelope, sideindex
 from .errors import (
     EvlogBatchTooLargeError, EvlogIntegrityError, EvlogReadOnlyError, EvlogStoreMissingError,
 )
@@ -32,6 +33,8 @@ from .errors import (
 TRACKING_NAME = "tracking"
 BLOCK_BYTES = 64 << 10  # small blocks: reading one aggregate decodes little besides its events
 META_KEY = "eventsourcing"
+INDEX_SAVE_EVENTS = 1_000_000  # the side index is saved after this many new events,
+INDEX_SAVE_SECONDS = 300.0     # or on the first insert this long after the last save, and at close
 
 
 class _Head(msgspec.Struct):
@@ -64,8 +67,11 @@ class _Sequence:
         self.offsets.insert(i, offset)
 
     def has(self, version: int) -> bool:
+        return self.offset_of(version) is not None
+
+    def offset_of(self, version: int) -> int | None:
         i = bisect_right(self.versions, version)
-        return i > 0 and self.versions[i - 1] == version
+        return self.offsets[i - 1] if i > 0 and self.versions[i - 1] == version else None
 
 
 class PageCache:
@@ -84,7 +90,8 @@ class EvlogStore:
     def __init__(self, path: str, *, kind: str = "events", tracking_path: str | None = None,
                  readonly: bool = False, create: bool = True, fsync: str = "always",
                  fsync_interval: float = 1.0, application: str = "",
-                 block_bytes: int = BLOCK_BYTES) -> None:
+                 block_bytes: int = BLOCK_BYTES, index_save_events: int = INDEX_SAVE_EVENTS,
+                 index_save_seconds: float = INDEX_SAVE_SECONDS) -> None:
         self.path = os.path.abspath(path)
         self.kind = kind
         self.readonly = readonly
@@ -111,14 +118,83 @@ class EvlogStore:
             except BaseException:
                 self._log.close()
                 raise
-        self._end = self._log.start_offset
-        self._catch_up()
+        self.index_path = sideindex.side_path(self.path)
+        self.index_save_events = index_save_events
+        self.index_save_seconds = index_save_seconds
+        self.open_stats: dict[str, Any] = {}   # how the index was obtained at open (tests, bench)
+        self._saved = (-1, -1)   # (end, tracking end) the side file covers
+        self._saved_at = time.monotonic()
+        self._open_index()
 
     # index ---------------------------------------------------------------------------
-    def _catch_up(self) -> None:
-        """Index records written since the last look (all of them when the store opens)."""
+    def _open_index(self) -> None:
+        """Load the side index and read the log's tail from the offset it covers; rebuild
+        from the whole log when the side file cannot be used."""
+        t = time.perf_counter()
+        try:
+            self._load_index()
+            source = "side file"
+        except sideindex.SideIndexError as exc:
+            self._index, self._tracking = {}, {}
+            self._end, self._tracking_end = self._log.start_offset, 0
+            source = f"rebuilt ({exc})"
+        read = self._catch_up()
+        self.open_stats = {"index": source, "records_read": read, "seconds": time.perf_counter() - t}
+
+    def _load_index(self) -> None:
+        side = sideindex.load(self.index_path, self._log.manifest.start_time_ns)
+        tlog_end = self._tlog.end_offset if self._tlog is not None else side.tracking_end
+        if side.start != self._log.start_offset or side.end > self._log.end_offset or \
+                side.tracking_end > tlog_end:
+            raise sideindex.SideIndexError("stale: it covers more than the log")
+        index: dict[str, _Sequence] = {}
+        new, versions, offsets, pos = object.__new__, side.versions, side.offsets, 0
+        for key, n in zip(side.keys, side.counts):
+            seq = new(_Sequence)
+            seq.versions = versions[pos:pos + n]
+            seq.offsets = offsets[pos:pos + n]
+            index[key] = seq
+            pos += n
+        if side.end > side.start:   # the last covered record must be where the index says
+            last = next(iter(self._log.read(side.end - 1, side.end, raw=True)), None)
+            seq = index.get(last.source) if last is not None else None
+            if seq is None or seq.offset_of(_decode_head(last.data).v) != side.end - 1:
+                raise sideindex.SideIndexError("it does not match the log")
+        self._index, self._tracking = index, side.tracking
+        self._end, self._tracking_end = side.end, side.tracking_end
+        self._saved = (side.end, side.tracking_end)
+
+    def save_index(self) -> None:
+        """Write the side index (a writable store; the caller holds the write lock or no
+        insert runs). The log is flushed first so that the side file never covers offsets
+        the log's files do not hold."""
+        tracking_end = self._tlog.end_offset if self._tlog is not None else self._tracking_end
+        if (self._end, tracking_end) == self._saved:
+            return
+        self._log.flush(sync=self.fsync != "never")
+        if self._tlog is not None:
+            self._tlog.flush(sync=self.fsync != "never")
+        with self._state_lock:
+            keys = list(self._index)
+            seqs = list(self._index.values())
+            tracking = dict(self._tracking)
+            end = self._end
+        sideindex.save(self.index_path, self._log.manifest.start_time_ns, self._log.start_offset,
+                       end, tracking_end, keys, seqs, tracking)
+        self._saved = (end, tracking_end)
+        self._saved_at = time.monotonic()
+
+    def _maybe_save_index(self) -> None:
+        if self._end - max(self._saved[0], 0) >= self.index_save_events or \
+                time.monotonic() - self._saved_at >= self.index_save_seconds:
+            self.save_index()
+
+    def _catch_up(self) -> int:
+        """Index records written since the last look; returns how many were read."""
+        read = 0
         with self._rlock:
             for rec in self._log.read(self._end, raw=True):
+                read += 1
                 head = _decode_head(rec.data)
                 with self._state_lock:
                     seq = self._index.get(rec.source)
@@ -134,6 +210,7 @@ class EvlogStore:
                     with self._state_lock:
                         self._set_tracking(rec.source, n)
                         self._tracking_end = rec.offset + 1
+        return read
 
     def _set_tracking(self, app: str, nid: int) -> None:
         if nid > self._tracking.get(app, 0):
@@ -162,7 +239,7 @@ class EvlogStore:
                 keys.append(key)
                 t = (tracking.application_name, tracking.notification_id) if i == 0 and tracking else None
                 data = envelope.encode(s.originator_version, isinstance(oid, UUID), s.state, t)
-                rows.append((s.topic, key, 0, None, None, data, b""))
+                rows.append((s.topic, key, 0, data, b"", None, None))
             try:
                 first = _append_atomic(self._log, rows)
             except EventTooLargeError as exc:
@@ -176,6 +253,7 @@ class EvlogStore:
                 if tracking is not None:
                     self._set_tracking(tracking.application_name, tracking.notification_id)
                 self._end = first + len(rows)
+            self._maybe_save_index()
         if self.fsync == "always":
             self._log.flush(sync=True)
         self._notify()
@@ -213,6 +291,7 @@ class EvlogStore:
         with self._wlock:
             self._check((), tracking)
             self._insert_tracking(tracking.application_name, tracking.notification_id)
+            self._maybe_save_index()
 
     # reading --------------------------------------------------------------------------
     def max_tracking_id(self, application_name: str) -> int | None:
@@ -310,6 +389,14 @@ class EvlogStore:
 
     def close(self) -> None:
         try:
+            if not self.readonly:
+                with self._wlock:
+                    self.save_index()
+        finally:
+            self._close_logs()
+
+    def _close_logs(self) -> None:
+        try:
             self._log.close()
         finally:
             if self._tlog is not None:
@@ -326,17 +413,17 @@ def _open_log(path: str, readonly: bool, create: bool, opts: dict, metadata: dic
 
 
 def _append_atomic(log: Log, rows: list[tuple]) -> int:
-    """Append pre-encoded rows atomically; returns the first offset.
+    """Append rows `(name, source, flags, data, types, timestamp, monotonic)` atomically;
+    returns the first offset.
 
     One row is atomic by itself: it joins the writer's current block (many single-event
     inserts share a block, written when it fills, ages past block_max_age, or a reader or
-    fsync=always flushes). Several rows go in one block of their own. Log.append_batch
-    re-encodes data values, so the state bytes could not be kept as given: this uses the
-    writer's `append_many_encoded` (a public `Log.append_batch_encoded` would replace it)."""
+    fsync=always flushes). Several rows go in one block of their own. The data bytes come
+    from `envelope.encode` (a JSON object around a state checked by `is_json_state`, or
+    base64), so the engine does not decode them again (validate=False)."""
     if len(rows) == 1:
-        name, source, flags, ts, mono, data, types = rows[0]
-        return log.append_encoded(name, source, flags, data, types, ts, mono)
-    return log._w().append_many_encoded(rows, atomic=True)
+        return log.append_encoded(*rows[0], validate=False)
+    return log.append_batch_encoded(rows, atomic=True, validate=False).start
 
 
 # sharing within a process ---------------------------------------------------------------

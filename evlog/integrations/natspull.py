@@ -3,15 +3,18 @@
 nats-py's `PullSubscription.fetch` waits for each message with its own timeout (about 75 us
 of CPU per message); this keeps up to two batches requested (`$JS.API.CONSUMER.MSG.NEXT`),
 each with its own reply subject `<inbox>.<n>`, and hands every message to a plain callback
-(about 12 us per message). Requests end with their batch, or a status message (404, 408,
-409), or expire; new ones are sent as credit runs low. The subscription can hold every
-requested message, so the client never drops one.
+(about 12 us per message). The server fills requests in order, so each message counts against
+the oldest open request (messages keep their own subject; only status messages name the
+request). Requests end with their batch, or a status message (404, 408, 409), or expire; new
+ones are sent as credit runs low. The subscription can hold far more than the requested
+messages, so the client does not drop any.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from typing import Any, Callable
 
 
@@ -24,30 +27,35 @@ class PullFeeder:
         self._on_problem = on_problem
         self.batch = max(1, batch)
         self.expires = expires
-        self._requests: dict[str, list] = {}   # reply token -> [remaining, local deadline]
+        self._requests: OrderedDict[str, list] = OrderedDict()   # token -> [remaining, local deadline]
         self._counter = 0
         self._prefix = ""
         self._sub: Any = None
         self._topping = False
+        self._scheduled = False
+        self._credit = 0
         self._closed = False
 
     async def start(self) -> None:
         self._prefix = self._nc.new_inbox()
         self._sub = await self._nc.subscribe(f"{self._prefix}.*", cb=self._cb,
-                                             pending_msgs_limit=4 * self.batch + 1024, pending_bytes_limit=0)
+                                             pending_msgs_limit=8 * self.batch + 4096, pending_bytes_limit=0)
         await self.top_up()
 
     def credit(self) -> int:
+        """Messages requested and not yet received (requests past their deadline are dropped)."""
         now = time.monotonic()
         for token in [t for t, r in self._requests.items() if r[1] < now]:
-            del self._requests[token]   # expired on the server (or lost with a reconnect)
-        return sum(r[0] for r in self._requests.values())
+            self._credit -= self._requests.pop(token)[0]   # expired on the server, or lost
+        return self._credit
 
     def reset(self) -> None:
         """Forget outstanding requests (after a reconnect the server has dropped them)."""
         self._requests.clear()
+        self._credit = 0
 
     async def top_up(self) -> None:
+        self._scheduled = False
         if self._topping or self._closed:
             return
         self._topping = True
@@ -56,36 +64,42 @@ class PullFeeder:
                 self._counter += 1
                 token = str(self._counter)
                 self._requests[token] = [self.batch, time.monotonic() + self.expires + 1.0]
+                self._credit += self.batch
                 body = json.dumps({"batch": self.batch, "expires": int(self.expires * 1e9)}).encode()
                 try:
                     await self._nc.publish(self._next_subject, body, reply=f"{self._prefix}.{token}")
                 except Exception as exc:  # noqa: BLE001 - disconnected: retried on the next top-up
-                    self._requests.pop(token, None)
+                    self._credit -= self._requests.pop(token)[0]
                     self._on_problem(f"pull request: {exc}")
                     return
         finally:
             self._topping = False
 
     async def _cb(self, msg: Any) -> None:
-        token = msg.subject.rpartition(".")[2]
-        request = self._requests.get(token)
+        requests = self._requests
         if msg.reply:
-            if request is not None:
+            if requests:
+                token, request = next(iter(requests.items()))
                 request[0] -= 1
+                self._credit -= 1
                 if request[0] <= 0:
-                    del self._requests[token]
+                    del requests[token]
             self._on_message(msg)
         else:
-            status = (msg.headers or {}).get("Status", "")
+            headers = msg.headers or {}
+            status = headers.get("Status", "")
             if status != "100":          # 100: idle heartbeat / flow control
-                self._requests.pop(token, None)
+                request = requests.pop(msg.subject.rpartition(".")[2], None)
+                if request is not None:
+                    self._credit -= request[0]
                 if status == "409":
-                    description = (msg.headers or {}).get("Description", "")
+                    description = headers.get("Description", "")
                     if "Exceeded MaxWaiting" not in description:
                         self._on_problem(f"pull request ended: 409 {description}")
                 elif status not in ("404", "408"):
-                    self._on_problem(f"pull request ended: {status} {(msg.headers or {}).get('Description', '')}")
-        if not self._topping and self.credit() < self.batch:
+                    self._on_problem(f"pull request ended: {status} {headers.get('Description', '')}")
+        if self._credit < self.batch and not self._scheduled and not self._topping:
+            self._scheduled = True
             asyncio.ensure_future(self.top_up())
 
     async def close(self) -> None:

@@ -130,6 +130,11 @@ class DiffResult:
     def equal(self) -> bool:
         return self.summary.equal
 
+    def to_dict(self) -> dict:
+        """JSON-ready: {"summary", "differences", "truncated"} (what `diff --format json` prints)."""
+        return {"summary": self.summary.to_dict(), "differences": [d.to_dict() for d in self.differences],
+                "truncated": self.truncated}
+
 
 class _Item:
     __slots__ = ("_key", "_value", "monotonic", "name", "offset", "raw", "source")

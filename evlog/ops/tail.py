@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .common import Selection, open_input, select
+from .common import OpError, Selection, open_input, select
 
 
 def tail(path: str | os.PathLike, n: int = 10, *, selection: Selection | None = None, follow: bool = False,
@@ -36,9 +36,8 @@ def tail(path: str | os.PathLike, n: int = 10, *, selection: Selection | None = 
         if not follow:
             return
         if rec.format != "evlog":
-            from .common import OpError
             raise OpError(f"{path} is a JSON file of the original format: it cannot be followed")
         kwargs = selection.read_kwargs(rec.start_time_ns) if selection else {}
         kwargs.pop("start", None)
-        start = max(last_seen + 1, rec.log.end_offset if last_seen < 0 else last_seen + 1)
+        start = last_seen + 1 if last_seen >= 0 else rec.log.end_offset
         yield from rec.log.follow(start, poll_interval=poll_interval, stop=stop, **kwargs)

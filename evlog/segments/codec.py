@@ -97,9 +97,7 @@ def _convert(value: Any, path: list, types: list) -> Any:
             items.sort()
         except TypeError:
             pass
-        return _convert(items, path, [] if not types else types)
-    if isinstance(value, bool):  # bool subclasses
-        return bool(value)
+        return _convert(items, path, types)
     if isinstance(value, Enum):
         return _convert(value.value, path, types)
     if isinstance(value, int):
@@ -109,9 +107,6 @@ def _convert(value: Any, path: list, types: list) -> Any:
     if isinstance(value, float):
         return _convert(float(value), path, types)
     if isinstance(value, Decimal):
-        if value.is_finite():
-            types.append([list(path), "decimal"])
-            return str(value)
         types.append([list(path), "decimal"])
         return str(value)
     if isinstance(value, _dt.datetime):

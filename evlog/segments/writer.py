@@ -165,6 +165,7 @@ class LogWriter:
             self._summary: SegmentSummary = state.summary
             self._seg_size = state.segment_size
             self._seg_created = time.monotonic()
+            self._roll_wanted = False
             if self._seg_base is None:
                 self._seg_fd = -1
                 self._new_segment(self._next_offset)
@@ -225,6 +226,7 @@ class LogWriter:
             rows = self._rows
             if not rows:
                 self._rows_started = time.monotonic()
+                self._cond.notify_all()   # the I/O thread may sleep without a timeout: start the age clock
             elif self._rows_bytes + size > MAX_RAW_LEN - 4096:
                 self._seal_locked()
                 rows = self._rows
@@ -368,7 +370,7 @@ class LogWriter:
     def _write_block(self, first: int, rows: list) -> None:
         frame, header, meta = encode_block(first, rows, self._compressor)
         opts = self.options
-        if self._entries and (self._seg_size + len(frame) > opts.segment_max_bytes or (
+        if self._entries and (self._seg_size + len(frame) > opts.segment_max_bytes or self._roll_wanted or (
                 opts.segment_max_age is not None and time.monotonic() - self._seg_created >= opts.segment_max_age)):
             self._roll(first)
         self.fs.write(self._seg_fd, frame)
@@ -393,7 +395,7 @@ class LogWriter:
         """Close the active segment at the next block (e.g. on SIGHUP or a new day)."""
         with self._cond:
             self._seal_locked()
-            self._seg_created = -1e18 if self._entries else self._seg_created
+            self._roll_wanted = True   # _write_block rolls before the next block (if the segment has any)
             self._cond.notify_all()
 
     def _roll(self, next_base: int) -> None:
@@ -427,6 +429,7 @@ class LogWriter:
         self._summary = SegmentSummary()
         self._seg_size = len(encode_segment_header(base))
         self._seg_created = time.monotonic()
+        self._roll_wanted = False
 
     def _write_index(self) -> None:
         assert self._seg_base is not None

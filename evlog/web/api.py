@@ -2,23 +2,21 @@
 replay control and webhook players. Documented in docs/api.md."""
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import shutil
-from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, Conflict, NotFound
 from werkzeug.exceptions import NotImplemented as NotImplemented501
 
 from ..segments import Log
 from .catalog import Catalog, event_json, page
+from .exporting import FORMATS, stream_export
 from .replays import HttpTargets, Replay, ReplayManager, check_speed
 from .security import check_name, json_body, require_token
 from .sessions import Players, RecordSessions, SessionError
+from .timetravel import is_store, state_at
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 1000
@@ -143,13 +141,26 @@ def summary(name: str) -> Any:
                     "first_offset": getattr(rec, "start_offset", 0),
                     "end_offset": getattr(rec, "start_offset", 0) + s.count,
                     "first_timestamp": _iso(s.first_ts), "last_timestamp": _iso(s.last_ts),
-                    "stored_bytes": s.stored_bytes, "raw_bytes": s.raw_bytes})
+                    "stored_bytes": s.stored_bytes, "raw_bytes": s.raw_bytes, "eventsourcing": is_store(rec)})
     return jsonify(out)
 
 
 def _iso(ns: int | None) -> str | None:
     from .catalog import iso
     return iso(ns)
+
+
+@bp.get("/recording/<name>/timetravel")
+def timetravel(name: str) -> Any:
+    """An eventsourcing store as it was at `offset` (inclusive): the aggregate `originator_id`,
+    or every aggregate (the first 200) without it."""
+    cat = catalog()
+    path = cat.path(name)
+    with cat.open_path(path) as rec:
+        end = getattr(rec, "start_offset", 0) + len(rec)
+        offset = int_arg("offset", end - 1, 0)
+        return jsonify(state_at(path, rec, offset if offset is not None else end - 1,
+                                request.args.get("originator_id") or None))
 
 
 @bp.get("/recording/<name>/histogram")
@@ -161,50 +172,15 @@ def histogram(name: str) -> Any:
 
 @bp.get("/recording/<name>/export")
 def export(name: str) -> Any:
+    """A streamed download made by the `evlog export` engine; `json` is the original tool's format."""
     fmt = request.args.get("format", "json")
-    if fmt not in ("json", "jsonl", "csv"):
+    if fmt not in FORMATS:
         raise BadRequest("format must be json, jsonl or csv")
-    kwargs = parse_filter_kwargs(request.args.get("filter")) or {}
-    cat = catalog()
-    cat.path(name)   # 404 before the response starts
-
-    def rows() -> Iterator[dict]:
-        with cat.open(name) as rec:
-            for r in rec.read(**kwargs):
-                yield event_json(r)
-
-    def generate() -> Iterator[str]:
-        if fmt == "jsonl":
-            for ev in rows():
-                yield json.dumps(ev) + "\n"
-        elif fmt == "csv":
-            buf = io.StringIO()
-            w = csv.writer(buf)
-            w.writerow(["offset", "timestamp", "timestamp_offset_ms", "event_name", "source", "event_data"])
-            for ev in rows():
-                w.writerow([ev["offset"], ev["timestamp"], ev["timestamp_offset_ms"], ev["event_name"],
-                            ev["source"], json.dumps(ev["event_data"])])
-                if buf.tell() > 65536:
-                    yield buf.getvalue()
-                    buf.seek(0)
-                    buf.truncate()
-            yield buf.getvalue()
-        else:
-            with cat.open(name) as rec:
-                head = {"session_name": rec.session_name, "start_time": rec.start_time.isoformat(),
-                        "duration_ms": rec.duration_ms, "total_events": len(rec)}
-            yield json.dumps(head)[:-1] + ', "events": ['
-            first = True
-            for ev in rows():
-                legacy = {"timestamp_offset_ms": ev["timestamp_offset_ms"], "event_name": ev["event_name"],
-                          "event_data": ev["event_data"], "source": ev["source"]}
-                yield ("" if first else ",") + "\n" + json.dumps(legacy)
-                first = False
-            yield "\n]}\n"
-
-    mime = {"json": "application/json", "jsonl": "application/x-ndjson", "csv": "text/csv"}[fmt]
+    text = request.args.get("filter") or None
+    parse_filter_kwargs(text)   # a syntax error is a 400 before the download starts
+    path = catalog().path(name)   # 404 before the response starts
     stem = name.removesuffix(".json")
-    return Response(stream_with_context(generate()), mimetype=mime, headers={
+    return Response(stream_export(path, fmt, text), mimetype=FORMATS[fmt], headers={
         "Content-Disposition": f'attachment; filename="{stem}.{fmt}"'})
 
 
@@ -279,7 +255,7 @@ def slice_recording(name: str) -> Any:
 @bp.delete("/recording/<name>")
 @require_token
 def delete_recording(name: str) -> Any:
-    path = catalog().path(name)
+    path = catalog().entry(name)
     if name in sessions().active():
         raise Conflict(f"{name} is being recorded; stop it first")
     if os.path.isdir(path):
@@ -338,7 +314,7 @@ def replay_start(name: str) -> Any:
     text = body.get("filter")
     if text is not None and not isinstance(text, str):
         raise BadRequest("filter must be a string")
-    kwargs = parse_filter_kwargs(text) or {}
+    parse_filter_kwargs(text)   # a syntax error is a 400 here, not a failed replay
     try:
         speed = check_speed(body.get("speed", 1.0))
     except ValueError as exc:
@@ -351,12 +327,7 @@ def replay_start(name: str) -> Any:
         raise Conflict("too many replays running; stop one first")
     with cat.open_path(path) as rec:
         total = len(rec)
-
-    def reader(offset: int) -> Iterator:
-        with cat.open_path(path) as rec:
-            yield from rec.read(offset, **kwargs)
-
-    replay = replays().add(Replay(name, reader, total, speed=speed, start_offset=start,
+    replay = replays().add(Replay(name, lambda: cat.open_path(path), total, speed=speed, start_offset=start,
                                   paused=bool(body.get("paused")), http=http, filter_text=text))
     return jsonify(replay.status()), 201
 
@@ -471,16 +442,32 @@ def player_list() -> Any:
 
 
 # diff ----------------------------------------------------------------------------
-@bp.get("/diff")
-def diff() -> Any:
+def _diff_args() -> tuple[str, str, str, str, str | None]:
+    """?a=<baseline>&b=<new>&filter=: (name a, name b, path a, path b, filter text)."""
     a, b = request.args.get("a"), request.args.get("b")
     if not a or not b:
         raise BadRequest("give two recordings: ?a=<name>&b=<name>")
+    cat = catalog()
+    return a, b, cat.path(a), cat.path(b), request.args.get("filter") or None
+
+
+@bp.get("/diff")
+def diff() -> Any:
+    a, b, path_a, path_b, text = _diff_args()
     limit = int_arg("limit", 500, 1, 5000)
     from .diffing import run_diff
-    cat = catalog()
-    return jsonify(run_diff(cat.path(a), cat.path(b), a, b, limit or 500,
-                            request.args.get("filter") or None))
+    return jsonify(run_diff(path_a, path_b, a, b, limit or 500, text))
+
+
+@bp.get("/diff/run")
+def diff_run() -> Any:
+    """More of a collapsed run of equal events: `count` pairs from `a_offset`/`b_offset`."""
+    _, _, path_a, path_b, text = _diff_args()
+    a_offset, b_offset = int_arg("a_offset", 0), int_arg("b_offset", 0)
+    count = int_arg("count", 100, 1, 500)
+    parse_filter_kwargs(text)
+    from .diffing import equal_run
+    return jsonify(equal_run(path_a, path_b, a_offset or 0, b_offset or 0, count or 100, text))
 
 
 @bp.errorhandler(SessionError)

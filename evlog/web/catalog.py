@@ -13,6 +13,7 @@ from ..recording import EvlogRecording, LegacyRecording, open_recording
 from ..segments import Record, SegmentSummary, to_json_mode
 from ..segments.manifest import is_recording
 from .security import NAME_RE, resolve
+from .timetravel import events_log
 
 PLAYERS_FILE = ".evlog-players.json"
 Signature = tuple
@@ -91,18 +92,23 @@ class Catalog:
                 if e.name.startswith(".") or not NAME_RE.match(e.name) or e.is_symlink():
                     continue
                 if e.is_dir(follow_symlinks=False):
-                    if is_recording(e.path):
+                    if is_recording(events_log(e.path)):
                         out.append(e.name)
                 elif e.is_file(follow_symlinks=False) and e.name.endswith(".json"):
                     out.append(e.name)
         return sorted(out)
 
     def path(self, name: str, *, must_exist: bool = True) -> str:
+        """The recording's path; for an eventsourcing store directory, its events log."""
+        return events_log(self.entry(name, must_exist=must_exist))
+
+    def entry(self, name: str, *, must_exist: bool = True) -> str:
+        """What `name` is in the folder (a store directory as a whole)."""
         return resolve(self.root, name, must_exist=must_exist)
 
     def info(self, name: str) -> dict | None:
         """Metadata of one recording, from its index (cached until its files change)."""
-        path = os.path.join(self.root, name)
+        path = events_log(os.path.join(self.root, name))
         sig = signature(path)
         with self._lock:
             hit = self._info.get(name)
@@ -167,10 +173,8 @@ class Catalog:
             for off, mono in self._legacy_index(rec)[1]:
                 yield off, 1, mono, mono
             return
-        reader = rec.log._read()  # the Log API exposes no block entries; see the report
-        for view in reader.segments:
-            for e in view.entries:
-                yield e.first_offset, e.count, e.first_mono, e.last_mono
+        for _segment, e in rec.log.index_entries():
+            yield e.first_offset, e.count, e.first_mono, e.last_mono
 
     def histogram(self, rec: EvlogRecording | LegacyRecording, bins: int) -> dict:
         """Events over time in `bins` equal slices of the recording, spread per block."""

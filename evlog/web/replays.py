@@ -1,6 +1,7 @@
-"""Replays started from the dashboard: a drift-free scheduler in a thread, controlled from requests
-(pause, resume, step, seek, speed, stop), feeding the browser (a buffer it polls) and optionally
-HTTP endpoints (webhook players) with retries and a report of failures."""
+"""Replays started from the dashboard, driven by the Python replayer's scheduler and control
+(`evlog.replay.run_replay`, `ReplayControl`): the same drift-free timing, pause, step, seek and
+speed. Each delivered event goes to a buffer the browser polls and, optionally, to HTTP endpoints
+(webhook players) with retries and a report of failures."""
 from __future__ import annotations
 
 import itertools
@@ -13,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..segments import Record
+from ..replay import ReplayControl, ReplayError, Selection, parse_speed, run_replay
 from .catalog import event_json
 
 MIN_SPEED, MAX_SPEED = 0.1, 100.0
@@ -22,9 +23,10 @@ MAX_FAILURES = 100
 
 
 def check_speed(value: Any) -> float:
+    """A speed from a request: a number from MIN_SPEED to MAX_SPEED (ValueError otherwise)."""
     try:
-        speed = float(value)
-    except (TypeError, ValueError):
+        speed = parse_speed(value)
+    except ReplayError:
         raise ValueError(f"speed must be a number, not {value!r}") from None
     if not MIN_SPEED <= speed <= MAX_SPEED:
         raise ValueError(f"speed must be between {MIN_SPEED} and {MAX_SPEED}")
@@ -32,7 +34,8 @@ def check_speed(value: Any) -> float:
 
 
 class HttpTargets:
-    """POST each event as JSON to some URLs; retries, then reports the failure and goes on."""
+    """POST each event as JSON to some URLs; retries, then reports the failure and goes on.
+    (`evlog.replay.sinks` has no HTTP sink: this is the dashboard's, run under the shared scheduler.)"""
 
     def __init__(self, targets: list[dict], retries: int = 3, timeout: float = 5.0,
                  backoff: float = 0.2) -> None:
@@ -66,169 +69,172 @@ class HttpTargets:
                     self.failures.append({"offset": event["offset"], "player": t.get("name"),
                                           "url": t["url"], "error": error})
 
+    def report(self) -> dict:
+        return {"targets": self.targets, "sent": self.sent, "failed": self.failed,
+                "failures": list(self.failures)}
+
+
+class EventView:
+    """A recording whose decoded records carry, as their data, the event as the API shows it
+    (`event_json`: offset, times, name, source, data): the scheduler hands that to the sink.
+    Raw reads (the scheduler's bound and count look-ups) pass through."""
+
+    def __init__(self, recording: Any) -> None:
+        self._rec = recording
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rec, name)
+
+    def __len__(self) -> int:
+        return len(self._rec)
+
+    def read(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        if kwargs.get("raw"):
+            return self._rec.read(*args, **kwargs)
+        return (r._replace(data=event_json(r)) for r in self._rec.read(*args, **kwargs))
+
+
+class BrowserSink:
+    """The replay's sink: numbers each event and keeps the last BUFFER for the page to poll."""
+
+    def __init__(self, lock: threading.Lock, http: HttpTargets | None = None) -> None:
+        self._lock = lock
+        self.http = http
+        self.buffer: deque[tuple[int, dict]] = deque(maxlen=BUFFER)
+        self.seq = 0
+        self.delivered = 0
+        self.position: int | None = None   # offset of the last delivered event
+        self.position_mono = 0
+
+    def publish(self, event_name: str, event: dict, source: str = "") -> None:
+        if self.http is not None:
+            self.http.send(event)
+        with self._lock:
+            self.seq += 1
+            self.buffer.append((self.seq, event))
+            self.position, self.position_mono = event["offset"], event["monotonic_ns"]
+            self.delivered += 1
+
+    def after(self, seq: int, limit: int) -> list[dict]:
+        with self._lock:
+            out = [dict(ev, seq=s) for s, ev in self.buffer if s > seq]
+        return out[:limit]
+
+
+def _control(paused: bool) -> ReplayControl:
+    control = ReplayControl()
+    if paused:
+        control.pause()
+    return control
+
 
 class Replay:
-    """One replay: events of a recording delivered at `start + (mono - mono0) / speed`."""
+    """One replay of a recording, run by `evlog.replay.run_replay` in a thread and steered
+    through a `ReplayControl` from request threads."""
 
     _ids = itertools.count(1)
 
-    def __init__(self, name: str, open_reader: Callable[[int], Iterator[Record]], total: int, *,
+    def __init__(self, name: str, open_recording: Callable[[], Any], total: int, *,
                  speed: float = 1.0, start_offset: int = 0, paused: bool = False,
-                 http: HttpTargets | None = None, filter_text: str | None = None) -> None:
+                 http: HttpTargets | None = None, filter_text: str | None = None,
+                 clock: Any = None) -> None:
         self.id = str(next(self._ids))
         self.name = name
-        self._open = open_reader
+        self._open = open_recording
         self.total = total
         self.speed = check_speed(speed)
         self.filter = filter_text
+        self.selection = Selection.of(filter_text) if filter_text else Selection()
         self.http = http
-        self._cond = threading.Condition()
-        self.state = "paused" if paused else "playing"
-        self._paused = paused
-        self._stop = False
-        self._seek: int | None = start_offset
-        self._step = 0
-        self._anchor: tuple[float, int] | None = None   # (wall seconds, monotonic ns)
-        self.position: int | None = None   # offset of the last delivered event
-        self.position_mono: int = 0
-        self.delivered = 0
-        self.buffer: deque[tuple[int, dict]] = deque(maxlen=BUFFER)
-        self._seq = 0
+        self.clock = clock
+        self._lock = threading.Lock()
+        self.sink = BrowserSink(self._lock, http)
+        self._stopped = False
+        self._done: str | None = None      # finished / stopped / failed, once the thread ended
         self.error: str | None = None
         self.started_at = time.time()
-        self._thread = threading.Thread(target=self._run, name=f"evlog-replay-{self.id}", daemon=True)
+        self.control = _control(paused)
+        self._start(start_offset)
+
+    def _start(self, offset: int) -> None:
+        self._done = None
+        self._thread = threading.Thread(target=self._run, args=(self.control, offset),
+                                        name=f"evlog-replay-{self.id}", daemon=True)
         self._thread.start()
 
+    def _run(self, control: ReplayControl, offset: int) -> None:
+        try:
+            with self._open() as rec:
+                result = run_replay(EventView(rec), self.sink.publish, self.selection, speed=self.speed,
+                                    clock=self.clock, control=control, start=offset)
+            done = "stopped" if result.stopped else "finished"
+        except Exception as exc:  # noqa: BLE001 - reported in status, never a traceback to the user
+            done, self.error = "failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        with self._lock:
+            if control is self.control:
+                self._done = done
+
     # control (from request threads) -------------------------------------------------
+    @property
+    def state(self) -> str:
+        if self._stopped:
+            return "stopped" if self._done in (None, "stopped") else self._done
+        if self._done is not None:
+            return self._done
+        return "paused" if self.control.paused else "playing"
+
+    def _live(self) -> bool:
+        return self.state in ("playing", "paused")
+
     def pause(self) -> None:
-        with self._cond:
-            if self.state in ("playing",):
-                self._paused, self.state = True, "paused"
-                self._anchor = None
-            self._cond.notify_all()
+        if self._live():
+            self.control.pause()
 
     def resume(self) -> None:
-        with self._cond:
-            if self.state == "paused":
-                self._paused, self.state = False, "playing"
-                self._anchor = None
-            self._cond.notify_all()
+        if self._live():
+            self.control.resume()
 
     def step(self) -> None:
-        with self._cond:
-            if self.state in ("paused", "playing"):
-                self._paused, self.state = True, "paused"
-                self._step += 1
-                self._anchor = None
-            self._cond.notify_all()
+        if self._live():
+            self.control.step()
+
+    def set_speed(self, speed: Any) -> None:
+        self.speed = check_speed(speed)
+        self.control.set_speed(self.speed)
 
     def seek(self, offset: int) -> None:
-        with self._cond:
-            self._seek = max(0, int(offset))
-            self._anchor = None
-            if self.state == "finished":
-                self.state = "paused" if self._paused else "playing"
-                self._restart()
-            self._cond.notify_all()
-
-    def set_speed(self, speed: float) -> None:
-        speed = check_speed(speed)
-        with self._cond:
-            if self._anchor is not None:   # keep the replay's current point in time
-                now = time.monotonic()
-                wall, mono = self._anchor
-                self._anchor = (now, mono + int((now - wall) * 1e9 * self.speed))
-            self.speed = speed
-            self._cond.notify_all()
+        """Go on from `offset`; a finished replay restarts there (keeping its paused state)."""
+        offset = max(0, int(offset))
+        with self._lock:
+            restart = self._done == "finished" and not self._stopped
+            if restart:
+                self.control = _control(self.control.paused)
+                self._start(offset)
+        if not restart:
+            self.control.seek(offset=offset)
 
     def stop(self) -> None:
-        with self._cond:
-            self._stop = True
-            if self.state not in ("finished", "failed"):
-                self.state = "stopped"
-            self._cond.notify_all()
+        self._stopped = True
+        self.control.stop()
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
-    def _restart(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"evlog-replay-{self.id}", daemon=True)
-        self._thread.start()
-
     # reporting ---------------------------------------------------------------------
     def status(self) -> dict:
-        with self._cond:
-            d = {"replay_id": self.id, "recording": self.name, "state": self.state, "speed": self.speed,
-                 "position": self.position, "position_ms": self.position_mono / 1e6,
-                 "delivered": self.delivered, "total": self.total, "filter": self.filter,
-                 "last_seq": self._seq, "error": self.error}
+        sink = self.sink
+        with self._lock:
+            d = {"replay_id": self.id, "recording": self.name, "speed": self.speed,
+                 "position": sink.position, "position_ms": sink.position_mono / 1e6,
+                 "delivered": sink.delivered, "total": self.total, "filter": self.filter,
+                 "last_seq": sink.seq, "error": self.error}
+        d["state"] = self.state
         if self.http is not None:
-            d["http"] = {"targets": self.http.targets, "sent": self.http.sent, "failed": self.http.failed,
-                         "failures": list(self.http.failures)}
+            d["http"] = self.http.report()
         return d
 
     def events_after(self, seq: int, limit: int = 500) -> list[dict]:
-        with self._cond:
-            out = [dict(ev, seq=s) for s, ev in self.buffer if s > seq]
-        return out[:limit]
-
-    # the scheduler ------------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except Exception as exc:  # noqa: BLE001 - reported in status, never a traceback to the user
-            with self._cond:
-                self.state, self.error = "failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-    def _loop(self) -> None:
-        records: Iterator[Record] | None = None
-        while True:
-            with self._cond:
-                if self._stop:
-                    return
-                if self._seek is not None:
-                    records = self._open(self._seek)
-                    self._seek = None
-                    self._anchor = None
-            assert records is not None
-            rec = next(records, None)
-            if rec is None:
-                with self._cond:
-                    if self._seek is None:
-                        self.state = "finished"
-                        return
-                continue
-            if not self._wait_until_due(rec):
-                continue   # stopped or sought: the loop decides
-            ev = event_json(rec)
-            if self.http is not None:
-                self.http.send(ev)
-            with self._cond:
-                self._seq += 1
-                self.buffer.append((self._seq, ev))
-                self.position, self.position_mono = rec.offset, rec.monotonic
-                self.delivered += 1
-
-    def _wait_until_due(self, rec: Record) -> bool:
-        """Sleep until `rec` is due (honouring pause, step, speed). False if a seek/stop came first."""
-        with self._cond:
-            while True:
-                if self._stop or self._seek is not None:
-                    return False
-                if self._paused:
-                    if self._step > 0:
-                        self._step -= 1
-                        return True
-                    self._cond.wait()
-                    continue
-                now = time.monotonic()
-                if self._anchor is None:
-                    self._anchor = (now, rec.monotonic)
-                wall, mono = self._anchor
-                due = wall + (rec.monotonic - mono) / 1e9 / self.speed
-                if due <= now:
-                    return True
-                self._cond.wait(min(due - now, 0.5))
+        return self.sink.after(seq, limit)
 
 
 class ReplayManager:

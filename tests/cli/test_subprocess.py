@@ -55,3 +55,23 @@ def test_record_from_a_pipe(tmp_path):
     # progress bars never reach a pipe
     p = sh(EVLOG, "export", tmp_path / "r", "-o", tmp_path / "x.jsonl")
     assert p.stderr.decode().strip() == f"50 events written to {tmp_path / 'x.jsonl'}"
+
+
+@pytest.mark.timeout(120)
+def test_tail_follow_prints_events_as_they_are_written(tmp_path):
+    from evlog.segments import Log
+    path = str(tmp_path / "live")
+    log = Log.create(path, "live", fsync="never")
+    log.append("Before", 1)
+    log.flush()
+    proc = subprocess.Popen([EVLOG, "tail", path, "-f", "--jsonl", "--poll", "0.02"], stdout=subprocess.PIPE)
+    try:
+        first = json.loads(proc.stdout.readline())
+        log.append("After", 2)
+        log.flush()
+        second = json.loads(proc.stdout.readline())
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
+    assert (first["event_name"], second["event_name"]) == ("Before", "After")

@@ -177,7 +177,8 @@ def test_factory_settings_and_layout(tmp_path):
     app.save(agg)
     app.take_snapshot(agg.id)
     app.close()
-    assert sorted(os.listdir(tmp_path / "y" / "application")) == ["events", "snapshots", "tracking"]
+    assert sorted(os.listdir(tmp_path / "y" / "application")) == [
+        "events", "events.index", "snapshots", "snapshots.index", "tracking"]
     assert not (tmp_path / "x").exists()
     with Log.open(str(tmp_path / "y" / "application" / "snapshots")) as log:
         assert len(log) == 1
@@ -193,3 +194,134 @@ def test_stores_are_shared_and_closed_with_the_last_recorder(tmp_path):
     s3 = _store(tmp_path)
     assert s3 is not s1
     release(s3)
+
+
+# the persisted originator index (side file) -------------------------------------------------
+
+def _fill(rec, n_aggregates: int = 20, versions: int = 3) -> list:
+    ids = [uuid4() if i % 2 else f"order-{i}" for i in range(n_aggregates)]
+    for v in range(1, versions + 1):
+        rec.insert_events([ev(oid, v, b'{"v":%d}' % v) for oid in ids])
+    return ids
+
+
+def _check_contents(rec, ids: list, versions: int) -> None:
+    for oid in ids:
+        got = rec.select_events(oid)
+        assert [(e.originator_id, e.originator_version) for e in got] == \
+            [(oid, v) for v in range(1, versions + 1)]
+    assert rec.max_notification_id() == len(ids) * versions
+    with pytest.raises(IntegrityError):
+        rec.insert_events([ev(ids[0], versions)])
+
+
+def test_reopen_loads_the_side_index_without_reading_the_log(tmp_path):
+    rec = EvlogProcessRecorder(_store(tmp_path))
+    ids = _fill(rec)
+    rec.insert_events([], tracking=Tracking("up", 7))
+    rec.close()
+    assert os.path.exists(tmp_path / "s" / "events.index")
+    rec = EvlogProcessRecorder(_store(tmp_path))
+    assert rec.store.open_stats["index"] == "side file"
+    assert rec.store.open_stats["records_read"] == 0
+    _check_contents(rec, ids, 3)
+    assert rec.max_tracking_id("up") == 7
+    rec.close()
+
+
+def _crash_copy(tmp_path, rec, name: str = "crashed") -> str:
+    """The store's files as a process crash leaves them (the log flushed, no close)."""
+    rec.store.log.flush()
+    shutil.copytree(tmp_path / "s", tmp_path / name)
+    return name
+
+
+def test_side_index_behind_the_log_catches_up_from_the_tail(tmp_path):
+    rec = EvlogProcessRecorder(_store(tmp_path, index_save_events=10**9))
+    ids = _fill(rec, versions=2)
+    rec.store.save_index()                      # covers 40 events
+    more = [uuid4(), "late"]
+    rec.insert_events([ev(oid, 3, b'{"v":3}') for oid in ids], tracking=Tracking("up", 3))
+    rec.insert_events([ev(oid, 1) for oid in more])
+    name = _crash_copy(tmp_path, rec)            # crash before the next save
+    rec.close()
+    again = EvlogProcessRecorder(_store(tmp_path, name))
+    assert again.store.open_stats["index"] == "side file"
+    assert again.store.open_stats["records_read"] == 22   # only the tail
+    assert [e.originator_version for e in again.select_events(more[0])] == [1]
+    assert again.max_tracking_id("up") == 3
+    assert again.max_notification_id() == 62
+    assert [e.originator_version for e in again.select_events(ids[3])] == [1, 2, 3]
+    with pytest.raises(IntegrityError):
+        again.insert_events([ev(ids[0], 3)])
+    assert again.insert_events([ev(ids[0], 4)]) == [63]
+    again.close()
+
+
+def test_side_index_is_saved_every_n_events(tmp_path):
+    rec = EvlogApplicationRecorder(_store(tmp_path, index_save_events=25))
+    ids = _fill(rec, versions=3)                 # inserts of 20 events: saved once 40 are in
+    name = _crash_copy(tmp_path, rec)
+    rec.close()
+    again = EvlogApplicationRecorder(_store(tmp_path, name))
+    assert again.store.open_stats["index"] == "side file"
+    assert again.store.open_stats["records_read"] == 20   # 60 - 40: the last insert
+    _check_contents(again, ids, 3)
+    again.close()
+
+
+def _corrupt(path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-30] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _wrong_format(path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"format":1', b'"format":9', 1))
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncated", "format", "stale", "other log", "garbage"])
+def test_unusable_side_index_falls_back_to_a_rebuild(tmp_path, damage):
+    rec = EvlogProcessRecorder(_store(tmp_path))
+    ids = _fill(rec)
+    rec.insert_events([], tracking=Tracking("up", 5))
+    rec.close()
+    side = tmp_path / "s" / "events.index"
+    if damage == "corrupt":
+        _corrupt(side)
+    elif damage == "truncated":
+        side.write_bytes(side.read_bytes()[:-8])
+    elif damage == "format":
+        _wrong_format(side)
+    elif damage == "garbage":
+        side.write_bytes(b"not an index")
+    else:
+        # a side file of a longer log ("stale") or of another log of the same length
+        other = EvlogProcessRecorder(_store(tmp_path, "other"))
+        _fill(other, versions=4 if damage == "stale" else 3)
+        other.close()
+        shutil.copy(tmp_path / "other" / "events.index", side)
+    rec = EvlogProcessRecorder(_store(tmp_path))
+    assert rec.store.open_stats["index"].startswith("rebuilt")
+    assert rec.store.open_stats["records_read"] == 60
+    _check_contents(rec, ids, 3)
+    assert rec.max_tracking_id("up") == 5
+    rec.close()
+    rec = EvlogProcessRecorder(_store(tmp_path))   # the rebuilt index was saved at close
+    assert rec.store.open_stats == {**rec.store.open_stats, "index": "side file", "records_read": 0}
+    rec.close()
+
+
+def test_readonly_store_uses_the_side_index_and_never_writes_it(tmp_path):
+    rec = EvlogApplicationRecorder(_store(tmp_path))
+    ids = _fill(rec)
+    rec.close()
+    side = tmp_path / "s" / "events.index"
+    before = side.read_bytes()
+    ro = EvlogApplicationRecorder(acquire(str(tmp_path / "s" / "events"), readonly=True))
+    assert ro.store.open_stats["records_read"] == 0
+    _check_contents_readonly = [len(ro.select_events(oid)) for oid in ids]
+    assert _check_contents_readonly == [3] * len(ids)
+    ro.close()
+    assert side.read_bytes() == before

@@ -127,3 +127,13 @@ def test_same_data_in_another_key_order_is_equal(tmp_path):
     (tmp_path / "b.json").write_text(json.dumps(doc))
     r = ops.diff(a, str(tmp_path / "b.json"))
     assert r.equal and r.summary.matched == 2
+
+
+def test_result_to_dict_is_json(tmp_path):
+    import json
+    a = make_recording(str(tmp_path / "a"), [("E", {"v": 1}, "s", 0), ("F", 1, "s", 1)])
+    b = make_recording(str(tmp_path / "b"), [("E", {"v": 2}, "s", 0)])
+    d = json.loads(json.dumps(ops.diff(a, b, max_differences=1).to_dict()))
+    assert d["summary"]["changed"] == 1 and d["summary"]["deleted"] == 1
+    assert len(d["differences"]) == 1 and d["truncated"] is True
+    assert d["differences"][0]["changes"] == [{"path": "data.v", "old": 1, "new": 2}]

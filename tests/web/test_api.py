@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
 import pytest
-from webtools import START_NS, make_demo
+from webtools import START_NS, make_demo, make_store
 
 from evlog.segments import Log
 from evlog.web import create_app
@@ -165,7 +165,7 @@ def test_export_formats(client):
     assert doc["session_name"] == "demo" and len(doc["events"]) == 300
     assert set(doc["events"][0]) == {"timestamp_offset_ms", "event_name", "event_data", "source"}
     csv_text = client.get("/api/recording/demo/export?format=csv").get_data(as_text=True)
-    assert csv_text.startswith("offset,timestamp") and len(csv_text.strip().splitlines()) == 301
+    assert csv_text.startswith("offset,time,name,source") and len(csv_text.strip().splitlines()) == 301
     assert client.get("/api/recording/demo/export?format=xml").status_code == 400
     assert client.get("/api/recording/nope/export").status_code == 404
 
@@ -499,3 +499,104 @@ def test_diff_endpoint(client, rec_dir):
     assert client.get("/api/diff?a=demo&b=..").status_code == 400
     assert client.get("/api/diff?a=demo&b=nope").status_code == 404
     assert client.get("/api/diff?a=demo&b=planted&filter=a ==").status_code == 400
+
+
+def _numbered(root: str, name: str, values: list) -> None:
+    with Log.create(os.path.join(root, name), name, start_time_ns=START_NS) as log:
+        for i, v in enumerate(values):
+            log.append("Odd" if v % 2 else "Even", {"v": v}, "s", timestamp=START_NS + i * 10**6, monotonic=i * 10**6)
+
+
+def test_diff_rows_align_equal_runs_around_differences(client, rec_dir):
+    base = list(range(30))
+    new = [v for v in base if v != 10]
+    new.insert(20, 1000)
+    _numbered(rec_dir, "base", base)
+    _numbered(rec_dir, "new", new)
+    d = client.get("/api/diff?a=base&b=new").json
+    kinds = [(r["kind"], r.get("count")) for r in d["rows"]]
+    assert kinds == [("equal", 10), ("deleted", None), ("equal", 10), ("inserted", None), ("equal", 9)]
+    first, mid, last = d["rows"][0], d["rows"][2], d["rows"][4]
+    assert first["hidden"] == 4 and [p[0]["offset"] for p in first["head"]] == [0, 1, 2]
+    assert [(p[0]["offset"], p[1]["offset"]) for p in mid["tail"]] == [(18, 17), (19, 18), (20, 19)]
+    assert all(p[0]["event_data"] == p[1]["event_data"] for r in (first, mid, last) for p in r["head"] + r["tail"])
+    assert (mid["a_offset"], mid["b_offset"]) == (11, 10) and (last["a_offset"], last["b_offset"]) == (21, 21)
+    more = client.get("/api/diff/run?a=base&b=new&a_offset=14&b_offset=13&count=3").json
+    assert [(p[0]["offset"], p[1]["offset"]) for p in more["pairs"]] == [(14, 13), (15, 14), (16, 15)]
+    assert more["next"] == {"a_offset": 17, "b_offset": 16}
+    # with a filter, runs count the selected events only
+    f = client.get("/api/diff?a=base&b=new&filter=Even").json
+    assert [(r["kind"], r.get("count")) for r in f["rows"]] == [("equal", 5), ("deleted", None), ("equal", 5),
+                                                           ("inserted", None), ("equal", 4)]
+    assert [p[0]["event_data"]["v"] for p in f["rows"][4]["head"] + f["rows"][4]["tail"]] == [22, 24, 26, 28]
+    assert client.get("/api/diff/run?a=base&b=new&count=0").status_code == 400
+    assert client.get("/api/diff/run?a=base").status_code == 400
+
+
+# time travel (eventsourcing stores) ---------------------------------------------------------------
+def test_timetravel_shows_an_aggregate_as_it_was(client, rec_dir):
+    pytest.importorskip("eventsourcing")
+    ann, bob = make_store(rec_dir)
+    assert "bank" in [r["name"] for r in client.get("/api/recordings").json["recordings"]]
+    assert client.get("/api/recording/bank/summary").json["eventsourcing"] is True
+    assert client.get("/api/recording/demo/summary").json["eventsourcing"] is False
+    ev = client.get("/api/recording/bank/event/2").json
+    assert ev["source"] == ann
+    t = client.get(f"/api/recording/bank/timetravel?offset=2&originator_id={ann}").json
+    assert t["aggregate"]["version"] == 2 and t["aggregate"]["events"] == 2 and t["aggregate"]["as_of_offset"] == 2
+    assert t["aggregate"]["state"]["owner"] == "ann" and t["aggregate"]["state"]["amount"] == 10
+    later = client.get(f"/api/recording/bank/timetravel?offset=4&originator_id={ann}").json["aggregate"]
+    assert later["version"] == 3 and later["state"]["amount"] == 7
+    assert client.get(f"/api/recording/bank/timetravel?offset=0&originator_id={bob}").json["aggregate"] is None
+    whole = client.get("/api/recording/bank/timetravel?offset=1").json
+    assert set(whole["aggregates"]) == {ann, bob} and not whole["truncated"]
+    assert all(x["version"] == 1 for x in whole["aggregates"].values())
+    assert client.get("/api/recording/demo/timetravel?offset=1").status_code == 400
+    assert client.get("/api/recording/bank/timetravel?offset=-1").status_code == 400
+    assert client.get("/api/recording/nope/timetravel").status_code == 404
+    # the store's page draws, and the delete removes the whole store directory
+    assert client.get("/recording/bank").status_code == 200
+    assert client.delete("/api/recording/bank").status_code == 200
+    assert not os.path.exists(os.path.join(rec_dir, "bank"))
+
+
+def test_replay_runs_on_the_shared_scheduler(app):
+    """The web replay is evlog.replay's scheduler: with a virtual clock it waits exactly for
+    each event's recorded time divided by the speed, and a finished replay restarts on seek."""
+    from evlog.replay import VirtualClock
+    from evlog.web.replays import Replay
+    cat = app.extensions["evlog_catalog"]
+    path = cat.path("demo")
+    with cat.open_path(path) as rec:
+        monos = [r.monotonic for r in rec.read()]
+    clock = VirtualClock()
+    r = Replay("demo", lambda: cat.open_path(path), len(monos), speed=2, clock=clock)
+    r.join(30)
+    st = r.status()
+    assert st["state"] == "finished" and st["delivered"] == 300 and st["position"] == 299
+    assert set(clock.sleeps) <= {m // 2 for m in monos} and clock.sleeps == sorted(clock.sleeps)
+    assert clock.sleeps[-1] == monos[-1] // 2
+    evs = r.events_after(0, 1000)
+    assert [e["offset"] for e in evs] == list(range(300)) and evs[0]["seq"] == 1
+    r.seek(295)
+    r.join(30)
+    wait_for(lambda: r.state == "finished")
+    assert r.status()["delivered"] == 305 and r.events_after(300)[0]["offset"] == 295
+    r.stop()
+    assert r.state == "finished"
+
+
+def test_export_streams_and_stops_when_the_client_goes(app, rec_dir, monkeypatch):
+    from evlog.web import exporting
+    monkeypatch.setattr(exporting, "CHUNK", 256)
+    make_demo(rec_dir, "big", n=3000)
+    client = app.test_client()
+    r = client.get("/api/recording/big/export?format=jsonl", buffered=False)
+    it = iter(r.response)
+    first = next(it)
+    assert len(first) == 256                      # chunks, not the whole export at once
+    r.close()                                     # the client goes away: the producer stops
+    wait_for(lambda: not any(t.name == "evlog-export" for t in threading.enumerate()), 10)
+    full = client.get("/api/recording/big/export?format=jsonl").get_data(as_text=True).splitlines()
+    assert len(full) == 3000 and json.loads(full[-1])["offset"] == 2999
+    assert client.get("/api/recording/big/export?format=csv&filter=a ==").status_code == 400

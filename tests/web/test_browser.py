@@ -180,5 +180,36 @@ def test_diff_page_marks_planted_change(page, live_server):
     marked = page.locator(".diff .cell.change .f.changed")
     assert marked.count() == 2 and "planted" in marked.nth(1).inner_text()
     assert "1 changed" in page.text_content("#diff-summary")
+    # equal events as context on both sides around the change, the rest of each run folded
+    assert page.locator(".diff .cell.equal").count() == 2 * (3 + 3 + 3 + 3)
+    folds = page.locator(".diff button.fold")
+    assert folds.count() == 2 and "34 equal events" in folds.nth(0).inner_text()
     shot(page, "diff")
+    folds.nth(0).click()
+    page.locator(".diff button.fold").nth(1).wait_for(state="detached")
+    assert page.locator(".diff .cell.equal").count() == 2 * (40 + 3 + 3)
+    texts = page.locator(".diff .cell.equal .title").all_inner_texts()
+    assert [t.split(" ")[0] for t in texts[:80:2]] == [f"#{i}" for i in range(40)]
+    assert texts[1:80:2] == texts[:80:2]   # the same events, side by side
+    assert not page.errors
+
+
+def test_time_travel_panel_shows_the_aggregate_then(page, live_server):
+    pytest.importorskip("eventsourcing")
+    from webtools import make_store
+    ann, _ = make_store(live_server.app.extensions["evlog_catalog"].root)
+    page.goto(f"{live_server.url}/recording/bank")
+    page.wait_for_selector("body[data-ready=yes]", timeout=20000)
+    assert page.locator("#tt").is_visible()
+    page.locator("#timeline tbody tr[data-offset='2']").click()
+    page.wait_for_selector("#tt-meta:has-text('version 2')")
+    assert ann in page.text_content("#tt-meta")
+    assert '"amount": 10' in page.text_content("#tt-json") and '"owner": "ann"' in page.text_content("#tt-json")
+    page.locator("#timeline tbody tr[data-offset='4']").click()
+    page.wait_for_selector("#tt-meta:has-text('version 3')")
+    assert '"amount": 7' in page.text_content("#tt-json")
+    shot(page, "timetravel")
+    page.goto(f"{live_server.url}/recording/demo")
+    page.wait_for_selector("body[data-ready=yes]", timeout=20000)
+    assert not page.locator("#tt").is_visible()
     assert not page.errors

@@ -41,3 +41,43 @@ def make_legacy(root: str, name: str = "old_session.json", n: int = 20) -> str:
     return path
 
 
+_BANK: list = []
+
+
+def _bank_classes() -> tuple:
+    """The tiny bank domain, defined once per process (eventsourcing registers topics)."""
+    if not _BANK:
+        from eventsourcing.application import Application
+        from eventsourcing.domain import Aggregate, event
+
+        class Account(Aggregate):
+            @event("Opened")
+            def __init__(self, owner: str) -> None:
+                self.owner = owner
+                self.balance = 0
+
+            @event("Deposited")
+            def deposit(self, amount: int) -> None:
+                self.balance += amount
+
+        class Bank(Application):
+            pass
+        _BANK.extend([Account, Bank])
+    return tuple(_BANK)
+
+
+def make_store(root: str, name: str = "bank") -> list[str]:
+    """An eventsourcing store (captured from a tiny bank): 5 events; returns the 2 account ids."""
+    from evlog.eventsourcing.capture import capture
+    Account, Bank = _bank_classes()
+    bank = Bank(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    a, b = Account("ann"), Account("bob")
+    bank.save(a, b)                  # offsets 0, 1
+    a.deposit(10)
+    bank.save(a)                     # 2
+    b.deposit(5)
+    bank.save(b)                     # 3
+    a.deposit(7)
+    bank.save(a)                     # 4
+    capture(bank, os.path.join(root, name))
+    return [str(a.id), str(b.id)]

@@ -19,6 +19,7 @@
     state.total = s.total_events;
     state.firstOffset = s.first_offset;
     $("live-badge").hidden = !s.live;
+    $("tt").hidden = !s.eventsourcing;
     const meta = $("meta");
     const item = (k, v) => [el("dt", { text: k }), el("dd", { text: v })];
     meta.replaceChildren(...[
@@ -101,6 +102,21 @@
     $("ev-title").textContent = ev.event_name;
     $("ev-meta").textContent = `#${ev.offset} · ${ev.source || "no source"} · +${(ev.timestamp_offset_ms / 1000).toFixed(3)} s · ${fmtDate(ev.timestamp)}`;
     $("ev-json").textContent = JSON.stringify(ev.event_data, null, 2);
+    if (state.summary && state.summary.eventsourcing) timeTravel(ev);
+  }
+  /* An eventsourcing store: the selected event's aggregate (its source) as of that event. */
+  async function timeTravel(ev) {
+    const q = new URLSearchParams({ offset: ev.offset, originator_id: ev.source || "" });
+    $("tt-meta").textContent = `aggregate ${ev.source} as of #${ev.offset}…`;
+    try {
+      const t = await api(recUrl(NAME, "/timetravel?" + q));
+      if (state.current !== ev.offset) return;   // another event was clicked meanwhile
+      const a = t.aggregate;
+      $("tt-meta").textContent = a
+        ? `aggregate ${t.originator_id} as of #${t.offset}: version ${a.version}, ${fmtNum(a.events)} events`
+        : `aggregate ${t.originator_id} did not exist yet at #${t.offset}`;
+      $("tt-json").textContent = a ? JSON.stringify(a.state, null, 2) : "";
+    } catch (e) { $("tt-meta").textContent = e.message; $("tt-json").textContent = ""; }
   }
   function go(offset) { state.history = []; loadPage(offset); }
   $("pg-first").addEventListener("click", () => go(state.firstOffset));

@@ -31,6 +31,32 @@
       el("div", { class: "muted small", text: `${ev.source || "no source"} · +${ev.time_s.toFixed(3)} s` }),
       box);
   }
+  const none = new Set();
+  const pairCells = pairs => pairs.flatMap(([x, y]) => [cell(x, "equal", none), cell(y, "equal", none)]);
+  /* A run of equal events: context at both ends, the middle folded (fetched on demand). */
+  function equalRun(run, q) {
+    const out = pairCells(run.head);
+    if (run.hidden > 0) {
+      const last = run.head[run.head.length - 1];
+      let left = run.hidden, at = { a_offset: last[0].offset + 1, b_offset: last[1].offset + 1 };
+      const label = () => `⋯ ${fmtNum(left)} equal event${left === 1 ? "" : "s"} (show${left > 500 ? " 500 more" : ""})`;
+      const fold = el("button", { class: "fold", type: "button", "aria-expanded": "false", text: label() });
+      fold.addEventListener("click", async () => {
+        try {
+          const p = new URLSearchParams(q);
+          p.set("a_offset", at.a_offset); p.set("b_offset", at.b_offset); p.set("count", Math.min(left, 500));
+          const more = await api("/api/diff/run?" + p);
+          fold.before(...pairCells(more.pairs));
+          left -= more.pairs.length;
+          if (more.next) at = more.next;
+          if (left <= 0 || !more.pairs.length) fold.remove(); else fold.textContent = label();
+        } catch (e) { toast(e.message, "error"); }
+      });
+      out.push(fold);
+    }
+    out.push(...pairCells(run.tail));
+    return out;
+  }
   async function run() {
     const a = $("diff-a").value, b = $("diff-b").value;
     if (!a || !b) return;
@@ -48,11 +74,13 @@
         s.equal ? el("strong", { text: "The recordings are equal." }) : null,
         d.truncated ? el("span", { class: "muted", text: `first ${d.differences.length} differences shown` }) : null].filter(Boolean));
       const rows = [el("div", { class: "hdr", text: "◀ " + a + " (baseline)" }), el("div", { class: "hdr", text: b + " ▶" })];
-      for (const x of d.differences) {
+      for (const x of d.rows) {
+        if (x.kind === "equal") { rows.push(...equalRun(x, q)); continue; }
         const changed = new Set((x.changes || []).map(c => c.path.replace(/^data\./, "")));
         const kind = x.kind === "deleted" ? "delete" : x.kind === "inserted" ? "insert" : "change";
         rows.push(cell(x.baseline, kind, changed), cell(x.new, kind, changed));
       }
+      if (d.truncated) rows.push(el("div", { class: "fold muted", text: "… the rest is not shown (too many differences)" }));
       $("diff-rows").replaceChildren(...rows);
     } catch (e) { $("diff-summary").replaceChildren(); toast(e.message, "error"); }
   }
