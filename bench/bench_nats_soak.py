@@ -32,7 +32,7 @@ import psutil
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from evlog.segments import Log  # noqa: E402
+from evlog.segments import Log
 
 URL = "nats://127.0.0.1:4222"
 

@@ -15,12 +15,18 @@ from typing import Any, TextIO
 
 import click
 
+from .integrations.natsformat import (
+    DEFAULT_SOURCE,
+    NAME_HEADER,
+    SOURCE_HEADER,
+    NatsSetupError,
+    SubjectMapper,
+)
+from .integrations.status import CaptureStats, StatusServer
 from .segments import EvlogError, Log
 from .segments.manifest import is_recording
 from .segments.retention import RetentionResult, parse_age, parse_size
 from .segments.retention import retain as _storage_retain
-from .integrations.natsformat import DEFAULT_SOURCE, NAME_HEADER, SOURCE_HEADER, NatsSetupError, SubjectMapper
-from .integrations.status import CaptureStats, StatusServer
 
 FSYNC_CHOICES = ("always", "interval", "never")
 

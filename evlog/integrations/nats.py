@@ -19,16 +19,34 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from ..segments import Log
-from ..segments.errors import EventTooLargeError, EvlogError, LogClosedError, LogWriteError
 from ..segments.codec import EventEncodeError
+from ..segments.errors import EventTooLargeError, EvlogError, LogClosedError, LogWriteError
 from .natsformat import (
-    DEFAULT_SOURCE, DROPPED_EVENT, MARKER_SOURCE, SOURCE_HEADER, NatsConnectError, NatsError, NatsNotInstalledError,
-    NatsSetupError, SubjectMapper, check_subject, check_subject_template, encode_envelope, envelope_seq, make_envelope,
-    parse_nats_url, payload_bytes, redact_url, replay_headers, replay_subject, subject_matches,
+    DEFAULT_SOURCE,
+    DROPPED_EVENT,
+    MARKER_SOURCE,
+    SOURCE_HEADER,
+    NatsConnectError,
+    NatsError,
+    NatsNotInstalledError,
+    NatsSetupError,
+    SubjectMapper,
+    check_subject,
+    check_subject_template,
+    encode_envelope,
+    envelope_seq,
+    make_envelope,
+    parse_nats_url,
+    payload_bytes,
+    redact_url,
+    replay_headers,
+    replay_subject,
+    subject_matches,
 )
 from .natspull import PullFeeder
 from .status import CaptureStats, StatusLine, directory_bytes, print_line
@@ -36,12 +54,13 @@ from .status import CaptureStats, StatusLine, directory_bytes, print_line
 REJECTED_EVENT = "evlog.capture.rejected"
 METADATA_KEY = "nats_capture"
 SEAL_INTERVAL = 0.25   # seconds: write a partly filled block after this long
+PULL_EXPIRES = 5.0     # seconds a pull request waits on the server
 
 
 def import_nats() -> Any:
     try:
         import nats  # the nats-py client: an optional extra
-        import nats.js.api  # noqa: F401
+        import nats.js.api
     except ImportError:
         raise NatsNotInstalledError("the NATS integration needs nats-py: pip install 'evlog[nats]'") from None
     return nats
@@ -116,8 +135,7 @@ class CaptureConfig:
     mapper: SubjectMapper = field(default_factory=SubjectMapper)
     source_header: str = SOURCE_HEADER
     default_source: str = DEFAULT_SOURCE
-    fetch_batch: int = 2000
-    fetch_timeout: float = 0.5
+    fetch_batch: int = 5000              # messages per pull request (two kept outstanding)
     max_ack_pending: int = 100_000       # for consumers evlog creates
     ack_wait: float = 60.0
     ack_flush_after: float = 1.0         # fsync early when the oldest unacked message waited this long
@@ -170,6 +188,7 @@ class NatsCapture:
         self.fatal: BaseException | None = None
         self._written_to = 0
         self._feeder: PullFeeder | None = None
+        self._session_broken = False
 
     # control (thread-safe) --------------------------------------------------------------
     def request_stop(self, reason: str = "stop") -> None:
@@ -291,10 +310,9 @@ class NatsCapture:
 
     def _on_disconnect(self) -> None:
         self.stats.connected = False
+        self._session_broken = True
 
     def _on_reconnect(self) -> None:
-        if self._feeder is not None:
-            self._feeder.reset()
         self.stats.connected = True
         self.stats.reconnects += 1
 
@@ -346,20 +364,48 @@ class NatsCapture:
             raise NatsSetupError(f"durable consumer {consumer!r} does not acknowledge (AckPolicy none); "
                                  "exactly-once capture needs ack policy explicit or all")
         self._ack_all = policy == api.AckPolicy.ALL
-        delivered = info.delivered.stream_seq if info.delivered else 0
-        if delivered > self._last_seq:
-            # a previous capture was handed messages it never made durable: they would come
-            # back only after ack_wait, behind newer ones. Record them now, in order.
-            await self._backfill(js, stream, self._last_seq + 1, delivered)
         max_pending = info.config.max_ack_pending or 0
         self._ack_threshold = max(1, max_pending // 2) if max_pending > 0 else 50_000
-        feeder = PullFeeder(nc, stream, consumer, self._record_js, self._on_pull_problem,
-                            batch=max(1, min(cfg.fetch_batch, self._ack_threshold)))
-        self._feeder = feeder
-        await feeder.start()
+        batch = max(1, min(cfg.fetch_batch, self._ack_threshold))
+        assert self._stop is not None
+        while not self._stop.is_set() and self.fatal is None:
+            await self._js_session(nc, js, stream, consumer, batch)
+            if self._stop.is_set() or self.fatal is not None:
+                break
+            # the connection was lost: messages in flight were delivered but never received.
+            # Let the old pull requests expire, then start over from the consumer's state.
+            self.stats.error("connection lost: resuming from the consumer's state")
+            while not nc.is_connected and not self._stop.is_set():
+                await asyncio.sleep(0.2)
+            try:
+                await asyncio.wait_for(self._stop.wait(), PULL_EXPIRES + 1.5)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _js_session(self, nc: Any, js: Any, stream: str, consumer: str, batch: int) -> None:
+        """Catch up on what the consumer delivered but the recording lacks, then pull until
+        stopped or disconnected."""
+        nats = import_nats()
+        cfg = self.config
         assert self._stop is not None
         try:
-            while not self._stop.is_set() and self.fatal is None:
+            info = await js.consumer_info(stream, consumer)
+        except (nats.errors.Error, OSError, asyncio.TimeoutError) as exc:
+            self.stats.error(f"consumer info: {_reason(exc)}")
+            await asyncio.sleep(1.0)
+            return
+        delivered = info.delivered.stream_seq if info.delivered else 0
+        if delivered > self._last_seq:
+            # a previous capture (or connection) was handed messages it never made durable: they
+            # would come back only after ack_wait, behind newer ones. Record them now, in order.
+            await self._backfill(js, stream, self._last_seq + 1, delivered)
+        self._session_broken = False
+        feeder = PullFeeder(nc, stream, consumer, self._record_js, self._on_pull_problem, batch=batch,
+                            expires=PULL_EXPIRES)
+        self._feeder = feeder
+        await feeder.start()
+        try:
+            while not self._stop.is_set() and self.fatal is None and not self._session_broken:
                 try:
                     await asyncio.wait_for(self._stop.wait(), 0.05)
                 except asyncio.TimeoutError:
@@ -372,8 +418,8 @@ class NatsCapture:
                 if feeder.credit() < feeder.batch:
                     await feeder.top_up()
         finally:
-            await feeder.close()
             self._feeder = None
+            await feeder.close()
 
     def _on_pull_problem(self, text: str) -> None:
         self.stats.error(text)
@@ -637,8 +683,8 @@ class NatsSink:
             self._loop.close()
             self._loop = None
 
-    def __enter__(self) -> "NatsSink":
+    def __enter__(self) -> NatsSink:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -157,7 +157,7 @@ class SubjectMapper:
 
     @classmethod
     def from_specs(cls, specs: list[str] | tuple[str, ...], default: str = "{subject}",
-                   name_header: str | None = NAME_HEADER) -> "SubjectMapper":
+                   name_header: str | None = NAME_HEADER) -> SubjectMapper:
         """Rules given as `PATTERN=TEMPLATE` strings (the CLI's repeated --name option)."""
         rules = []
         for spec in specs:

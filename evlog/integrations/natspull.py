@@ -15,7 +15,8 @@ import asyncio
 import json
 import time
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class PullFeeder:

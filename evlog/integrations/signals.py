@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from typing import Callable
+from collections.abc import Callable
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -23,7 +23,7 @@ class CaptureSignals:
         self._installed: list[int] = []
         self.stop_requested: str | None = None
 
-    def install(self) -> "CaptureSignals":
+    def install(self) -> CaptureSignals:
         """Install the handlers (only possible in the main thread; elsewhere a no-op)."""
         for sig in (*STOP_SIGNALS, signal.SIGHUP):
             try:
@@ -50,7 +50,7 @@ class CaptureSignals:
                 pass
         self._installed.clear()
 
-    def __enter__(self) -> "CaptureSignals":
+    def __enter__(self) -> CaptureSignals:
         return self.install()
 
     def __exit__(self, *exc: object) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from eventsourcing.system import SingleThreadedRunner, System
@@ -80,33 +81,41 @@ def test_capture_from_sqlite_file_application(tmp_path):
     assert len(recorded(rec)) == expected
 
 
-def _postgres_env() -> dict:
+PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
+
+
+def _postgres_env(schema: str) -> dict:
     return {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": "test",
             "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "5432", "POSTGRES_USER": "postgres",
-            "POSTGRES_PASSWORD": ""}
+            "POSTGRES_PASSWORD": "", "POSTGRES_SCHEMA": schema}
 
 
 def test_capture_from_postgres_application(tmp_path):
     psycopg = pytest.importorskip("psycopg")
-    env = _postgres_env()
+    from psycopg import sql
     try:
-        conn = psycopg.connect("host=127.0.0.1 port=5432 dbname=test user=postgres", connect_timeout=3,
-                               autocommit=True)
+        conn = psycopg.connect(PG_DSN, connect_timeout=3, autocommit=True)
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"PostgreSQL not reachable: {exc}")
+    # a schema of its own: concurrent runs (CI jobs, xdist workers) never share tables
+    schema = f"evlog_test_{uuid4().hex[:16]}"
+    drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
     with conn:
-        conn.execute("DROP TABLE IF EXISTS counters_events")
-    app = Counters(env=env)
-    try:
-        make_activity(app, 2, 2)
-        expected = notifications(app)
-        rec = str(tmp_path / "rec")
-        assert capture(app, rec, batch=4).captured == len(expected)
-        assert recorded(rec) == [(str(n.originator_id), n.topic) for n in expected]
-    finally:
-        app.close()
-        with psycopg.connect("host=127.0.0.1 port=5432 dbname=test user=postgres", autocommit=True) as c:
-            c.execute("DROP TABLE IF EXISTS counters_events")
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        try:
+            app = Counters(env=_postgres_env(schema))
+            try:
+                make_activity(app, 2, 2)
+                expected = notifications(app)
+                rec = str(tmp_path / "rec")
+                assert capture(app, rec, batch=4).captured == len(expected)
+                assert recorded(rec) == [(str(n.originator_id), n.topic) for n in expected]
+            finally:
+                app.close()
+        finally:
+            conn.execute(drop)
+        gone = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,))
+        assert gone.fetchone() == (0,)
 
 
 def _system_state(runner: Any, ids: list) -> tuple:

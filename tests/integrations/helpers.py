@@ -72,6 +72,7 @@ class CaptureThread:
 
     def __init__(self, log, config) -> None:
         import threading
+
         from evlog.integrations.nats import NatsCapture
         self.capture = NatsCapture(log, config, status_stream=None)
         self.error: BaseException | None = None
@@ -106,3 +107,72 @@ async def consumer_state(url: str, stream: str, durable: str):
     info = await nc.jetstream().consumer_info(stream, durable)
     await nc.close()
     return info
+
+
+class TcpProxy:
+    """A loopback TCP proxy to the NATS server whose connections a test can cut."""
+
+    def __init__(self, target_port: int = 4222) -> None:
+        import socket
+        import threading
+        self._target = target_port
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.port = self._listener.getsockname()[1]
+        self._conns: list = []
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self._target))
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        """Close every open connection (the clients see the server go away)."""
+        import socket
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for s in conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        self._listener.close()

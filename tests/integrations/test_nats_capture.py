@@ -168,3 +168,48 @@ def test_core_nats_record_and_dropped_messages_reported(nats_url, unique, tmp_pa
         assert log.manifest.metadata["nats_capture"]["dropped"] == stats.dropped
         assert log.summary().names[DROPPED_EVENT] == len(markers)
         assert len(log) == n - stats.dropped + len(markers)
+
+
+def test_roll_daily_starts_a_segment_when_the_date_changes(nats_url, unique, tmp_path):
+    import datetime as dt
+    subject = f"day{unique}"
+    # segment_max_age: the writer's roll() needs one set (see capture_cli's workaround)
+    with Log.create(tmp_path / "rec", segment_max_age=1e9) as log:
+        run = CaptureThread(log, CaptureConfig(url=nats_url, subject=f"{subject}.>", roll_daily=True))
+        run.wait(lambda: run.capture.stats.connected, what="connection")
+        time.sleep(0.3)
+        asyncio.run(publish_numbered(nats_url, subject, 100))
+        run.wait(lambda: log.durable_offset == 100, what="100 events on disk")
+        assert len(log.segments()) == 1
+        run.capture._day -= dt.timedelta(days=1)   # as if the capture started yesterday
+        time.sleep(0.3)
+        asyncio.run(publish_numbered(nats_url, subject, 100, start=100))
+        run.wait(lambda: log.durable_offset == 200, what="200 events on disk")
+        run.stop()
+        assert [(base, n) for _, base, n in log.segments()] == [(0, 100), (100, 100)]
+
+
+@pytest.mark.timeout(120)
+def test_jetstream_capture_survives_lost_connections_exactly_once(nats_url, js_stream, tmp_path):
+    """Messages in flight when the connection drops were delivered but never received; the
+    capture resumes from the consumer's state and records each message once, in order."""
+    from .helpers import TcpProxy
+    stream, p = js_stream
+    n = 20_000
+    asyncio.run(publish_numbered(nats_url, p, n))   # a backlog: the server streams while we cut
+    proxy = TcpProxy()
+    try:
+        with Log.create(tmp_path / "rec") as log:
+            run = CaptureThread(log, CaptureConfig(url=proxy.url, subject=f"{p}.>", stream=stream, durable="d"))
+            for cut in (2000, 8000):
+                run.wait(lambda: run.capture.stats.recorded > cut, what="progress")
+                reconnects = run.capture.stats.reconnects
+                proxy.cut()
+                run.wait(lambda: run.capture.stats.reconnects > reconnects, timeout=20, what="a reconnection")
+            run.wait(lambda: run.capture.stats.last_seq == n, timeout=60, what=f"sequence {n}")
+            run.stop()
+            stats = run.capture.stats
+    finally:
+        proxy.close()
+    assert stats.reconnects >= 2
+    assert recorded_numbers(str(tmp_path / "rec")) == list(range(n))

@@ -12,7 +12,14 @@ import pytest
 
 from evlog.segments import Log
 
-from .helpers import count_events, publish_numbered, recorded_numbers, recorder_cmd, spawn, stream_count
+from .helpers import (
+    count_events,
+    publish_numbered,
+    recorded_numbers,
+    recorder_cmd,
+    spawn,
+    stream_count,
+)
 
 pytestmark = pytest.mark.nats
 

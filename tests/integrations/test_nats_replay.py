@@ -89,3 +89,34 @@ def test_replay_errors_are_one_line(tmp_path):
         result = runner.invoke(replay_cmd, [rec, *args])
         assert result.exit_code == 2, (args, result.output)
         assert text in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_dry_run_limit_and_start(tmp_path):
+    rec = _recording(tmp_path / "rec")
+    runner = CliRunner()
+    result = runner.invoke(replay_cmd, [rec, "--to", "nats://127.0.0.1:1", "--dry-run", "--limit", "1"])
+    assert result.exit_code == 0 and len(result.stdout.strip().splitlines()) == 1
+    result = runner.invoke(replay_cmd, [rec, "--to", "nats://127.0.0.1:1", "--dry-run", "--start", "2"])
+    assert result.exit_code == 0 and result.stdout.startswith("replay.OrderPlaced ")
+    assert len(result.stdout.strip().splitlines()) == 1
+
+
+@pytest.mark.nats
+def test_a_recorded_replay_keeps_names_and_is_tagged(nats_url, unique, tmp_path):
+    from evlog.integrations.nats import CaptureConfig
+
+    from .helpers import CaptureThread
+    rec = _recording(tmp_path / "rec")
+    with Log.create(tmp_path / "again") as log:
+        run = CaptureThread(log, CaptureConfig(url=nats_url, subject=f"rr{unique}.>"))
+        run.wait(lambda: run.capture.stats.connected, what="connection")
+        import time
+        time.sleep(0.3)
+        replay_to_nats(rec, nats_url, subject_template=f"rr{unique}.{{event_name}}", speed=0)
+        run.wait(lambda: run.capture.stats.recorded == 3, what="3 replayed events")
+        run.stop()
+        recs = list(log.read())
+    assert [r.name for r in recs] == ["PriceTick", "Raw", "OrderPlaced"]
+    assert [r.source for r in recs] == ["pricer", "nats", "trader"]
+    assert all(r.data["nats"]["headers"]["Evlog-Replay"] == "session1" for r in recs)
+    assert recs[0].data["data"] == {"price": 1} and recs[1].data["data"] == b"\x00\x01"

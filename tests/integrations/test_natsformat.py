@@ -4,8 +4,19 @@ from __future__ import annotations
 import pytest
 
 from evlog.integrations.natsformat import (
-    NatsSetupError, NatsUrlError, SubjectMapper, encode_envelope, envelope_seq, is_envelope, make_envelope, parse_nats_url,
-    payload_bytes, redact_url, replay_headers, replay_subject, subject_matches,
+    NatsSetupError,
+    NatsUrlError,
+    SubjectMapper,
+    encode_envelope,
+    envelope_seq,
+    is_envelope,
+    make_envelope,
+    parse_nats_url,
+    payload_bytes,
+    redact_url,
+    replay_headers,
+    replay_subject,
+    subject_matches,
 )
 from evlog.segments import Log
 

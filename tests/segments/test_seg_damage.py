@@ -103,7 +103,7 @@ class Pristine(tuple):
         return "<pristine recording>"
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 @given(damage=damages)
 def test_damage_is_never_silent(pristine, damage):
     src, records, blocks = pristine

@@ -18,6 +18,22 @@ class FaultyFS(FileSystem):
         self.calls = 0
         self.fired = False
         self._lock = threading.Lock()
+        self.paths: dict[int, str] = {}
+        self.synced: dict[str, int] = {}   # segment file name -> bytes known to be on stable storage
+
+    def open_append(self, path):
+        fd = super().open_append(path)
+        self.paths[fd] = os.path.basename(path)
+        return fd
+
+    def close(self, fd):
+        self.paths.pop(fd, None)
+        super().close(fd)
+
+    def _synced(self, fd):
+        name = self.paths.get(fd)
+        if name is not None:
+            self.synced[name] = os.fstat(fd).st_size
 
     def _tick(self, op: str) -> bool:
         with self._lock:
@@ -39,11 +55,27 @@ class FaultyFS(FileSystem):
         if self._tick("sync"):
             raise OSError(self.err, os.strerror(self.err))
         super().fdatasync(fd)
+        self._synced(fd)
 
     def fsync(self, fd):
         if self._tick("sync"):
             raise OSError(self.err, os.strerror(self.err))
         super().fsync(fd)
+        self._synced(fd)
+
+
+def synced_prefix(path: str, fs: FaultyFS) -> int:
+    """How many events lie in blocks that were entirely fsynced (scanning the segments)."""
+    log = Log.open(path)
+    try:
+        end = 0
+        for seg, entry in log.index_entries():
+            if entry.position + entry.frame_len > fs.synced.get(seg, 0):
+                break
+            end = entry.end_offset
+        return end
+    finally:
+        log.close()
 
 
 def event(i: int):
@@ -84,6 +116,7 @@ def run_once(path: str, fs: FaultyFS) -> bool:
             if i % 4 == 3:
                 acked = log.flush()
                 assert acked == i + 1 == log.durable_offset
+                assert acked <= synced_prefix(path, fs)
         log.close()
     except LogWriteError as exc:
         failure = exc
@@ -94,6 +127,8 @@ def run_once(path: str, fs: FaultyFS) -> bool:
     assert fs.fired and str(failure)
     durable = log.durable_offset
     assert durable >= acked
+    # nothing is reported durable that was not fsynced (a failed fsync may have lost it)
+    assert durable <= synced_prefix(path, fs), (durable, fs.synced)
     # the writer stays failed: no retry, appends and flushes raise
     for _ in range(2):
         with pytest.raises((LogWriteError, LogClosedError)):

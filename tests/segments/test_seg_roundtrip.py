@@ -16,7 +16,7 @@ from evlog.segments.codec import FLAG_TYPED
 
 from segtools import NAMES, SOURCES, Model, assert_records, event_data, events, same, summary_fields
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 
 writer_options = st.fixed_dictionaries({
     "segment_max_bytes": st.sampled_from([4096, 6000, 16384, 1 << 20]),
@@ -288,5 +288,5 @@ class LogMachine(RuleBasedStateMachine):
 
 
 TestLogMachine = LogMachine.TestCase
-TestLogMachine.settings = settings(max_examples=25, stateful_step_count=25, deadline=None,
+TestLogMachine.settings = settings(max_examples=15, stateful_step_count=25, deadline=None,
                                    suppress_health_check=list(HealthCheck))
