@@ -201,7 +201,7 @@ def kill(args: argparse.Namespace) -> None:
         before = count()
         while count() <= before:
             time.sleep(0.05)
-        time.sleep(rng.uniform(0.2, 2.0))
+        time.sleep(rng.uniform(1.0, 4.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills.append(count())

@@ -3,8 +3,9 @@
 The two event sequences are aligned on (event name, canonical data): the data as JSON with
 sorted keys, ignored fields removed. Events only in the baseline are *deleted*, only in the
 new recording *inserted*; within each stretch between aligned events, a deleted and an
-inserted event with the same name whose data agree on at least half of their fields are
-paired as *changed* (reported field by field, with dotted paths). Aligned or changed events
+inserted event with the same name are paired as *changed* (reported field by field, with
+dotted paths) when their data agree on at least half of their fields, or when that name
+occurs once on each side of the stretch (a replacement in place). Aligned or changed events
 whose times since their recording's start differ by more than `time_tolerance_ns` are
 *timing* differences (only when a tolerance is given).
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -317,11 +318,15 @@ class Differ:
         flat_a = [_flatten(self.value(x)) for x in ga]
         flat_b = [_flatten(self.value(y)) for y in gb]
 
+        names_a = Counter(x.name for x in ga)
+        names_b = Counter(y.name for y in gb)
+
         def score(i: int, j: int) -> float | None:
-            if ga[i].name != gb[j].name:
+            name = ga[i].name
+            if name != gb[j].name:
                 return None
             s = _similarity(flat_a[i], flat_b[j])
-            return s if s >= 0.5 else None
+            return s if s >= 0.5 or (names_a[name] == 1 and names_b[name] == 1) else None
         pairs = pair_gap(len(ga), len(gb), score)
         i = j = 0
         for pi, pj in pairs + [(len(ga), len(gb))]:

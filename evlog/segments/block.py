@@ -449,13 +449,24 @@ class DecodedBlock:
                        sources[self.source_ids[i]], self.data(i), self.flags[i]) for i in indices]
 
     def raw_records(self, indices: Sequence[int] | None = None) -> list[RawRecord]:
+        """Records with data and type map still encoded (bytes), for copying between logs."""
         first = self.header.first_offset
-        names, sources = self.meta.names, self.meta.sources
+        pos, tp = self._positions()
+        raw = self._raw.obj  # the decompressed bytes: slicing bytes yields bytes directly
+        n = self.header.count
         if indices is None:
-            indices = range(self.header.count)
-        return [RawRecord(first + i, self.timestamps[i], self.monotonics[i], names[self.name_ids[i]],
-                          sources[self.source_ids[i]], self.data_bytes(i), self.flags[i],
-                          self.type_bytes(i)) for i in indices]
+            indices = range(n)
+        data = [raw[pos[i]:pos[i + 1] - 1] for i in indices]
+        if any(self._type_lens):
+            types = [raw[tp[i]:tp[i + 1]] for i in indices]
+        else:
+            types = [b""] * len(data)
+        names, sources, ids, sids = self.meta.names, self.meta.sources, self.name_ids, self.source_ids
+        ts, mono, flags = self.timestamps, self.monotonics, self.flags
+        return list(map(_new_tuple, repeat(RawRecord), zip(
+            (first + i for i in indices), (ts[i] for i in indices), (mono[i] for i in indices),
+            (names[ids[i]] for i in indices), (sources[sids[i]] for i in indices), data,
+            (flags[i] for i in indices), types)))
 
 
 def decode_frame(frame: bytes | memoryview, where: str | None = None,

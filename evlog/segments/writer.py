@@ -47,6 +47,7 @@ class WriterOptions:
     fsync_interval: float = 1.0
     compression_level: int = 3
     max_pending_blocks: int = 8           # blocks queued for the I/O thread before append waits
+    index_interval: float | None = 10.0   # seconds: rewrite the active segment's index (of fsynced data)
     retain_max_age: float | None = None   # seconds: delete whole old segments at each roll...
     retain_max_bytes: int | None = None   # ...and/or keep the recording under this size
 
@@ -63,6 +64,8 @@ class WriterOptions:
             raise ValueError("block_max_age and fsync_interval must be positive")
         if self.segment_max_age is not None and self.segment_max_age <= 0:
             raise ValueError("segment_max_age must be positive")
+        if self.index_interval is not None and self.index_interval <= 0:
+            raise ValueError("index_interval must be positive (or None)")
         if (self.retain_max_age is not None and self.retain_max_age <= 0) or \
                 (self.retain_max_bytes is not None and self.retain_max_bytes <= 0):
             raise ValueError("retain_max_age and retain_max_bytes must be positive")
@@ -129,6 +132,7 @@ class LogWriter:
         self.options = options
         self.fs = fs
         self.last_retention = None
+        self._last_index_write = time.monotonic()
         self._lock_fd = acquire_lock(path)
         try:
             self.report, state = prepare_for_append(path, fs)
@@ -359,6 +363,7 @@ class LogWriter:
                         self._durable_offset = max(self._durable_offset, target)
                         self._last_sync = time.monotonic()
                         self._cond.notify_all()
+                    self._maybe_write_active_index()
                 else:
                     self._write_block(*job)
             except BaseException as exc:  # noqa: BLE001 - any failure fails the writer
@@ -390,6 +395,18 @@ class LogWriter:
                 self._last_sync = time.monotonic()
             self._pending.popleft()
             self._cond.notify_all()
+        if durable:
+            self._maybe_write_active_index()
+
+    def _maybe_write_active_index(self) -> None:
+        """Every `index_interval` seconds, index the active segment up to what is fsynced, so
+        opening a long capture scans only the frames written since (the index never claims
+        data that a power loss could take back)."""
+        interval = self.options.index_interval
+        if interval is None or not self._entries or time.monotonic() - self._last_index_write < interval:
+            return
+        self._write_index()
+        self._last_index_write = time.monotonic()
 
     def roll(self) -> None:
         """Close the active segment at the next block (e.g. on SIGHUP or a new day)."""

@@ -32,7 +32,9 @@ def planted(draw):
     for i, (name, data) in enumerate(base):
         while draw(st.integers(0, 9)) == 0:          # insert before this one
             ins_id += 1
-            ev = (draw(st.sampled_from(names)), {"seq": -ins_id, "v": f"ins{ins_id}", "w": f"ins{ins_id}"})
+            # inserted events have their own names: a deletion and an insertion of the same name
+            # at the same place is a replacement, reported as a change (see the next test)
+            ev = (draw(st.sampled_from(["I1", "I2"])), {"seq": -ins_id, "v": f"ins{ins_id}", "w": f"ins{ins_id}"})
             new.append(ev)
             inserted.add(-ins_id)
         op = draw(st.sampled_from(["keep"] * 6 + ["delete", "change"]))
@@ -45,7 +47,7 @@ def planted(draw):
             new.append((name, data))
     if draw(st.booleans()):
         ins_id += 1
-        new.append(("A", {"seq": -ins_id, "v": "end", "w": "end"}))
+        new.append(("I1", {"seq": -ins_id, "v": "end", "w": "end"}))
         inserted.add(-ins_id)
     return base, new, deleted, inserted, changed
 
@@ -66,6 +68,17 @@ def test_diff_finds_exactly_the_planted_edits(tmp_path_factory, plan, window):
     assert all([c.path for c in x.changes] == ["data.v"] for x in r.differences if x.kind == "changed")
     assert r.summary.matched == len(base) - len(deleted) - len(changed)
     assert r.equal == (not deleted and not inserted and not changed)
+
+
+def test_a_replacement_in_place_is_a_change(tmp_path):
+    a = make_recording(str(tmp_path / "a"), [("E", {"v": 1}, "s", 0), ("K", 0, "s", 0), ("E", {"x": 1, "y": 2}, "s", 1),
+                                             ("E", {"x": 5, "y": 6}, "s", 1), ("K", 1, "s", 1)])
+    b = make_recording(str(tmp_path / "b"), [("E", {"v": 2}, "s", 0), ("K", 0, "s", 0), ("E", {"x": 1, "y": 3}, "s", 1),
+                                             ("K", 1, "s", 1)])
+    r = ops.diff(a, b)
+    assert [(d.kind, (d.baseline or d.new).offset) for d in r.differences] == \
+        [("changed", 0), ("changed", 2), ("deleted", 3)]
+    assert [c.path for c in r.differences[1].changes] == ["data.y"]
 
 
 def test_ignore_fields_with_globs(tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections import Counter
 from decimal import Decimal
@@ -9,6 +10,13 @@ from decimal import Decimal
 from hypothesis import strategies as st
 
 from evlog.segments import Log, Record, encode_data
+
+SCALE = int(os.environ.get("EVLOG_TEST_SCALE", "1"))   # more hypothesis examples for a soak run
+
+
+def examples(n: int) -> int:
+    return n * SCALE
+
 
 NAMES = ["Pos1", "Pos2", "PositionOpened", "Trade", "é名", "x"]
 SOURCES = ["", "fetcher", "src-2", "ünï"]
@@ -52,8 +60,13 @@ event_data = st.one_of(
 )
 
 
+any_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=10)
+any_names = st.sampled_from(NAMES) | any_text
+any_sources = st.sampled_from(SOURCES) | any_text
+
+
 @st.composite
-def events(draw, names=st.sampled_from(NAMES), sources=st.sampled_from(SOURCES)):
+def events(draw, names=any_names, sources=any_sources):
     """(name, data, source, dts, dmono): time steps are relative to the previous event."""
     return (draw(names), draw(event_data), draw(sources),
             draw(st.integers(-2_000, 50_000)), draw(st.integers(0, 50_000)))

@@ -20,7 +20,7 @@ from evlog.segments import (
 from evlog.segments.index import parse_index
 from evlog.segments.segment import index_filename, list_segments, segment_filename
 
-from segtools import assert_records
+from segtools import examples, assert_records
 
 
 def _build(path: str):
@@ -103,7 +103,7 @@ class Pristine(tuple):
         return "<pristine recording>"
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=list(HealthCheck))
 @given(damage=damages)
 def test_damage_is_never_silent(pristine, damage):
     src, records, blocks = pristine

@@ -18,8 +18,10 @@ from evlog.segments.index import SegmentIndex, SegmentSummary, encode_index, par
 from evlog.segments.manifest import Manifest, read_manifest
 from evlog.segments.segment import BlockEntry, encode_segment_header, parse_segment_header
 
+from segtools import examples
+
 OK_ERRORS = (CorruptRecordingError, UnsupportedFormatError, NotARecordingError)
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=examples(200), deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def _rows(n: int, typed: bool = False):

@@ -14,9 +14,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from evlog.segments import Log, encode_data, decode_data
 from evlog.segments.codec import FLAG_TYPED
 
-from segtools import NAMES, SOURCES, Model, assert_records, event_data, events, same, summary_fields
+from segtools import examples, NAMES, SOURCES, Model, assert_records, event_data, events, same, summary_fields
 
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=examples(30), deadline=None, suppress_health_check=list(HealthCheck))
 
 writer_options = st.fixed_dictionaries({
     "segment_max_bytes": st.sampled_from([4096, 6000, 16384, 1 << 20]),
@@ -166,7 +166,7 @@ def test_round_trip(opts, op_list, data):
             reader.close()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(value=event_data)
 def test_codec_round_trip(value):
     raw, flags, types = encode_data(value)
@@ -288,5 +288,5 @@ class LogMachine(RuleBasedStateMachine):
 
 
 TestLogMachine = LogMachine.TestCase
-TestLogMachine.settings = settings(max_examples=15, stateful_step_count=25, deadline=None,
+TestLogMachine.settings = settings(max_examples=examples(15), stateful_step_count=25, deadline=None,
                                    suppress_health_check=list(HealthCheck))
