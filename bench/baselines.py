@@ -19,7 +19,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import zstandard
 
@@ -80,7 +81,7 @@ class McapRecorder:
         from mcap.writer import CompressionType, Writer
 
         self.path = path
-        self._file = open(path, "wb")
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
         self._writer = Writer(self._file, chunk_size=BLOCK_BYTES, compression=CompressionType.ZSTD)
         self._writer.start(profile="", library="evlog-bench")
         self._schema = self._writer.register_schema(name="event", encoding="jsonschema", data=b"{}")

@@ -192,6 +192,9 @@ def run(work: str, n: int, small: int) -> int:
               f"{rate / floors[op][0]:>7.2f}x {cpu_rate:>10,.0f} {floors[op][1]:>10,.0f} "
               f"{little['peak_rss_mib']:>7.0f}Mi {big['peak_rss_mib']:>6.0f}Mi {ratio:>8.2f}x  {target}")
     print("\nread/s: the N-event recording read raw (Log.read(raw=True)), measured right before each operation;")
+    d = results[n]["diff (1% changes)"]
+    print(f"diff: events/s counts the baseline's events; it reads both recordings, "
+          f"{2 * d['events'] / d['seconds']:,.0f} events/s in all.")
     print("diff reads two recordings, so its floor is 0.50x of read/s. ev/CPU-s: events per second of CPU")
     print("time of the process (all threads): the figure least sensitive to a loaded machine.")
     print("\nmemory flat = peak RSS at N close to peak RSS at N/10 (ratio ~1.0x).")

@@ -26,19 +26,20 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, ROOT]
 
-import psutil  # noqa: E402
-from pydantic import BaseModel  # noqa: E402
+import psutil
+from baselines import FloorRecorder, JsonRecorder, McapRecorder, file_size
+from pydantic import BaseModel
 
-from baselines import FloorRecorder, JsonRecorder, McapRecorder, file_size  # noqa: E402
-from evlog.demo import trading_session  # noqa: E402
-from evlog.segments import Log  # noqa: E402
-from evlog.segments.codec import encode_data  # noqa: E402
+from evlog.demo import trading_session
+from evlog.segments import Log
+from evlog.segments.codec import encode_data
 
 RARE = "CircuitBreakerTripped"
 RARE_EVERY = 200          # 0.5% of the events
@@ -57,7 +58,7 @@ def workload(n: int) -> list[tuple[str, BaseModel, str, int]]:
     """The events, materialized; every RARE_EVERY-th one replaced by the rare event."""
     events = list(trading_session(n))
     for i in range(RARE_EVERY // 2, n, RARE_EVERY):
-        _name, model, _source, off = events[i]
+        _name, _model, _source, off = events[i]
         events[i] = (RARE, CircuitBreakerTripped(
             pair="BTC/USDT", reason="5 consecutive order failures", consecutive_failures=5,
             cooldown_s=300.0, tripped_at=_dt.datetime(2025, 10, 12, 10, 0, tzinfo=_dt.timezone.utc)
@@ -326,16 +327,16 @@ def report(n: int, r: dict, sizes: dict, seek_off: float, seek_time: float, mem:
     append_rate = n / r["evlog_always_append"]
     rows.append(("sustained append >= 300,000 ev/s (fsync=always)",
                  f"{rate(r['evlog_always_append'])} ({n / r['evlog_always_append_cpu']:,.0f} per CPU-s)",
-                 f"floor {rate(r['floor_append'])} ({n / r['floor_append_cpu']:,.0f} per CPU-s), "
+                 (f"floor {rate(r['floor_append'])} ({n / r['floor_append_cpu']:,.0f} per CPU-s), "
                  f"JSON rec. {rate(r['json_append'])}, "
-                 f"MCAP {rate(r['mcap_append'])}", verdict(append_rate >= 300_000)))
+                 f"MCAP {rate(r['mcap_append'])}"), verdict(append_rate >= 300_000)))
     dur = r["evlog_always_total"]
     rows.append(("durable file (create..close, fsync=always) <= 1.3x floor",
                  f"{dur:.2f} s ({r['evlog_always_total_cpu']:.2f} CPU-s)",
-                 f"{dur / r['floor_total']:.2f}x floor ({r['floor_total']:.2f} s; CPU "
+                 (f"{dur / r['floor_total']:.2f}x floor ({r['floor_total']:.2f} s; CPU "
                  f"{r['evlog_always_total_cpu'] / r['floor_total_cpu']:.2f}x), "
                  f"{dur / r['json_total']:.2f}x JSON rec. ({r['json_total']:.2f} s), "
-                 f"{dur / r['mcap_total']:.2f}x MCAP ({r['mcap_total']:.2f} s)",
+                 f"{dur / r['mcap_total']:.2f}x MCAP ({r['mcap_total']:.2f} s)"),
                  verdict(dur <= 1.3 * r["floor_total"])))
     for policy in ("interval", "never"):
         rows.append((f"  context: fsync={policy} append / durable file",
@@ -343,21 +344,21 @@ def report(n: int, r: dict, sizes: dict, seek_off: float, seek_time: float, mem:
                      f"{r[f'evlog_{policy}_total'] / r['floor_total']:.2f}x floor", "-"))
     s = sizes["evlog"]
     rows.append(("size on disk <= 1.1x floor", f"{s / MIB:.2f} MiB ({s / n:.1f} B/ev)",
-                 f"{s / sizes['floor']:.2f}x floor ({sizes['floor'] / MIB:.2f} MiB), "
+                 (f"{s / sizes['floor']:.2f}x floor ({sizes['floor'] / MIB:.2f} MiB), "
                  f"JSON rec. {sizes['json'] / s:.1f}x bigger ({sizes['json'] / MIB:.1f} MiB), "
-                 f"MCAP {sizes['mcap'] / MIB:.2f} MiB", verdict(s <= 1.1 * sizes["floor"])))
+                 f"MCAP {sizes['mcap'] / MIB:.2f} MiB"), verdict(s <= 1.1 * sizes["floor"])))
     rd = r["evlog_read"]
     rows.append(("full read >= 600,000 ev/s (data decoded)",
                  f"{rate(rd)} ({n / r['evlog_read_cpu']:,.0f} per CPU-s)",
-                 f"{r['json_read'] / rd:.2f}x JSON rec. ({rate(r['json_read'])}), "
+                 (f"{r['json_read'] / rd:.2f}x JSON rec. ({rate(r['json_read'])}), "
                  f"{r['mcap_read'] / rd:.2f}x MCAP ({rate(r['mcap_read'])}), "
-                 f"floor {rate(r['floor_read'])} ({n / r['floor_read_cpu']:,.0f} per CPU-s)",
+                 f"floor {rate(r['floor_read'])} ({n / r['floor_read_cpu']:,.0f} per CPU-s)"),
                  verdict(n / rd >= 600_000)))
     rare = r["evlog_rare"]
     rows.append((f"read of rare name ({RARE}) >= 5x faster than full", f"{rare * 1e3:.0f} ms",
-                 f"{rd / rare:.1f}x faster than full read (CPU: {r['evlog_read_cpu'] / r['evlog_rare_cpu']:.1f}x); "
+                 (f"{rd / rare:.1f}x faster than full read (CPU: {r['evlog_read_cpu'] / r['evlog_rare_cpu']:.1f}x); "
                  f"MCAP topic read {r['mcap_rare'] * 1e3:.0f} ms "
-                 f"({r['mcap_read'] / r['mcap_rare']:.1f}x its full)", verdict(rd / rare >= 5)))
+                 f"({r['mcap_read'] / r['mcap_rare']:.1f}x its full)"), verdict(rd / rare >= 5)))
     rows.append(("seek to mid offset / time < 2 ms (median)", f"{seek_off:.2f} / {seek_time:.2f} ms", "",
                  verdict(max(seek_off, seek_time) < 2)))
     grow = (mem["peak"] - mem["baseline"]) / MIB
@@ -367,13 +368,13 @@ def report(n: int, r: dict, sizes: dict, seek_off: float, seek_time: float, mem:
     if big:
         rows.append((f"seek at {big_n:,} events < 5 ms (offset / time)",
                      f"{big['seek_off']:.2f} / {big['seek_time']:.2f} ms",
-                     f"built in {big['build']:.0f} s with append_encoded ({big_n / big['build']:,.0f} ev/s), "
-                     f"{big['size'] / MIB:.0f} MiB", verdict(max(big["seek_off"], big["seek_time"]) < 5)))
+                     (f"built in {big['build']:.0f} s with append_encoded ({big_n / big['build']:,.0f} ev/s), "
+                     f"{big['size'] / MIB:.0f} MiB"), verdict(max(big["seek_off"], big["seek_time"]) < 5)))
         bm = big["mem"]
         bgrow = (bm["peak"] - bm["baseline"]) / MIB
         rows.append((f"memory while reading ({big_n:,}) within 64 MiB", f"+{bgrow:.1f} MiB",
-                     f"baseline {bm['baseline'] / MIB:.0f} MiB, peak {bm['peak'] / MIB:.0f} MiB; "
-                     f"read at {bm['events'] / bm['seconds']:,.0f} ev/s", verdict(bgrow <= 64)))
+                     (f"baseline {bm['baseline'] / MIB:.0f} MiB, peak {bm['peak'] / MIB:.0f} MiB; "
+                     f"read at {bm['events'] / bm['seconds']:,.0f} ev/s"), verdict(bgrow <= 64)))
 
     print()
     print("| target | evlog | baselines | result |")

@@ -46,7 +46,6 @@ from .natsformat import (
     redact_url,
     replay_headers,
     replay_subject,
-    subject_matches,
 )
 from .natspull import PullFeeder
 from .status import CaptureStats, StatusLine, directory_bytes, print_line
@@ -189,6 +188,7 @@ class NatsCapture:
         self._written_to = 0
         self._feeder: PullFeeder | None = None
         self._session_broken = False
+        self._session_started = False
 
     # control (thread-safe) --------------------------------------------------------------
     def request_stop(self, reason: str = "stop") -> None:
@@ -372,13 +372,14 @@ class NatsCapture:
             await self._js_session(nc, js, stream, consumer, batch)
             if self._stop.is_set() or self.fatal is not None:
                 break
-            # the connection was lost: messages in flight were delivered but never received.
-            # Let the old pull requests expire, then start over from the consumer's state.
-            self.stats.error("connection lost: resuming from the consumer's state")
+            # the connection was lost (or a request failed): messages in flight were delivered
+            # but never received. Let old pull requests expire, then resume from the consumer.
+            if had_feeder := self._session_started:
+                self.stats.error("connection lost: resuming from the consumer's state")
             while not nc.is_connected and not self._stop.is_set():
                 await asyncio.sleep(0.2)
             try:
-                await asyncio.wait_for(self._stop.wait(), PULL_EXPIRES + 1.5)
+                await asyncio.wait_for(self._stop.wait(), PULL_EXPIRES + 1.5 if had_feeder else 1.0)
             except asyncio.TimeoutError:
                 pass
 
@@ -388,18 +389,27 @@ class NatsCapture:
         nats = import_nats()
         cfg = self.config
         assert self._stop is not None
+        self._session_started = False
         try:
             info = await js.consumer_info(stream, consumer)
         except (nats.errors.Error, OSError, asyncio.TimeoutError) as exc:
             self.stats.error(f"consumer info: {_reason(exc)}")
-            await asyncio.sleep(1.0)
+            self._session_broken = True
             return
         delivered = info.delivered.stream_seq if info.delivered else 0
+        self._session_broken = False
         if delivered > self._last_seq:
             # a previous capture (or connection) was handed messages it never made durable: they
             # would come back only after ack_wait, behind newer ones. Record them now, in order.
-            await self._backfill(js, stream, self._last_seq + 1, delivered)
-        self._session_broken = False
+            try:
+                await self._backfill(nc, js, stream, self._last_seq + 1, delivered)
+            except (nats.errors.Error, OSError, asyncio.TimeoutError) as exc:
+                self.stats.error(f"fetching sequences {self._last_seq + 1}..{delivered}: {_reason(exc)}")
+                self._session_broken = True
+                return  # retried from where it stopped
+            if self._session_broken:
+                return
+        self._session_started = True
         feeder = PullFeeder(nc, stream, consumer, self._record_js, self._on_pull_problem, batch=batch,
                             expires=PULL_EXPIRES)
         self._feeder = feeder
@@ -424,21 +434,67 @@ class NatsCapture:
     def _on_pull_problem(self, text: str) -> None:
         self.stats.error(text)
 
-    async def _backfill(self, js: Any, stream: str, first: int, last: int) -> None:
+    async def _backfill(self, nc: Any, js: Any, stream: str, first: int, last: int) -> None:
+        """Record the messages of sequences first..last (those matching the subject) in order,
+        read through a temporary consumer that acknowledges nothing."""
         nats = import_nats()
-        for seq in range(first, last + 1):
+        api = nats.js.api
+        name = f"evlog-backfill-{uuid.uuid4().hex[:12]}"
+        await js.add_consumer(stream, config=api.ConsumerConfig(
+            name=name, ack_policy=api.AckPolicy.NONE, deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=first, filter_subject=self.config.subject, inactive_threshold=30.0))
+        done = asyncio.Event()
+        progress = [time.monotonic()]
+
+        def on_message(msg: Any) -> None:
+            if done.is_set() or self.fatal is not None:
+                return
             try:
-                raw = await js.get_msg(stream, seq)
-            except nats.js.errors.NotFoundError:
-                continue  # deleted from the stream
-            if not raw.subject or not subject_matches(self.config.subject, raw.subject):
-                continue
-            ts = int(raw.time.timestamp() * 1_000_000) * 1000 if raw.time else time.time_ns()
-            headers = raw.headers if isinstance(raw.headers, dict) else None
-            self._append(raw.subject, raw.data or b"", headers, stream, seq, True, ts, max(0, ts - self._start_ns))
-            self._last_seq = seq
-            self.stats.last_seq = seq
-            self.stats.backfilled += 1
+                _, seq, _, ts, pending = _parse_ack_reply(msg.reply)
+            except ValueError:
+                return
+            progress[0] = time.monotonic()
+            if seq > last:
+                done.set()
+                return
+            if seq > self._last_seq:
+                try:
+                    self._append(msg.subject, msg.data, msg.headers, stream, seq, True, ts,
+                                 max(0, ts - self._start_ns))
+                except (LogWriteError, LogClosedError) as exc:
+                    self.fatal = exc
+                    self.stats.error(str(exc))
+                    self.request_stop("write failure")
+                    done.set()
+                    return
+                self._last_seq = seq
+                self.stats.last_seq = seq
+                self.stats.last_event_ns = ts
+                self.stats.backfilled += 1
+            if seq >= last or pending == 0:
+                done.set()
+
+        feeder = PullFeeder(nc, stream, name, on_message, self._on_pull_problem,
+                            batch=min(self.config.fetch_batch, max(1, last - first + 1)), expires=1.0)
+        await feeder.start()
+        try:
+            while not done.is_set():
+                if (self._stop is not None and self._stop.is_set()) or self._session_broken:
+                    return
+                if time.monotonic() - progress[0] > 5.0:
+                    return  # the rest was deleted from the stream, or no longer matches
+                try:
+                    await asyncio.wait_for(done.wait(), 0.1)
+                except asyncio.TimeoutError:
+                    pass
+                if feeder.credit() < feeder.batch:
+                    await feeder.top_up()
+        finally:
+            await feeder.close()
+            try:
+                await js.delete_consumer(stream, name)
+            except Exception:  # noqa: BLE001 - it expires by itself after 30 s
+                pass
 
     def _record_js(self, msg: Any) -> None:
         if self.fatal is not None:

@@ -95,6 +95,8 @@ class StatusLine:
         if snap["mode"] == "jetstream":
             parts.append(f"acked {snap['acked']}")
             parts.append(f"dup {snap['duplicates']}")
+            if snap["backfilled"]:
+                parts.append(f"fetched by sequence {snap['backfilled']}")
         else:
             parts.append(f"dropped {snap['dropped']}")
         if not snap["connected"]:

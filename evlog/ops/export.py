@@ -9,7 +9,15 @@ from typing import Any, BinaryIO
 from ..segments import RawRecord
 from ..segments.codec import encode_json
 from .common import (
-    OpError, Progress, Selection, iso, json_records, open_input, progress_or_noop, select, supports_raw,
+    OpError,
+    Progress,
+    Selection,
+    iso,
+    json_records,
+    open_input,
+    progress_or_noop,
+    select,
+    supports_raw,
 )
 from .jsonl import LineEncoder
 from .legacy_json import write_legacy

@@ -16,8 +16,9 @@ time is `timestamp_ns`, or `timestamp` (ISO text or seconds since the epoch), or
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ..segments.codec import KNOWN_FLAGS, encode_json
 from .common import OpError
@@ -50,28 +51,28 @@ class LineEncoder:
 
     def lines(self, records: Iterable[Any]) -> Iterator[bytes]:
         """Lines of raw records (data as JSON bytes, with flags and types), in a tight loop."""
-        strings = self._strings
+        pairs: dict[tuple[str, str], bytes] = {}
+        flag_parts: dict[int, bytes] = {0: b""}
         enc = encode_json
-        second, second_text = -1, b""
-        for r in records:
-            ts = r.timestamp
-            sec, rest = divmod(ts, 1_000_000_000)
-            if sec != second:
-                second = sec
+        lo = hi = 0
+        second_text = b""
+        for offset, ts, mono, name, source, data, flags, types in records:
+            if not lo <= ts < hi:
+                sec = ts // 1_000_000_000
+                lo, hi = sec * 1_000_000_000, (sec + 1) * 1_000_000_000
                 second_text = (_EPOCH + _dt.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S").encode()
-            name = strings.get(r.name)
-            if name is None:
-                name = strings[r.name] = enc(r.name)
-            source = strings.get(r.source)
-            if source is None:
-                source = strings[r.source] = enc(r.source)
-            flags = r.flags
-            extra = b',"flags":%d' % flags if flags else b""
-            if flags & 1 and r.types:
-                extra += b',"event_types":' + r.types
-            yield (b'{"offset":%d,"timestamp":"%s.%06d+00:00","timestamp_ns":%d,"monotonic_ns":%d,'
-                   b'"event_name":%s,"source":%s,"event_data":%s%s}\n' % (
-                       r.offset, second_text, rest // 1000, ts, r.monotonic, name, source, r.data, extra))
+            ns = pairs.get((name, source))
+            if ns is None:
+                if len(pairs) > 100_000:
+                    pairs.clear()
+                ns = pairs[(name, source)] = b'"event_name":%s,"source":%s' % (enc(name), enc(source))
+            extra = flag_parts.get(flags)
+            if extra is None:
+                extra = flag_parts[flags] = b',"flags":%d' % flags
+            if types:
+                extra += b',"event_types":' + types
+            yield (b'{"offset":%d,"timestamp":"%s.%06d+00:00","timestamp_ns":%d,"monotonic_ns":%d,%s,'
+                   b'"event_data":%s%s}\n' % (offset, second_text, (ts - lo) // 1000, ts, mono, ns, data, extra))
 
     def line(self, offset: int, timestamp: int, monotonic: int, name: str, source: str,
              data: bytes, flags: int = 0, types: bytes = b"") -> bytes:

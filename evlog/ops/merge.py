@@ -103,16 +103,16 @@ def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, sessio
                        for p, r, lab in zip(inputs, recs, labels)]
         name = session_name or "merged_" + "_".join(r.session_name for r in recs)[:80]
         counts = [0] * len(recs)
-        with creating(out):
-            with Log.create(out, name, start_time_ns=start, metadata={"merged_from": merged_from}) as log, \
-                    open(os.path.join(out, ORIGINS_FILE), "wb") as origins:
-                total = _copy(log, origins, [_raw_stream(r) for r in recs], shifts, counts,
-                              list(labels) if tag_sources else None, tick)
-                origins.flush()
-                os.fsync(origins.fileno())
-                for entry, c in zip(merged_from, counts):
-                    entry["events"] = c
-                log.set_metadata(merged_from=merged_from)
+        with creating(out), \
+                Log.create(out, name, start_time_ns=start, metadata={"merged_from": merged_from}) as log, \
+                open(os.path.join(out, ORIGINS_FILE), "wb") as origins:
+            total = _copy(log, origins, [_raw_stream(r) for r in recs], shifts, counts,
+                          list(labels) if tag_sources else None, tick)
+            origins.flush()
+            os.fsync(origins.fileno())
+            for entry, c in zip(merged_from, counts):
+                entry["events"] = c
+            log.set_metadata(merged_from=merged_from)
         return total
     finally:
         for r in recs:

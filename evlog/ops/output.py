@@ -24,7 +24,7 @@ def open_output(out: str | os.PathLike | BinaryIO | None) -> Iterator[BinaryIO]:
         return
     path = os.fspath(out)
     tmp = f"{path}.tmp{os.getpid()}"
-    f = open(tmp, "wb", buffering=1 << 20)
+    f = open(tmp, "wb", buffering=1 << 20)  # noqa: SIM115 - closed below, renamed only on success
     try:
         yield f
         f.close()

@@ -18,8 +18,8 @@ import sys
 import threading
 from array import array
 from collections import Counter
-from itertools import accumulate, repeat
-from typing import Any, Iterable, NamedTuple, Sequence
+from itertools import accumulate, groupby, repeat
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 import xxhash
 import zstandard
@@ -126,6 +126,27 @@ def _unarr(code: str, buf: memoryview) -> array:
     return a
 
 
+CHUNK_RECORDS = 256  # records per JSON array in a block's data: the unit of decoding
+
+
+def _shuffled(code: str, values: Iterable[int]) -> bytes:
+    """A column as bytes, byte-transposed (all first bytes, then all second bytes, ...), so
+    zstd sees the mostly-zero high bytes of small values as long runs."""
+    raw = _arr(code, values)
+    width = array(code).itemsize
+    if width == 1:
+        return raw
+    return b"".join(raw[k::width] for k in range(width))
+
+
+def _unshuffled(code: str, buf: memoryview, n: int) -> array:
+    width = array(code).itemsize
+    out = bytearray(n * width)
+    for k in range(width):
+        out[k::width] = buf[k * n:(k + 1) * n]
+    return _unarr(code, memoryview(out))
+
+
 def _encode_table(values: Sequence[str], counts: Sequence[int], out: bytearray) -> None:
     out += _U16.pack(len(values))
     for value, count in zip(values, counts):
@@ -163,25 +184,24 @@ def encode_block(
         meta += _U32.pack(count)
 
     first_ts, first_mono = ts[0], mono[0]
-    ts_deltas = [0]
-    ts_deltas += map(int.__sub__, ts[1:], ts[:-1])
     mono_deltas = [0]
     mono_deltas += map(int.__sub__, mono[1:], mono[:-1])
-    payload = b"".join(
-        (
-            _arr("H", name_ids),
-            _arr("H", source_ids),
-            bytes(flags),
-            _arr("q", ts_deltas),
-            _arr("q", mono_deltas),
-            _arr("I", map(len, datas)),
-            _arr("I", map(len, types)),
-            b"[",
-            b",".join(datas),
-            b"]",
-            b"".join(types),
-        )
-    )
+    wall = list(map(int.__sub__, ts, mono))   # wall clock minus monotonic: nearly constant
+    wall_deltas = [0]
+    wall_deltas += map(int.__sub__, wall[1:], wall[:-1])
+    parts = [
+        _shuffled("H", name_ids),
+        _shuffled("H", source_ids),
+        bytes(flags),
+        _shuffled("q", mono_deltas),
+        _shuffled("q", wall_deltas),
+        _shuffled("I", map(len, datas)),
+        _shuffled("I", map(len, types)),
+    ]
+    for c in range(0, n, CHUNK_RECORDS):
+        parts += (b"[", b",".join(datas[c:c + CHUNK_RECORDS]), b"]")
+    parts.append(b"".join(types))
+    payload = b"".join(parts)
     raw_len = len(payload)
     if raw_len > MAX_RAW_LEN:
         raise ValueError(f"block payload of {raw_len} bytes exceeds {MAX_RAW_LEN}")
@@ -329,11 +349,12 @@ _KNOWN_FLAG_VALUES = bytes(range(KNOWN_FLAGS + 1))
 
 
 class DecodedBlock:
-    """The columns of one block, decompressed; records are built on demand."""
+    """The columns of one block, decompressed; data is decoded on demand, a chunk of up to
+    CHUNK_RECORDS records (one JSON array) at a time."""
 
     __slots__ = ("header", "meta", "name_ids", "source_ids", "flags", "timestamps",
-                 "monotonics", "_raw", "_data_pos", "_type_pos", "_data_start", "_data_end",
-                 "_data_lens", "_type_lens", "where", "position")
+                 "monotonics", "_raw", "_mv", "_data_lens", "_type_lens", "_chunk_pos",
+                 "_data_pos", "_type_pos", "_data_end", "where", "position")
 
     def __init__(self, header: BlockHeader, meta: BlockMeta, payload: bytes | memoryview,
                  where: str | None = None, position: int | None = None) -> None:
@@ -344,56 +365,66 @@ class DecodedBlock:
                 params = zstandard.get_frame_parameters(bytes(payload[:18]))
                 if params.content_size != header.raw_len:
                     raise ValueError("compressed size header disagrees with the block header")
-                raw = _decompress(payload, header.raw_len)
+                raw = bytes(_decompress(payload, header.raw_len))
             else:
                 raw = bytes(payload)
             if len(raw) != header.raw_len:
                 raise ValueError("payload length mismatch")
             mv = memoryview(raw)
+            chunks = (n + CHUNK_RECORDS - 1) // CHUNK_RECORDS
             fixed = n * (2 + 2 + 1 + 8 + 8 + 4 + 4)
-            if fixed + 2 > len(raw):
+            if fixed + 2 * chunks > len(raw):
                 raise ValueError("payload shorter than its columns")
             p = 0
-            self.name_ids = _unarr("H", mv[p:p + 2 * n]); p += 2 * n
-            self.source_ids = _unarr("H", mv[p:p + 2 * n]); p += 2 * n
+            self.name_ids = _unshuffled("H", mv[p:p + 2 * n], n); p += 2 * n
+            self.source_ids = _unshuffled("H", mv[p:p + 2 * n], n); p += 2 * n
             self.flags = mv[p:p + n].tobytes(); p += n
-            ts = _unarr("q", mv[p:p + 8 * n]); p += 8 * n
-            mono = _unarr("q", mv[p:p + 8 * n]); p += 8 * n
-            data_lens = _unarr("I", mv[p:p + 4 * n]); p += 4 * n
-            type_lens = _unarr("I", mv[p:p + 4 * n]); p += 4 * n
-            data_total = sum(data_lens) + max(n - 1, 0) + 2
-            if p + data_total + sum(type_lens) != len(raw):
+            mono = _unshuffled("q", mv[p:p + 8 * n], n); p += 8 * n
+            wall = _unshuffled("q", mv[p:p + 8 * n], n); p += 8 * n
+            data_lens = _unshuffled("I", mv[p:p + 4 * n], n); p += 4 * n
+            type_lens = _unshuffled("I", mv[p:p + 4 * n], n); p += 4 * n
+            chunk_pos = [p]
+            for c in range(0, n, CHUNK_RECORDS):
+                size = sum(data_lens[c:c + CHUNK_RECORDS])
+                chunk_pos.append(chunk_pos[-1] + size + min(CHUNK_RECORDS, n - c) + 1)
+            data_end = chunk_pos[-1]
+            if data_end + sum(type_lens) != len(raw):
                 raise ValueError("data lengths do not match the payload")
             if max(self.name_ids) >= len(meta.names) or max(self.source_ids) >= len(meta.sources):
                 raise ValueError("name or source id out of range")
             if self.flags.translate(None, _KNOWN_FLAG_VALUES):
                 raise ValueError("unknown record flag")
-            ts[0] = header.first_ts
             mono[0] = header.first_mono
-            self.timestamps = list(accumulate(ts))
+            wall[0] = header.first_ts - header.first_mono
             self.monotonics = list(accumulate(mono))
+            self.timestamps = list(map(int.__add__, accumulate(wall), self.monotonics))
             if self.timestamps[-1] != header.last_ts or self.monotonics[-1] != header.last_mono:
                 raise ValueError("timestamps disagree with the block header")
         except (ValueError, zstandard.ZstdError, OverflowError) as exc:
             raise CorruptBlockError(f"bad block payload: {exc}", where, position,
                                     (header.first_offset, header.end_offset - 1)) from None
-        self._raw = mv
-        self._data_start = p
-        self._data_end = p + data_total
+        self._raw, self._mv = raw, mv
         self._data_lens, self._type_lens = data_lens, type_lens
+        self._chunk_pos = chunk_pos
+        self._data_end = data_end
         self._data_pos: list[int] | None = None
         self._type_pos: list[int] | None = None
 
-    def _positions(self) -> tuple[list[int], list[int]]:
-        """Start of each record's JSON inside the array (after '[' and each ','), and of its
-        type map; computed only when single records are decoded."""
-        if self._data_pos is None or self._type_pos is None:
-            self._data_pos = list(accumulate(map((1).__add__, self._data_lens), initial=self._data_start + 1))
-            self._type_pos = list(accumulate(self._type_lens, initial=self._data_end))
-        return self._data_pos, self._type_pos
-
     def __len__(self) -> int:
         return self.header.count
+
+    def _positions(self) -> tuple[list[int], list[int]]:
+        """Start of each record's JSON (it ends `data_lens[i]` bytes later) and start of each
+        type map (one extra entry at the end); computed only when single records are needed."""
+        if self._data_pos is None or self._type_pos is None:
+            starts: list[int] = []
+            lens = self._data_lens
+            for c, chunk_start in enumerate(self._chunk_pos[:-1]):
+                chunk = lens[c * CHUNK_RECORDS:(c + 1) * CHUNK_RECORDS]
+                starts += accumulate(map((1).__add__, chunk[:-1]), initial=chunk_start + 1)
+            self._data_pos = starts
+            self._type_pos = list(accumulate(self._type_lens, initial=self._data_end))
+        return self._data_pos, self._type_pos
 
     def _corrupt(self, exc: Exception) -> CorruptBlockError:
         h = self.header
@@ -401,35 +432,46 @@ class DecodedBlock:
                                  (h.first_offset, h.end_offset - 1))
 
     def data_bytes(self, i: int) -> bytes:
-        pos = self._positions()[0]
-        return self._raw[pos[i]:pos[i + 1] - 1].tobytes()
+        start = self._positions()[0][i]
+        return self._raw[start:start + self._data_lens[i]]
 
     def type_bytes(self, i: int) -> bytes:
         tp = self._positions()[1]
-        return self._raw[tp[i]:tp[i + 1]].tobytes()
+        return self._raw[tp[i]:tp[i + 1]]
 
     def data(self, i: int) -> Any:
         pos, tp = self._positions()
+        start = pos[i]
         try:
-            return decode_data(self._raw[pos[i]:pos[i + 1] - 1], self.flags[i], self._raw[tp[i]:tp[i + 1]])
+            return decode_data(self._mv[start:start + self._data_lens[i]], self.flags[i], self._mv[tp[i]:tp[i + 1]])
         except Exception as exc:
             raise self._corrupt(exc) from None
 
-    def all_data(self) -> list:
+    def chunk_data(self, c: int) -> list:
+        """The decoded data of chunk `c` (records c*256 .. c*256+255)."""
+        a = c * CHUNK_RECORDS
+        b = min(self.header.count, a + CHUNK_RECORDS)
         try:
-            values = decode_json(self._raw[self._data_start:self._data_end])
-            if type(values) is not list or len(values) != self.header.count:
+            values = decode_json(self._mv[self._chunk_pos[c]:self._chunk_pos[c + 1]])
+            if values.__class__ is not list or len(values) != b - a:
                 raise ValueError("data array length mismatch")
             if self.header.flags & 1:
-                tp = self._positions()[1]
-                for i, f in enumerate(self.flags):
-                    if f & FLAG_TYPED:
-                        values[i] = apply_type_map(values[i], decode_json(self._raw[tp[i]:tp[i + 1]]))
+                flags = self.flags
+                for i in range(a, b):
+                    if flags[i] & FLAG_TYPED:
+                        tp = self._positions()[1]
+                        values[i - a] = apply_type_map(values[i - a], decode_json(self._mv[tp[i]:tp[i + 1]]))
         except CorruptBlockError:
             raise
         except Exception as exc:
             raise self._corrupt(exc) from None
         return values
+
+    def all_data(self) -> list:
+        out: list = []
+        for c in range(len(self._chunk_pos) - 1):
+            out += self.chunk_data(c)
+        return out
 
     def names(self) -> list[str]:
         return list(map(self.meta.names.__getitem__, self.name_ids))
@@ -437,26 +479,46 @@ class DecodedBlock:
     def sources(self) -> list[str]:
         return list(map(self.meta.sources.__getitem__, self.source_ids))
 
-    def records(self, indices: Sequence[int] | None = None) -> list[Record]:
-        """Records (data decoded) for all positions, or for `indices` in the block."""
+    def iter_records(self, indices: Sequence[int] | None = None) -> Iterator[list[Record]]:
+        """Records (data decoded) in lists of at most one chunk, for all positions or for the
+        ascending `indices`; a chunk is decoded whole when many of its records are wanted."""
         first = self.header.first_offset
-        if indices is None:
-            return list(map(_new_tuple, repeat(Record), zip(
-                range(first, first + self.header.count), self.timestamps, self.monotonics,
-                self.names(), self.sources(), self.all_data(), self.flags)))
         names, sources = self.meta.names, self.meta.sources
-        return [Record(first + i, self.timestamps[i], self.monotonics[i], names[self.name_ids[i]],
-                       sources[self.source_ids[i]], self.data(i), self.flags[i]) for i in indices]
+        nid, sid, ts, mono, flags = self.name_ids, self.source_ids, self.timestamps, self.monotonics, self.flags
+        if indices is None:
+            n = self.header.count
+            for c, a in enumerate(range(0, n, CHUNK_RECORDS)):
+                b = min(n, a + CHUNK_RECORDS)
+                yield list(map(_new_tuple, repeat(Record), zip(
+                    range(first + a, first + b), ts[a:b], mono[a:b], map(names.__getitem__, nid[a:b]),
+                    map(sources.__getitem__, sid[a:b]), self.chunk_data(c), flags[a:b])))
+            return
+        for c, group in groupby(indices, key=lambda i: i // CHUNK_RECORDS):
+            idxs = list(group)
+            if len(idxs) * 4 >= CHUNK_RECORDS:
+                values = self.chunk_data(c)
+                a = c * CHUNK_RECORDS
+                data = [values[i - a] for i in idxs]
+            else:
+                data = [self.data(i) for i in idxs]
+            yield [Record(first + i, ts[i], mono[i], names[nid[i]], sources[sid[i]], v, flags[i])
+                   for i, v in zip(idxs, data)]
+
+    def records(self, indices: Sequence[int] | None = None) -> list[Record]:
+        """Records (data decoded) for all positions, or for the ascending `indices`."""
+        out: list[Record] = []
+        for part in self.iter_records(indices):
+            out += part
+        return out
 
     def raw_records(self, indices: Sequence[int] | None = None) -> list[RawRecord]:
         """Records with data and type map still encoded (bytes), for copying between logs."""
         first = self.header.first_offset
         pos, tp = self._positions()
-        raw = self._raw.obj  # the decompressed bytes: slicing bytes yields bytes directly
-        n = self.header.count
+        raw, lens = self._raw, self._data_lens
         if indices is None:
-            indices = range(n)
-        data = [raw[pos[i]:pos[i + 1] - 1] for i in indices]
+            indices = range(self.header.count)
+        data = [raw[pos[i]:pos[i] + lens[i]] for i in indices]
         if any(self._type_lens):
             types = [raw[tp[i]:tp[i + 1]] for i in indices]
         else:

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .block import RawRecord, Record
 from .codec import FLAG_TYPED, EventEncodeError, apply_type_map, decode_json, encode_data
-from .errors import LogClosedError, NotARecordingError, RecordingExistsError
+from .errors import LogClosedError, LogWriteError, NotARecordingError, RecordingExistsError
 from .fsio import DEFAULT_FS, FileSystem
 from .index import SegmentSummary
 from .manifest import Manifest, is_recording, read_manifest, write_manifest
@@ -222,8 +222,11 @@ class Log:
     def _read(self) -> LogReader:
         if self._closed:
             raise LogClosedError("the log is closed")
-        if self._writer is not None:
-            self._writer.flush(sync=False)
+        if self._writer is not None and self._writer.failed is None:
+            try:
+                self._writer.flush(sync=False)
+            except LogWriteError:
+                pass   # append/flush/close report the failure; what was written stays readable
         if self._reader is None:
             self._reader = LogReader(self.path)
         else:

@@ -333,18 +333,19 @@ class LogReader:
                 indices = _bound(block, indices, start, end, start_time, end_time, start_mono, end_mono)
             if indices is not None and not indices:
                 continue
-            if raw:
-                records = block.raw_records(indices)
-            elif indices is not None and len(indices) > len(block) // 4:
-                everything = block.records()
-                records = [everything[i] for i in indices]
-            else:
-                records = block.records(indices)
-            if where is not None:
-                records = [r for r in records if where(r)]
-            if reverse:
-                records.reverse()
-            yield from records
+            if raw or reverse:
+                records = block.raw_records(indices) if raw else block.records(indices)
+                if where is not None:
+                    records = [r for r in records if where(r)]
+                if reverse:
+                    records.reverse()
+                yield from records
+                continue
+            # forward: decode one chunk (<= 256 records) at a time, so a seek decodes little
+            for part in block.iter_records(indices):
+                if where is not None:
+                    part = [r for r in part if where(r)]
+                yield from part
 
     def follow(self, start: int | None = None, *, poll_interval: float = 0.1,
                stop: Callable[[], bool] | None = None, **filters: Any) -> Iterator[Record]:

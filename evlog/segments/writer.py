@@ -45,7 +45,7 @@ class WriterOptions:
     block_max_age: float = 0.2            # seconds: a quiet producer's events still reach the disk
     fsync: str = "always"                 # always | interval | never
     fsync_interval: float = 1.0
-    compression_level: int = 3
+    compression_level: int = 1            # zstd level: 1 is both smaller and faster than 3 on event data
     max_pending_blocks: int = 8           # blocks queued for the I/O thread before append waits
     index_interval: float | None = 10.0   # seconds: rewrite the active segment's index (of fsynced data)
     retain_max_age: float | None = None   # seconds: delete whole old segments at each roll...
@@ -145,6 +145,7 @@ class LogWriter:
             self._rows: list[tuple] = []
             self._rows_bytes = 0
             self._rows_started = 0.0
+            self._wall_base = 0
             self._pending: deque[tuple[int, list]] = deque()
             self._next_offset = state.next_offset
             self._buffer_first = state.next_offset
@@ -216,25 +217,27 @@ class LogWriter:
             _check_row(name, source, flags, timestamp, monotonic, data, types)
             if len(self._checked_keys) < 100_000:
                 self._checked_keys.add((name, source))
-        if timestamp is None:
-            timestamp = time.time_ns()
         size = len(data) + len(types) + _ROW_OVERHEAD
         with self._lock:
             if self._failed is not None or self._closing or self._closed:
                 self._check_open()
-            if monotonic is None:
+            measured = monotonic is None
+            if measured:
                 monotonic = time.monotonic_ns() - self._mono_base
             if monotonic < self._last_mono:
                 monotonic = self._last_mono
             self._last_mono = monotonic
             rows = self._rows
             if not rows:
-                self._rows_started = time.monotonic()
-                self._cond.notify_all()   # the I/O thread may sleep without a timeout: start the age clock
+                self._start_buffer_locked()
             elif self._rows_bytes + size > MAX_RAW_LEN - 4096:
                 self._seal_locked()
                 rows = self._rows
-                self._rows_started = time.monotonic()
+                self._start_buffer_locked()
+            if timestamp is None:
+                # one clock read per event: wall time = the wall clock sampled at the block's
+                # start + monotonic time since; a wall clock step shows at the next block
+                timestamp = self._wall_base + monotonic if measured else time.time_ns()
             rows.append((name, source, flags, timestamp, monotonic, data, types))
             self._rows_bytes += size
             offset = self._next_offset
@@ -282,6 +285,11 @@ class LogWriter:
             self._seal_locked()
             self._wait_for_room_locked()
             return first
+
+    def _start_buffer_locked(self) -> None:
+        self._rows_started = time.monotonic()
+        self._wall_base = time.time_ns() - (time.monotonic_ns() - self._mono_base)
+        self._cond.notify()   # the I/O thread may be idle: it must time the new block's age
 
     def _check_open(self) -> None:
         if self._failed is not None:

@@ -58,13 +58,14 @@ def test_sigkill_three_times_records_each_event_exactly_once(nats_url, js_stream
     assert asyncio.run(stream_count(nats_url, stream)) == N
     assert at_kill[0] < N, "the first kill must interrupt the capture"
 
-    proc = spawn(recorder_cmd(rec, *args))
+    proc = spawn(recorder_cmd(rec, *args[:-1], "1"))   # status lines every second
     deadline = time.monotonic() + 60
     while count_events(rec) < N and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
     print(f"kills at {at_kill} events; final run caught up in {time.monotonic() - deadline + 60:.1f} s")
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
+    print(err.decode()[-3000:])
     assert proc.returncode == 0, err.decode()
 
     numbers = recorded_numbers(rec)

@@ -124,3 +124,13 @@ def test_slice_of_nothing_is_an_empty_recording(tmp_path):
     assert ops.slice_recording(src, str(tmp_path / "s"), Selection(filter="Nope")) == 0
     assert read_all(str(tmp_path / "s")) == []
     assert os.path.isdir(tmp_path / "s")
+
+
+def test_slice_and_merge_copy_full_size_blocks(tmp_path):
+    """Blocks of the default size (1 MiB, decompressed in chunks by the engine) copy raw too."""
+    rows = [("E", {"i": i, "pad": "x" * 400}, "s", i * 1000) for i in range(6000)]
+    src = make_recording(str(tmp_path / "src"), rows)
+    assert ops.slice_recording(src, str(tmp_path / "s1"), Selection(offsets=(0, 3000))) == 3000
+    assert ops.slice_recording(src, str(tmp_path / "s2"), Selection(offsets=(3000, None))) == 3000
+    ops.merge([str(tmp_path / "s1"), str(tmp_path / "s2")], str(tmp_path / "m"))
+    assert read_all(str(tmp_path / "m")) == read_all(src)

@@ -189,7 +189,7 @@ def test_payload_checks():
     with pytest.raises(CorruptBlockError, match="unknown record flag"):
         blk.decode_frame(payload_patch(lambda p: p.__setitem__(8, 0x40)))
     with pytest.raises(CorruptBlockError, match="timestamps disagree"):
-        blk.decode_frame(payload_patch(lambda p: p.__setitem__(18, 7)))
+        blk.decode_frame(payload_patch(lambda p: p.__setitem__(11, 7)))  # record 1, low byte of its monotonic delta
     with pytest.raises(CorruptBlockError, match="data lengths"):
         blk.decode_frame(payload_patch(lambda p: p.append(0x20)))
     # a JSON array with the right bytes but the wrong number of values

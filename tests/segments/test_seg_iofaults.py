@@ -127,6 +127,10 @@ def run_once(path: str, fs: FaultyFS) -> bool:
     assert fs.fired and str(failure)
     durable = log.durable_offset
     assert durable >= acked
+    if not log._closed:
+        # the failed log object itself still reads what was written
+        recs = list(log.read())
+        assert [r.offset for r in recs] == list(range(len(recs))) and len(recs) >= durable
     # nothing is reported durable that was not fsynced (a failed fsync may have lost it)
     assert durable <= synced_prefix(path, fs), (durable, fs.synced)
     # the writer stays failed: no retry, appends and flushes raise
