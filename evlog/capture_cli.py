@@ -94,9 +94,6 @@ def record_from_nats(path: str, url: str, subject: str, *, stream: str | None = 
                        ("retain_max_bytes", retain_max_bytes)):
         if value is not None:
             options[key] = value
-    # WORKAROUND: LogWriter.roll() only takes effect when segment_max_age is set; a ten-year
-    # age changes nothing else. Remove once the writer rolls without it.
-    options.setdefault("segment_max_age", 10 * 365 * 86400.0)
     created = not (os.path.exists(path) and is_recording(path))
     try:
         log = _open_for_capture(path, session_name, options)

@@ -52,7 +52,6 @@ from .status import CaptureStats, StatusLine, directory_bytes, print_line
 
 REJECTED_EVENT = "evlog.capture.rejected"
 METADATA_KEY = "nats_capture"
-SEAL_INTERVAL = 0.25   # seconds: write a partly filled block after this long
 PULL_EXPIRES = 5.0     # seconds a pull request waits on the server
 
 
@@ -185,7 +184,6 @@ class NatsCapture:
         self._start_ns = log.manifest.start_time_ns
         self._day = _dt.datetime.now(_dt.timezone.utc).date()
         self.fatal: BaseException | None = None
-        self._written_to = 0
         self._feeder: PullFeeder | None = None
         self._session_broken = False
         self._session_started = False
@@ -592,13 +590,9 @@ class NatsCapture:
         next_status = time.monotonic() + cfg.status_interval if cfg.status_interval > 0 else float("inf")
         next_meta = time.monotonic() + cfg.metadata_interval
         deadline = time.monotonic() + cfg.max_seconds if cfg.max_seconds else float("inf")
-        next_seal = time.monotonic() + SEAL_INTERVAL
         while True:
             await asyncio.sleep(0.05)
             await self._ack_durable()
-            if time.monotonic() >= next_seal:
-                next_seal = time.monotonic() + SEAL_INTERVAL
-                await self._seal_quiet_block()
             if self._roll_wanted:
                 self._roll_wanted = False
                 self.log.roll()
@@ -621,14 +615,6 @@ class NatsCapture:
             if now >= next_meta:
                 next_meta = now + cfg.metadata_interval
                 self._write_metadata()
-
-    async def _seal_quiet_block(self) -> None:
-        """Write events buffered for a while even if no more come (a quiet subject's events
-        must reach the disk, and JetStream acks wait for them). The writer's own block age
-        timer only fires when something wakes its I/O thread."""
-        end = self.log.end_offset
-        if end > self._written_to:
-            self._written_to = max(self._written_to, await asyncio.to_thread(self.log.flush, False))
 
     def _update_stats(self) -> None:
         s = self.stats

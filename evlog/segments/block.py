@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 import sys
+from operator import sub as _sub
 import threading
 from array import array
 from collections import Counter
@@ -166,18 +167,21 @@ def encode_block(
     if not 0 < n <= MAX_RECORDS:
         raise ValueError(f"a block holds 1 to {MAX_RECORDS} records, not {n}")
     names, sources, flags, ts, mono, datas, types = zip(*rows)
-    name_index: dict[str, int] = {}
-    name_ids = [name_index.setdefault(x, len(name_index)) for x in names]
-    source_index: dict[str, int] = {}
-    source_ids = [source_index.setdefault(x, len(source_index)) for x in sources]
-    name_counter = Counter(name_ids)
-    source_counter = Counter(source_ids)
+    # ids in order of first appearance, counts and columns built by C-level calls
+    name_counter = Counter(names)
+    name_table = list(dict.fromkeys(names))
+    name_ids = list(map({x: i for i, x in enumerate(name_table)}.__getitem__, names))
+    source_counter = Counter(sources)
+    source_table = list(dict.fromkeys(sources))
+    source_ids = list(map({x: i for i, x in enumerate(source_table)}.__getitem__, sources))
     flag_counter = Counter(flags)
     flag_counter.pop(0, None)
+    name_counts = [name_counter[x] for x in name_table]
+    source_counts = [source_counter[x] for x in source_table]
 
     meta = bytearray()
-    _encode_table(list(name_index), [name_counter[i] for i in range(len(name_index))], meta)
-    _encode_table(list(source_index), [source_counter[i] for i in range(len(source_index))], meta)
+    _encode_table(name_table, name_counts, meta)
+    _encode_table(source_table, source_counts, meta)
     meta += _U16.pack(len(flag_counter))
     for flag, count in sorted(flag_counter.items()):
         meta += bytes((flag,))
@@ -185,10 +189,10 @@ def encode_block(
 
     first_ts, first_mono = ts[0], mono[0]
     mono_deltas = [0]
-    mono_deltas += map(int.__sub__, mono[1:], mono[:-1])
-    wall = list(map(int.__sub__, ts, mono))   # wall clock minus monotonic: nearly constant
+    mono_deltas += map(_sub, mono[1:], mono[:-1])
+    wall = list(map(_sub, ts, mono))   # wall clock minus monotonic: nearly constant
     wall_deltas = [0]
-    wall_deltas += map(int.__sub__, wall[1:], wall[:-1])
+    wall_deltas += map(_sub, wall[1:], wall[:-1])
     parts = [
         _shuffled("H", name_ids),
         _shuffled("H", source_ids),
@@ -222,11 +226,7 @@ def encode_block(
     checksum = hasher.intdigest()
     header = BlockHeader(*fields[1:], checksum)
     frame = b"".join((head, struct.pack("<Q", checksum), meta, payload))
-    block_meta = BlockMeta(
-        list(name_index), [name_counter[i] for i in range(len(name_index))],
-        list(source_index), [source_counter[i] for i in range(len(source_index))],
-        dict(flag_counter),
-    )
+    block_meta = BlockMeta(name_table, name_counts, source_table, source_counts, dict(flag_counter))
     return frame, header, block_meta
 
 

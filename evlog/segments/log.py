@@ -127,7 +127,10 @@ class Log:
         """Append one event; returns its offset. `timestamp`: wall clock ns (default now);
         `monotonic`: ns since the recording's start (default: measured now)."""
         raw, flags, types = encode_data(data)
-        return self._w().append_encoded(name, source, flags, timestamp, monotonic, raw, types)
+        writer = self._writer
+        if writer is None or self._closed:
+            writer = self._w()   # raises the right error
+        return writer.append_encoded(name, source, flags, timestamp, monotonic, raw, types)
 
     def append_batch(self, events: Iterable[tuple | dict], *, atomic: bool = False) -> range:
         """Append many events: tuples `(name, data[, source[, timestamp[, monotonic]]])` or dicts

@@ -173,8 +173,7 @@ def test_core_nats_record_and_dropped_messages_reported(nats_url, unique, tmp_pa
 def test_roll_daily_starts_a_segment_when_the_date_changes(nats_url, unique, tmp_path):
     import datetime as dt
     subject = f"day{unique}"
-    # segment_max_age: the writer's roll() needs one set (see capture_cli's workaround)
-    with Log.create(tmp_path / "rec", segment_max_age=1e9) as log:
+    with Log.create(tmp_path / "rec") as log:
         run = CaptureThread(log, CaptureConfig(url=nats_url, subject=f"{subject}.>", roll_daily=True))
         run.wait(lambda: run.capture.stats.connected, what="connection")
         time.sleep(0.3)
