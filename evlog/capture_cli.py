@@ -228,6 +228,19 @@ def _size(value: str | int | None) -> int | None:
 
 
 # click commands ----------------------------------------------------------------------------
+def _speed(text: str) -> float:
+    """'max' -> 0 (no waiting), else a positive multiplier."""
+    if text.strip().lower() in ("max", "inf"):
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise NatsSetupError(f"--speed must be a positive number or max, not {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise NatsSetupError(f"--speed must be a positive number or max, not {text!r}")
+    return value
+
+
 def _fail(exc: EvlogError) -> None:
     click.echo(f"evlog: error: {exc}", err=True)
     sys.exit(2)
@@ -289,17 +302,18 @@ def record_cmd(recording: str, url: str, subject: str, stream: str | None, durab
 @click.option("--to", "url", required=True, metavar="nats://HOST:PORT", help="NATS server to publish to.")
 @click.option("--subject-template", default="replay.{event_name}", show_default=True,
               help="Subject of each message: {event_name} {source} {subject} (original) {recording}.")
-@click.option("--speed", type=float, default=1.0, show_default=True, help="Speed multiplier (0: no waiting).")
+@click.option("--speed", default="1", show_default=True, metavar="X|max",
+              help="Speed multiplier, or max (no waiting).")
 @click.option("--filter", "filter_text", default=None, help="Filter expression (docs/filters.md).")
 @click.option("--start", default=None, help="Start at an offset, a time into the recording (90s) or an ISO time.")
 @click.option("--end", default=None, help="End at an offset (exclusive), a time into the recording or an ISO time.")
 @click.option("--limit", type=int, default=None, help="Send at most this many messages.")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; connect to nothing.")
-def replay_cmd(recording: str, url: str, subject_template: str, speed: float, filter_text: str | None,
+def replay_cmd(recording: str, url: str, subject_template: str, speed: str, filter_text: str | None,
                start: str | None, end: str | None, limit: int | None, dry_run: bool) -> None:
     """Replay RECORDING into NATS; every message carries the header Evlog-Replay."""
     try:
-        result = replay_to_nats(recording, url, subject_template=subject_template, speed=speed,
+        result = replay_to_nats(recording, url, subject_template=subject_template, speed=_speed(speed),
                                 filter_text=filter_text, start=start, end=end, limit=limit, dry_run=dry_run)
     except EvlogError as exc:
         _fail(exc)

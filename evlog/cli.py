@@ -363,9 +363,12 @@ def diff(baseline: str, new: str, ignore: tuple[str, ...], time_tolerance: str |
     shown = 0
     limit = max_differences or None
     summary = DiffSummary()
-    first = True
-    if fmt == "json":
-        out.write('{"differences": [')
+    pending = ['{"differences": ['] if fmt == "json" else []   # written with the first result
+
+    def write(text: str) -> None:
+        if pending:
+            out.write(pending.pop())
+        out.write(text)
     with _bar("comparing", _total(baseline), quiet) as bar:
         for d in ops.iter_diff(baseline, new, ignore_fields=ignore, time_tolerance_ns=tolerance, selection=sel,
                                window=window, progress=bar):
@@ -374,20 +377,19 @@ def diff(baseline: str, new: str, ignore: tuple[str, ...], time_tolerance: str |
                 continue
             if limit is not None and shown >= limit:
                 continue
-            shown += 1
             if fmt == "json":
-                out.write(("\n  " if first else ",\n  ") + json.dumps(d.to_dict(), ensure_ascii=False, default=str))
-                first = False
+                write(("\n  " if shown == 0 else ",\n  ") + json.dumps(d.to_dict(), ensure_ascii=False, default=str))
             else:
-                out.write(_format_difference(d) + "\n")
+                write(_format_difference(d) + "\n")
+            shown += 1
     if fmt == "json":
         s = summary.to_dict()
         s["shown"] = shown
-        out.write(("\n" if not first else "") + '], "summary": ' + json.dumps(s) + "}\n")
+        write(("\n" if shown else "") + '], "summary": ' + json.dumps(s) + "}\n")
     else:
         if shown < _count_differences(summary):
-            out.write(f"... {_count_differences(summary) - shown} more differences not shown (--max-differences)\n")
-        out.write(_format_summary(summary) + "\n")
+            write(f"... {_count_differences(summary) - shown} more differences not shown (--max-differences)\n")
+        write(_format_summary(summary) + "\n")
     out.flush()
     click.get_current_context().exit(0 if summary.equal else 1)
 

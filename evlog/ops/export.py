@@ -116,12 +116,20 @@ def _legacy(rec: Any, f: BinaryIO, selection: Selection | None, tick: Progress) 
 
     def events() -> Iterator[tuple[int, str, str, bytes]]:
         n = 0
-        for r, data in json_records(rec, selection):
-            yield r.monotonic, r.name, r.source, data
-            n += 1
-            if n == _TICK:
-                tick(n)
-                n = 0
+        if supports_raw(rec):
+            for _o, _t, mono, name, source, data, _f, _ty in select(rec, selection, raw=True):
+                yield mono, name, source, data
+                n += 1
+                if n == _TICK:
+                    tick(n)
+                    n = 0
+        else:
+            for r in select(rec, selection):
+                yield r.monotonic, r.name, r.source, encode_json(r.data)
+                n += 1
+                if n == _TICK:
+                    tick(n)
+                    n = 0
         tick(n)
     count, _ = write_legacy(f, rec.session_name, iso(rec.start_time_ns), events(),
                             duration_ms=duration, total_events=total)

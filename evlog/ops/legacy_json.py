@@ -16,8 +16,11 @@ from ..segments.codec import encode_json
 
 
 def _num_ms(ns: int) -> bytes:
-    ms = ns / 1e6
-    return b"%d" % ms if ms == int(ms) else encode_json(round(ms, 6))
+    """Milliseconds as exact decimal text: 523, 523.5, 523.000001 (no float rounding)."""
+    ms, rest = divmod(ns, 1_000_000)
+    if not rest:
+        return b"%d" % ms
+    return (b"%d.%06d" % (ms, rest)).rstrip(b"0")
 
 
 def write_legacy(f: BinaryIO, session_name: str, start_time_iso: str,
@@ -29,23 +32,26 @@ def write_legacy(f: BinaryIO, session_name: str, start_time_iso: str,
     if known:
         head += b',\n  "duration_ms": %s,\n  "total_events": %d' % (encode_json(duration_ms), total_events)
     f.write(head + b',\n  "events": [')
-    names: dict[str, bytes] = {}
+    pairs: dict[tuple[str, str], tuple[bytes, bytes]] = {}
     count = 0
     last_mono = 0
-    write = f.write
+    buf: list[bytes] = []
     sep = b"\n    "
     for mono, name, source, data in events:
-        n = names.get(name)
-        if n is None:
-            n = names[name] = encode_json(name)
-        s = names.get(source)
-        if s is None:
-            s = names[source] = encode_json(source)
-        write(b'%s{"timestamp_offset_ms": %s, "event_name": %s, "event_data": %s, "source": %s}' % (
-            sep, _num_ms(mono), n, data, s))
+        ns = pairs.get((name, source))
+        if ns is None:
+            ns = pairs[(name, source)] = (encode_json(name), encode_json(source))
+        ms, rest = divmod(mono, 1_000_000)
+        ms_text = b"%d" % ms if not rest else (b"%d.%06d" % (ms, rest)).rstrip(b"0")
+        buf.append(b'%s{"timestamp_offset_ms": %s, "event_name": %s, "event_data": %s, "source": %s}' % (
+            sep, ms_text, ns[0], data, ns[1]))
         sep = b",\n    "
         count += 1
         last_mono = mono
+        if len(buf) >= 4096:
+            f.write(b"".join(buf))
+            buf.clear()
+    f.write(b"".join(buf))
     f.write(b"\n  ]" if count else b"]")
     if not known:
         f.write(b',\n  "duration_ms": %s,\n  "total_events": %d' % (_num_ms(last_mono), count))

@@ -181,6 +181,7 @@ def test_serve_is_registered(runner):
     (["merge", "{rec}", "-o", "{tmp}/m"], "at least two"),
     (["info", "{tmp}/plain.txt"], "neither"),
     (["diff", "{rec}", "nope"], "no such recording"),
+    (["diff", "{rec}", "nope", "--format", "json"], "no such recording"),
     (["import", "{tmp}/plain.txt"], "neither"),
     (["verify", "{tmp}"], "not an evlog recording"),
     (["export", "{rec}", "-o", "{tmp}/no/such/dir/x.json"], "No such file"),

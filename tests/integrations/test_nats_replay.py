@@ -85,7 +85,8 @@ def test_replay_errors_are_one_line(tmp_path):
     for args, text in ((["--to", "http://x"], "bad NATS URL"),
                        (["--to", "nats://127.0.0.1:1"], "cannot connect to NATS at nats://127.0.0.1:1"),
                        (["--to", "nats://127.0.0.1:1", "--subject-template", "a.{nope}", "--dry-run"], "unknown field"),
-                       (["--to", "nats://127.0.0.1:1", "--filter", "data.x ==", "--dry-run"], "filter")):
+                       (["--to", "nats://127.0.0.1:1", "--filter", "data.x ==", "--dry-run"], "filter"),
+                       (["--to", "nats://127.0.0.1:1", "--speed", "fast", "--dry-run"], "--speed must be")):
         result = runner.invoke(replay_cmd, [rec, *args])
         assert result.exit_code == 2, (args, result.output)
         assert text in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -94,7 +95,8 @@ def test_replay_errors_are_one_line(tmp_path):
 def test_dry_run_limit_and_start(tmp_path):
     rec = _recording(tmp_path / "rec")
     runner = CliRunner()
-    result = runner.invoke(replay_cmd, [rec, "--to", "nats://127.0.0.1:1", "--dry-run", "--limit", "1"])
+    result = runner.invoke(replay_cmd, [rec, "--to", "nats://127.0.0.1:1", "--dry-run", "--limit", "1",
+                                        "--speed", "max"])
     assert result.exit_code == 0 and len(result.stdout.strip().splitlines()) == 1
     result = runner.invoke(replay_cmd, [rec, "--to", "nats://127.0.0.1:1", "--dry-run", "--start", "2"])
     assert result.exit_code == 0 and result.stdout.startswith("replay.OrderPlaced ")
