@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
 import random
@@ -118,6 +119,8 @@ def soak(args: argparse.Namespace) -> None:
     total = int(args.rate * args.seconds)
     port = free_port()
     asyncio.run(make_stream(stream, prefix))
+    if not args.keep:
+        atexit.register(lambda: asyncio.run(delete_stream(stream)))   # also after a FAIL
     rec_args = ["--subject", f"{prefix}.>", "--status-port", str(port), "--status-interval", "10",
                 "--segment-size", args.segment_size, "--retain-max-bytes", args.retain_max_bytes,
                 "--fsync", args.fsync]
@@ -171,8 +174,6 @@ def soak(args: argparse.Namespace) -> None:
           f"({cpu / caught_up * 100:.0f}% of a core)")
     print("OK: no event lost or duplicated" if args.mode == "jetstream" or snap.get("dropped") == 0
           else f"core NATS dropped {snap.get('dropped')} (reported)")
-    if not args.keep:
-        asyncio.run(delete_stream(stream))
 
 
 def kill(args: argparse.Namespace) -> None:
@@ -181,6 +182,7 @@ def kill(args: argparse.Namespace) -> None:
     rec = os.path.join(args.dir, f"kill-{tag}")
     n = args.events
     asyncio.run(make_stream(stream, prefix))
+    atexit.register(lambda: asyncio.run(delete_stream(stream)))
     rec_args = ["--subject", f"{prefix}.>", "--stream", stream, "--durable", "k", "--status-interval", "0"]
     report: dict = {}
     publisher = threading.Thread(target=lambda: asyncio.run(publish(prefix, n, args.rate, report)))
@@ -221,7 +223,6 @@ def kill(args: argparse.Namespace) -> None:
     if numbers != list(range(n)):
         raise SystemExit("FAIL: not exactly once")
     print("OK: each number recorded exactly once, in order")
-    asyncio.run(delete_stream(stream))
 
 
 def main() -> None:

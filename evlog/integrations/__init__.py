@@ -3,7 +3,8 @@
 | module | owns |
 |---|---|
 | `natsformat.py` | how a NATS message is stored in a record (envelope), subject-to-name mapping, URLs |
-| `nats.py` | capture from NATS (core and JetStream, exactly-once) and the NATS replay sink |
+| `nats.py` | capture from NATS (core and JetStream, exactly-once) |
+| `natssink.py` | the NATS replay sink (tagged messages, dry run) |
 | `natspull.py` | pull requests on a JetStream consumer through one plain subscription |
 | `status.py` | capture counters, the periodic status line and the HTTP status endpoint |
 | `signals.py` | SIGTERM/SIGINT (clean stop) and SIGHUP (segment roll) in a long-running capture |

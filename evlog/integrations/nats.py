@@ -1,5 +1,5 @@
-"""Capture from NATS into a recording (core subscription or JetStream pull consumer), and the
-NATS sink replays publish through.
+"""Capture from NATS into a recording (core subscription or JetStream pull consumer). The
+replay sink is in natssink.py.
 
 Exactly-once with JetStream: every record keeps its stream sequence (see natsformat); on start
 the capture reads the last recorded sequence from the log's tail and skips anything at or below
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import sys
-import threading
 import time
 import uuid
 from collections import deque
@@ -37,15 +36,11 @@ from .natsformat import (
     NatsSetupError,
     SubjectMapper,
     check_subject,
-    check_subject_template,
     encode_envelope,
     envelope_seq,
     make_envelope,
     parse_nats_url,
-    payload_bytes,
     redact_url,
-    replay_headers,
-    replay_subject,
 )
 from .natspull import PullFeeder
 from .status import CaptureStats, StatusLine, directory_bytes, print_line
@@ -647,86 +642,4 @@ class NatsCapture:
             self.stats.error(f"metadata: {exc}")
 
 
-# replay sink ---------------------------------------------------------------------------------
-class NatsSink:
-    """A replay sink: `publish(event_name, event, source)` sends one message to NATS.
-
-    The subject comes from `subject_template`; headers mark the message as a replay
-    (`Evlog-Replay: <recording>`). Recorded NATS envelopes are unwrapped: the original payload
-    is sent. With `dry_run` nothing connects; each message is printed to `out` instead.
-    Marker records evlog added to a capture (source "evlog") are not sent.
-    """
-
-    def __init__(self, url: str, subject_template: str = "replay.{event_name}", recording: str = "",
-                 *, dry_run: bool = False, out: TextIO | None = None, connect_timeout: float = 5.0) -> None:
-        self.url = parse_nats_url(url)
-        self.subject_template = check_subject_template(subject_template)
-        self.recording = recording
-        self.dry_run = dry_run
-        self.out = out or sys.stdout
-        self.sent = 0
-        self.skipped = 0
-        self._nc: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        if not dry_run:
-            self._start(connect_timeout)
-
-    def _start(self, timeout: float) -> None:
-        loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=loop.run_forever, name="evlog-nats-sink", daemon=True)
-        self._thread.start()
-        self._loop = loop
-        try:
-            self._nc = asyncio.run_coroutine_threadsafe(
-                connect(self.url, name=f"evlog-replay:{self.recording}", timeout=timeout, reconnect=False),
-                loop).result()
-        except BaseException:
-            self._stop_loop()
-            raise
-
-    def message(self, event_name: str, event: Any, source: str) -> tuple[str, dict[str, str], bytes] | None:
-        """(subject, headers, payload) for one event, or None for evlog's own marker records."""
-        if source == MARKER_SOURCE and event_name.startswith("evlog.capture."):
-            return None
-        subject = replay_subject(self.subject_template, event_name, source, event, self.recording)
-        return subject, replay_headers(event_name, source, event, self.recording), payload_bytes(event)
-
-    def publish(self, event_name: str, event: Any, source: str = "") -> None:
-        msg = self.message(event_name, event, source)
-        if msg is None:
-            self.skipped += 1
-            return
-        subject, headers, payload = msg
-        if self.dry_run:
-            shown = payload[:200].decode("utf-8", "replace") + ("..." if len(payload) > 200 else "")
-            hdrs = " ".join(f"{k}={v}" for k, v in headers.items())
-            print_line(self.out, f"{subject} [{hdrs}] {shown}")
-        else:
-            assert self._loop is not None
-            asyncio.run_coroutine_threadsafe(self._nc.publish(subject, payload, headers=headers),
-                                             self._loop).result()
-        self.sent += 1
-
-    def close(self) -> None:
-        if self._nc is not None and self._loop is not None:
-            try:
-                asyncio.run_coroutine_threadsafe(self._nc.drain(), self._loop).result(10)
-            except Exception:  # noqa: BLE001
-                pass
-            self._nc = None
-        self._stop_loop()
-
-    def _stop_loop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            if self._thread is not None:
-                self._thread.join(5)
-            self._loop.close()
-            self._loop = None
-
-    def __enter__(self) -> NatsSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+from .natssink import NatsSink  # noqa: F401 - the replay sink, importable from here too
