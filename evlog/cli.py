@@ -273,10 +273,26 @@ def _speed(text: str) -> float:
 @click.option("--to-url", "url", metavar="URL", help="POST events to this HTTP endpoint instead of stdout.")
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(1), help="Events per POST.")
 @click.option("--retries", default=3, show_default=True, type=click.IntRange(0), help="Retries of a failed POST.")
+@click.option("--subject-template", default="replay.{event_name}", show_default=True,
+              help="With --to nats://...: the subject of each replayed message.")
+@click.option("--dry-run", is_flag=True, help="With --to nats://...: print what would be sent, send nothing.")
 @quiet_option
 def replay(recording: str, speed: str, filter_text: str | None, start: str | None, end: str | None,
-           loop: bool, url: str | None, batch: int, retries: int, quiet: bool) -> None:
-    """Replay events with their recorded timing, as JSON Lines on stdout or to an HTTP endpoint."""
+           loop: bool, url: str | None, batch: int, retries: int, subject_template: str, dry_run: bool,
+           quiet: bool) -> None:
+    """Replay events with their recorded timing, as JSON Lines on stdout, to an HTTP endpoint
+    (--to-url), or into NATS (--to nats://HOST:PORT, tagged with an Evlog-Replay header)."""
+    if end is not None and end.startswith(("nats://", "tls://")):
+        from .capture_cli import replay_to_nats
+        factor = _speed(speed)
+        result = replay_to_nats(recording, end, subject_template=subject_template,
+                                speed=0 if math.isinf(factor) else factor, filter_text=filter_text,
+                                start=start, dry_run=dry_run)
+        for line in result.lines():
+            _msg(line)
+        return
+    if dry_run:
+        raise click.UsageError("--dry-run goes with --to nats://...")
     factor = _speed(speed)
     sel = _selection(filter_text, start, end)
     sink: Any = ops.HttpSink(url, batch=batch, retries=retries) if url else ops.JsonLinesSink(_stdout())
@@ -296,13 +312,44 @@ def replay(recording: str, speed: str, filter_text: str | None, start: str | Non
               help="Directory for the new recording.")
 @click.option("-o", "--output", "output", type=click.Path(), help="Exact path of the new recording.")
 @click.option("--strict", is_flag=True, help="Stop at the first line that is not an event (default: skip it).")
-def record(session_name: str, out_dir: str, output: str | None, strict: bool) -> None:
+@click.option("--from", "source_url", metavar="nats://HOST:PORT", help="Record from NATS instead of stdin.")
+@click.option("--subject", help="With --from: the subject to record (wildcards allowed, e.g. 'trading.>').")
+@click.option("--stream", help="With --from: JetStream stream (exactly-once through a durable pull consumer).")
+@click.option("--durable", help="With --from: JetStream durable consumer name (created if missing).")
+@click.option("--map", "name_rules", multiple=True, metavar="PATTERN=TEMPLATE",
+              help="With --from: event name from the subject, e.g. 'trading.*.price={last}'.")
+@click.option("--fsync", type=click.Choice(["always", "interval", "never"]), default="always", show_default=True,
+              help="With --from: fsync policy (docs/production.md).")
+@click.option("--segment-size", metavar="SIZE", help="With --from: roll segments at this size (e.g. 64M).")
+@click.option("--retain-max-age", metavar="AGE", help="With --from: delete segments older than AGE (e.g. 7d).")
+@click.option("--retain-max-bytes", metavar="SIZE", help="With --from: keep the recording under SIZE (e.g. 10G).")
+@click.option("--roll-daily", is_flag=True, help="With --from: start a new segment each UTC day.")
+@click.option("--status-port", type=int, help="With --from: serve GET /status on 127.0.0.1:PORT.")
+@click.option("--max-events", type=int, help="With --from: stop after this many events.")
+@click.option("--duration", metavar="AGE", help="With --from: stop after this long (e.g. 60s, 2h).")
+def record(session_name: str, out_dir: str, output: str | None, strict: bool, source_url: str | None,
+           subject: str | None, stream: str | None, durable: str | None, name_rules: tuple[str, ...],
+           fsync: str, segment_size: str | None, retain_max_age: str | None, retain_max_bytes: str | None,
+           roll_daily: bool, status_port: int | None, max_events: int | None, duration: str | None) -> None:
     """Record JSON Lines from stdin ({"event_name", "event_data", "source", "timestamp"?})
-    until end of input or Ctrl-C, flushing as it goes."""
+    until end of input or Ctrl-C, flushing as it goes; or, with --from nats://..., record a
+    NATS subject until SIGTERM/SIGINT (see docs/production.md)."""
     from .ops.record import default_path
     if output is None:
         os.makedirs(out_dir, exist_ok=True)
         output = default_path(out_dir, session_name)
+    if source_url is not None:
+        from .capture_cli import _age, _size, record_from_nats
+        if not subject:
+            raise click.UsageError("--from needs --subject")
+        result = record_from_nats(output, source_url, subject, stream=stream, durable=durable,
+                                  name_rules=name_rules, session_name=session_name, fsync=fsync,
+                                  segment_max_bytes=_size(segment_size), retain_max_age=_age(retain_max_age),
+                                  retain_max_bytes=_size(retain_max_bytes), roll_daily=roll_daily,
+                                  status_port=status_port, max_events=max_events, max_seconds=_age(duration))
+        for line in result.lines():
+            _msg(line)
+        return
     _msg(f"recording stdin into {output} (Ctrl-D or Ctrl-C to stop)" if sys.stdin.isatty() else
          f"recording stdin into {output}")
     result = ops.record_stream(sys.stdin.buffer, output, session_name=session_name,

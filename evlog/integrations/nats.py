@@ -549,7 +549,8 @@ class NatsCapture:
         data, flags, types, binary = encode_envelope(subject, payload, headers, stream=stream, seq=seq,
                                                      redelivered=redelivered)
         try:
-            offset = self.log.append_encoded(name, source, flags, data, types, timestamp=ts, monotonic=mono)
+            offset = self.log.append_encoded(name, source, flags, data, types, timestamp=ts, monotonic=mono,
+                                             validate=False)  # encode_envelope checked the payload
         except (EventTooLargeError, EventEncodeError) as exc:
             # keep the place (and the stream sequence) of what could not be stored
             envelope, _ = make_envelope(subject, b"", headers, stream=stream, seq=seq, redelivered=redelivered)
