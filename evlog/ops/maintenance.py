@@ -53,12 +53,13 @@ def recover(path: str | os.PathLike, out: str | os.PathLike | None = None, *,
         metadata["recovered_from"] = os.path.abspath(src)
         with Log.create(dest, manifest.session_name, start_time_ns=manifest.start_time_ns,
                         metadata=metadata) as log:
-            n = 0
+            batch: list = []
             for r in _salvage(src, report, raw=True):
-                log.append_raw(r)
-                n += 1
-                if n == 4096:
-                    tick(n)
-                    n = 0
-            tick(n)
+                batch.append(r)
+                if len(batch) == 4096:
+                    log.append_raw_many(batch)
+                    tick(len(batch))
+                    batch.clear()
+            log.append_raw_many(batch)
+            tick(len(batch))
     return RecoverResult(dest, report)

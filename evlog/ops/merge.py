@@ -34,6 +34,7 @@ from .common import (
 )
 
 ORIGINS_FILE = "merge_origins.bin"
+_BATCH = 512
 _RUN = struct.Struct("<QI")
 _TICK = 4096
 
@@ -121,7 +122,7 @@ def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, sessio
 
 def _copy(log: Log, origins: BinaryIO, streams: list, shifts: list[int], counts: list[int],
           tags: list[str] | None, tick: Progress) -> int:
-    append_raw = log.append_raw
+    batch: list = []
     current = -1
     n = 0
     pack = _RUN.pack
@@ -132,14 +133,15 @@ def _copy(log: Log, origins: BinaryIO, streams: list, shifts: list[int], counts:
         if tags is not None:
             rec = rec._replace(source=f"{tags[i]}/{rec.source}" if rec.source else tags[i])
         shift = shifts[i]
-        if shift:
-            append_raw(rec, monotonic=rec.monotonic + shift)
-        else:
-            append_raw(rec)
+        batch.append(rec._replace(monotonic=rec.monotonic + shift) if shift else rec)
         counts[i] += 1
         n += 1
+        if len(batch) == _BATCH:
+            log.append_raw_many(batch)   # one writer call per batch: the copy's fast path
+            batch.clear()
         if n % _TICK == 0:
             tick(_TICK)
+    log.append_raw_many(batch)
     tick(n % _TICK)
     return n
 

@@ -37,12 +37,16 @@ def slice_recording(path: str | os.PathLike, out: str | os.PathLike, selection: 
                         metadata=metadata) as log:
             count = 0
             if supports_raw(rec):
-                append_raw = log.append_raw
+                batch: list = []
                 for r in select(rec, selection, raw=True):
-                    append_raw(r)
+                    batch.append(r)
                     count += 1
+                    if len(batch) == 512:
+                        log.append_raw_many(batch)   # one writer call per batch
+                        batch.clear()
                     if count % _TICK == 0:
                         tick(_TICK)
+                log.append_raw_many(batch)
             else:
                 for r in select(rec, selection):
                     log.append_encoded(r.name, r.source, r.flags, encode_json(r.data), b"",

@@ -4,9 +4,11 @@ from .clock import Clock, RealClock, VirtualClock
 from .control import ControlError, ReplayControl
 from .scheduler import ReplayError, ReplayResult, parse_speed, run_replay
 from .selection import Selection, SelectionError
-from .sinks import SinkError, StdoutSink, as_publish
+from .sinks import (DeliveryError, HttpSink, JsonLinesSink, SinkConfigError, SinkError, StdoutSink, as_publish,
+                    record_json)
 
 __all__ = [
     "Clock", "RealClock", "VirtualClock", "ReplayControl", "ControlError", "ReplayError", "ReplayResult",
     "parse_speed", "run_replay", "Selection", "SelectionError", "SinkError", "StdoutSink", "as_publish",
+    "SinkConfigError", "DeliveryError", "HttpSink", "JsonLinesSink", "record_json",
 ]

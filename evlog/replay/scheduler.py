@@ -3,6 +3,10 @@
 Due times are computed from one anchor, never from the previous event, so error does not
 accumulate; a late replay catches up without sleeping. Pause, seek and speed changes move the
 anchor (see `ReplayControl`). Lateness (publish time minus due time) goes into a histogram.
+
+Two ways to deliver: `publish(name, event, source)` (a bus), or `on_record(record)` (the
+record-level mode: the whole `Record`, or with `raw=True` the stored `RawRecord` whose data is
+the event's JSON bytes). `on_idle(wait_ns)` is called before each wait, so a sink can flush.
 """
 from __future__ import annotations
 
@@ -111,14 +115,26 @@ class _Lookahead:
 
 
 class _Replay:
-    def __init__(self, recording: Any, publish: Callable[[str, Any, str], Any], selection: Selection, *,
+    def __init__(self, recording: Any, publish: Callable[[str, Any, str], Any] | None, selection: Selection, *,
                  speed: float, clock: Clock | None, control: ReplayControl | None, start: Any, end: Any,
                  loop: bool | int, resolve: Callable[[str], Any] | None,
-                 progress: Callable[[int, int], Any] | None, stop_on_error: bool) -> None:
+                 progress: Callable[[int, int], Any] | None, stop_on_error: bool,
+                 on_record: Callable[[Any], Any] | None = None, on_idle: Callable[[int], Any] | None = None,
+                 raw: bool = False, markers: bool = False, anchor: str = "start") -> None:
         if not isinstance(loop, (bool, int)) or (not isinstance(loop, bool) and loop < 0):
             raise ReplayError(f"loop must be True, False or a number of passes, not {loop!r}")
+        if (publish is None) == (on_record is None):
+            raise ReplayError("give either publish or on_record")
+        if on_record is not None and resolve is not None:
+            raise ReplayError("on_record receives records: models are rebuilt only for publish")
+        if anchor not in ("start", "first"):
+            raise ReplayError(f"anchor must be 'start' or 'first', not {anchor!r}")
         self.rec = recording
         self.publish = publish
+        self.on_record = on_record
+        self.on_idle = on_idle
+        self.markers = markers
+        self.anchor_first = anchor == "first"
         self.selection = selection
         self.speed = parse_speed(speed)
         self.clock = clock or RealClock()
@@ -128,8 +144,9 @@ class _Replay:
         self.loop = loop
         self.progress = progress
         self.stop_on_error = stop_on_error
-        self.read_kwargs = selection.read_kwargs()
-        self.raw = resolve is not None and not selection.wheres and getattr(recording, "format", "") == "evlog"
+        is_evlog = getattr(recording, "format", "") == "evlog"
+        self.raw = is_evlog and (raw if on_record is not None else resolve is not None and not selection.wheres)
+        self.read_kwargs = selection.read_kwargs(raw=self.raw)
         self.convert = (raw_converter(resolve) if self.raw else record_converter(resolve)) if resolve else None
         self.end_kwargs: dict = {}
         if self.end is not None:
@@ -172,7 +189,7 @@ class _Replay:
         if pos is None and self.end is None and not sel.wheres and not sel.sources:
             return sum(n for name, n in self.rec.summary().names.items() if sel.name_ok(name))
         raw = getattr(self.rec, "format", "") == "evlog" and not sel.wheres
-        kw = dict(self._start_kwargs(pos), **self.end_kwargs, **self.read_kwargs)
+        kw = dict(self._start_kwargs(pos), **self.end_kwargs, **sel.read_kwargs())
         return sum(1 for _ in (self.rec.read(**kw, raw=True) if raw else self.rec.read(**kw)))
 
     @staticmethod
@@ -232,6 +249,7 @@ class _Replay:
         wall0 = time.perf_counter()
         pos = self.start
         publish, convert, clock, ctl = self.publish, self.convert, self.clock, self.control
+        on_record, on_idle, skip_markers = self.on_record, self.on_idle, not self.markers
         hist_add = self.hist.add
         progress = self.progress
         errors = res.errors
@@ -240,10 +258,14 @@ class _Replay:
         first_mono: int | None = None
         last_mono = 0
         stop = False
+        seeked = False
         while True:
             pass_lo = self._pass_lo(pos)
             total = self._count(pos) if progress is not None else 0
-            self.anchor_mono = pos[1] if pos is not None and pos[0] == "mono" else (0 if pos is None else None)
+            if self.anchor_first and not seeked:
+                self.anchor_mono = None   # the pass's first event is due at once
+            else:
+                self.anchor_mono = pos[1] if pos is not None and pos[0] == "mono" else (0 if pos is None else None)
             kwargs = dict(self._start_kwargs(pos), **self.end_kwargs, **self.read_kwargs)
             records: Any = self.rec.read(**kwargs, raw=True) if self.raw else self.rec.read(**kwargs)
             ahead = None
@@ -276,6 +298,11 @@ class _Replay:
                         now = clock.now()
                         if due <= now:
                             break
+                        if on_idle is not None:
+                            on_idle(due - now)
+                            now = clock.now()
+                            if due <= now:
+                                break
                         if ahead is not None and due - now > LOOKAHEAD_SLACK_NS:
                             ahead.fill(LOOKAHEAD)
                         if ctl is None:
@@ -302,11 +329,14 @@ class _Replay:
                     if first_pub is None:
                         first_pub, first_mono = now, mono
                     last_pub, last_mono = now, mono
-                if rec.flags & FLAG_UNSERIALIZABLE:
+                if rec.flags & FLAG_UNSERIALIZABLE and skip_markers:
                     res.unserializable += 1
                     continue
                 try:
-                    publish(rec.name, rec.data if convert is None else convert(rec), rec.source)
+                    if on_record is None:
+                        publish(rec.name, rec.data if convert is None else convert(rec), rec.source)
+                    else:
+                        on_record(rec)
                     res.published += 1
                 except Exception as exc:  # noqa: BLE001 - a failing handler is counted and reported
                     res.failed += 1
@@ -326,11 +356,12 @@ class _Replay:
                 covered_hi = self._pass_hi()
             res.filtered_out += max(0, covered_hi - pass_lo - seen)
             if next_pos is not None:
-                pos = next_pos
+                pos, seeked = next_pos, True
                 continue
             res.passes += 1
-            if stop:
+            if stop or (seen == 0 and not seeked):   # an empty pass: looping would spin
                 break
+            seeked = False
             if self.loop is True or (not isinstance(self.loop, bool) and res.passes < self.loop):
                 pos = self.start
                 continue
@@ -348,12 +379,24 @@ class _Replay:
         return res
 
 
-def run_replay(recording: Any, publish: Callable[[str, Any, str], Any], selection: Selection | None = None, *,
+def run_replay(recording: Any, publish: Callable[[str, Any, str], Any] | None = None,
+               selection: Selection | None = None, *,
                speed: Any = 1.0, clock: Clock | None = None, control: ReplayControl | None = None,
                start: Any = None, end: Any = None, loop: bool | int = False,
                resolve: Callable[[str], Any] | None = None, progress: Callable[[int, int], Any] | None = None,
-               stop_on_error: bool = False) -> ReplayResult:
-    """Replay `recording` (an open_recording object) into `publish(name, event, source)`."""
+               stop_on_error: bool = False, on_record: Callable[[Any], Any] | None = None,
+               on_idle: Callable[[int], Any] | None = None, raw: bool = False, markers: bool = False,
+               anchor: str = "start") -> ReplayResult:
+    """Replay `recording` (an open_recording object) into `publish(name, event, source)`, or
+    hand each whole record to `on_record(record)` (give one of the two).
+
+    Record-level options: `raw=True` hands evlog recordings' `RawRecord`s (data: the stored JSON
+    bytes, with `flags` and `types`; other formats give decoded `Record`s); `markers=True` also
+    delivers the markers of unserializable events (their flags say so) instead of skipping them.
+    `on_idle(wait_ns)`: called before the replay waits for an event due in `wait_ns`.
+    `anchor="first"`: each pass's first event is due at once (default "start": at the recording
+    time of the pass's start bound, 0 without one). An exception from `on_idle` ends the replay."""
     return _Replay(recording, publish, selection or Selection(), speed=speed, clock=clock, control=control,
                    start=start, end=end, loop=loop, resolve=resolve, progress=progress,
-                   stop_on_error=stop_on_error).run()
+                   stop_on_error=stop_on_error, on_record=on_record, on_idle=on_idle, raw=raw,
+                   markers=markers, anchor=anchor).run()

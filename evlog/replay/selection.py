@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from ..filters import Filter, parse_filter
 from ..segments import Record
+from ..segments.codec import decode_data
 from ..segments.errors import EvlogError
 from ..timespec import TimeSpec, parse_time
 
@@ -103,15 +104,24 @@ class Selection:
     def name_ok(self, name: str) -> bool:
         return all(p(name) for p in self.names)
 
-    def read_kwargs(self) -> dict:
+    def read_kwargs(self, raw: bool = False) -> dict:
+        """`read` keyword arguments; with `raw`, record predicates test raw records (decoding
+        only the records the name/source pushdown let through)."""
         kw: dict = {}
         if self.names:
             kw["names"] = _all(self.names)
         if self.sources:
             kw["sources"] = _all(self.sources)
         if self.wheres:
-            kw["where"] = _all(self.wheres)
+            where = _all(self.wheres)
+            kw["where"] = _on_raw(where) if raw else where
         return kw
+
+
+def _on_raw(where: Callable[[Record], bool]) -> Callable[[Any], bool]:
+    def test(r: Any) -> bool:
+        return where(Record(*r[:5], decode_data(r.data, r.flags, r.types), r.flags))
+    return test
 
 
 def _positional_count(func: Callable) -> int:

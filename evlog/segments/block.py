@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 import sys
-from operator import sub as _sub
+from operator import add as _add, sub as _sub
 import threading
 from array import array
 from collections import Counter
@@ -230,15 +230,19 @@ def encode_block(
     return frame, header, block_meta
 
 
-def parse_header(buf: bytes | memoryview, where: str | None = None, position: int | None = None) -> BlockHeader:
-    """Parse and bound-check a frame header (checksum is checked later, with the body)."""
+def parse_header(buf: bytes | memoryview, where: str | None = None, position: int | None = None,
+                 check_version: bool = True) -> BlockHeader:
+    """Parse and bound-check a frame header (checksum is checked later, with the body).
+
+    Readers of whole frames pass `check_version=False` and call `check_version` after the
+    checksum, so a damaged version byte reads as damage, not as a newer format."""
     if len(buf) < HEADER_SIZE:
         raise CorruptBlockError("truncated block header", where, position)
     magic, version, codec, flags, meta_len, payload_len, raw_len, count, first_offset, \
         first_ts, last_ts, min_ts, max_ts, first_mono, last_mono, checksum = _HEADER.unpack_from(buf, 0)
     if magic != BLOCK_MAGIC:
         raise CorruptBlockError("bad block magic", where, position)
-    if version != BLOCK_VERSION:
+    if check_version and version != BLOCK_VERSION:
         raise UnsupportedFormatError(
             f"block format version {version} is not supported (this evlog reads version {BLOCK_VERSION})"
         )
@@ -254,6 +258,13 @@ def parse_header(buf: bytes | memoryview, where: str | None = None, position: in
         raise CorruptBlockError("block time fields out of order", where, position)
     return BlockHeader(version, codec, flags, meta_len, payload_len, raw_len, count, first_offset,
                        first_ts, last_ts, min_ts, max_ts, first_mono, last_mono, checksum)
+
+
+def check_version(header: BlockHeader) -> None:
+    """After the checksum passed: a block of another format version is not damage."""
+    if header.version != BLOCK_VERSION:
+        raise UnsupportedFormatError(
+            f"block format version {header.version} is not supported (this evlog reads version {BLOCK_VERSION})")
 
 
 def verify_checksum(header: BlockHeader, frame: bytes | memoryview, where: str | None = None,
@@ -515,27 +526,31 @@ class DecodedBlock:
         """Records with data and type map still encoded (bytes), for copying between logs."""
         first = self.header.first_offset
         pos, tp = self._positions()
-        raw, lens = self._raw, self._data_lens
+        raw = self._raw
+        names, sources = self.meta.names, self.meta.sources
         if indices is None:
-            indices = range(self.header.count)
-        data = [raw[pos[i]:pos[i] + lens[i]] for i in indices]
-        if any(self._type_lens):
-            types = [raw[tp[i]:tp[i + 1]] for i in indices]
-        else:
-            types = [b""] * len(data)
-        names, sources, ids, sids = self.meta.names, self.meta.sources, self.name_ids, self.source_ids
+            n = self.header.count
+            data = list(map(raw.__getitem__, map(slice, pos, map(_add, pos, self._data_lens))))
+            types = (list(map(raw.__getitem__, map(slice, tp[:-1], tp[1:]))) if any(self._type_lens)
+                     else [b""] * n)
+            return list(map(_new_tuple, repeat(RawRecord), zip(
+                range(first, first + n), self.timestamps, self.monotonics,
+                map(names.__getitem__, self.name_ids), map(sources.__getitem__, self.source_ids),
+                data, self.flags, types)))
+        lens = self._data_lens
+        ids, sids = self.name_ids, self.source_ids
         ts, mono, flags = self.timestamps, self.monotonics, self.flags
-        return list(map(_new_tuple, repeat(RawRecord), zip(
-            (first + i for i in indices), (ts[i] for i in indices), (mono[i] for i in indices),
-            (names[ids[i]] for i in indices), (sources[sids[i]] for i in indices), data,
-            (flags[i] for i in indices), types)))
+        has_types = any(self._type_lens)
+        return [RawRecord(first + i, ts[i], mono[i], names[ids[i]], sources[sids[i]], raw[pos[i]:pos[i] + lens[i]],
+                          flags[i], raw[tp[i]:tp[i + 1]] if has_types else b"") for i in indices]
 
 
 def decode_frame(frame: bytes | memoryview, where: str | None = None,
                  position: int | None = None) -> DecodedBlock:
-    """Validate a whole frame (header, checksum, meta) and decompress its payload."""
-    header = parse_header(frame, where, position)
+    """Validate a whole frame (header, checksum, version, meta) and decompress its payload."""
+    header = parse_header(frame, where, position, check_version=False)
     verify_checksum(header, frame, where, position)
+    check_version(header)
     mv = memoryview(frame)
     meta = parse_meta(header, mv[HEADER_SIZE:HEADER_SIZE + header.meta_len], where, position)
     return DecodedBlock(header, meta, mv[HEADER_SIZE + header.meta_len:], where, position)

@@ -13,7 +13,9 @@ from typing import Iterator, NamedTuple
 
 import xxhash
 
-from .block import BLOCK_MAGIC, HEADER_SIZE, BlockHeader, BlockMeta, parse_header, parse_meta, verify_checksum
+from .block import (
+    BLOCK_MAGIC, HEADER_SIZE, BlockHeader, BlockMeta, check_version, parse_header, parse_meta, verify_checksum,
+)
 from .errors import CorruptBlockError, CorruptRecordingError, UnsupportedFormatError
 
 SEGMENT_MAGIC = b"EVLOGSEG"
@@ -109,12 +111,13 @@ def read_frame(fd: int, position: int, file_size: int, where: str) -> tuple[Bloc
     if position + HEADER_SIZE > file_size:
         raise CorruptBlockError("truncated block header", where, position)
     head = os.pread(fd, HEADER_SIZE, position)
-    header = parse_header(head, where, position)
+    header = parse_header(head, where, position, check_version=False)
     if position + header.frame_len > file_size:
         raise CorruptBlockError("block extends past the end of the segment", where, position,
                                 (header.first_offset, header.end_offset - 1))
     frame = head + os.pread(fd, header.frame_len - HEADER_SIZE, position + HEADER_SIZE)
     verify_checksum(header, frame, where, position)
+    check_version(header)
     return header, frame
 
 
@@ -138,6 +141,10 @@ def scan_frames(fd: int, position: int, file_size: int, where: str, result: Scan
                                       max(expect_offset, header.first_offset)))
         except CorruptRecordingError as exc:
             result.stop_position, result.reason, result.error = position, exc.reason, exc
+            return
+        except UnsupportedFormatError as exc:   # an intact block of a newer format: stop there
+            result.stop_position, result.reason = position, str(exc)
+            result.error = CorruptBlockError(str(exc), where, position)
             return
         yield header, BlockEntry.from_header(header, position), meta, frame
         expect_offset = header.end_offset

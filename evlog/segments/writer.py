@@ -247,6 +247,56 @@ class LogWriter:
                 self._wait_for_room_locked()
             return offset
 
+    def extend_trusted(self, rows: list[tuple[str, str, int, int, int, bytes, bytes]]) -> int:
+        """Append rows `(name, source, flags, timestamp, monotonic, data, types)` copied from
+        verified blocks (RawRecords): checked only for what the block encoder relies on,
+        under one lock acquisition per block. Returns the first offset."""
+        for name, source, flags, ts, mono, data, types in rows:
+            if (name, source) not in self._checked_keys or flags not in _PLAIN_FLAGS or \
+                    ts.__class__ is not int or mono.__class__ is not int:
+                _check_row(name, source, flags, ts, mono, data, types)
+                self._checked_keys.add((name, source))
+        first = -1
+        i = 0
+        with self._lock:
+            self._check_open()
+            while i < len(rows):
+                if not self._rows:
+                    self._start_buffer_locked()
+                room = self._block_max_records - len(self._rows)
+                chunk = rows[i:i + room]
+                size = 0
+                taken = 0
+                for row in chunk:
+                    row_size = len(row[5]) + len(row[6]) + _ROW_OVERHEAD
+                    if self._rows and self._rows_bytes + size + row_size > self._block_max_bytes and taken:
+                        break
+                    size += row_size
+                    taken += 1
+                    if self._rows_bytes + size >= self._block_max_bytes:
+                        break
+                chunk = chunk[:taken]
+                last = self._last_mono
+                fixed = []
+                for row in chunk:
+                    mono = row[4]
+                    if mono < last:
+                        row = (row[0], row[1], row[2], row[3], last, row[5], row[6])
+                    else:
+                        last = mono
+                    fixed.append(row)
+                self._last_mono = last
+                self._rows.extend(fixed)
+                self._rows_bytes += size
+                if first < 0:
+                    first = self._next_offset
+                self._next_offset += taken
+                i += taken
+                if self._rows_bytes >= self._block_max_bytes or len(self._rows) >= self._block_max_records:
+                    self._seal_locked()
+                    self._wait_for_room_locked()
+        return first
+
     def append_many_encoded(self, rows: list[tuple[str, str, int, int | None, int | None, bytes, bytes]],
                             atomic: bool = False) -> int:
         """Append encoded rows `(name, source, flags, timestamp, monotonic, data, types)`.

@@ -1,20 +1,18 @@
 """Replays started from the dashboard, driven by the Python replayer's scheduler and control
 (`evlog.replay.run_replay`, `ReplayControl`): the same drift-free timing, pause, step, seek and
-speed. Each delivered event goes to a buffer the browser polls and, optionally, to HTTP endpoints
-(webhook players) with retries and a report of failures."""
+speed. Each delivered record goes to a buffer the browser polls and, optionally, to HTTP endpoints
+(webhook players) through the shared `evlog.replay.HttpSink`: retries and a report of failures."""
 from __future__ import annotations
 
 import itertools
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from ..replay import ReplayControl, ReplayError, Selection, parse_speed, run_replay
+from ..replay import HttpSink, ReplayControl, ReplayError, Selection, parse_speed, run_replay
 from .catalog import event_json
 
 MIN_SPEED, MAX_SPEED = 0.1, 100.0
@@ -34,68 +32,30 @@ def check_speed(value: Any) -> float:
 
 
 class HttpTargets:
-    """POST each event as JSON to some URLs; retries, then reports the failure and goes on.
-    (`evlog.replay.sinks` has no HTTP sink: this is the dashboard's, run under the shared scheduler.)"""
+    """POST each event as JSON to some URLs (one shared `HttpSink` each): retries, then reports
+    the failure and goes on. `retries` is the number of attempts per event."""
 
     def __init__(self, targets: list[dict], retries: int = 3, timeout: float = 5.0,
                  backoff: float = 0.2) -> None:
         self.targets = targets          # [{"name": ..., "url": ...}]
-        self.retries = retries
-        self.timeout = timeout
-        self.backoff = backoff
-        self.sent = 0
-        self.failed = 0
-        self.failures: list[dict] = []
+        self.sinks = [HttpSink(t["url"], retries=max(0, retries - 1), timeout=timeout, backoff=backoff,
+                               max_failures=MAX_FAILURES) for t in targets]
 
-    def send(self, event: dict) -> None:
-        body = json.dumps(event).encode()
-        for t in self.targets:
-            error = None
-            for attempt in range(self.retries):
-                try:
-                    req = urllib.request.Request(t["url"], body, {"Content-Type": "application/json"})
-                    with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                        resp.read(1024)
-                    error = None
-                    break
-                except (urllib.error.URLError, OSError, ValueError) as exc:
-                    error = str(getattr(exc, "reason", exc))
-                    time.sleep(self.backoff * (2 ** attempt))
-            if error is None:
-                self.sent += 1
-            else:
-                self.failed += 1
-                if len(self.failures) < MAX_FAILURES:
-                    self.failures.append({"offset": event["offset"], "player": t.get("name"),
-                                          "url": t["url"], "error": error})
+    def send(self, body: bytes, offset: int) -> None:
+        for sink in self.sinks:
+            sink.send_bytes(body, offset)
 
     def report(self) -> dict:
-        return {"targets": self.targets, "sent": self.sent, "failed": self.failed,
-                "failures": list(self.failures)}
-
-
-class EventView:
-    """A recording whose decoded records carry, as their data, the event as the API shows it
-    (`event_json`: offset, times, name, source, data): the scheduler hands that to the sink.
-    Raw reads (the scheduler's bound and count look-ups) pass through."""
-
-    def __init__(self, recording: Any) -> None:
-        self._rec = recording
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._rec, name)
-
-    def __len__(self) -> int:
-        return len(self._rec)
-
-    def read(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        if kwargs.get("raw"):
-            return self._rec.read(*args, **kwargs)
-        return (r._replace(data=event_json(r)) for r in self._rec.read(*args, **kwargs))
+        failures = sorted(({"offset": f["offset"], "player": t.get("name"), "url": t["url"], "error": f["error"]}
+                           for t, sink in zip(self.targets, self.sinks) for f in sink.failures),
+                          key=lambda f: f["offset"])
+        return {"targets": self.targets, "sent": sum(s.sent for s in self.sinks),
+                "failed": sum(s.failed for s in self.sinks), "failures": failures[:MAX_FAILURES]}
 
 
 class BrowserSink:
-    """The replay's sink: numbers each event and keeps the last BUFFER for the page to poll."""
+    """The replay's record-level sink: numbers each event (as the API shows it) and keeps the
+    last BUFFER for the page to poll; posts it to the HTTP targets if any."""
 
     def __init__(self, lock: threading.Lock, http: HttpTargets | None = None) -> None:
         self._lock = lock
@@ -106,13 +66,14 @@ class BrowserSink:
         self.position: int | None = None   # offset of the last delivered event
         self.position_mono = 0
 
-    def publish(self, event_name: str, event: dict, source: str = "") -> None:
+    def send(self, record: Any) -> None:
+        event = event_json(record)
         if self.http is not None:
-            self.http.send(event)
+            self.http.send(json.dumps(event).encode(), record.offset)
         with self._lock:
             self.seq += 1
             self.buffer.append((self.seq, event))
-            self.position, self.position_mono = event["offset"], event["monotonic_ns"]
+            self.position, self.position_mono = record.offset, record.monotonic
             self.delivered += 1
 
     def after(self, seq: int, limit: int) -> list[dict]:
@@ -165,7 +126,7 @@ class Replay:
     def _run(self, control: ReplayControl, offset: int) -> None:
         try:
             with self._open() as rec:
-                result = run_replay(EventView(rec), self.sink.publish, self.selection, speed=self.speed,
+                result = run_replay(rec, None, self.selection, on_record=self.sink.send, speed=self.speed,
                                     clock=self.clock, control=control, start=offset)
             done = "stopped" if result.stopped else "finished"
         except Exception as exc:  # noqa: BLE001 - reported in status, never a traceback to the user
