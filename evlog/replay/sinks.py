@@ -12,14 +12,24 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from typing import Any, BinaryIO, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, BinaryIO, TextIO
 
 from ..segments.block import RawRecord
 from ..segments.codec import encode_json, to_json_mode
 from ..segments.errors import EvlogError
 
-__all__ = ["Publish", "SinkError", "SinkConfigError", "DeliveryError", "as_publish", "StdoutSink",
-           "record_json", "JsonLinesSink", "HttpSink"]
+__all__ = [
+    "DeliveryError",
+    "HttpSink",
+    "JsonLinesSink",
+    "Publish",
+    "SinkConfigError",
+    "SinkError",
+    "StdoutSink",
+    "as_publish",
+    "record_json",
+]
 
 Publish = Callable[[str, Any, str], Any]
 MAX_FAILURES_KEPT = 20

@@ -1,14 +1,15 @@
 """run_replay's record-level mode: whole records, raw records, markers, anchor, on_idle."""
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
 import pytest
 
+from evlog.recorder import EventRecorder
 from evlog.recording import open_recording
 from evlog.replay import ReplayControl, ReplayError, Selection, VirtualClock, run_replay
-from evlog.recorder import EventRecorder
 from evlog.segments import RawRecord, Record
 from evlog.segments.codec import FLAG_UNSERIALIZABLE
 
@@ -70,7 +71,7 @@ def test_on_idle_is_called_before_each_wait(recording) -> None:
     waits = []
     with open_recording(recording) as rec:
         run_replay(rec, on_record=lambda r: None, on_idle=waits.append, clock=clock)
-    gaps = [b[3] - a[3] for a, b in zip(EVENTS, EVENTS[1:])]
+    gaps = [b[3] - a[3] for a, b in itertools.pairwise(EVENTS)]
     assert waits == [g * 10**6 for g in gaps]
 
 

@@ -12,8 +12,14 @@ from typing import ClassVar
 import pytest
 
 from evlog.recording import open_recording
-from evlog.replay import (DeliveryError, HttpSink, JsonLinesSink, SinkConfigError, VirtualClock,
-                          run_replay)
+from evlog.replay import (
+    DeliveryError,
+    HttpSink,
+    JsonLinesSink,
+    SinkConfigError,
+    VirtualClock,
+    run_replay,
+)
 from evlog.segments import EvlogError
 
 from .conftest import EVENTS
