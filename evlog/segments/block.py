@@ -331,7 +331,7 @@ def parse_meta(header: BlockHeader, meta: bytes | memoryview, where: str | None 
 
 
 _local = threading.local()   # a ZstdDecompressor must not be used by two threads at once
-_ONE_SHOT_MAX = 1 << 20       # larger payloads are decompressed chunk by chunk (see below)
+_ONE_SHOT_MAX = 4 << 20       # larger payloads are decompressed chunk by chunk (see below)
 _new_tuple = tuple.__new__
 
 
@@ -376,7 +376,9 @@ class DecodedBlock:
                 params = zstandard.get_frame_parameters(bytes(payload[:18]))
                 if params.content_size != header.raw_len:
                     raise ValueError("compressed size header disagrees with the block header")
-                raw = bytes(_decompress(payload, header.raw_len))
+                raw = _decompress(payload, header.raw_len)
+                if raw.__class__ is not bytes:
+                    raw = bytes(raw)
             else:
                 raw = bytes(payload)
             if len(raw) != header.raw_len:
@@ -442,8 +444,16 @@ class DecodedBlock:
         return CorruptBlockError(f"bad event data: {exc}", self.where, self.position,
                                  (h.first_offset, h.end_offset - 1))
 
+    def _start(self, i: int) -> int:
+        """Where record i's JSON starts: from the positions if computed, else from its chunk."""
+        if self._data_pos is not None:
+            return self._data_pos[i]
+        c, k = divmod(i, CHUNK_RECORDS)
+        a = c * CHUNK_RECORDS
+        return self._chunk_pos[c] + 1 + sum(self._data_lens[a:i]) + k
+
     def data_bytes(self, i: int) -> bytes:
-        start = self._positions()[0][i]
+        start = self._start(i)
         return self._raw[start:start + self._data_lens[i]]
 
     def type_bytes(self, i: int) -> bytes:
@@ -451,10 +461,12 @@ class DecodedBlock:
         return self._raw[tp[i]:tp[i + 1]]
 
     def data(self, i: int) -> Any:
-        pos, tp = self._positions()
-        start = pos[i]
+        start = self._start(i)
         try:
-            return decode_data(self._mv[start:start + self._data_lens[i]], self.flags[i], self._mv[tp[i]:tp[i + 1]])
+            if self.flags[i] & FLAG_TYPED:
+                tp = self._positions()[1]
+                return decode_data(self._mv[start:start + self._data_lens[i]], self.flags[i], self._mv[tp[i]:tp[i + 1]])
+            return decode_json(self._mv[start:start + self._data_lens[i]])
         except Exception as exc:
             raise self._corrupt(exc) from None
 

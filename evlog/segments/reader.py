@@ -12,7 +12,7 @@ import fnmatch
 import os
 import time
 from bisect import bisect_left, bisect_right
-from itertools import accumulate
+from itertools import accumulate, compress
 from typing import Any, Callable, Collection, Iterator, Union
 
 from .block import HEADER_SIZE, DecodedBlock, RawRecord, Record, decode_frame
@@ -324,11 +324,14 @@ class LogReader:
                 continue
             indices: Any = None
             if name_mask is not None and not all(name_mask):
-                indices = [i for i, nid in enumerate(block.name_ids) if name_mask[nid]]
+                # C-level selection: no Python loop over the block's records
+                indices = list(compress(range(len(block)), map(name_mask.__getitem__, block.name_ids)))
             if source_mask is not None and not all(source_mask):
                 ids = block.source_ids
-                base = range(len(block)) if indices is None else indices
-                indices = [i for i in base if source_mask[ids[i]]]
+                if indices is None:
+                    indices = list(compress(range(len(block)), map(source_mask.__getitem__, ids)))
+                else:
+                    indices = [i for i in indices if source_mask[ids[i]]]
             if per_record_bounds:
                 indices = _bound(block, indices, start, end, start_time, end_time, start_mono, end_mono)
             if indices is not None and not indices:
