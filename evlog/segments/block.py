@@ -363,8 +363,8 @@ class DecodedBlock:
     """The columns of one block, decompressed; data is decoded on demand, a chunk of up to
     CHUNK_RECORDS records (one JSON array) at a time."""
 
-    __slots__ = ("header", "meta", "name_ids", "source_ids", "flags", "timestamps",
-                 "monotonics", "_raw", "_mv", "_data_lens", "_type_lens", "_chunk_pos",
+    __slots__ = ("header", "meta", "name_ids", "source_ids", "flags", "_ts", "_mono", "_mono_d",
+                 "_wall_d", "_bases", "_raw", "_mv", "_data_lens", "_type_lens", "_chunk_pos",
                  "_data_pos", "_type_pos", "_data_end", "where", "position")
 
     def __init__(self, header: BlockHeader, meta: BlockMeta, payload: bytes | memoryview,
@@ -409,10 +409,15 @@ class DecodedBlock:
                 raise ValueError("unknown record flag")
             mono[0] = header.first_mono
             wall[0] = header.first_ts - header.first_mono
-            self.monotonics = list(accumulate(mono))
-            self.timestamps = list(map(int.__add__, accumulate(wall), self.monotonics))
-            if self.timestamps[-1] != header.last_ts or self.monotonics[-1] != header.last_mono:
+            # times are prefix sums of these deltas, computed per chunk when records are built
+            # (a seek then allocates for one chunk, not the block); the sums check them here
+            last_mono = sum(mono)
+            if last_mono != header.last_mono or sum(wall) + last_mono != header.last_ts:
                 raise ValueError("timestamps disagree with the block header")
+            self._mono_d, self._wall_d = mono, wall
+            self._ts: list[int] | None = None
+            self._mono: list[int] | None = None
+            self._bases: tuple[list[int], list[int]] | None = None
         except (ValueError, zstandard.ZstdError, OverflowError) as exc:
             raise CorruptBlockError(f"bad block payload: {exc}", where, position,
                                     (header.first_offset, header.end_offset - 1)) from None
@@ -425,6 +430,39 @@ class DecodedBlock:
 
     def __len__(self) -> int:
         return self.header.count
+
+    @property
+    def monotonics(self) -> list[int]:
+        """Every record's monotonic time (ns since the recording's start)."""
+        if self._mono is None:
+            self._mono = list(accumulate(self._mono_d))
+        return self._mono
+
+    @property
+    def timestamps(self) -> list[int]:
+        """Every record's wall-clock timestamp (ns since the epoch)."""
+        if self._ts is None:
+            self._ts = list(map(_add, accumulate(self._wall_d), self.monotonics))
+        return self._ts
+
+    def chunk_times(self, c: int) -> tuple[list[int], list[int]]:
+        """(timestamps, monotonics) of the records of chunk `c` only."""
+        a = c * CHUNK_RECORDS
+        b = min(self.header.count, a + CHUNK_RECORDS)
+        if self._ts is not None and self._mono is not None:
+            return self._ts[a:b], self._mono[a:b]
+        if self._bases is None:
+            n = self.header.count
+            self._bases = (
+                list(accumulate((sum(self._mono_d[k:k + CHUNK_RECORDS]) for k in range(0, n, CHUNK_RECORDS)), initial=0)),
+                list(accumulate((sum(self._wall_d[k:k + CHUNK_RECORDS]) for k in range(0, n, CHUNK_RECORDS)), initial=0)),
+            )
+        mono_base, wall_base = self._bases
+        mono = list(accumulate(self._mono_d[a:b], initial=mono_base[c]))
+        del mono[0]
+        wall = accumulate(self._wall_d[a:b], initial=wall_base[c])
+        next(wall)
+        return list(map(_add, wall, mono)), mono
 
     def _positions(self) -> tuple[list[int], list[int]]:
         """Start of each record's JSON (it ends `data_lens[i]` bytes later) and start of each
@@ -507,24 +545,26 @@ class DecodedBlock:
         ascending `indices`; a chunk is decoded whole when many of its records are wanted."""
         first = self.header.first_offset
         names, sources = self.meta.names, self.meta.sources
-        nid, sid, ts, mono, flags = self.name_ids, self.source_ids, self.timestamps, self.monotonics, self.flags
+        nid, sid, flags = self.name_ids, self.source_ids, self.flags
         if indices is None:
             n = self.header.count
             for c, a in enumerate(range(0, n, CHUNK_RECORDS)):
                 b = min(n, a + CHUNK_RECORDS)
+                ts, mono = self.chunk_times(c)
                 yield list(map(_new_tuple, repeat(Record), zip(
-                    range(first + a, first + b), ts[a:b], mono[a:b], map(names.__getitem__, nid[a:b]),
+                    range(first + a, first + b), ts, mono, map(names.__getitem__, nid[a:b]),
                     map(sources.__getitem__, sid[a:b]), self.chunk_data(c), flags[a:b])))
             return
         for c, group in groupby(indices, key=lambda i: i // CHUNK_RECORDS):
             idxs = list(group)
+            a = c * CHUNK_RECORDS
             if len(idxs) * 4 >= CHUNK_RECORDS:
                 values = self.chunk_data(c)
-                a = c * CHUNK_RECORDS
                 data = [values[i - a] for i in idxs]
             else:
                 data = [self.data(i) for i in idxs]
-            yield [Record(first + i, ts[i], mono[i], names[nid[i]], sources[sid[i]], v, flags[i])
+            ts, mono = self.chunk_times(c)
+            yield [Record(first + i, ts[i - a], mono[i - a], names[nid[i]], sources[sid[i]], v, flags[i])
                    for i, v in zip(idxs, data)]
 
     def records(self, indices: Sequence[int] | None = None) -> list[Record]:
