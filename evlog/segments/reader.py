@@ -392,12 +392,13 @@ def _bound(block: DecodedBlock, indices: Any, start: int | None, end: int | None
         lo = max(lo, start - h.first_offset)
     if end is not None:
         hi = min(hi, end - h.first_offset)
-    monos = block.monotonics
     if start_mono is not None and h.first_mono < start_mono:
-        lo = max(lo, bisect_left(monos, start_mono))
+        lo = max(lo, bisect_left(block.monotonics, start_mono))
     if end_mono is not None and h.last_mono > end_mono:
-        hi = min(hi, bisect_right(monos, end_mono))
-    candidates = range(max(lo, 0), max(hi, 0)) if indices is None else [i for i in indices if lo <= i < hi]
+        hi = min(hi, bisect_right(block.monotonics, end_mono))
+    candidates: Any = range(max(lo, 0), max(hi, 0))
+    if indices is not None:
+        candidates = [i for i in indices if lo <= i < hi]
     if start_time is not None or end_time is not None:
         ts = block.timestamps
         a = start_time if start_time is not None else -(1 << 63)
@@ -406,4 +407,4 @@ def _bound(block: DecodedBlock, indices: Any, start: int | None, end: int | None
             candidates = [i for i in candidates if a <= ts[i] <= b]
     if indices is None and len(candidates) == n:
         return None
-    return list(candidates)
+    return candidates  # a range or a list: ascending indices either way
