@@ -445,19 +445,33 @@ class DecodedBlock:
             self._ts = list(map(_add, accumulate(self._wall_d), self.monotonics))
         return self._ts
 
-    def chunk_times(self, c: int) -> tuple[list[int], list[int]]:
-        """(timestamps, monotonics) of the records of chunk `c` only."""
-        a = c * CHUNK_RECORDS
-        b = min(self.header.count, a + CHUNK_RECORDS)
-        if self._ts is not None and self._mono is not None:
-            return self._ts[a:b], self._mono[a:b]
+    def _chunk_bases(self) -> tuple[list[int], list[int]]:
+        """Prefix sums of the monotonic and wall deltas at the start of each chunk."""
         if self._bases is None:
             n = self.header.count
             self._bases = (
                 list(accumulate((sum(self._mono_d[k:k + CHUNK_RECORDS]) for k in range(0, n, CHUNK_RECORDS)), initial=0)),
                 list(accumulate((sum(self._wall_d[k:k + CHUNK_RECORDS]) for k in range(0, n, CHUNK_RECORDS)), initial=0)),
             )
-        mono_base, wall_base = self._bases
+        return self._bases
+
+    def record_times(self, i: int) -> tuple[int, int]:
+        """(timestamp, monotonic) of record i alone: two sums within its chunk."""
+        if self._ts is not None and self._mono is not None:
+            return self._ts[i], self._mono[i]
+        c = i // CHUNK_RECORDS
+        a = c * CHUNK_RECORDS
+        mono_base, wall_base = self._chunk_bases()
+        mono = mono_base[c] + sum(self._mono_d[a:i + 1])
+        return wall_base[c] + sum(self._wall_d[a:i + 1]) + mono, mono
+
+    def chunk_times(self, c: int) -> tuple[list[int], list[int]]:
+        """(timestamps, monotonics) of the records of chunk `c` only."""
+        a = c * CHUNK_RECORDS
+        b = min(self.header.count, a + CHUNK_RECORDS)
+        if self._ts is not None and self._mono is not None:
+            return self._ts[a:b], self._mono[a:b]
+        mono_base, wall_base = self._chunk_bases()
         mono = list(accumulate(self._mono_d[a:b], initial=mono_base[c]))
         del mono[0]
         wall = accumulate(self._wall_d[a:b], initial=wall_base[c])
@@ -561,11 +575,12 @@ class DecodedBlock:
             if len(idxs) * 4 >= CHUNK_RECORDS:
                 values = self.chunk_data(c)
                 data = [values[i - a] for i in idxs]
-            else:
-                data = [self.data(i) for i in idxs]
-            ts, mono = self.chunk_times(c)
-            yield [Record(first + i, ts[i - a], mono[i - a], names[nid[i]], sources[sid[i]], v, flags[i])
-                   for i, v in zip(idxs, data)]
+                ts, mono = self.chunk_times(c)
+                yield [Record(first + i, ts[i - a], mono[i - a], names[nid[i]], sources[sid[i]], v, flags[i])
+                       for i, v in zip(idxs, data)]
+            else:  # a few records of the chunk: decode and time just those
+                yield [Record(first + i, *self.record_times(i), names[nid[i]], sources[sid[i]], self.data(i), flags[i])
+                       for i in idxs]
 
     def records(self, indices: Sequence[int] | None = None) -> list[Record]:
         """Records (data decoded) for all positions, or for the ascending `indices`."""
