@@ -430,7 +430,7 @@ class _Parser:
                 raise self.error("a time needs a unit (90s, 500ms, 1m30s)")
             lit = self.literal(field)
             if lit is None and op not in ("==", "!="):
-                raise self.error(f"null only compares with == and !=", optok)
+                raise self.error("null only compares with == and !=", optok)
             if op == "==":
                 test = lambda r: (v := get(r)) is not _MISSING and _equal(v, lit)  # noqa: E731
             elif op == "!=":

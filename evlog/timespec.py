@@ -67,7 +67,7 @@ def parse_time(text: str) -> TimeSpec:
     if isinstance(text, TimeSpec):
         return text
     if not isinstance(text, str) or not text.strip():
-        raise TimeSpecError(f"empty time: give a duration like 90s, 1m30s, 500ms or an ISO timestamp")
+        raise TimeSpecError("empty time: give a duration like 90s, 1m30s, 500ms or an ISO timestamp")
     s = text.strip()
     ns = parse_duration_ns(s)
     if ns is not None:

@@ -643,4 +643,4 @@ class NatsCapture:
             self.stats.error(f"metadata: {exc}")
 
 
-from .natssink import NatsSink  # noqa: F401 - the replay sink, importable from here too
+from .natssink import NatsSink  # noqa: F401,E402 - the replay sink, importable from here too

@@ -388,15 +388,17 @@ class DecodedBlock:
             fixed = n * (2 + 2 + 1 + 8 + 8 + 4 + 4)
             if fixed + 2 * chunks > len(raw):
                 raise ValueError("payload shorter than its columns")
-            p = 0
-            self.name_ids = _unshuffled("H", mv[p:p + 2 * n], n); p += 2 * n
-            self.source_ids = _unshuffled("H", mv[p:p + 2 * n], n); p += 2 * n
-            self.flags = mv[p:p + n].tobytes(); p += n
-            mono = _unshuffled("q", mv[p:p + 8 * n], n); p += 8 * n
-            wall = _unshuffled("q", mv[p:p + 8 * n], n); p += 8 * n
-            data_lens = _unshuffled("I", mv[p:p + 4 * n], n); p += 4 * n
-            type_lens = _unshuffled("I", mv[p:p + 4 * n], n); p += 4 * n
-            chunk_pos = [p]
+            # column boundaries: ids (2 bytes each), sources, flags (1), mono and wall deltas (8),
+            # data and type-map lengths (4)
+            ends = list(accumulate((2 * n, 2 * n, n, 8 * n, 8 * n, 4 * n, 4 * n), initial=0))
+            self.name_ids = _unshuffled("H", mv[ends[0]:ends[1]], n)
+            self.source_ids = _unshuffled("H", mv[ends[1]:ends[2]], n)
+            self.flags = mv[ends[2]:ends[3]].tobytes()
+            mono = _unshuffled("q", mv[ends[3]:ends[4]], n)
+            wall = _unshuffled("q", mv[ends[4]:ends[5]], n)
+            data_lens = _unshuffled("I", mv[ends[5]:ends[6]], n)
+            type_lens = _unshuffled("I", mv[ends[6]:ends[7]], n)
+            chunk_pos = [ends[7]]
             for c in range(0, n, CHUNK_RECORDS):
                 size = sum(data_lens[c:c + CHUNK_RECORDS])
                 chunk_pos.append(chunk_pos[-1] + size + min(CHUNK_RECORDS, n - c) + 1)

@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate, compress
 from typing import Any, Callable, Collection, Iterator, Union
 
-from .block import HEADER_SIZE, DecodedBlock, RawRecord, Record, decode_frame
+from .block import DecodedBlock, Record, decode_frame
 from .errors import CorruptIndexError, CorruptRecordingError, LogClosedError, UnsupportedFormatError
 from .index import SegmentSummary, parse_index
 from .manifest import Manifest, read_manifest

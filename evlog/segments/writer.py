@@ -26,7 +26,7 @@ from .block import MAX_EVENT_BYTES, MAX_NAME_BYTES, MAX_RAW_LEN, MAX_RECORDS, en
 from .errors import EventTooLargeError, LogClosedError, LogWriteError, RecordingLockedError
 from .fsio import FileSystem
 from .index import SegmentIndex, SegmentSummary, encode_index
-from .recovery import RecoveryReport, prepare_for_append
+from .recovery import prepare_for_append
 from .segment import BlockEntry, encode_segment_header, index_filename, segment_filename
 
 FSYNC_POLICIES = ("always", "interval", "never")

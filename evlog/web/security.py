@@ -73,7 +73,7 @@ def check_host() -> None:
     allowed: set[str] | None = current_app.config.get("EVLOG_ALLOWED_HOSTS")
     host = (request.headers.get("Host") or "").lower()
     bare = host[:host.rindex(":")] if host.rfind(":") > host.rfind("]") else host
-    if allowed is not None and host not in allowed and not (f"{bare}:*" in allowed):
+    if allowed is not None and host not in allowed and f"{bare}:*" not in allowed:
         raise BadRequest(f"unexpected Host header {host!r}")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         origin = request.headers.get("Origin")

@@ -201,10 +201,11 @@ def test_jetstream_capture_survives_lost_connections_exactly_once(nats_url, js_s
         with Log.create(tmp_path / "rec") as log:
             run = CaptureThread(log, CaptureConfig(url=proxy.url, subject=f"{p}.>", stream=stream, durable="d"))
             for cut in (2000, 8000):
-                run.wait(lambda: run.capture.stats.recorded > cut, what="progress")
+                run.wait(lambda: run.capture.stats.recorded > cut, what="progress")  # noqa: B023 - called at once
                 reconnects = run.capture.stats.reconnects
                 proxy.cut()
-                run.wait(lambda: run.capture.stats.reconnects > reconnects, timeout=20, what="a reconnection")
+                run.wait(lambda: run.capture.stats.reconnects > reconnects, timeout=20,  # noqa: B023
+                         what="a reconnection")
             run.wait(lambda: run.capture.stats.last_seq == n, timeout=60, what=f"sequence {n}")
             run.stop()
             stats = run.capture.stats

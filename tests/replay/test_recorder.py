@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -84,9 +83,11 @@ def test_save_with_filename_and_collisions(tmp_path) -> None:
     rec2.close()
     # two recorders in the same second do not collide
     a, b = EventRecorder("same", tmp_path), EventRecorder("same", tmp_path)
-    a.start_recording(); b.start_recording()
+    a.start_recording()
+    b.start_recording()
     assert a.path != b.path
-    a.close(); b.close()
+    a.close()
+    b.close()
 
 
 def test_save_without_events_gives_an_empty_recording(tmp_path) -> None:

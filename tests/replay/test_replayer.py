@@ -13,7 +13,7 @@ from evlog.replay import ReplayError, VirtualClock
 from evlog.replayer import EventReplayer
 from evlog.segments.errors import EvlogError, NotARecordingError, RecordingNotFoundError
 
-from .conftest import EVENTS, START_NS
+from .conftest import EVENTS
 
 
 def replay_names(replayer, **kw) -> list[str]:

@@ -476,7 +476,7 @@ def test_empty_recording(rec_path):
 
 def test_recovery_of_empty_last_segment_and_tmp_files(rec_path):
     make(rec_path, 30)
-    bases = list_segments(rec_path)
+    assert list_segments(rec_path)
     # a writer that died right after creating the next segment file
     nxt = Log.open(rec_path).end_offset
     open(os.path.join(rec_path, segment_filename(nxt)), "wb").close()

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evlog.segments import CorruptBlockError, CorruptRecordingError, NotARecordingError, UnsupportedFormatError
-from evlog.segments import block, index, segment
+from evlog.segments import block, segment
 from evlog.segments.block import HEADER_SIZE, decode_frame, encode_block, parse_header, parse_meta
 from evlog.segments.index import SegmentIndex, SegmentSummary, encode_index, parse_index
 from evlog.segments.manifest import Manifest, read_manifest

@@ -6,10 +6,9 @@ import math
 import os
 import tempfile
 
-import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from evlog.segments import Log, encode_data, decode_data
 from evlog.segments.codec import FLAG_TYPED
