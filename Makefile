@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,bench,nats,eventsourcing]'
+	$(PY) -m pip install -q -e '.[test,bench,nats,eventsourcing,parquet]'
 	touch $(STAMP)
 
 demo: $(STAMP)
