@@ -9,6 +9,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..ops.common import OpError
+from ..ops.jsonl import parse_event
 from ..segments import Log
 from .catalog import PLAYERS_FILE
 from .security import NAME_RE
@@ -61,18 +63,14 @@ class RecordSessions:
             raise SessionError(f"at most {MAX_BATCH} events per request")
         rows = []
         for i, ev in enumerate(events):
-            if not isinstance(ev, dict):
-                raise SessionError(f"event {i} is not a JSON object")
-            ev_name = ev.get("event_name", ev.get("name"))
-            if not isinstance(ev_name, str) or not ev_name:
-                raise SessionError(f"event {i} has no event_name")
-            source = ev.get("source") or ""
-            if not isinstance(source, str):
-                raise SessionError(f"event {i}: source must be a string")
-            rows.append((ev_name, ev.get("event_data", ev.get("data")), source))
+            try:   # the same event form and checks as `evlog record` / `evlog import`
+                p = parse_event(ev, f"event {i}")
+            except OpError as exc:
+                raise SessionError(str(exc)) from None
+            rows.append((p.name, p.source, p.flags, p.data, p.types, p.timestamp, p.monotonic))
         with self._lock:
             name, log = self._pick(name)
-            offsets = log.append_batch(rows)
+            offsets = log.append_batch_encoded(rows)
             log.flush(sync=False)   # readers (the live view) see them now
             self._counts[name] += len(rows)
         return {"status": "ok", "recording": name, "recorded": len(rows),
