@@ -19,7 +19,7 @@ import click
 from . import ops
 from .ops.common import OpError, Selection, parse_offsets
 from .ops.progress import ProgressBar
-from .segments import EvlogError
+from .segments import EvlogError, Log
 
 EXIT_ERROR = 2
 
@@ -474,6 +474,32 @@ def _format_summary(s: Any) -> str:
         return f"recordings are equal ({s.matched} events)"
     return (f"recordings differ: {s.deleted} only in baseline, {s.inserted} only in new, {s.changed} changed, "
             f"{s.timing} timing shifts ({s.matched} equal; {s.baseline_events} vs {s.new_events} events)")
+
+
+@cli.command("state")
+@click.argument("store")
+@click.option("--aggregate", "originator_id", metavar="ID", help="One aggregate's originator id (default: every aggregate).")
+@click.option("--offset", type=click.IntRange(0), help="As of this offset (its event included).")
+@click.option("--at", "at_time", metavar="T", help="As of this time: an offset from the start (90s) or an ISO timestamp.")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1), help="Aggregates shown without --aggregate.")
+def state(store: str, originator_id: str | None, offset: int | None, at_time: str | None, limit: int) -> None:
+    """Time travel in an eventsourcing store (PERSISTENCE_MODULE=evlog.eventsourcing, or a
+    capture): the state of an aggregate, or of every aggregate, as it was at an offset or time,
+    as JSON on stdout (fields folded from the events' JSON states; see docs/eventsourcing.md)."""
+    from .eventsourcing.access import events_path
+    from .eventsourcing.timetravel import aggregate_state_json, application_state_json
+    from .timespec import parse_time
+    time_ns = None
+    if at_time is not None:
+        with Log.open(events_path(store)) as log:
+            time_ns = parse_time(at_time).to_wall(log.manifest.start_time_ns)
+    if originator_id is not None:
+        result = aggregate_state_json(store, originator_id, offset=offset, time_ns=time_ns)
+        if result is None:
+            raise OpError(f"no aggregate {originator_id} in {store} at that point")
+    else:
+        result = application_state_json(store, offset=offset, time_ns=time_ns, limit=limit)
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False, default=str))
 
 
 @cli.command("slice")

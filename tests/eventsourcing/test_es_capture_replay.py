@@ -201,3 +201,31 @@ def test_time_travel_by_wall_clock_time(tmp_path):
     capture(app, rec)
     assert aggregate_at(rec, ids[0], app, time_ns=t0).count == 0
     assert aggregate_at(rec, ids[0], app).count == 6
+
+
+def test_evlog_state_command_shows_the_past(tmp_path):
+    """`evlog state`: the time-travel views on the command line (JSON on stdout)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from evlog.cli import cli
+    app = Counters(env=POPO)
+    ids = make_activity(app, 2, 3)
+    rec = str(tmp_path / "rec")
+    capture(app, rec)
+    runner = CliRunner()
+    one = runner.invoke(cli, ["state", rec, "--aggregate", str(ids[0]), "--offset", "4"])
+    assert one.exit_code == 0, one.output
+    view = json.loads(one.output)
+    assert view == json.loads(json.dumps(aggregate_state_json(rec, ids[0], offset=4), default=str))
+    assert view["version"] == 3
+    whole = runner.invoke(cli, ["state", rec, "--offset", "1"])
+    assert whole.exit_code == 0, whole.output
+    assert set(json.loads(whole.output)["aggregates"]) == {str(i) for i in ids}
+    later = runner.invoke(cli, ["state", rec, "--aggregate", str(ids[1]), "--at", "1h"])
+    assert later.exit_code == 0 and json.loads(later.output)["version"] == 4   # created + 3 increments
+    missing = runner.invoke(cli, ["state", rec, "--aggregate", str(ids[1]), "--offset", "0"])
+    assert missing.exit_code == 2 and "no aggregate" in missing.output
+    bad = runner.invoke(cli, ["state", str(tmp_path / "nope")])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
