@@ -210,15 +210,8 @@ def build_big(path: str, events: list, n: int) -> float:
 
 # the run ------------------------------------------------------------------------------
 def machine() -> str:
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from benchutil import cpu_model
+    cpu = cpu_model()
     return (f"nproc {os.cpu_count()}, CPU {cpu}, Python {platform.python_version()}, "
             f"{platform.system()} {platform.release()}, {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}")
 
