@@ -276,10 +276,11 @@ def _speed(text: str) -> float:
 @click.option("--subject-template", default="replay.{event_name}", show_default=True,
               help="With --to nats://...: the subject of each replayed message.")
 @click.option("--dry-run", is_flag=True, help="With --to nats://...: print what would be sent, send nothing.")
+@click.option("--limit", type=click.IntRange(0), help="With --to nats://...: send at most this many messages.")
 @quiet_option
 def replay(recording: str, speed: str, filter_text: str | None, start: str | None, end: str | None,
            loop: bool, url: str | None, batch: int, retries: int, subject_template: str, dry_run: bool,
-           quiet: bool) -> None:
+           limit: int | None, quiet: bool) -> None:
     """Replay events with their recorded timing, as JSON Lines on stdout, to an HTTP endpoint
     (--to-url), or into NATS (--to nats://HOST:PORT, tagged with an Evlog-Replay header)."""
     if end is not None and end.startswith(("nats://", "tls://")):
@@ -287,12 +288,12 @@ def replay(recording: str, speed: str, filter_text: str | None, start: str | Non
         factor = _speed(speed)
         result = replay_to_nats(recording, end, subject_template=subject_template,
                                 speed=0 if math.isinf(factor) else factor, filter_text=filter_text,
-                                start=start, dry_run=dry_run)
+                                start=start, limit=limit, dry_run=dry_run)
         for line in result.lines():
             _msg(line)
         return
-    if dry_run:
-        raise click.UsageError("--dry-run goes with --to nats://...")
+    if dry_run or limit is not None:
+        raise click.UsageError("--dry-run and --limit go with --to nats://...")
     factor = _speed(speed)
     sel = _selection(filter_text, start, end)
     sink: Any = ops.HttpSink(url, batch=batch, retries=retries) if url else ops.JsonLinesSink(_stdout())
@@ -307,6 +308,7 @@ def replay(recording: str, speed: str, filter_text: str | None, start: str | Non
 
 
 @cli.command()
+@click.argument("recording", required=False)
 @click.option("--name", "session_name", default="stdin", show_default=True, help="Session name.")
 @click.option("--out", "out_dir", default="recordings", show_default=True, type=click.Path(file_okay=False),
               help="Directory for the new recording.")
@@ -324,17 +326,24 @@ def replay(recording: str, speed: str, filter_text: str | None, start: str | Non
 @click.option("--retain-max-age", metavar="AGE", help="With --from: delete segments older than AGE (e.g. 7d).")
 @click.option("--retain-max-bytes", metavar="SIZE", help="With --from: keep the recording under SIZE (e.g. 10G).")
 @click.option("--roll-daily", is_flag=True, help="With --from: start a new segment each UTC day.")
+@click.option("--status-interval", type=float, default=10.0, show_default=True,
+              help="With --from: seconds between status lines on stderr.")
 @click.option("--status-port", type=int, help="With --from: serve GET /status on 127.0.0.1:PORT.")
 @click.option("--max-events", type=int, help="With --from: stop after this many events.")
 @click.option("--duration", metavar="AGE", help="With --from: stop after this long (e.g. 60s, 2h).")
-def record(session_name: str, out_dir: str, output: str | None, strict: bool, source_url: str | None,
-           subject: str | None, stream: str | None, durable: str | None, name_rules: tuple[str, ...],
-           fsync: str, segment_size: str | None, retain_max_age: str | None, retain_max_bytes: str | None,
-           roll_daily: bool, status_port: int | None, max_events: int | None, duration: str | None) -> None:
+def record(recording: str | None, session_name: str, out_dir: str, output: str | None, strict: bool,
+           source_url: str | None, subject: str | None, stream: str | None, durable: str | None,
+           name_rules: tuple[str, ...], fsync: str, segment_size: str | None, retain_max_age: str | None,
+           retain_max_bytes: str | None, roll_daily: bool, status_interval: float, status_port: int | None,
+           max_events: int | None, duration: str | None) -> None:
     """Record JSON Lines from stdin ({"event_name", "event_data", "source", "timestamp"?})
     until end of input or Ctrl-C, flushing as it goes; or, with --from nats://..., record a
     NATS subject until SIGTERM/SIGINT (see docs/production.md)."""
     from .ops.record import default_path
+    if recording is not None:
+        if output is not None:
+            raise click.UsageError("give the recording either as RECORDING or with -o, not both")
+        output = recording
     if output is None:
         os.makedirs(out_dir, exist_ok=True)
         output = default_path(out_dir, session_name)
@@ -346,7 +355,8 @@ def record(session_name: str, out_dir: str, output: str | None, strict: bool, so
                                   name_rules=name_rules, session_name=session_name, fsync=fsync,
                                   segment_max_bytes=_size(segment_size), retain_max_age=_age(retain_max_age),
                                   retain_max_bytes=_size(retain_max_bytes), roll_daily=roll_daily,
-                                  status_port=status_port, max_events=max_events, max_seconds=_age(duration))
+                                  status_interval=status_interval, status_port=status_port,
+                                  max_events=max_events, max_seconds=_age(duration))
         for line in result.lines():
             _msg(line)
         return
@@ -600,15 +610,12 @@ def serve(directory: str, host: str, port: int, token: str | None) -> None:
 
 
 def _add_capture_commands() -> None:
-    """The NATS capture and retention commands (evlog.capture_cli), when installed."""
+    """`evlog retain` (evlog.capture_cli). Recording from and replaying into NATS are
+    `evlog record --from nats://...` and `evlog replay --to nats://...`."""
     try:
-        from .capture_cli import record_cmd, replay_cmd, retain_cmd
+        from .capture_cli import retain_cmd
     except ImportError:
         return
-    nats = click.Group("nats", help="Record from and replay into NATS (needs evlog[nats]).")
-    nats.add_command(record_cmd, "record")
-    nats.add_command(replay_cmd, "replay")
-    cli.add_command(nats)
     cli.add_command(retain_cmd, "retain")
 
 

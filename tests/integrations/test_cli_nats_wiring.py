@@ -29,8 +29,9 @@ def _publish(url: str, subject: str, payloads: list[dict]) -> None:
 
 def test_record_from_nats_then_replay_into_nats(nats_url, unique, tmp_path):
     out = tmp_path / "rec"
-    cmd = [sys.executable, "-m", "evlog", "record", "--from", nats_url, "--subject", f"{unique}.>",
-           "-o", str(out), "--max-events", "4", "--map", f"{unique}.*={{last}}"]
+    # the form of docs/production.md: the recording as a positional argument
+    cmd = [sys.executable, "-m", "evlog", "record", str(out), "--from", nats_url, "--subject", f"{unique}.>",
+           "--max-events", "4", "--map", f"{unique}.*={{last}}", "--status-interval", "30"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
@@ -54,6 +55,9 @@ def test_record_from_nats_then_replay_into_nats(nats_url, unique, tmp_path):
     lines = dry.stdout.strip().splitlines()
     assert len(lines) == 4 and all(line.startswith(f"{unique}-replay.price ") for line in lines)
     assert "Evlog-Replay=" in lines[0] and "would send 4 messages" in dry.stderr
+    limited = subprocess.run([sys.executable, "-m", "evlog", "replay", str(out), "--to", nats_url, "--dry-run",
+                              "--limit", "2"], capture_output=True, text=True, timeout=60)
+    assert limited.returncode == 0 and len(limited.stdout.strip().splitlines()) == 2, limited.stderr
 
 
 def test_replay_dry_run_needs_a_nats_target(tmp_path):
@@ -63,5 +67,5 @@ def test_replay_dry_run_needs_a_nats_target(tmp_path):
     res = subprocess.run([sys.executable, "-m", "evlog", "replay", str(path), "--dry-run"],
                          capture_output=True, text=True, timeout=60, env={**os.environ})
     assert res.returncode == 2
-    assert "--dry-run goes with --to nats://" in res.stderr
+    assert "--dry-run and --limit go with --to nats://" in res.stderr
     assert "Traceback" not in res.stderr
