@@ -163,10 +163,27 @@ def encode_block(
     compressor: zstandard.ZstdCompressor | None,
 ) -> tuple[bytes, BlockHeader, BlockMeta]:
     """Frame `rows` = [(name, source, flags, timestamp, monotonic, data, types), ...]."""
-    n = len(rows)
+    if not 0 < len(rows) <= MAX_RECORDS:
+        raise ValueError(f"a block holds 1 to {MAX_RECORDS} records, not {len(rows)}")
+    return encode_columns(first_offset, *zip(*rows), compressor)
+
+
+def encode_flat(first_offset: int, flat: list, compressor: zstandard.ZstdCompressor | None
+                ) -> tuple[bytes, BlockHeader, BlockMeta]:
+    """`encode_block` of rows laid end to end in one list (the writer's buffer: extending a
+    flat list and slicing its columns out is cheaper than a tuple per row and a transpose)."""
+    if not 0 < len(flat) <= 7 * MAX_RECORDS or len(flat) % 7:
+        raise ValueError(f"a block holds 1 to {MAX_RECORDS} records of 7 fields")
+    return encode_columns(first_offset, *(flat[k::7] for k in range(7)), compressor)
+
+
+def encode_columns(first_offset: int, names: Sequence[str], sources: Sequence[str], flags: Sequence[int],
+                   ts: Sequence[int], mono: Sequence[int], datas: Sequence[bytes], types: Sequence[bytes],
+                   compressor: zstandard.ZstdCompressor | None) -> tuple[bytes, BlockHeader, BlockMeta]:
+    """Frame a block given its columns (all of one length, 1 to MAX_RECORDS)."""
+    n = len(names)
     if not 0 < n <= MAX_RECORDS:
         raise ValueError(f"a block holds 1 to {MAX_RECORDS} records, not {n}")
-    names, sources, flags, ts, mono, datas, types = zip(*rows)
     # ids in order of first appearance, counts and columns built by C-level calls
     name_counter = Counter(names)
     name_table = list(dict.fromkeys(names))
@@ -174,8 +191,11 @@ def encode_block(
     source_counter = Counter(sources)
     source_table = list(dict.fromkeys(sources))
     source_ids = list(map({x: i for i, x in enumerate(source_table)}.__getitem__, sources))
-    flag_counter = Counter(flags)
-    flag_counter.pop(0, None)
+    if flags.count(flags[0]) == n:   # the common block: one kind of record
+        flag_counter = Counter({flags[0]: n}) if flags[0] else Counter()
+    else:
+        flag_counter = Counter(flags)
+        flag_counter.pop(0, None)
     name_counts = [name_counter[x] for x in name_table]
     source_counts = [source_counter[x] for x in source_table]
 
@@ -187,24 +207,29 @@ def encode_block(
         meta += bytes((flag,))
         meta += _U32.pack(count)
 
+    no_types = types.count(b"") == n
     first_ts, first_mono = ts[0], mono[0]
     mono_deltas = [0]
     mono_deltas += map(_sub, mono[1:], mono[:-1])
     wall = list(map(_sub, ts, mono))   # wall clock minus monotonic: nearly constant
-    wall_deltas = [0]
-    wall_deltas += map(_sub, wall[1:], wall[:-1])
+    if wall.count(wall[0]) == n:   # times measured by the writer: one wall-clock base per block
+        wall_deltas = bytes(8 * n)
+    else:
+        wall_deltas = [0]
+        wall_deltas += map(_sub, wall[1:], wall[:-1])
     parts = [
         _shuffled("H", name_ids),
         _shuffled("H", source_ids),
         bytes(flags),
         _shuffled("q", mono_deltas),
-        _shuffled("q", wall_deltas),
+        wall_deltas if wall_deltas.__class__ is bytes else _shuffled("q", wall_deltas),
         _shuffled("I", map(len, datas)),
-        _shuffled("I", map(len, types)),
+        bytes(4 * n) if no_types else _shuffled("I", map(len, types)),
     ]
     for c in range(0, n, CHUNK_RECORDS):
         parts += (b"[", b",".join(datas[c:c + CHUNK_RECORDS]), b"]")
-    parts.append(b"".join(types))
+    if not no_types:
+        parts.append(b"".join(types))
     payload = b"".join(parts)
     raw_len = len(payload)
     if raw_len > MAX_RAW_LEN:
@@ -359,13 +384,26 @@ def _decompress(payload: bytes | memoryview, raw_len: int) -> bytes | bytearray:
 _KNOWN_FLAG_VALUES = bytes(range(KNOWN_FLAGS + 1))
 
 
+def _check_ids(shuffled: memoryview, n: int, size: int, ids: array) -> None:
+    """Every id of a shuffled u16 column is below `size` (the table's length). With at most
+    256 entries the check runs in C on the bytes: all high bytes zero, low bytes in range."""
+    if size <= 256:
+        if shuffled[n:].tobytes().count(0) != n or shuffled[:n].tobytes().translate(None, _BYTE_VALUES[:size]):
+            raise ValueError("name or source id out of range")
+    elif n and max(ids) >= size:
+        raise ValueError("name or source id out of range")
+
+
+_BYTE_VALUES = bytes(range(256))
+
+
 class DecodedBlock:
     """The columns of one block, decompressed; data is decoded on demand, a chunk of up to
     CHUNK_RECORDS records (one JSON array) at a time."""
 
     __slots__ = ("header", "meta", "name_ids", "source_ids", "flags", "_ts", "_mono", "_mono_d",
                  "_wall_d", "_bases", "_raw", "_mv", "_data_lens", "_type_lens", "_chunk_pos",
-                 "_data_pos", "_type_pos", "_data_end", "where", "position")
+                 "_data_pos", "_type_pos", "_data_end", "_wall_const", "where", "position")
 
     def __init__(self, header: BlockHeader, meta: BlockMeta, payload: bytes | memoryview,
                  where: str | None = None, position: int | None = None) -> None:
@@ -395,31 +433,43 @@ class DecodedBlock:
             self.source_ids = _unshuffled("H", mv[ends[1]:ends[2]], n)
             self.flags = mv[ends[2]:ends[3]].tobytes()
             mono = _unshuffled("q", mv[ends[3]:ends[4]], n)
-            wall = _unshuffled("q", mv[ends[4]:ends[5]], n)
+            # the writer measures times with one wall-clock base per block: then every wall
+            # delta but the first is zero (checked in C) and the wall column is a constant
+            wall_bytes = mv[ends[4]:ends[5]]
+            self._wall_const = (wall_bytes[n:].tobytes().count(0) == 7 * n
+                                and wall_bytes[1:n].tobytes().count(0) == n - 1)
+            wall = array("q", bytes(8 * n)) if self._wall_const else _unshuffled("q", wall_bytes, n)
             data_lens = _unshuffled("I", mv[ends[5]:ends[6]], n)
-            type_lens = _unshuffled("I", mv[ends[6]:ends[7]], n)
+            # no type maps: the lengths column is all zero bytes (checked in C, not summed)
+            no_types = mv[ends[6]:ends[7]].tobytes().count(0) == 4 * n
+            type_lens = array("I", bytes(4 * n)) if no_types else _unshuffled("I", mv[ends[6]:ends[7]], n)
             chunk_pos = [ends[7]]
             for c in range(0, n, CHUNK_RECORDS):
                 size = sum(data_lens[c:c + CHUNK_RECORDS])
                 chunk_pos.append(chunk_pos[-1] + size + min(CHUNK_RECORDS, n - c) + 1)
             data_end = chunk_pos[-1]
-            if data_end + sum(type_lens) != len(raw):
+            if data_end + (0 if no_types else sum(type_lens)) != len(raw):
                 raise ValueError("data lengths do not match the payload")
-            if max(self.name_ids) >= len(meta.names) or max(self.source_ids) >= len(meta.sources):
-                raise ValueError("name or source id out of range")
+            _check_ids(mv[ends[0]:ends[1]], n, len(meta.names), self.name_ids)
+            _check_ids(mv[ends[1]:ends[2]], n, len(meta.sources), self.source_ids)
             if self.flags.translate(None, _KNOWN_FLAG_VALUES):
                 raise ValueError("unknown record flag")
             mono[0] = header.first_mono
             wall[0] = header.first_ts - header.first_mono
             # times are prefix sums of these deltas, computed per chunk when records are built
-            # (a seek then allocates for one chunk, not the block); the sums check them here
-            last_mono = sum(mono)
-            if last_mono != header.last_mono or sum(wall) + last_mono != header.last_ts:
+            # (a seek then allocates for one chunk, not the block); the sums of each chunk give
+            # the chunk's starting times and, in total, check the deltas against the header
+            mono_sums = [sum(mono[k:k + CHUNK_RECORDS]) for k in range(0, n, CHUNK_RECORDS)]
+            wall_sums = ([wall[0]] + [0] * (len(mono_sums) - 1) if self._wall_const else
+                         [sum(wall[k:k + CHUNK_RECORDS]) for k in range(0, n, CHUNK_RECORDS)])
+            bases = (list(accumulate(mono_sums, initial=0)), list(accumulate(wall_sums, initial=0)))
+            last_mono = bases[0][-1]
+            if last_mono != header.last_mono or bases[1][-1] + last_mono != header.last_ts:
                 raise ValueError("timestamps disagree with the block header")
             self._mono_d, self._wall_d = mono, wall
             self._ts: list[int] | None = None
             self._mono: list[int] | None = None
-            self._bases: tuple[list[int], list[int]] | None = None
+            self._bases = bases
         except (ValueError, zstandard.ZstdError, OverflowError) as exc:
             raise CorruptBlockError(f"bad block payload: {exc}", where, position,
                                     (header.first_offset, header.end_offset - 1)) from None
@@ -449,12 +499,6 @@ class DecodedBlock:
 
     def _chunk_bases(self) -> tuple[list[int], list[int]]:
         """Prefix sums of the monotonic and wall deltas at the start of each chunk."""
-        if self._bases is None:
-            n = self.header.count
-            self._bases = (
-                list(accumulate((sum(self._mono_d[k:k + CHUNK_RECORDS]) for k in range(0, n, CHUNK_RECORDS)), initial=0)),
-                list(accumulate((sum(self._wall_d[k:k + CHUNK_RECORDS]) for k in range(0, n, CHUNK_RECORDS)), initial=0)),
-            )
         return self._bases
 
     def record_times(self, i: int) -> tuple[int, int]:
@@ -463,8 +507,10 @@ class DecodedBlock:
             return self._ts[i], self._mono[i]
         c = i // CHUNK_RECORDS
         a = c * CHUNK_RECORDS
-        mono_base, wall_base = self._chunk_bases()
+        mono_base, wall_base = self._bases
         mono = mono_base[c] + sum(self._mono_d[a:i + 1])
+        if self._wall_const:
+            return wall_base[-1] + mono, mono
         return wall_base[c] + sum(self._wall_d[a:i + 1]) + mono, mono
 
     def chunk_times(self, c: int) -> tuple[list[int], list[int]]:
@@ -473,9 +519,11 @@ class DecodedBlock:
         b = min(self.header.count, a + CHUNK_RECORDS)
         if self._ts is not None and self._mono is not None:
             return self._ts[a:b], self._mono[a:b]
-        mono_base, wall_base = self._chunk_bases()
+        mono_base, wall_base = self._bases
         mono = list(accumulate(self._mono_d[a:b], initial=mono_base[c]))
         del mono[0]
+        if self._wall_const:
+            return list(map(wall_base[-1].__add__, mono)), mono
         wall = accumulate(self._wall_d[a:b], initial=wall_base[c])
         next(wall)
         return list(map(_add, wall, mono)), mono
@@ -628,5 +676,5 @@ def decode_frame(frame: bytes | memoryview, where: str | None = None,
 __all__ = [
     "BLOCK_MAGIC", "HEADER_SIZE", "MAX_RECORDS", "MAX_EVENT_BYTES", "MAX_NAME_BYTES", "MAX_RAW_LEN",
     "MAX_FRAME_LEN", "BlockHeader", "BlockMeta", "Record", "RawRecord", "DecodedBlock",
-    "encode_block", "parse_header", "parse_meta", "verify_checksum", "decode_frame",
+    "encode_block", "encode_flat", "encode_columns", "parse_header", "parse_meta", "verify_checksum", "decode_frame",
 ]

@@ -141,6 +141,11 @@ def _convert(value: Any, path: list, types: list) -> Any:
     raise EventEncodeError(f"cannot store a value of type {t.__module__}.{t.__qualname__} as JSON")
 
 
+# classes seen to be pydantic models: their instances are dumped by their own serializer
+# without the getattr probe (which costs an exception for every non-model value)
+MODEL_CLASSES: set[type] = set()
+
+
 def encode_data(data: Any) -> tuple[bytes, int, bytes]:
     """Encode event data: returns (json_bytes, flags, type_map_bytes).
 
@@ -149,7 +154,10 @@ def encode_data(data: Any) -> tuple[bytes, int, bytes]:
     serializer = getattr(data, "__pydantic_serializer__", None)
     if serializer is not None and not isinstance(data, type):
         try:
-            return serializer.to_json(data), FLAG_MODEL, b""
+            raw = serializer.to_json(data)
+            if len(MODEL_CLASSES) < 10_000:
+                MODEL_CLASSES.add(data.__class__)
+            return raw, FLAG_MODEL, b""
         except Exception:  # e.g. non-UTF-8 bytes fields: fall back to the typed path
             try:
                 data = data.model_dump()

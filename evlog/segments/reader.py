@@ -324,8 +324,7 @@ class LogReader:
                 continue
             indices: Any = None
             if name_mask is not None and not all(name_mask):
-                # C-level selection: no Python loop over the block's records
-                indices = list(compress(range(len(block)), map(name_mask.__getitem__, block.name_ids)))
+                indices = _select_ids(block, name_mask)
             if source_mask is not None and not all(source_mask):
                 ids = block.source_ids
                 if indices is None:
@@ -368,6 +367,29 @@ class LogReader:
             view.close()
         self._views = []
         self._closed = True
+
+
+def _select_ids(block: DecodedBlock, mask: list[bool]) -> list[int]:
+    """Positions of the block's records whose name id is set in `mask`, found in C: one
+    `array.index` per record when a single rare name is wanted, else one pass of compress."""
+    wanted = [j for j, ok in enumerate(mask) if ok]
+    ids = block.name_ids
+    if len(wanted) == 1:
+        k = wanted[0]
+        count = block.meta.name_counts[k]
+        if count * 16 < len(ids):
+            out = []
+            i = -1
+            try:
+                for _ in range(count):
+                    i = ids.index(k, i + 1)
+                    out.append(i)
+                if k in ids[i + 1:]:
+                    raise ValueError
+            except ValueError:
+                raise block._corrupt(ValueError("name counts disagree with the name ids")) from None
+            return out
+    return list(compress(range(len(ids)), map(mask.__getitem__, ids)))
 
 
 def _cached(pred: Callable[[str], bool] | None) -> Callable[[str], bool] | None:

@@ -265,8 +265,14 @@ class SalvageReport:
 def salvage(directory: str, report: SalvageReport, raw: bool = False) -> Iterator[Record | RawRecord]:
     """Yield every record of every intact block, in order; fill `report` with what was skipped."""
     read_manifest(directory)
+    expect: int | None = None   # the offset the next intact block should start at
+    previous = None
     for base in list_segments(directory):
         name = segment_filename(base)
+        if expect is not None and base > expect:   # e.g. the tail of a middle segment cut off
+            report.skipped.append(Problem(previous, None, (expect, base - 1), "events lost at the end of the segment"))
+            expect = base
+        previous = name
         fd = os.open(os.path.join(directory, name), os.O_RDONLY)
         try:
             size = os.fstat(fd).st_size
@@ -275,7 +281,6 @@ def salvage(directory: str, report: SalvageReport, raw: bool = False) -> Iterato
             except (CorruptRecordingError, UnsupportedFormatError) as exc:
                 report.skipped.append(Problem(name, 0, None, f"{exc}; segment header ignored"))
             pos = SEGMENT_HEADER_SIZE
-            expect: int | None = None
             while pos < size:
                 result = ScanResult()
                 for _header, entry, _meta, frame in scan_frames(fd, pos, size, name, result):

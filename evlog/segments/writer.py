@@ -16,13 +16,14 @@ import os
 import threading
 import time
 from collections import deque
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any
 
 import zstandard
 
 from .codec import KNOWN_FLAGS, EventEncodeError
-from .block import MAX_EVENT_BYTES, MAX_NAME_BYTES, MAX_RAW_LEN, MAX_RECORDS, encode_block
+from .block import MAX_EVENT_BYTES, MAX_NAME_BYTES, MAX_RAW_LEN, MAX_RECORDS, encode_flat
 from .errors import EventTooLargeError, LogClosedError, LogWriteError, RecordingLockedError
 from .fsio import FileSystem
 from .index import SegmentIndex, SegmentSummary, encode_index
@@ -123,7 +124,12 @@ def _check_row(name: Any, source: Any, flags: Any, timestamp: Any, monotonic: An
 
 
 # per-row overhead in the payload: ids, flags, two deltas, two lengths and a comma
-_ROW_OVERHEAD = 2 + 2 + 1 + 8 + 8 + 4 + 4 + 1
+_ROW_OVERHEAD = 2 + 2 + 1 + 8 + 8 + 4 + 4 + 1   # 30, written out in append_measured
+# events up to this size take append_measured's fast path: a block buffer below
+# block_max_bytes (<= MAX_RAW_LEN / 2) plus one of them stays below MAX_RAW_LEN - 4096
+_FAST_MAX_BYTES = 1 << 20
+_GROUP_BLOCKS = 4   # fsync=always: at most this many blocks share one fdatasync
+_monotonic_ns = time.monotonic_ns
 
 
 class LogWriter:
@@ -140,9 +146,11 @@ class LogWriter:
             self._lock = threading.Lock()
             self._cond = threading.Condition(self._lock)
             self._checked_keys: set[tuple[str, str]] = set()
+            self._checked_names: set[str] = set()   # names and sources that passed _check_row
             self._block_max_bytes = options.block_max_bytes
             self._block_max_records = options.block_max_records
-            self._rows: list[tuple] = []
+            self._rows: list = []   # the open block's rows, flat: 7 fields after another
+            self._flat_max = 7 * self._block_max_records
             self._rows_bytes = 0
             self._rows_started = 0.0
             self._wall_base = 0
@@ -156,6 +164,7 @@ class LogWriter:
             self._failed: LogWriteError | None = None
             self._closing = False
             self._closed = False
+            self._accepting = True   # False once failed, closing or closed: one test on the hot path
             now_ns = time.time_ns()
             if state.last_mono is None:
                 elapsed = max(0, now_ns - start_time_ns)
@@ -171,6 +180,7 @@ class LogWriter:
             self._seg_size = state.segment_size
             self._seg_created = time.monotonic()
             self._roll_wanted = False
+            self._unsynced_blocks = 0   # blocks written since the last fdatasync (fsync=always)
             if self._seg_base is None:
                 self._seg_fd = -1
                 self._new_segment(self._next_offset)
@@ -217,6 +227,8 @@ class LogWriter:
             _check_row(name, source, flags, timestamp, monotonic, data, types)
             if len(self._checked_keys) < 100_000:
                 self._checked_keys.add((name, source))
+                self._checked_names.add(name)
+                self._checked_names.add(source)
         size = len(data) + len(types) + _ROW_OVERHEAD
         with self._lock:
             if self._failed is not None or self._closing or self._closed:
@@ -238,11 +250,37 @@ class LogWriter:
                 # one clock read per event: wall time = the wall clock sampled at the block's
                 # start + monotonic time since; a wall clock step shows at the next block
                 timestamp = self._wall_base + monotonic if measured else time.time_ns()
-            rows.append((name, source, flags, timestamp, monotonic, data, types))
+            rows += (name, source, flags, timestamp, monotonic, data, types)
             self._rows_bytes += size
             offset = self._next_offset
             self._next_offset = offset + 1
-            if self._rows_bytes >= self._block_max_bytes or len(rows) >= self._block_max_records:
+            if self._rows_bytes >= self._block_max_bytes or len(rows) >= self._flat_max:
+                self._seal_locked()
+                self._wait_for_room_locked()
+            return offset
+
+    def append_measured(self, name: str, source: str, flags: int, data: bytes) -> int:
+        """`append_encoded` for the common event: times measured now, no type map, flags one
+        of the plain values, `data` bytes from an encoder. The hot path of `Log.append`: two
+        set lookups, the lock, one clock read and a few fields; anything unusual (a name or
+        source not seen yet, big data) takes the checked path."""
+        if name not in self._checked_names or source not in self._checked_names or len(data) > _FAST_MAX_BYTES:
+            return self.append_encoded(name, source, flags, None, None, data, b"")
+        with self._lock:
+            if not self._accepting:
+                self._check_open()
+            mono = _monotonic_ns() - self._mono_base
+            if mono < self._last_mono:
+                mono = self._last_mono
+            self._last_mono = mono
+            rows = self._rows
+            if not rows:
+                self._start_buffer_locked()
+            rows += (name, source, flags, self._wall_base + mono, mono, data, b"")
+            self._rows_bytes = size = self._rows_bytes + len(data) + 30   # _ROW_OVERHEAD
+            offset = self._next_offset
+            self._next_offset = offset + 1
+            if size >= self._block_max_bytes or len(rows) >= self._flat_max:
                 self._seal_locked()
                 self._wait_for_room_locked()
             return offset
@@ -263,7 +301,7 @@ class LogWriter:
             while i < len(rows):
                 if not self._rows:
                     self._start_buffer_locked()
-                room = self._block_max_records - len(self._rows)
+                room = self._block_max_records - len(self._rows) // 7
                 chunk = rows[i:i + room]
                 size = 0
                 taken = 0
@@ -286,13 +324,13 @@ class LogWriter:
                         last = mono
                     fixed.append(row)
                 self._last_mono = last
-                self._rows.extend(fixed)
+                self._rows.extend(chain.from_iterable(fixed))
                 self._rows_bytes += size
                 if first < 0:
                     first = self._next_offset
                 self._next_offset += taken
                 i += taken
-                if self._rows_bytes >= self._block_max_bytes or len(self._rows) >= self._block_max_records:
+                if self._rows_bytes >= self._block_max_bytes or len(self._rows) >= self._flat_max:
                     self._seal_locked()
                     self._wait_for_room_locked()
         return first
@@ -329,7 +367,7 @@ class LogWriter:
                 if mono < self._last_mono:
                     mono = self._last_mono
                 self._last_mono = mono
-                self._rows.append((name, source, flags, timestamp, mono, data, types))
+                self._rows += (name, source, flags, timestamp, mono, data, types)
             self._next_offset += len(checked)
             self._rows_started = time.monotonic()
             self._seal_locked()
@@ -417,6 +455,7 @@ class LogWriter:
                 if job is _SYNC:
                     target = self._written_offset
                     self.fs.fdatasync(self._seg_fd)
+                    self._unsynced_blocks = 0
                     with self._cond:
                         self._durable_offset = max(self._durable_offset, target)
                         self._last_sync = time.monotonic()
@@ -427,11 +466,12 @@ class LogWriter:
             except BaseException as exc:  # noqa: BLE001 - any failure fails the writer
                 with self._cond:
                     self._failed = LogWriteError(f"{type(exc).__name__}: {exc}")
+                    self._accepting = False
                     self._cond.notify_all()
                 return
 
     def _write_block(self, first: int, rows: list) -> None:
-        frame, header, meta = encode_block(first, rows, self._compressor)
+        frame, header, meta = encode_flat(first, rows, self._compressor)
         opts = self.options
         if self._entries and (self._seg_size + len(frame) > opts.segment_max_bytes or self._roll_wanted or (
                 opts.segment_max_age is not None and time.monotonic() - self._seg_created >= opts.segment_max_age)):
@@ -441,16 +481,24 @@ class LogWriter:
         self._entries.append(entry)
         self._summary.add_block(entry, meta, header.raw_len)
         self._seg_size += len(frame)
-        end = first + len(rows)
+        end = first + len(rows) // 7
         durable = False
         if opts.fsync == "always":
-            self.fs.fdatasync(self._seg_fd)
-            durable = True
+            # group commit: while more blocks wait in the queue (the producer is ahead of the
+            # disk), write them first and cover them with one fdatasync, at most
+            # _GROUP_BLOCKS blocks apart; no block is reported durable before its sync
+            self._unsynced_blocks += 1
+            if len(self._pending) <= 1 or self._unsynced_blocks >= _GROUP_BLOCKS:
+                self.fs.fdatasync(self._seg_fd)
+                durable = True
+                self._unsynced_blocks = 0
         with self._cond:
             self._written_offset = end
             if durable:
                 self._durable_offset = end
                 self._last_sync = time.monotonic()
+            elif opts.fsync == "always":
+                self._sync_wanted = max(self._sync_wanted, end)   # synced once the queue is empty
             self._pending.popleft()
             self._cond.notify_all()
         if durable:
@@ -475,6 +523,7 @@ class LogWriter:
 
     def _roll(self, next_base: int) -> None:
         self.fs.fdatasync(self._seg_fd)
+        self._unsynced_blocks = 0
         with self._cond:
             self._durable_offset = max(self._durable_offset, self._written_offset)
         self._write_index()
@@ -521,6 +570,7 @@ class LogWriter:
                 self._seal_locked()
                 self._sync_wanted = self._next_offset
             self._closing = True
+            self._accepting = False
             self._cond.notify_all()
         self._thread.join()
         failure = self._failed
@@ -532,6 +582,7 @@ class LogWriter:
                     self._write_index()
                 except OSError as exc:
                     failure = self._failed = LogWriteError(f"{type(exc).__name__}: {exc}")
+                    self._accepting = False
         finally:
             if self._seg_fd >= 0:
                 try:
@@ -541,6 +592,7 @@ class LogWriter:
                 self._seg_fd = -1
             release_lock(self._lock_fd)
             self._closed = True
+            self._accepting = False
         if failure is not None:
             raise LogWriteError(f"the log was closed after a write failure; events from offset "
                                 f"{self._durable_offset} on may be lost: {failure}")
