@@ -1,0 +1,181 @@
+"""The engine's fast paths give the same results as the general ones: the append hot path,
+group commit under fsync=always, the C-level checks of block decoding, the rare-name
+selection, and salvage's report of a cut middle segment."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pydantic
+import pytest
+
+from evlog.segments import CorruptBlockError, FileSystem, Log, SalvageReport, salvage
+from evlog.segments import block as blk
+from evlog.segments.codec import FLAG_MODEL, FLAG_TYPED, MODEL_CLASSES
+from evlog.segments.reader import _select_ids
+
+
+class Tick(pydantic.BaseModel):
+    pair: str
+    price: float
+    blob: bytes = b""
+
+
+def test_model_hot_path_and_its_fallback_read_back(tmp_path):
+    path = str(tmp_path / "rec")
+    with Log.create(path, fsync="never") as log:
+        log.append("Tick", Tick(pair="BTC", price=1.5), "feed")        # first sight: general path
+        assert Tick in MODEL_CLASSES
+        log.append("Tick", Tick(pair="ETH", price=2.5), "feed")        # hot path
+        log.append("Tick", Tick(pair="X", price=3.0, blob=b"\xff\xfe"), "feed")   # to_json fails: typed fallback
+        log.append("Other", {"a": 1}, "feed")                         # plain data, new name
+        log.append("Other", {"a": 2}, "feed")                         # plain data, hot path
+        log.append("Big", {"x": "y" * (2 << 20)}, "feed")             # above the fast path's size
+    with Log.open(path) as log:
+        got = list(log.read())
+    assert [r.name for r in got] == ["Tick", "Tick", "Tick", "Other", "Other", "Big"]
+    assert got[1].data == {"pair": "ETH", "price": 2.5, "blob": ""} and got[1].flags == FLAG_MODEL
+    assert got[2].flags & FLAG_TYPED and got[2].data["blob"] == b"\xff\xfe"
+    assert [r.data for r in got[3:5]] == [{"a": 1}, {"a": 2}]
+    assert len(got[5].data["x"]) == 2 << 20
+    assert [r.offset for r in got] == list(range(6))
+    monos = [r.monotonic for r in got]
+    assert monos == sorted(monos)
+
+
+def test_hot_path_rejects_appends_after_close(tmp_path):
+    log = Log.create(str(tmp_path / "rec"), fsync="never")
+    log.append("A", {"i": 0}, "s")
+    writer = log._writer
+    log.close()
+    with pytest.raises(Exception, match="closed"):
+        writer.append_measured("A", "s", 0, b"{}")
+
+
+def test_appends_from_threads_keep_gapless_offsets(tmp_path):
+    path = str(tmp_path / "rec")
+    with Log.create(path, fsync="never", block_max_records=37) as log:
+        def work(t):
+            for i in range(500):
+                log.append("E", {"t": t, "i": i}, f"t{t}")
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    with Log.open(path) as log:
+        got = list(log.read())
+    assert [r.offset for r in got] == list(range(2000))
+    for t in range(4):   # each thread's events in its own order
+        assert [r.data["i"] for r in got if r.data["t"] == t] == list(range(500))
+
+
+class SlowSync(FileSystem):
+    def __init__(self):
+        self.syncs = 0
+        self.writes = 0
+
+    def write(self, fd, data):
+        self.writes += 1
+        return super().write(fd, data)
+
+    def fdatasync(self, fd):
+        self.syncs += 1
+        time.sleep(0.02)
+        super().fdatasync(fd)
+
+
+def test_group_commit_shares_syncs_and_reports_nothing_early(tmp_path):
+    fs = SlowSync()
+    path = str(tmp_path / "rec")
+    log = Log.create(path, fsync="always", block_max_records=20, fs=fs)
+    durable_seen = []
+    for i in range(2000):
+        log.append("E", {"i": i}, "s")
+        if i % 100 == 0:
+            durable_seen.append((log.durable_offset, log._writer.written_offset))
+    assert log.flush() == 2000
+    log.close()
+    assert all(d <= w for d, w in durable_seen)
+    blocks = 2000 // 20
+    assert fs.syncs < blocks            # blocks queued behind a slow disk shared a sync
+    with Log.open(path) as log:
+        assert [r.data["i"] for r in log.read()] == list(range(2000))
+
+
+def test_explicit_and_measured_times_mix_in_a_block(tmp_path):
+    path = str(tmp_path / "rec")
+    with Log.create(path, fsync="never") as log:
+        log.append("A", 1, "s")
+        log.append("A", 2, "s", timestamp=5_000_000_000)   # explicit wall clock: not the block's base
+        log.append("A", 3, "s")
+        written = [log.get(i) for i in range(3)]
+    with Log.open(path) as log:
+        got = list(log.read())
+        assert got == written
+        assert got[1].timestamp == 5_000_000_000
+        assert [log.get(i).timestamp for i in range(3)] == [r.timestamp for r in got]
+
+
+def _rows(names, n):
+    return [(names[i % len(names)], "src", 0, 1000 + i, i, b'{"i":%d}' % i, b"") for i in range(n)]
+
+
+def test_block_with_more_than_256_names_decodes():
+    names = [f"name{i}" for i in range(300)]
+    frame = blk.encode_block(0, _rows(names, 600), None)[0]
+    block = blk.decode_frame(frame)
+    assert block.names()[:300] == names and block.names()[300:] == names
+    assert [r.data for r in block.records()] == [{"i": i} for i in range(600)]
+
+
+def test_out_of_range_name_id_is_corruption():
+    rows = _rows(["a", "b"], 10)
+    frame, header, meta = blk.encode_block(0, rows, None)
+    block = blk.decode_frame(frame)
+    payload = bytearray(block._raw)
+    payload[3] = 7           # a name id (low byte, shuffled column) past the table of 2 names
+    with pytest.raises(CorruptBlockError, match="out of range"):
+        blk.DecodedBlock(header, meta, bytes(payload))
+
+
+def test_encode_flat_checks_its_shape():
+    with pytest.raises(ValueError):
+        blk.encode_flat(0, [], None)
+    with pytest.raises(ValueError):
+        blk.encode_flat(0, ["a", "s", 0, 1, 1, b"1"], None)
+    flat = [x for row in _rows(["a"], 3) for x in row]
+    assert blk.encode_flat(0, flat, None)[0] == blk.encode_block(0, _rows(["a"], 3), None)[0]
+
+
+def test_rare_name_selection_matches_a_scan_and_checks_counts():
+    names = ["common"] * 99 + ["rare"]
+    rows = [(names[i % 100], "s", 0, 1000 + i, i, b"%d" % i, b"") for i in range(1000)]
+    block = blk.decode_frame(blk.encode_block(0, rows, None)[0])
+    mask = [n == "rare" for n in block.meta.names]
+    assert _select_ids(block, mask) == [i for i in range(1000) if i % 100 == 99]
+    assert _select_ids(block, [not m for m in mask]) == [i for i in range(1000) if i % 100 != 99]
+    k = block.meta.names.index("rare")
+    for wrong in (9, 11):   # a count that disagrees with the column is damage, never a silent miss
+        counts = list(block.meta.name_counts)
+        counts[k] = wrong
+        block.meta = block.meta._replace(name_counts=counts)
+        with pytest.raises(CorruptBlockError, match="counts disagree"):
+            _select_ids(block, mask)
+
+
+def test_salvage_reports_events_cut_from_a_middle_segment(tmp_path):
+    path = str(tmp_path / "rec")
+    with Log.create(path, fsync="never", block_max_records=5, segment_max_bytes=4096) as log:
+        for i in range(200):
+            log.append("E", {"i": i, "pad": "x" * 40}, "s")
+        segments = log.segments()
+    assert len(segments) >= 2
+    first = os.path.join(path, segments[0][0])
+    os.truncate(first, os.path.getsize(first) - 10)   # the last block of the first segment
+    report = SalvageReport()
+    got = [r.offset for r in salvage(path, report)]
+    lost = [p for p in report.skipped if p.message == "events lost at the end of the segment"]
+    assert lost and lost[0].offsets[1] == segments[1][1] - 1
+    assert set(got) | set(range(lost[0].offsets[0], lost[0].offsets[1] + 1)) == set(range(200))
