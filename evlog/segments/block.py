@@ -168,36 +168,50 @@ def encode_block(
     return encode_columns(first_offset, *zip(*rows), compressor)
 
 
-def encode_flat(first_offset: int, flat: list, compressor: zstandard.ZstdCompressor | None
-                ) -> tuple[bytes, BlockHeader, BlockMeta]:
+def encode_flat(first_offset: int, flat: list, compressor: zstandard.ZstdCompressor | None,
+                wall_base: int | None = None) -> tuple[bytes, BlockHeader, BlockMeta]:
     """`encode_block` of rows laid end to end in one list (the writer's buffer: extending a
-    flat list and slicing its columns out is cheaper than a tuple per row and a transpose)."""
+    flat list and slicing its columns out is cheaper than a tuple per row and a transpose).
+    A timestamp of None stands for `wall_base` + the row's monotonic time."""
     if not 0 < len(flat) <= 7 * MAX_RECORDS or len(flat) % 7:
         raise ValueError(f"a block holds 1 to {MAX_RECORDS} records of 7 fields")
-    return encode_columns(first_offset, *(flat[k::7] for k in range(7)), compressor)
+    return encode_columns(first_offset, *(flat[k::7] for k in range(7)), compressor, wall_base)
+
+
+def _id_column(values: Sequence[str]) -> tuple[list[str], list[int], bytes]:
+    """(table in order of first appearance, count of each entry, shuffled u16 id column).
+    Up to 256 distinct values the ids fit the low bytes: the column is `bytes(ids)` followed by
+    zeros and each count one C-level `bytes.count`."""
+    n = len(values)
+    table = list(dict.fromkeys(values))
+    if len(table) == 1:
+        return table, [n], bytes(2 * n)
+    ids = list(map({x: i for i, x in enumerate(table)}.__getitem__, values))
+    if len(table) <= 256:
+        low = bytes(ids)
+        return table, [low.count(i) for i in range(len(table))], low + bytes(n)
+    counter = Counter(ids)
+    return table, [counter[i] for i in range(len(table))], _shuffled("H", ids)
 
 
 def encode_columns(first_offset: int, names: Sequence[str], sources: Sequence[str], flags: Sequence[int],
-                   ts: Sequence[int], mono: Sequence[int], datas: Sequence[bytes], types: Sequence[bytes],
-                   compressor: zstandard.ZstdCompressor | None) -> tuple[bytes, BlockHeader, BlockMeta]:
-    """Frame a block given its columns (all of one length, 1 to MAX_RECORDS)."""
+                   ts: Sequence[int | None], mono: Sequence[int], datas: Sequence[bytes], types: Sequence[bytes],
+                   compressor: zstandard.ZstdCompressor | None, wall_base: int | None = None,
+                   ) -> tuple[bytes, BlockHeader, BlockMeta]:
+    """Frame a block given its columns (all of one length, 1 to MAX_RECORDS).
+
+    A timestamp of None (the writer's measured times) means `wall_base + monotonic`; a block
+    of only those (monotonic times then never decrease) needs no per-record wall clock work."""
     n = len(names)
     if not 0 < n <= MAX_RECORDS:
         raise ValueError(f"a block holds 1 to {MAX_RECORDS} records, not {n}")
-    # ids in order of first appearance, counts and columns built by C-level calls
-    name_counter = Counter(names)
-    name_table = list(dict.fromkeys(names))
-    name_ids = list(map({x: i for i, x in enumerate(name_table)}.__getitem__, names))
-    source_counter = Counter(sources)
-    source_table = list(dict.fromkeys(sources))
-    source_ids = list(map({x: i for i, x in enumerate(source_table)}.__getitem__, sources))
+    name_table, name_counts, name_column = _id_column(names)
+    source_table, source_counts, source_column = _id_column(sources)
     if flags.count(flags[0]) == n:   # the common block: one kind of record
         flag_counter = Counter({flags[0]: n}) if flags[0] else Counter()
     else:
         flag_counter = Counter(flags)
         flag_counter.pop(0, None)
-    name_counts = [name_counter[x] for x in name_table]
-    source_counts = [source_counter[x] for x in source_table]
 
     meta = bytearray()
     _encode_table(name_table, name_counts, meta)
@@ -208,18 +222,30 @@ def encode_columns(first_offset: int, names: Sequence[str], sources: Sequence[st
         meta += _U32.pack(count)
 
     no_types = types.count(b"") == n
-    first_ts, first_mono = ts[0], mono[0]
+    first_mono = mono[0]
     mono_deltas = [0]
     mono_deltas += map(_sub, mono[1:], mono[:-1])
-    wall = list(map(_sub, ts, mono))   # wall clock minus monotonic: nearly constant
-    if wall.count(wall[0]) == n:   # times measured by the writer: one wall-clock base per block
-        wall_deltas = bytes(8 * n)
+    measured = ts.count(None)
+    if measured == n and wall_base is not None:
+        # every time measured by the writer: one wall-clock base, monotonic times in order
+        first_ts, last_ts = wall_base + first_mono, wall_base + mono[-1]
+        min_ts, max_ts = first_ts, last_ts
+        wall_deltas: Any = bytes(8 * n)
     else:
-        wall_deltas = [0]
-        wall_deltas += map(_sub, wall[1:], wall[:-1])
+        if measured:
+            if wall_base is None:
+                raise ValueError("a timestamp of None needs the block's wall_base")
+            ts = [wall_base + m if t is None else t for t, m in zip(ts, mono)]
+        first_ts, last_ts, min_ts, max_ts = ts[0], ts[-1], min(ts), max(ts)
+        wall = list(map(_sub, ts, mono))   # wall clock minus monotonic: nearly constant
+        if wall.count(wall[0]) == n:
+            wall_deltas = bytes(8 * n)
+        else:
+            wall_deltas = [0]
+            wall_deltas += map(_sub, wall[1:], wall[:-1])
     parts = [
-        _shuffled("H", name_ids),
-        _shuffled("H", source_ids),
+        name_column,
+        source_column,
         bytes(flags),
         _shuffled("q", mono_deltas),
         wall_deltas if wall_deltas.__class__ is bytes else _shuffled("q", wall_deltas),
@@ -242,7 +268,7 @@ def encode_columns(first_offset: int, names: Sequence[str], sources: Sequence[st
     block_flags = 1 if any(f & FLAG_TYPED for f in flag_counter) else 0
     fields = (
         BLOCK_MAGIC, BLOCK_VERSION, codec, block_flags, len(meta), len(payload), raw_len, n,
-        first_offset, first_ts, ts[-1], min(ts), max(ts), first_mono, mono[-1],
+        first_offset, first_ts, last_ts, min_ts, max_ts, first_mono, mono[-1],
     )
     head = _HEADER.pack(*fields, 0)[:_CHECKED]
     hasher = xxhash.xxh3_64(head)

@@ -154,7 +154,7 @@ class LogWriter:
             self._rows_bytes = 0
             self._rows_started = 0.0
             self._wall_base = 0
-            self._pending: deque[tuple[int, list]] = deque()
+            self._pending: deque[tuple[int, list, int]] = deque()   # (first offset, flat rows, wall base)
             self._next_offset = state.next_offset
             self._buffer_first = state.next_offset
             self._written_offset = state.next_offset
@@ -246,10 +246,11 @@ class LogWriter:
                 self._seal_locked()
                 rows = self._rows
                 self._start_buffer_locked()
-            if timestamp is None:
-                # one clock read per event: wall time = the wall clock sampled at the block's
-                # start + monotonic time since; a wall clock step shows at the next block
-                timestamp = self._wall_base + monotonic if measured else time.time_ns()
+            if timestamp is None and not measured:
+                timestamp = time.time_ns()
+            # else with timestamp None: one clock read per event, the wall time is the wall
+            # clock sampled at the block's start + monotonic time since (a wall clock step
+            # shows at the next block); encode_flat fills it in
             rows += (name, source, flags, timestamp, monotonic, data, types)
             self._rows_bytes += size
             offset = self._next_offset
@@ -276,7 +277,7 @@ class LogWriter:
             rows = self._rows
             if not rows:
                 self._start_buffer_locked()
-            rows += (name, source, flags, self._wall_base + mono, mono, data, b"")
+            rows += (name, source, flags, None, mono, data, b"")   # None: wall base + mono
             self._rows_bytes = size = self._rows_bytes + len(data) + 30   # _ROW_OVERHEAD
             offset = self._next_offset
             self._next_offset = offset + 1
@@ -388,7 +389,7 @@ class LogWriter:
     def _seal_locked(self) -> None:
         if not self._rows:
             return
-        self._pending.append((self._buffer_first, self._rows))
+        self._pending.append((self._buffer_first, self._rows, self._wall_base))
         self._rows = []
         self._rows_bytes = 0
         self._buffer_first = self._next_offset
@@ -470,8 +471,8 @@ class LogWriter:
                     self._cond.notify_all()
                 return
 
-    def _write_block(self, first: int, rows: list) -> None:
-        frame, header, meta = encode_flat(first, rows, self._compressor)
+    def _write_block(self, first: int, rows: list, wall_base: int) -> None:
+        frame, header, meta = encode_flat(first, rows, self._compressor, wall_base)
         opts = self.options
         if self._entries and (self._seg_size + len(frame) > opts.segment_max_bytes or self._roll_wanted or (
                 opts.segment_max_age is not None and time.monotonic() - self._seg_created >= opts.segment_max_age)):
