@@ -1,8 +1,9 @@
 """The eventsourcing recorders backed by an `EvlogStore`."""
 from __future__ import annotations
 
-from itertools import islice
-from typing import Any, Iterable, Sequence
+import gc
+from itertools import islice, repeat
+from typing import Any, Sequence
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -22,20 +23,50 @@ _new = object.__new__
 _set_dict = object.__setattr__
 
 
-def _notifications(records: Iterable[RawRecord]) -> list[Notification]:
-    """Notifications of raw records, without the frozen dataclass's __init__ (one
-    object.__setattr__ per field): each gets its instance dict whole, one C call. They are
-    equal to notifications built the usual way."""
-    out: list[Notification] = []
-    append = out.append
-    decode = envelope.fast_decode
-    for offset, _, _, topic, source, data, _, _ in records:
-        version, oid, state = decode(data, source)
-        n = _new(Notification)
-        _set_dict(n, "__dict__", {"id": offset + 1, "originator_id": oid, "originator_version": version,
-                                  "topic": topic, "state": state})
-        append(n)
-    return out
+def _build(cls: type, dicts: list[dict]) -> list[Any]:
+    """Instances of the frozen dataclass `cls` without its __init__ (one
+    object.__setattr__ per field): each gets its instance dict whole, by C-level maps.
+    They are equal to instances built the usual way."""
+    objs = list(map(_new, repeat(cls, len(dicts))))
+    any(map(_set_dict, objs, repeat("__dict__"), dicts))
+    return objs
+
+
+def _columns(records: Sequence[RawRecord]) -> tuple[Sequence[int], Sequence[str], list[int], list[Any], list[bytes]]:
+    """(offsets, topics, versions, originator ids, states) of raw records."""
+    offsets, _, _, topics, sources, datas, _, _ = zip(*records)
+    versions, oids, states = envelope.decode_many(datas, sources)
+    return offsets, topics, versions, oids, states
+
+
+def _notifications(records: Sequence[RawRecord]) -> list[Notification]:
+    """Notifications of raw records: the columns taken apart and the envelopes decoded in
+    bulk (`envelope.decode_many`), then the objects built without a call per record, the
+    garbage collector paused (two acyclic objects per record: its passes over a page's new
+    objects would cost more than building them)."""
+    if not records:
+        return []
+    offsets, topics, versions, oids, states = _columns(records)
+    ids = range(offsets[0] + 1, offsets[-1] + 2) if offsets[-1] - offsets[0] == len(offsets) - 1 \
+        else [o + 1 for o in offsets]
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(Notification, [
+            {"id": i, "originator_id": o, "originator_version": v, "topic": t, "state": s}
+            for i, o, v, t, s in zip(ids, oids, versions, topics, states)])
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _stored_events(records: Sequence[RawRecord]) -> list[StoredEvent]:
+    if not records:
+        return []
+    _, topics, versions, oids, states = _columns(records)
+    return _build(StoredEvent, [
+        {"originator_id": o, "originator_version": v, "topic": t, "state": s}
+        for o, v, t, s in zip(oids, versions, topics, states)])
 
 
 class EvlogRecorder:
@@ -59,12 +90,7 @@ class EvlogAggregateRecorder(EvlogRecorder, AggregateRecorder):
     def select_events(self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None,
                       desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]:
         offsets = self.store.positions(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        out = []
-        for rec in self.store.read_offsets(offsets):
-            version, oid, state = envelope.fast_decode(rec.data, rec.source)
-            out.append(StoredEvent(originator_id=oid, originator_version=version, topic=rec.name,
-                                   state=state))
-        return out
+        return _stored_events(self.store.read_offsets(offsets))
 
 
 class EvlogApplicationRecorder(EvlogAggregateRecorder, ApplicationRecorder):
@@ -105,7 +131,7 @@ class EvlogApplicationRecorder(EvlogAggregateRecorder, ApplicationRecorder):
             i = offset - cache.start
             if 0 <= i < len(cache.items):
                 return cache.items[i:min(i + want, end - cache.start)]
-        page = _notifications(store.read(offset, min(end, offset + max(want, PAGE))))
+        page = _notifications(store.read_list(offset, min(end, offset + max(want, PAGE))))
         with cache.lock:
             cache.start, cache.items = offset, page
         return page[:want]
@@ -113,7 +139,7 @@ class EvlogApplicationRecorder(EvlogAggregateRecorder, ApplicationRecorder):
     def _select_topics(self, first: int, limit: int, stop: int | None, topics: frozenset) -> list[Notification]:
         records = self.store.read(first - 1, stop, names=topics.__contains__)
         try:
-            return _notifications(islice(records, limit))
+            return _notifications(list(islice(records, limit)))
         finally:
             records.close()
 

@@ -21,6 +21,8 @@ import threading
 import time
 from array import array
 from bisect import bisect_right
+from itertools import chain, repeat
+from operator import attrgetter, is_, lt
 from typing import Any, Callable, Iterable, Iterator, Sequence
 from uuid import UUID
 
@@ -49,6 +51,8 @@ class _Head(msgspec.Struct):
 
 _decode_head = msgspec.json.Decoder(_Head).decode
 _decode_tracking = msgspec.json.Decoder(dict[str, int]).decode
+_event_fields = attrgetter("originator_id", "originator_version", "topic", "state")
+_NO_ID = object()
 
 
 class _Sequence:
@@ -234,56 +238,137 @@ class EvlogStore:
         """Insert stored events (and a tracking record) atomically; returns notification ids."""
         if self.readonly:
             raise EvlogReadOnlyError(f"the evlog store {self.path} is open read-only")
+        n = len(stored_events)
         with self._wlock:
-            self._check(stored_events, tracking)
-            if not stored_events:
+            if n == 0:
+                self._check_tracking(tracking)
                 if tracking is not None:
                     self._insert_tracking(tracking.application_name, tracking.notification_id)
                 return []
-            rows = []
-            keys = []
-            for i, s in enumerate(stored_events):
-                oid = s.originator_id
-                key = str(oid)
-                keys.append(key)
-                t = (tracking.application_name, tracking.notification_id) if i == 0 and tracking else None
-                data = envelope.encode(s.originator_version, isinstance(oid, UUID), s.state, t)
-                rows.append((s.topic, key, 0, data, b"", None, None))
-            try:
-                first = _append_atomic(self._log, rows)
-            except EventTooLargeError as exc:
-                raise EvlogBatchTooLargeError(f"the insert does not fit one atomic block: {exc}") from None
-            with self._state_lock:
-                for i, s in enumerate(stored_events):
-                    seq = self._index.get(keys[i])
-                    if seq is None:
-                        seq = self._index[keys[i]] = _Sequence()
-                    seq.add(s.originator_version, first + i)
-                if tracking is not None:
-                    self._set_tracking(tracking.application_name, tracking.notification_id)
-                self._end = first + len(rows)
+            first = self._insert_one(stored_events[0], tracking) if n == 1 else \
+                self._insert_many(stored_events, tracking)
             self._maybe_save_index()
         if self.fsync == "always":
             self._log.flush(sync=True)
-        self._notify()
-        return list(range(first + 1, first + 1 + len(rows)))
+        if self._listeners:
+            self._notify()
+        return list(range(first + 1, first + 1 + n))
 
-    def _check(self, stored_events: Sequence[Any], tracking: Any) -> None:
+    def _insert_one(self, s: Any, tracking: Any) -> int:
+        """One stored event: one record, atomic by itself. It joins the writer's current
+        block (many single-event inserts share a block, written when it fills, ages past
+        block_max_age, or a reader or fsync=always flushes). The data bytes come from
+        `envelope.encode` (a JSON object around a state checked by `is_json_state`, or
+        base64), so the engine does not decode them again (validate=False)."""
+        oid = s.originator_id
+        version = s.originator_version
+        key = str(oid)
         with self._state_lock:
-            new = set()
-            for s in stored_events:
-                key = (str(s.originator_id), s.originator_version)
-                seq = self._index.get(key[0])
-                if key in new or (seq is not None and seq.has(key[1])):
-                    raise EvlogIntegrityError(
-                        f"stored event already recorded: originator {key[0]} version {key[1]}")
-                new.add(key)
-            if tracking is not None:
-                current = self._tracking.get(tracking.application_name)
-                if current is not None and tracking.notification_id <= current:
-                    raise EvlogIntegrityError(
-                        f"tracking notification id {tracking.notification_id} of "
-                        f"{tracking.application_name!r} is not above the recorded {current}")
+            seq = self._index.get(key)
+            if seq is not None and seq.has(version):
+                raise EvlogIntegrityError(f"stored event already recorded: originator {key} version {version}")
+            self._check_tracking_locked(tracking)
+        t = None if tracking is None else (tracking.application_name, tracking.notification_id)
+        data = envelope.encode(version, isinstance(oid, UUID), s.state, t)
+        try:
+            first = self._log.append_encoded(s.topic, key, 0, data, b"", None, None, validate=False)
+        except EventTooLargeError as exc:
+            raise EvlogBatchTooLargeError(f"the insert does not fit one atomic block: {exc}") from None
+        with self._state_lock:
+            if seq is None:
+                seq = self._index[key] = _Sequence()
+            seq.add(version, first)
+            if t is not None:
+                self._set_tracking(*t)
+            self._end = first + 1
+        return first
+
+    def _insert_many(self, stored_events: Sequence[Any], tracking: Any) -> int:
+        """Several stored events: one atomic block. The fields are taken apart, checked,
+        encoded and indexed per batch or per run of events of one originator, not per event."""
+        n = len(stored_events)
+        oids, versions, topics, states = zip(*map(_event_fields, stored_events))
+        # the originator ids as keys: one str() per run of one id object
+        runs: list[tuple[str, int, int]] = []
+        if all(map(is_, oids, repeat(oids[0], n))):
+            key = str(oids[0])
+            keys: Sequence[str] = [key] * n
+            uuids: Sequence[bool] = [isinstance(oids[0], UUID)] * n
+            runs.append((key, 0, n))
+        else:
+            keys, uuids = [], []
+            last, start, key, u = _NO_ID, 0, "", False
+            for i, oid in enumerate(oids):
+                if oid is not last:
+                    if i:
+                        runs.append((key, start, i))
+                    last, start, key, u = oid, i, str(oid), isinstance(oid, UUID)
+                keys.append(key)
+                uuids.append(u)
+            runs.append((key, start, n))
+        with self._state_lock:
+            self._check_many(runs, versions)
+            self._check_tracking_locked(tracking)
+        t = None if tracking is None else (tracking.application_name, tracking.notification_id)
+        datas = envelope.encode_many(versions, uuids, states, t)
+        rows = list(zip(topics, keys, repeat(0, n), datas, repeat(b"", n), repeat(None, n), repeat(None, n)))
+        try:
+            first = self._log.append_batch_encoded(rows, atomic=True, validate=False).start
+        except EventTooLargeError as exc:
+            raise EvlogBatchTooLargeError(f"the insert does not fit one atomic block: {exc}") from None
+        with self._state_lock:
+            index = self._index
+            for key, a, b in runs:
+                seq = index.get(key)
+                if seq is None:
+                    seq = index[key] = _Sequence()
+                vs = versions[a:b]
+                if (not seq.versions or vs[0] > seq.versions[-1]) and all(map(lt, vs, vs[1:])):
+                    seq.versions.extend(vs)
+                    seq.offsets.extend(range(first + a, first + b))
+                else:
+                    for i in range(a, b):
+                        seq.add(versions[i], first + i)
+            if t is not None:
+                self._set_tracking(*t)
+            self._end = first + n
+        return first
+
+    def _check_many(self, runs: list[tuple[str, int, int]], versions: Sequence[int]) -> None:
+        """IntegrityError if a (originator, version) is twice in the batch or already stored."""
+        index = self._index
+        if len(runs) == 1:
+            key, a, b = runs[0]
+            unique = len(set(versions)) == b - a
+        else:
+            unique = len(set(zip(chain.from_iterable(repeat(k, b - a) for k, a, b in runs), versions))) == len(versions)
+        for key, a, b in runs:
+            vs = versions[a:b]
+            seq = index.get(key)
+            if seq is not None and seq.versions and min(vs) <= seq.versions[-1]:
+                for v in vs:
+                    if seq.has(v):
+                        raise EvlogIntegrityError(f"stored event already recorded: originator {key} version {v}")
+        if not unique:
+            seen = set()
+            for key, a, b in runs:
+                for v in versions[a:b]:
+                    if (key, v) in seen:
+                        raise EvlogIntegrityError(
+                            f"stored event already recorded: originator {key} version {v} (twice in the insert)")
+                    seen.add((key, v))
+
+    def _check_tracking(self, tracking: Any) -> None:
+        with self._state_lock:
+            self._check_tracking_locked(tracking)
+
+    def _check_tracking_locked(self, tracking: Any) -> None:
+        if tracking is not None:
+            current = self._tracking.get(tracking.application_name)
+            if current is not None and tracking.notification_id <= current:
+                raise EvlogIntegrityError(
+                    f"tracking notification id {tracking.notification_id} of "
+                    f"{tracking.application_name!r} is not above the recorded {current}")
 
     def _insert_tracking(self, app: str, nid: int) -> None:
         if self._tlog is None:
@@ -298,7 +383,7 @@ class EvlogStore:
         if self.readonly:
             raise EvlogReadOnlyError(f"the evlog store {self.path} is open read-only")
         with self._wlock:
-            self._check((), tracking)
+            self._check_tracking(tracking)
             self._insert_tracking(tracking.application_name, tracking.notification_id)
             self._maybe_save_index()
 
@@ -366,6 +451,18 @@ class EvlogStore:
         with self._rlock:
             yield from self._log.read(start, end, names=names, raw=True, **bounds)
 
+    def read_list(self, start: int, end: int | None = None) -> list[RawRecord]:
+        """The raw records of visible offsets in [start, end), as one list (pages of
+        select_notifications: no generator level of its own)."""
+        self._refresh()
+        with self._state_lock:
+            visible = self._end
+        end = visible if end is None else min(end, visible)
+        if start >= end:
+            return []
+        with self._rlock:
+            return list(self._log.read(start, end, raw=True))
+
     def originators(self) -> list[str]:
         self._refresh()
         with self._state_lock:
@@ -419,20 +516,6 @@ def _open_log(path: str, readonly: bool, create: bool, opts: dict, metadata: dic
         raise EvlogStoreMissingError(f"no evlog store at {path}")
     return Log.create(path, os.path.basename(os.path.dirname(path)) or "eventsourcing",
                       metadata=metadata, **opts)
-
-
-def _append_atomic(log: Log, rows: list[tuple]) -> int:
-    """Append rows `(name, source, flags, data, types, timestamp, monotonic)` atomically;
-    returns the first offset.
-
-    One row is atomic by itself: it joins the writer's current block (many single-event
-    inserts share a block, written when it fills, ages past block_max_age, or a reader or
-    fsync=always flushes). Several rows go in one block of their own. The data bytes come
-    from `envelope.encode` (a JSON object around a state checked by `is_json_state`, or
-    base64), so the engine does not decode them again (validate=False)."""
-    if len(rows) == 1:
-        return log.append_encoded(*rows[0], validate=False)
-    return log.append_batch_encoded(rows, atomic=True, validate=False).start
 
 
 # sharing within a process ---------------------------------------------------------------
