@@ -33,6 +33,8 @@ class Log:
         self._fs = fs
         self._reader: LogReader | None = None
         self._closed = False
+        if writer is not None:   # the hot case of append, bound once (see LogWriter.model_appender)
+            self.append = writer.model_appender(self._append)  # type: ignore[method-assign]
 
     # opening --------------------------------------------------------------------
     @classmethod
@@ -126,6 +128,10 @@ class Log:
                monotonic: int | None = None) -> int:
         """Append one event; returns its offset. `timestamp`: wall clock ns (default now);
         `monotonic`: ns since the recording's start (default: measured now)."""
+        return self._append(name, data, source, timestamp, monotonic)
+
+    def _append(self, name: str, data: Any = None, source: str = "", timestamp: int | None = None,
+                monotonic: int | None = None) -> int:
         writer = self._writer
         if writer is None or self._closed:
             writer = self._w()   # raises the right error
