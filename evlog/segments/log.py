@@ -251,7 +251,7 @@ class Log:
         write_manifest(self._fs, self.path, self.manifest)
 
     # reading ---------------------------------------------------------------------
-    def _read(self) -> LogReader:
+    def _read(self, refresh: bool = True) -> LogReader:
         if self._closed:
             raise LogClosedError("the log is closed")
         if self._writer is not None and self._writer.failed is None:
@@ -261,7 +261,7 @@ class Log:
                 pass   # append/flush/close report the failure; what was written stays readable
         if self._reader is None:
             self._reader = LogReader(self.path)
-        else:
+        elif refresh:
             self._reader.refresh()
         return self._reader
 
@@ -271,9 +271,10 @@ class Log:
              where: Callable[[Record], bool] | None = None, reverse: bool = False,
              raw: bool = False) -> Iterator[Any]:
         """Stream records; see LogReader.read for the bounds and filters."""
-        return self._read().read(start, end, start_time=start_time, end_time=end_time,
-                                 start_mono=start_mono, end_mono=end_mono, names=names,
-                                 sources=sources, where=where, reverse=reverse, raw=raw)
+        # LogReader.read refreshes itself: no second listing of the directory here
+        return self._read(refresh=False).read(start, end, start_time=start_time, end_time=end_time,
+                                              start_mono=start_mono, end_mono=end_mono, names=names,
+                                              sources=sources, where=where, reverse=reverse, raw=raw)
 
     def __iter__(self) -> Iterator[Record]:
         return self.read()

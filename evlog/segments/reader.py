@@ -268,15 +268,13 @@ class LogReader:
                reverse: bool = False) -> Iterator[tuple[SegmentView, BlockEntry]]:
         """The (segment, block entry) pairs that can hold records in the bounds, in order."""
         views = list(self._views)
+        # entries are visited by index, never copied: a read costs the same in a segment of
+        # 100 blocks as in one of 100,000
         if reverse:
-            pairs = []
-            for view in views:
-                pairs.extend((view, e) for e in view.entries)
-            it: Any = reversed(pairs)
+            it: Any = _backward(views, end)
         else:
             seg, ent = self._start_position(start, start_time, start_mono)
-            it = ((views[s], e) for s in range(seg, len(views))
-                  for e in (views[s].entries[ent:] if s == seg else views[s].entries))
+            it = _forward(views, seg, ent)
         for view, e in it:
             if start is not None and e.end_offset <= start:
                 if reverse:
@@ -367,6 +365,29 @@ class LogReader:
             view.close()
         self._views = []
         self._closed = True
+
+
+def _forward(views: list[SegmentView], seg: int, ent: int) -> Iterator[tuple[SegmentView, BlockEntry]]:
+    for s in range(seg, len(views)):
+        view = views[s]
+        entries = view.entries
+        for i in range(ent if s == seg else 0, len(entries)):
+            yield view, entries[i]
+
+
+def _backward(views: list[SegmentView], end: int | None) -> Iterator[tuple[SegmentView, BlockEntry]]:
+    """Blocks from the last one (or the one holding offset `end - 1`) back to the first."""
+    seg = len(views) - 1
+    if end is not None and views:
+        seg = min(seg, max(0, bisect_right([v.base for v in views], end - 1) - 1))
+    for s in range(seg, -1, -1):
+        view = views[s]
+        entries = view.entries
+        last = len(entries) - 1
+        if s == seg and end is not None:
+            last = min(last, bisect_right(view.first_offsets(), end - 1) - 1)
+        for i in range(last, -1, -1):
+            yield view, entries[i]
 
 
 def _select_ids(block: DecodedBlock, mask: list[bool]) -> list[int]:

@@ -339,7 +339,10 @@ class LogWriter:
             if (name, source) not in self._checked_keys or flags not in _PLAIN_FLAGS or \
                     ts.__class__ is not int or mono.__class__ is not int:
                 _check_row(name, source, flags, ts, mono, data, types)
-                self._checked_keys.add((name, source))
+                if len(self._checked_keys) < 100_000:
+                    self._checked_keys.add((name, source))
+                    self._checked_names.add(name)
+                    self._checked_names.add(source)
         first = -1
         i = 0
         with self._lock:
@@ -381,6 +384,25 @@ class LogWriter:
                     self._wait_for_room_locked()
         return first
 
+    def _plain_columns(self, rows: list[tuple]) -> tuple | None:
+        """The columns (names, sources, flags, datas, types) of rows that pass `_check_row` for
+        sure: names and sources already checked, plain flags, bytes data of fast-path size, no
+        explicit times. Checked column by column in C; None when any row needs the full check."""
+        if not rows or len(rows[0]) != 7:
+            return None
+        try:
+            names, sources, flags, ts, mono, datas, types = zip(*rows)
+        except ValueError:
+            return None
+        n = len(rows)
+        if (ts.count(None) == n and mono.count(None) == n
+                and self._checked_names.issuperset(names) and self._checked_names.issuperset(sources)
+                and _PLAIN_FLAGS.issuperset(flags) and set(map(type, datas)) == {bytes}
+                and set(map(type, types)) == {bytes} and max(map(len, datas)) <= _FAST_MAX_BYTES
+                and max(map(len, types)) <= _FAST_MAX_BYTES):
+            return names, sources, flags, datas, types
+        return None
+
     def append_many_encoded(self, rows: list[tuple[str, str, int, int | None, int | None, bytes, bytes]],
                             atomic: bool = False) -> int:
         """Append encoded rows `(name, source, flags, timestamp, monotonic, data, types)`.
@@ -388,13 +410,22 @@ class LogWriter:
         With `atomic`, the rows go into one block of their own: after a crash either all of
         them are in the log or none is. Returns the offset of the first row.
         """
-        checked = []
-        total = 0
-        for name, source, flags, timestamp, monotonic, data, types in rows:
-            _check_row(name, source, flags, timestamp, monotonic, data, types)
-            total += len(data) + len(types) + _ROW_OVERHEAD
-            checked.append((name, source, flags, time.time_ns() if timestamp is None else timestamp,
-                            monotonic, data, types))
+        now = time.time_ns()
+        columns = self._plain_columns(rows)
+        if columns is not None and atomic:
+            return self._append_atomic_columns(columns, now)
+        if columns is not None:   # times measured as each row is appended
+            checked = rows
+            total = 0
+        else:
+            checked = []
+            total = 0
+            for i, (name, source, flags, timestamp, monotonic, data, types) in enumerate(rows):
+                _check_row(name, source, flags, timestamp, monotonic, data, types)
+                total += len(data) + len(types) + _ROW_OVERHEAD
+                # one clock read for the batch; its events 1 ns apart, in order
+                checked.append((name, source, flags, now + i if timestamp is None else timestamp,
+                                monotonic, data, types))
         if atomic and (len(checked) > MAX_RECORDS or total > MAX_RAW_LEN - 4096):
             raise EventTooLargeError(f"an atomic batch is limited to {MAX_RECORDS} events and "
                                      f"{MAX_RAW_LEN - 4096} bytes")
@@ -415,6 +446,36 @@ class LogWriter:
                 self._last_mono = mono
                 self._rows += (name, source, flags, timestamp, mono, data, types)
             self._next_offset += len(checked)
+            self._rows_started = time.monotonic()
+            self._seal_locked()
+            self._wait_for_room_locked()
+            return first
+
+    def _append_atomic_columns(self, columns: tuple, now: int) -> int:
+        """An atomic batch of checked columns: laid into the flat buffer by slice assignments
+        (no Python step per row), sealed as one block of its own."""
+        names, sources, flags, datas, types = columns
+        n = len(names)
+        total = sum(map(len, datas)) + sum(map(len, types)) + _ROW_OVERHEAD * n
+        if n > MAX_RECORDS or total > MAX_RAW_LEN - 4096:
+            raise EventTooLargeError(f"an atomic batch is limited to {MAX_RECORDS} events and "
+                                     f"{MAX_RAW_LEN - 4096} bytes")
+        flat: list = [None] * (7 * n)
+        flat[0::7] = names
+        flat[1::7] = sources
+        flat[2::7] = flags
+        flat[3::7] = range(now, now + n)   # one clock read; the batch's events 1 ns apart, in order
+        flat[5::7] = datas
+        flat[6::7] = types
+        with self._cond:
+            self._check_open()
+            self._seal_locked()
+            first = self._next_offset
+            mono = max(time.monotonic_ns() - self._mono_base, self._last_mono)
+            self._last_mono = mono
+            flat[4::7] = [mono] * n
+            self._rows = flat
+            self._next_offset += n
             self._rows_started = time.monotonic()
             self._seal_locked()
             self._wait_for_room_locked()

@@ -179,3 +179,24 @@ def test_salvage_reports_events_cut_from_a_middle_segment(tmp_path):
     lost = [p for p in report.skipped if p.message == "events lost at the end of the segment"]
     assert lost and lost[0].offsets[1] == segments[1][1] - 1
     assert set(got) | set(range(lost[0].offsets[0], lost[0].offsets[1] + 1)) == set(range(200))
+
+
+def test_atomic_batches_take_one_block_on_the_column_path_and_the_checked_path(tmp_path):
+    path = str(tmp_path / "rec")
+    with Log.create(path, fsync="never") as log:
+        log.append("A", {"i": -1}, "s")                       # names A and s now checked
+        fast = log.append_batch_encoded([("A", "s", 0, b'{"i":%d}' % i, b"", None, None) for i in range(100)],
+                                        atomic=True, validate=False)
+        checked = log.append_batch_encoded([("B", "t", 0, b'{"i":%d}' % i, b"", None, None) for i in range(100, 150)],
+                                           atomic=True)
+        loose = log.append_batch_encoded([("A", "s", 0, b'{"i":150}', b"", None, None)])
+        with pytest.raises(Exception, match="atomic batch is limited"):
+            log.append_batch_encoded([("A", "s", 0, b"1", b"", None, None)] * 70_000, atomic=True, validate=False)
+        entries = [e for _seg, e in log.index_entries()]
+    assert (fast, checked, loose) == (range(1, 101), range(101, 151), range(151, 152))
+    assert [(e.first_offset, e.count) for e in entries][1:3] == [(1, 100), (101, 50)]
+    with Log.open(path) as log:
+        got = list(log.read())
+    assert [r.data["i"] for r in got] == list(range(-1, 151))
+    assert [r.name for r in got[1:101]] == ["A"] * 100 and {r.source for r in got[101:151]} == {"t"}
+    assert [r.monotonic for r in got] == sorted(r.monotonic for r in got)
