@@ -2,7 +2,7 @@
 
 Knows nothing of buses or replay; the rest of evlog goes through `Log`.
 """
-from .block import RawRecord, Record
+from .block import RawColumns, RawRecord, Record
 from .codec import EventEncodeError, decode_data, encode_data, to_json_mode
 from .errors import (
     CorruptBlockError, CorruptIndexError, CorruptRecordingError, EventTooLargeError, EvlogError,
@@ -17,7 +17,7 @@ from .recovery import RecoveryReport, SalvageReport, VerifyReport, reindex, salv
 from .writer import WriterOptions
 
 __all__ = [
-    "Log", "Record", "RawRecord", "Manifest", "SegmentSummary", "WriterOptions", "FileSystem",
+    "Log", "Record", "RawRecord", "RawColumns", "Manifest", "SegmentSummary", "WriterOptions", "FileSystem",
     "RecoveryReport", "VerifyReport", "SalvageReport", "verify", "salvage", "reindex", "is_recording",
     "encode_data", "decode_data", "to_json_mode", "EventEncodeError",
     "EvlogError", "RecordingNotFoundError", "NotARecordingError", "UnsupportedFormatError",

@@ -112,6 +112,18 @@ class RawRecord(NamedTuple):
     types: bytes
 
 
+class RawColumns(NamedTuple):
+    """Records of consecutive offsets as columns, data still encoded: what a bulk reader
+    needs without a tuple per record (`Log.read_columns`). No times: ask `read` for those."""
+
+    offsets: range
+    names: list[str]
+    sources: list[str]
+    data: list[bytes]
+    flags: bytes
+    types: list[bytes]
+
+
 def _arr(code: str, values: Iterable[int]) -> bytes:
     a = array(code, values)
     if _BIG_ENDIAN:
@@ -665,6 +677,21 @@ class DecodedBlock:
             out += part
         return out
 
+    def extend_columns(self, a: int, b: int, names: list[str], sources: list[str], data: list[bytes],
+                       flags: bytearray, types: list[bytes]) -> None:
+        """Append records a..b-1 (positions in the block) to the column lists, by C-level maps."""
+        pos, tp = self._positions()
+        raw = self._raw
+        starts = pos[a:b]
+        names += map(self.meta.names.__getitem__, self.name_ids[a:b])
+        sources += map(self.meta.sources.__getitem__, self.source_ids[a:b])
+        data += map(raw.__getitem__, map(slice, starts, map(_add, starts, self._data_lens[a:b])))
+        flags += self.flags[a:b]
+        if any(self._type_lens[a:b]):
+            types += map(raw.__getitem__, map(slice, tp[a:b], tp[a + 1:b + 1]))
+        else:
+            types += repeat(b"", b - a)
+
     def raw_records(self, indices: Sequence[int] | None = None) -> list[RawRecord]:
         """Records with data and type map still encoded (bytes), for copying between logs."""
         first = self.header.first_offset
@@ -701,6 +728,6 @@ def decode_frame(frame: bytes | memoryview, where: str | None = None,
 
 __all__ = [
     "BLOCK_MAGIC", "HEADER_SIZE", "MAX_RECORDS", "MAX_EVENT_BYTES", "MAX_NAME_BYTES", "MAX_RAW_LEN",
-    "MAX_FRAME_LEN", "BlockHeader", "BlockMeta", "Record", "RawRecord", "DecodedBlock",
+    "MAX_FRAME_LEN", "BlockHeader", "BlockMeta", "Record", "RawRecord", "RawColumns", "DecodedBlock",
     "encode_block", "encode_flat", "encode_columns", "parse_header", "parse_meta", "verify_checksum", "decode_frame",
 ]

@@ -5,7 +5,7 @@ import os
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from .block import RawRecord, Record
+from .block import RawColumns, RawRecord, Record
 from .codec import FLAG_MODEL, FLAG_TYPED, MODEL_CLASSES, EventEncodeError, apply_type_map, decode_json, encode_data
 from .errors import LogClosedError, LogWriteError, NotARecordingError, RecordingExistsError
 from .fsio import DEFAULT_FS, FileSystem
@@ -275,6 +275,11 @@ class Log:
         return self._read(refresh=False).read(start, end, start_time=start_time, end_time=end_time,
                                               start_mono=start_mono, end_mono=end_mono, names=names,
                                               sources=sources, where=where, reverse=reverse, raw=raw)
+
+    def read_columns(self, start: int, end: int) -> RawColumns:
+        """Records of offsets [start, end) as columns of encoded data (`RawColumns`: offsets,
+        names, sources, data, flags, types), for bulk readers that want no object per record."""
+        return self._read(refresh=False).read_columns(start, end)   # it refreshes itself
 
     def __iter__(self) -> Iterator[Record]:
         return self.read()

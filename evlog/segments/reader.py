@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate, compress
 from typing import Any, Callable, Collection, Iterator, Union
 
-from .block import DecodedBlock, Record, decode_frame
+from .block import DecodedBlock, RawColumns, Record, decode_frame
 from .errors import CorruptIndexError, CorruptRecordingError, LogClosedError, UnsupportedFormatError
 from .index import SegmentSummary, parse_index
 from .manifest import Manifest, read_manifest
@@ -346,6 +346,29 @@ class LogReader:
                 if where is not None:
                     part = [r for r in part if where(r)]
                 yield from part
+
+    def read_columns(self, start: int, end: int) -> RawColumns:
+        """The records of offsets [start, end) that exist, as columns with encoded data (see
+        `RawColumns`): one list per field for a whole page, no object per record."""
+        self.refresh()
+        names: list[str] = []
+        sources: list[str] = []
+        data: list[bytes] = []
+        flags = bytearray()
+        types: list[bytes] = []
+        first = None
+        for view, entry in self.blocks(start, end):
+            block = view.read_block(entry)
+            h = block.header
+            a = max(0, start - h.first_offset)
+            b = min(h.count, end - h.first_offset)
+            if a >= b:
+                continue
+            if first is None:
+                first = h.first_offset + a
+            block.extend_columns(a, b, names, sources, data, flags, types)
+        first = start if first is None else first
+        return RawColumns(range(first, first + len(names)), names, sources, data, bytes(flags), types)
 
     def follow(self, start: int | None = None, *, poll_interval: float = 0.1,
                stop: Callable[[], bool] | None = None, **filters: Any) -> Iterator[Record]:

@@ -123,6 +123,16 @@ def _check_row(name: Any, source: Any, flags: Any, timestamp: Any, monotonic: An
             raise EventEncodeError(f"event {what} must be an int of ns below 2**62, not {value!r}")
 
 
+def _good_name(value: Any) -> bool:
+    """An event name or source the block encoder can store (see `_check_row`)."""
+    if value.__class__ is not str:
+        return False
+    try:
+        return len(value.encode("utf-8")) <= MAX_NAME_BYTES
+    except UnicodeEncodeError:
+        return False
+
+
 # per-row overhead in the payload: ids, flags, two deltas, two lengths and a comma
 _ROW_OVERHEAD = 2 + 2 + 1 + 8 + 8 + 4 + 4 + 1   # 30, written out in append_measured
 # events up to this size take append_measured's fast path: a block buffer below
@@ -154,7 +164,9 @@ class LogWriter:
             self._rows_bytes = 0
             self._rows_started = 0.0
             self._wall_base = 0
-            self._pending: deque[tuple[int, list, int]] = deque()   # (first offset, flat rows, wall base)
+            # sealed blocks for the I/O thread: (first offset, flat rows, wall base, payload bytes)
+            self._pending: deque[tuple[int, list, int, int]] = deque()
+            self._pending_bytes = 0
             self._next_offset = state.next_offset
             self._buffer_first = state.next_offset
             self._written_offset = state.next_offset
@@ -395,13 +407,19 @@ class LogWriter:
         except ValueError:
             return None
         n = len(rows)
-        if (ts.count(None) == n and mono.count(None) == n
-                and self._checked_names.issuperset(names) and self._checked_names.issuperset(sources)
+        if not (ts.count(None) == n and mono.count(None) == n
                 and _PLAIN_FLAGS.issuperset(flags) and set(map(type, datas)) == {bytes}
                 and set(map(type, types)) == {bytes} and max(map(len, datas)) <= _FAST_MAX_BYTES
                 and max(map(len, types)) <= _FAST_MAX_BYTES):
-            return names, sources, flags, datas, types
-        return None
+            return None
+        # names and sources: each distinct new one checked once (an eventsourcing batch has one
+        # new source, its originator id, and a hundred rows)
+        new = set(names).union(sources).difference(self._checked_names)
+        if not all(map(_good_name, new)):
+            return None
+        if len(self._checked_names) < 100_000:
+            self._checked_names |= new
+        return names, sources, flags, datas, types
 
     def append_many_encoded(self, rows: list[tuple[str, str, int, int | None, int | None, bytes, bytes]],
                             atomic: bool = False) -> int:
@@ -495,14 +513,19 @@ class LogWriter:
     def _seal_locked(self) -> None:
         if not self._rows:
             return
-        self._pending.append((self._buffer_first, self._rows, self._wall_base))
+        self._pending.append((self._buffer_first, self._rows, self._wall_base, self._rows_bytes))
+        self._pending_bytes += self._rows_bytes
         self._rows = []
         self._rows_bytes = 0
         self._buffer_first = self._next_offset
         self._cond.notify_all()
 
     def _wait_for_room_locked(self) -> None:
-        while len(self._pending) > self.options.max_pending_blocks and self._failed is None:
+        # the queue is bounded in blocks of full size: many small (atomic) blocks may queue up
+        # to the same bytes, so a producer of small batches does not wait on every block
+        limit = self.options.max_pending_blocks
+        while (len(self._pending) > limit and self._failed is None
+               and (self._pending_bytes > limit * self._block_max_bytes or len(self._pending) > 64 * limit)):
             self._cond.wait()
 
     def flush(self, sync: bool = True, timeout: float | None = None) -> int:
@@ -577,7 +600,7 @@ class LogWriter:
                     self._cond.notify_all()
                 return
 
-    def _write_block(self, first: int, rows: list, wall_base: int) -> None:
+    def _write_block(self, first: int, rows: list, wall_base: int, _size: int) -> None:
         frame, header, meta = encode_flat(first, rows, self._compressor, wall_base)
         opts = self.options
         if self._entries and (self._seg_size + len(frame) > opts.segment_max_bytes or self._roll_wanted or (
@@ -606,7 +629,7 @@ class LogWriter:
                 self._last_sync = time.monotonic()
             elif opts.fsync == "always":
                 self._sync_wanted = max(self._sync_wanted, end)   # synced once the queue is empty
-            self._pending.popleft()
+            self._pending_bytes -= self._pending.popleft()[3]
             self._cond.notify_all()
         if durable:
             self._maybe_write_active_index()

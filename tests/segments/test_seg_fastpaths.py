@@ -200,3 +200,21 @@ def test_atomic_batches_take_one_block_on_the_column_path_and_the_checked_path(t
     assert [r.data["i"] for r in got] == list(range(-1, 151))
     assert [r.name for r in got[1:101]] == ["A"] * 100 and {r.source for r in got[101:151]} == {"t"}
     assert [r.monotonic for r in got] == sorted(r.monotonic for r in got)
+
+
+def test_read_columns_equal_raw_records(tmp_path):
+    import datetime as dt
+    path = str(tmp_path / "rec")
+    with Log.create(path, fsync="never", block_max_records=7, segment_max_bytes=4096) as log:
+        for i in range(300):
+            data = {"i": i, "when": dt.date(2020, 1, 1 + i % 28)} if i % 10 == 0 else {"i": i}
+            log.append(f"N{i % 4}", data, f"s{i % 3}")
+        assert len(log.segments()) > 1
+        raw = list(log.read(raw=True))
+        for start, end in ((0, 300), (5, 6), (3, 250), (100, 999), (299, 300), (300, 400), (40, 40)):
+            cols = log.read_columns(start, end)
+            want = raw[start:end]
+            assert cols.offsets == range(min(start, 300), min(start, 300) + len(want))
+            assert cols.names == [r.name for r in want] and cols.sources == [r.source for r in want]
+            assert cols.data == [r.data for r in want] and cols.types == [r.types for r in want]
+            assert cols.flags == bytes(r.flags for r in want)
