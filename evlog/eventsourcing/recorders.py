@@ -40,13 +40,20 @@ def _columns(records: Sequence[RawRecord]) -> tuple[Sequence[int], Sequence[str]
 
 
 def _notifications(records: Sequence[RawRecord]) -> list[Notification]:
-    """Notifications of raw records: the columns taken apart and the envelopes decoded in
-    bulk (`envelope.decode_many`), then the objects built without a call per record, the
-    garbage collector paused (two acyclic objects per record: its passes over a page's new
-    objects would cost more than building them)."""
+    """Notifications of raw records (see `_notifications_of_columns`)."""
     if not records:
         return []
-    offsets, topics, versions, oids, states = _columns(records)
+    return _notifications_of_columns(*_columns(records))
+
+
+def _notifications_of_columns(offsets: Sequence[int], topics: Sequence[str], versions: list[int],
+                              oids: list[Any], states: list[bytes]) -> list[Notification]:
+    """Notifications of columns: the envelopes decoded in bulk (`envelope.decode_many`),
+    then the objects built without a call per record, the garbage collector paused (two
+    acyclic objects per record: its passes over a page's new objects would cost more than
+    building them)."""
+    if not offsets:
+        return []
     ids = range(offsets[0] + 1, offsets[-1] + 2) if offsets[-1] - offsets[0] == len(offsets) - 1 \
         else [o + 1 for o in offsets]
     collecting = gc.isenabled()
@@ -131,7 +138,9 @@ class EvlogApplicationRecorder(EvlogAggregateRecorder, ApplicationRecorder):
             i = offset - cache.start
             if 0 <= i < len(cache.items):
                 return cache.items[i:min(i + want, end - cache.start)]
-        page = _notifications(store.read_list(offset, min(end, offset + max(want, PAGE))))
+        cols = store.read_columns(offset, min(end, offset + max(want, PAGE)))
+        versions, oids, states = envelope.decode_many(cols.data, cols.sources)
+        page = _notifications_of_columns(cols.offsets, cols.names, versions, oids, states)
         with cache.lock:
             cache.start, cache.items = offset, page
         return page[:want]

@@ -29,7 +29,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from ..segments import EventTooLargeError, Log, RawRecord, is_recording
+from ..segments import EventTooLargeError, Log, RawColumns, RawRecord, is_recording
 from . import envelope, sideindex
 from .errors import (
     EvlogBatchTooLargeError, EvlogIntegrityError, EvlogReadOnlyError, EvlogStoreMissingError,
@@ -462,6 +462,16 @@ class EvlogStore:
             return []
         with self._rlock:
             return list(self._log.read(start, end, raw=True))
+
+    def read_columns(self, start: int, end: int | None = None) -> RawColumns:
+        """The visible offsets in [start, end) as columns (`Log.read_columns`): the pages of
+        select_notifications, without an object per record."""
+        self._refresh()
+        with self._state_lock:
+            visible = self._end
+        end = visible if end is None else min(end, visible)
+        with self._rlock:
+            return self._log.read_columns(start, max(start, end))
 
     def originators(self) -> list[str]:
         self._refresh()
