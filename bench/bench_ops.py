@@ -7,6 +7,7 @@ record raw (`Log.read(raw=True)`), the least any operation must do.
 
     python bench/bench_ops.py            # N = 1,000,000 (~3-5 min on 2 cores)
     python bench/bench_ops.py --quick    # smoke run (N = 20,000)
+    python bench/bench_ops.py --only merge   # one operation (repeatable), its floor included
 
 Workload: the simulated trading bot of `evlog.demo` (~200-byte pydantic events); merge
 inputs are two N/2 recordings with interleaved timestamps; the diff's second recording has
@@ -36,6 +37,9 @@ from evlog.segments.codec import encode_data, encode_json
 START = 1_760_000_000_000_000_000
 TARGET_RATE = 200_000     # events/s
 TARGET_INFO_MS = 100
+# --only NAME -> the operation's row
+SHORT_NAMES = {"info": "info", "export": "export jsonl", "export-json": "export json (original)",
+               "slice": "slice (all)", "merge": "merge 2 x N/2", "diff": "diff (1% changes)"}
 
 
 # building the recordings ------------------------------------------------------------------
@@ -114,6 +118,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run on 20,000 events")
     ap.add_argument("--events", type=int, default=None, help="N (default 1,000,000; 20,000 with --quick)")
     ap.add_argument("--dir", default=None, help="work directory (default: a temporary one)")
+    ap.add_argument("--only", action="append", choices=list(SHORT_NAMES), default=None,
+                    help="run only this operation (repeatable); default: all")
     ap.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -124,13 +130,13 @@ def main() -> int:
     work = a.dir or tempfile.mkdtemp(prefix="evlog-bench-ops-")
     os.makedirs(work, exist_ok=True)
     try:
-        return run(work, n, small)
+        return run(work, n, small, [v for k, v in SHORT_NAMES.items() if not a.only or k in a.only])
     finally:
         if a.dir is None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def run(work: str, n: int, small: int) -> int:
+def run(work: str, n: int, small: int, ops_list: list[str]) -> int:
     print(f"evlog ops benchmark: N={n:,} (memory check at N/10={small:,}); {platform.python_implementation()} "
           f"{platform.python_version()}, {os.cpu_count()} cpus, {platform.machine()}")
     pre = templates()
@@ -140,16 +146,17 @@ def run(work: str, n: int, small: int) -> int:
         d = os.path.join(work, str(size))
         os.makedirs(d, exist_ok=True)
         p = {k: os.path.join(d, k) for k in ("base", "edited", "half1", "half2")}
-        build(p["base"], size, pre)
-        build(p["edited"], size, pre, edit_every=100)
-        build(p["half1"], size // 2, pre, step=2)             # even microseconds
-        build(p["half2"], size // 2, pre, step=2, phase=1)    # odd ones: fully interleaved
+        build(p["base"], size, pre)                           # every operation's floor is read from it
+        if "diff (1% changes)" in ops_list:
+            build(p["edited"], size, pre, edit_every=100)
+        if "merge 2 x N/2" in ops_list:
+            build(p["half1"], size // 2, pre, step=2)             # even microseconds
+            build(p["half2"], size // 2, pre, step=2, phase=1)    # odd ones: fully interleaved
         sets[size] = p
     print(f"built the recordings in {time.perf_counter() - t:.0f} s\n")
 
     results: dict = {}
     floors: dict = {}
-    ops_list = ["info", "export jsonl", "export json (original)", "slice (all)", "merge 2 x N/2", "diff (1% changes)"]
     for size in (small, n):
         p = sets[size]
         out = os.path.join(work, f"out{size}")
@@ -192,11 +199,13 @@ def run(work: str, n: int, small: int) -> int:
               f"{rate / floors[op][0]:>7.2f}x {cpu_rate:>10,.0f} {floors[op][1]:>10,.0f} "
               f"{little['peak_rss_mib']:>7.0f}Mi {big['peak_rss_mib']:>6.0f}Mi {ratio:>8.2f}x  {target}")
     print("\nread/s: the N-event recording read raw (Log.read(raw=True)), measured right before each operation;")
-    d = results[n]["diff (1% changes)"]
-    print(f"diff: events/s counts the baseline's events; it reads both recordings, "
-          f"{2 * d['events'] / d['seconds']:,.0f} events/s in all.")
-    print("diff reads two recordings, so its floor is 0.50x of read/s. ev/CPU-s: events per second of CPU")
-    print("time of the process (all threads): the figure least sensitive to a loaded machine.")
+    if "diff (1% changes)" in ops_list:
+        d = results[n]["diff (1% changes)"]
+        print(f"diff: events/s counts the baseline's events; it reads both recordings, "
+              f"{2 * d['events'] / d['seconds']:,.0f} events/s in all.")
+        print("diff reads two recordings, so its floor is 0.50x of read/s.")
+    print("ev/CPU-s: events per second of CPU time of the process (all threads): the figure least")
+    print("sensitive to a loaded machine.")
     print("\nmemory flat = peak RSS at N close to peak RSS at N/10 (ratio ~1.0x).")
     print(f"targets {'met' if ok else 'NOT all met'} on this machine (shared, noisy: compare the 'vs read' ratios).")
     return 0

@@ -14,11 +14,14 @@
 """
 from __future__ import annotations
 
-import heapq
+import gc
 import os
 import struct
-from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
+from itertools import accumulate, compress, islice, repeat
+from operator import itemgetter, le, ne
 from typing import Any, BinaryIO
 
 from ..segments import Log, RawRecord
@@ -34,50 +37,158 @@ from .common import (
 )
 
 ORIGINS_FILE = "merge_origins.bin"
-_BATCH = 512
 _RUN = struct.Struct("<QI")
-_TICK = 4096
+_CHUNK = 4096              # records taken from an input at a time (memory: a few chunks per input)
+_timestamp = itemgetter(1)
+_new_tuple = tuple.__new__
+
+# (records in merged order, positions where the input changes (the first is 0), the input of
+#  each of those runs, (input, count) taken from each input)
+Batch = tuple[list[RawRecord], list[int], list[int], list[tuple[int, int]]]
 
 
-def _raw_stream(rec: Any) -> Iterator[RawRecord]:
+def _raw_stream(rec: Any) -> Iterable[RawRecord]:
     if supports_raw(rec):
-        yield from rec.read(raw=True)
-    else:
-        for r in rec.read():
-            yield RawRecord(r.offset, r.timestamp, r.monotonic, r.name, r.source, encode_json(r.data), 0, b"")
+        return rec.read(raw=True)
+    return (RawRecord(r.offset, r.timestamp, r.monotonic, r.name, r.source, encode_json(r.data), 0, b"")
+            for r in rec.read())
 
 
-def merge_streams(streams: Sequence[Iterator[RawRecord]]) -> Iterator[tuple[int, RawRecord]]:
-    """(input index, record) of k streams, by timestamp, ties in input order.
+class _Tagged(dict):
+    """source -> "<label>/<source>", built once per distinct source."""
 
-    Runs are emitted without touching the heap: after taking input i, its records keep
-    coming while they sort before the best head of the other inputs.
-    """
-    heap: list[tuple[int, int, RawRecord]] = []
-    iters = [iter(s) for s in streams]
-    for i, it in enumerate(iters):
-        first = next(it, None)
-        if first is not None:
-            heap.append((first.timestamp, i, first))
-    heapq.heapify(heap)
-    while heap:
-        ts, i, rec = heapq.heappop(heap)
-        it = iters[i]
-        if not heap:
-            yield i, rec
-            for rec in it:
-                yield i, rec
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label
+
+    def __missing__(self, source: str) -> str:
+        tagged = f"{self.label}/{source}" if source else self.label
+        if len(self) < 65536:
+            self[source] = tagged
+        return tagged
+
+
+def _chunks(stream: Iterable[RawRecord], shift: int = 0, label: str | None = None,
+            size: int = _CHUNK) -> Iterator[list[RawRecord]]:
+    """The records of one input in lists of up to `size`, their `monotonic` shifted by
+    `shift` and their sources tagged with `label`: column by column, no per-record Python code."""
+    it = iter(stream)
+    tagged = _Tagged(label) if label is not None else None
+    while True:
+        chunk = list(islice(it, size))
+        if not chunk:
             return
-        bound_ts, bound_i, _ = heap[0]
-        while True:
-            yield i, rec
-            rec = next(it, None)
-            if rec is None:
-                break
-            ts = rec.timestamp
-            if ts > bound_ts or (ts == bound_ts and i > bound_i):
-                heapq.heappush(heap, (ts, i, rec))
-                break
+        if shift or tagged is not None:
+            offsets, ts, mono, names, sources, data, flags, types = zip(*chunk)
+            if shift:
+                mono = map(shift.__add__, mono)
+            if tagged is not None:
+                sources = map(tagged.__getitem__, sources)
+            chunk = list(map(_new_tuple, repeat(RawRecord), zip(offsets, ts, mono, names, sources, data, flags, types)))
+        yield chunk
+
+
+def _sort_keys(chunk: list[RawRecord], last: int | None) -> list[int]:
+    """The merge keys of an input's records: their timestamps, as a running maximum (with
+    `last`, the key before the chunk) so that a wall clock stepping back inside one input
+    orders exactly as the one-head-per-input merge does (an event never passes the ones
+    before it in its own input, and is compared as if it had their time)."""
+    ts = list(map(_timestamp, chunk))
+    if (last is None or last <= ts[0]) and all(map(le, ts, islice(ts, 1, None))):
+        return ts
+    if last is None:
+        return list(accumulate(ts, max))
+    return list(islice(accumulate(ts, max, initial=last), 1, None))
+
+
+def merge_batches(sources: Sequence[Iterable[list[RawRecord]]]) -> Iterator[Batch]:
+    """k-way merge of inputs given as lists of records (see `_chunks`), by timestamp, ties in
+    input order, in batches of thousands of records.
+
+    Each round, every input holds a buffer; the bound is the last key of the open input (one
+    not read to its end) whose buffer ends first. Everything up to the bound is final: that
+    input's whole buffer and each other input's prefix up to it (found by bisection). These
+    pieces are merged by one stable sort on the keys (C: Timsort merges the sorted pieces),
+    concatenated in input order so that ties keep input order. The output equals the
+    classic merge comparing one head per input (`heapq`), record for record.
+    """
+    k = len(sources)
+    its = [iter(s) for s in sources]
+    bufs: list[list[RawRecord]] = [[] for _ in range(k)]
+    keys: list[list[int]] = [[] for _ in range(k)]
+    pos = [0] * k
+    last: list[int | None] = [None] * k
+    done = [False] * k
+    while True:
+        for i in range(k):   # top up the buffers running low
+            left = len(bufs[i]) - pos[i]
+            if not done[i] and (not left or left < _CHUNK // 2):
+                new = next(its[i], None)
+                while new is not None and not new:
+                    new = next(its[i], None)
+                if new is None:
+                    done[i] = True
+                    continue
+                nk = _sort_keys(new, last[i])
+                last[i] = nk[-1]
+                if pos[i] < len(bufs[i]):
+                    bufs[i] = bufs[i][pos[i]:] + new
+                    keys[i] = keys[i][pos[i]:] + nk
+                else:
+                    bufs[i], keys[i] = new, nk
+                pos[i] = 0
+        live = [i for i in range(k) if pos[i] < len(bufs[i])]
+        open_ = [i for i in range(k) if not done[i]]   # each holds records (else it is done)
+        if len(live) <= 1 and len(open_) == len(live):
+            # at most one input left: the rest of it is one run, copied as it comes
+            for i in live:
+                rest = bufs[i][pos[i]:] if pos[i] else bufs[i]
+                yield rest, [0], [i], [(i, len(rest))]
+                for chunk in its[i]:
+                    if chunk:
+                        yield chunk, [0], [i], [(i, len(chunk))]
+            return
+        pieces = []
+        if open_:
+            j = min(open_, key=lambda i: (keys[i][-1], i))
+            bound = keys[j][-1]
+            for i in live:
+                p = pos[i]
+                c = len(keys[i]) if i == j else (bisect_right if i < j else bisect_left)(keys[i], bound, p)
+                if c > p:
+                    pieces.append((i, p, c))
+                    pos[i] = c
+        else:   # every input read to its end: all that is left
+            for i in live:
+                pieces.append((i, pos[i], len(bufs[i])))
+                pos[i] = len(bufs[i])
+        taken = [(i, c - p) for i, p, c in pieces]
+        if len(pieces) == 1:
+            i, p, c = pieces[0]
+            yield (bufs[i][p:c] if p or c < len(bufs[i]) else bufs[i]), [0], [i], taken
+            continue
+        recs: list[RawRecord] = []
+        ks: list[int] = []
+        ends = []
+        for i, p, c in pieces:
+            recs += bufs[i][p:c]
+            ks += keys[i][p:c]
+            ends.append(len(recs))
+        order = sorted(range(len(ks)), key=ks.__getitem__)       # stable: ties keep input order
+        # the piece (input) of each merged record
+        piece = list(map(ends[0].__le__, order) if len(ends) == 2 else map(partial(bisect_right, ends), order))
+        starts = [0, *compress(range(1, len(piece)), map(ne, piece, islice(piece, 1, None)))]
+        pin = [p[0] for p in pieces]
+        inputs = list(map(pin.__getitem__, map(piece.__getitem__, starts)))
+        yield list(map(recs.__getitem__, order)), starts, inputs, taken
+
+
+def merge_streams(streams: Sequence[Iterable[RawRecord]]) -> Iterator[tuple[int, RawRecord]]:
+    """(input index, record) of k streams, by timestamp, ties in input order."""
+    for recs, starts, inputs, _taken in merge_batches([_chunks(s) for s in streams]):
+        for a, b, i in zip(starts, starts[1:] + [len(recs)], inputs):
+            for rec in recs[a:b]:
+                yield i, rec
 
 
 def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, session_name: str | None = None,
@@ -107,8 +218,9 @@ def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, sessio
         with creating(out), \
                 Log.create(out, name, start_time_ns=start, metadata={"merged_from": merged_from}) as log, \
                 open(os.path.join(out, ORIGINS_FILE), "wb") as origins:
-            total = _copy(log, origins, [_raw_stream(r) for r in recs], shifts, counts,
-                          list(labels) if tag_sources else None, tick)
+            sources = [_chunks(_raw_stream(r), shift, lab if tag_sources else None)
+                       for r, shift, lab in zip(recs, shifts, labels)]
+            total = _copy(log, origins, sources, counts, tick)
             origins.flush()
             os.fsync(origins.fileno())
             for entry, c in zip(merged_from, counts):
@@ -120,30 +232,55 @@ def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, sessio
             r.close()
 
 
-def _copy(log: Log, origins: BinaryIO, streams: list, shifts: list[int], counts: list[int],
-          tags: list[str] | None, tick: Progress) -> int:
-    batch: list = []
-    current = -1
+def _copy(log: Log, origins: BinaryIO, sources: list, counts: list[int], tick: Progress) -> int:
     n = 0
-    pack = _RUN.pack
-    for i, rec in merge_streams(streams):
-        if i != current:
-            origins.write(pack(n, i))
-            current = i
-        if tags is not None:
-            rec = rec._replace(source=f"{tags[i]}/{rec.source}" if rec.source else tags[i])
-        shift = shifts[i]
-        batch.append(rec._replace(monotonic=rec.monotonic + shift) if shift else rec)
-        counts[i] += 1
-        n += 1
-        if len(batch) == _BATCH:
-            log.append_raw_many(batch)   # one writer call per batch: the copy's fast path
-            batch.clear()
-        if n % _TICK == 0:
-            tick(_TICK)
-    log.append_raw_many(batch)
-    tick(n % _TICK)
-    return n
+    current = -1
+    batches = merge_batches(sources)
+    while True:
+        # The garbage collector is paused for one batch at a time (reading, merging and
+        # handing ~8,000 records to the writer), as in eventsourcing/recorders.py: the
+        # records are acyclic, but RawRecords (tuple subclasses) are never untracked and
+        # live for a block or two, so its passes cost a quarter of the copy (measured).
+        # It runs between batches as usual; a collector disabled by the caller stays so.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            batch = next(batches, None)
+            if batch is None:
+                return n
+            recs, starts, inputs, taken = batch
+            skip = 1 if inputs[0] == current else 0    # the run goes on from the last batch
+            if len(inputs) > skip:
+                origins.write(_pack_runs(n, starts, inputs, skip))
+                current = inputs[-1]
+            log.append_raw_many(recs)   # one writer call per batch: the copy's fast path
+            del batch, recs   # freed here, before the collector runs again
+        finally:
+            if collecting:
+                gc.enable()
+        m = 0
+        for i, c in taken:
+            counts[i] += c
+            m += c
+        n += m
+        tick(m)
+
+
+def _pack_runs(base: int, starts: list[int], inputs: list[int], skip: int = 0) -> bytes:
+    """The runs `(base + start, input)` from index `skip` as `_RUN` records (a fully
+    interleaved merge has one run per event): each column packed in one call, then
+    interleaved by strided copies."""
+    m = len(starts) - skip
+    if m < 32:
+        return b"".join(map(_RUN.pack, map(base.__add__, islice(starts, skip, None)), islice(inputs, skip, None)))
+    first = struct.pack(f"<{m}Q", *map(base.__add__, islice(starts, skip, None)))
+    index = struct.pack(f"<{m}I", *islice(inputs, skip, None))
+    out = bytearray(_RUN.size * m)
+    for b in range(8):
+        out[b::12] = first[b::8]
+    for b in range(4):
+        out[8 + b::12] = index[b::4]
+    return bytes(out)
 
 
 def _labels(names: list[str]) -> list[str]:

@@ -2,7 +2,12 @@
 complete, ties in input order) and provenance."""
 from __future__ import annotations
 
+import gc
+import heapq
+import importlib
 import os
+import struct
+from itertools import accumulate
 
 import pytest
 from hypothesis import given, settings
@@ -11,8 +16,11 @@ from hypothesis import strategies as st
 from evlog import ops
 from evlog.ops import OpError, Selection
 from evlog.recording import open_recording
+from evlog.segments import Log, RawRecord
 
 from .helpers import START, event_lists, make_recording, read_all, trading
+
+merge_mod = importlib.import_module("evlog.ops.merge")   # the module (evlog.ops.merge is the function)
 
 
 def _strictly_increasing(events: list[tuple]) -> list[tuple]:
@@ -134,3 +142,102 @@ def test_slice_and_merge_copy_full_size_blocks(tmp_path):
     assert ops.slice_recording(src, str(tmp_path / "s2"), Selection(offsets=(3000, None))) == 3000
     ops.merge([str(tmp_path / "s1"), str(tmp_path / "s2")], str(tmp_path / "m"))
     assert read_all(str(tmp_path / "m")) == read_all(src)
+
+
+# the batched merge against the classic one-head-per-input merge -----------------------------
+def _heap_merge(streams: list[list]) -> list[tuple[int, object]]:
+    """The reference: a heap of one head per input, by (timestamp, input index)."""
+    iters = [iter(s) for s in streams]
+    heap = [(r.timestamp, i, r) for i, r in ((i, next(it, None)) for i, it in enumerate(iters)) if r is not None]
+    heapq.heapify(heap)
+    out = []
+    while heap:
+        _ts, i, rec = heapq.heappop(heap)
+        out.append((i, rec))
+        nxt = next(iters[i], None)
+        if nxt is not None:
+            heapq.heappush(heap, (nxt.timestamp, i, nxt))
+    return out
+
+
+def _raw(i: int, k: int, ts: int) -> RawRecord:
+    return RawRecord(k, ts, k, "E", f"s{i}", b"%d" % k, 0, b"")
+
+
+# timestamps with ties, long runs and wall clock steps back inside one input
+_times = st.lists(st.one_of(st.integers(0, 3), st.integers(-40, 40)), max_size=40).map(
+    lambda steps: list(accumulate(steps, initial=100))[1:])
+
+
+@settings(max_examples=200)
+@given(inputs=st.lists(_times, min_size=1, max_size=4), size=st.sampled_from([1, 2, 3, 7, 64]))
+def test_batched_merge_equals_the_heap_merge(inputs, size):
+    streams = [[_raw(i, k, t) for k, t in enumerate(times)] for i, times in enumerate(inputs)]
+    got = []
+    for recs, starts, which, taken in merge_mod.merge_batches([merge_mod._chunks(s, size=size) for s in streams]):
+        assert starts[0] == 0 and len(starts) == len(which)
+        assert all(a != b for a, b in zip(which, which[1:]))           # one entry per change of input
+        assert sum(c for _, c in taken) == len(recs)
+        for a, b, i in zip(starts, starts[1:] + [len(recs)], which):
+            got += [(i, r) for r in recs[a:b]]
+    assert got == _heap_merge(streams)
+    assert list(merge_mod.merge_streams(streams)) == got
+
+
+def test_runs_are_packed_like_one_struct_per_run():
+    starts = list(range(0, 300, 3))
+    inputs = [i % 3 for i in range(100)]
+    for skip in (0, 1, 70, 90):
+        want = b"".join(struct.pack("<QI", 1000 + s, i) for s, i in list(zip(starts, inputs))[skip:])
+        assert merge_mod._pack_runs(1000, starts, inputs, skip) == want
+
+
+def test_merge_of_interleaved_recordings_keeps_origins_times_and_tags(tmp_path):
+    """Three fully interleaved inputs (one run per event, several batches), later starts
+    shifted, sources tagged: every event checked against the model."""
+    n = 3 * merge_mod._CHUNK + 17
+    paths, model = [], []
+    for i in range(3):
+        start = START + i * 1000
+        rows = [("E", {"i": i, "k": k}, f"src{k % 2}", 3000 * k) for k in range(n)]
+        paths.append(make_recording(str(tmp_path / f"in{i}"), rows, start_ns=start, session=f"in{i}"))
+        model += [(start + mono, i, k, f"in{i}/{src}", mono + i * 1000) for k, (_n, _d, src, mono) in enumerate(rows)]
+    model.sort(key=lambda m: (m[0], m[1]))
+    collecting = gc.isenabled()
+    assert ops.merge(paths, str(tmp_path / "m"), tag_sources=True) == 3 * n
+    assert gc.isenabled() == collecting       # the collector's pauses are undone
+    with open_recording(str(tmp_path / "m")) as rec:
+        got = [(r.timestamp, r.data["i"], r.data["k"], r.source, r.monotonic) for r in rec.read()]
+        meta = rec.metadata["merged_from"]
+    assert got == model
+    assert [m["events"] for m in meta] == [n] * 3
+    runs = ops.origins(str(tmp_path / "m"))
+    assert runs == [(off, g[1]) for off, g in enumerate(got)]     # interleaved: a run per event
+    assert ops.origin_of(str(tmp_path / "m"), 3 * n - 1, runs)["label"] == "in2"
+
+
+def test_merge_orders_a_wall_clock_stepping_back_like_the_heap_merge(tmp_path):
+    """A wall clock stepping back inside an input: its events keep their order and the
+    merge is the one-head-per-input merge (a later event never passes an earlier one)."""
+    walls = [[0, 50, 10, 20, 60, 5, 70], [15, 15, 55, 65, 66, 1, 80]]
+    paths, streams = [], []
+    for i, ws in enumerate(walls):
+        with Log.create(str(tmp_path / f"w{i}"), f"w{i}", start_time_ns=START, fsync="never") as log:
+            for k, w in enumerate(ws):
+                log.append("E", {"i": i, "k": k}, "s", timestamp=START + w, monotonic=k)
+        paths.append(str(tmp_path / f"w{i}"))
+        streams.append([_raw(i, k, START + w) for k, w in enumerate(ws)])
+    ops.merge(paths, str(tmp_path / "m"))
+    with open_recording(str(tmp_path / "m")) as rec:
+        got = [(r.data["i"], r.data["k"]) for r in rec.read()]
+    assert got == [(i, r.offset) for i, r in _heap_merge(streams)]
+
+
+def test_merge_leaves_a_disabled_collector_disabled(tmp_path):
+    a = trading(50, str(tmp_path / "a"))
+    gc.disable()
+    try:
+        ops.merge([a, a], str(tmp_path / "m"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
