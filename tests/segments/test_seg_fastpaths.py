@@ -218,3 +218,38 @@ def test_read_columns_equal_raw_records(tmp_path):
             assert cols.names == [r.name for r in want] and cols.sources == [r.source for r in want]
             assert cols.data == [r.data for r in want] and cols.types == [r.types for r in want]
             assert cols.flags == bytes(r.flags for r in want)
+
+
+def test_raw_copy_splits_blocks_by_size_and_clamps_times(tmp_path):
+    import random
+    from evlog.segments import RawRecord
+    rng = random.Random(7)
+    src = []
+    for i in range(400):
+        size = 5000 if i == 123 else rng.randrange(1, 300)
+        mono = 1000 * i - (50_000 if i % 97 == 5 else 0)           # some times step back
+        src.append(RawRecord(i, 10**18 + mono, mono, f"N{i % 5}", "s", b'"' + b"x" * size + b'"', 0, b""))
+    path = str(tmp_path / "copy")
+    with Log.create(path, fsync="never", block_max_bytes=4096) as log:
+        log.append("first", 1, "s", monotonic=500)
+        got_range = log.append_raw_many(src)
+        entries = [e for _seg, e in log.index_entries()]
+    assert got_range == range(1, 401)
+    with Log.open(path) as log:
+        got = list(log.read(raw=True))
+    assert [r.data for r in got[1:]] == [r.data for r in src]
+    monos = [r.monotonic for r in got]
+    assert monos == sorted(monos)                                  # clamped, never decreasing
+    assert all(r.monotonic == s.monotonic for r, s in zip(got[1:], src) if s.monotonic >= monos[0] and
+               all(t.monotonic <= s.monotonic for t in src[:s.offset]))
+    with Log.open(path) as log:
+        block_bytes = [(e.count, sum(len(r.data) + 30 for r in log.read(e.first_offset, e.first_offset + e.count, raw=True)))
+                       for e in entries]
+    for count, size in block_bytes:
+        assert size <= 4096 + 30 or count == 1                     # only a row bigger than a block goes alone
+    with pytest.raises(Exception):
+        log2 = Log.create(str(tmp_path / "bad"), fsync="never")
+        try:
+            log2.append_raw_many([src[0]._replace(name=7)])
+        finally:
+            log2.close()
