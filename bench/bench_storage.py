@@ -133,13 +133,20 @@ def seek_times(path: str, offsets: list[int]) -> tuple[float, float]:
     with Log.open(path) as log:
         stamps = [log.get(o).timestamp for o in offsets]
         by_offset, by_time = [], []
+        reader = log._read()
+
+        def cold() -> None:   # every seek decodes its block: the reader's last-block cache emptied
+            reader._last_block = None
+
         for o, t in zip(offsets, stamps):
+            cold()
             t0 = time.perf_counter()
             it = log.read(start=o)
             rec = next(it)
             by_offset.append(time.perf_counter() - t0)
             it.close()
             assert rec.offset == o, (rec.offset, o)
+            cold()
             t0 = time.perf_counter()
             it = log.read(start_time=t)
             rec = next(it)

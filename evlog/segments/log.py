@@ -155,8 +155,9 @@ class Log:
         """Append many events: tuples `(name, data[, source[, timestamp[, monotonic]]])` or dicts
         with keys name, data, source, timestamp, monotonic. Returns their offsets.
 
-        With `atomic=True` the batch is stored in one block: after a crash it is entirely in
-        the log or entirely absent (at most 65,535 events and 16 MiB).
+        With `atomic=True` the batch is stored within one block (never split across two):
+        after a crash it is entirely in the log or entirely absent (at most 65,535 events
+        and 16 MiB).
         """
         writer = self._w()
         rows = []

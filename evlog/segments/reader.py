@@ -175,6 +175,7 @@ class LogReader:
         self.manifest: Manifest = read_manifest(self.path)
         self._views: list[SegmentView] = []
         self._closed = False
+        self._last_block: tuple[str, BlockEntry, DecodedBlock] | None = None
         self.refresh()
 
     # segments -------------------------------------------------------------------
@@ -314,7 +315,7 @@ class LogReader:
         per_record_bounds = any(x is not None for x in (start, end, start_time, end_time, start_mono, end_mono))
         for view, entry in self.blocks(start, end, start_time=start_time, end_time=end_time,
                                        start_mono=start_mono, end_mono=end_mono, reverse=reverse):
-            block = view.read_block(entry)
+            block = self._block(view, entry)
             meta = block.meta
             name_mask = [name_ok(n) for n in meta.names] if name_ok else None
             source_mask = [source_ok(s) for s in meta.sources] if source_ok else None
@@ -347,6 +348,18 @@ class LogReader:
                     part = [r for r in part if where(r)]
                 yield from part
 
+    def _block(self, view: SegmentView, entry: BlockEntry) -> DecodedBlock:
+        """The decoded block, the last one kept: consecutive pages (`read_columns`, a seek
+        then a read, the dashboard's pages) often fall in the same block. One block at most,
+        so memory stays flat; the key is the whole index entry (a block rewritten after a
+        recovered crash has other times)."""
+        cached = self._last_block
+        if cached is not None and cached[0] == view.name and cached[1] == entry:
+            return cached[2]
+        block = view.read_block(entry)
+        self._last_block = (view.name, entry, block)
+        return block
+
     def read_columns(self, start: int, end: int) -> RawColumns:
         """The records of offsets [start, end) that exist, as columns with encoded data (see
         `RawColumns`): one list per field for a whole page, no object per record."""
@@ -358,7 +371,7 @@ class LogReader:
         types: list[bytes] = []
         first = None
         for view, entry in self.blocks(start, end):
-            block = view.read_block(entry)
+            block = self._block(view, entry)
             h = block.header
             a = max(0, start - h.first_offset)
             b = min(h.count, end - h.first_offset)
@@ -387,6 +400,7 @@ class LogReader:
         for view in self._views:
             view.close()
         self._views = []
+        self._last_block = None
         self._closed = True
 
 

@@ -443,8 +443,9 @@ class LogWriter:
                             atomic: bool = False) -> int:
         """Append encoded rows `(name, source, flags, timestamp, monotonic, data, types)`.
 
-        With `atomic`, the rows go into one block of their own: after a crash either all of
-        them are in the log or none is. Returns the offset of the first row.
+        With `atomic`, the rows go into one block (never split across two; they may share it
+        with other events): after a crash either all of them are in the log or none is.
+        Returns the offset of the first row.
         """
         now = time.time_ns()
         columns = self._plain_columns(rows)
@@ -472,7 +473,7 @@ class LogWriter:
             return first
         with self._cond:
             self._check_open()
-            self._seal_locked()
+            self._open_block_for_batch_locked(len(checked), total)
             first = self._next_offset
             now_mono = time.monotonic_ns() - self._mono_base
             for name, source, flags, timestamp, monotonic, data, types in checked:
@@ -481,15 +482,12 @@ class LogWriter:
                     mono = self._last_mono
                 self._last_mono = mono
                 self._rows += (name, source, flags, timestamp, mono, data, types)
-            self._next_offset += len(checked)
-            self._rows_started = time.monotonic()
-            self._seal_locked()
-            self._wait_for_room_locked()
+            self._finish_batch_locked(len(checked), total)
             return first
 
     def _append_atomic_columns(self, columns: tuple, now: int) -> int:
         """An atomic batch of checked columns: laid into the flat buffer by slice assignments
-        (no Python step per row), sealed as one block of its own."""
+        (no Python step per row), within one block."""
         names, sources, flags, datas, types = columns
         n = len(names)
         total = sum(map(len, datas)) + sum(map(len, types)) + _ROW_OVERHEAD * n
@@ -505,17 +503,31 @@ class LogWriter:
         flat[6::7] = types
         with self._cond:
             self._check_open()
-            self._seal_locked()
+            self._open_block_for_batch_locked(n, total)
             first = self._next_offset
             mono = max(time.monotonic_ns() - self._mono_base, self._last_mono)
             self._last_mono = mono
             flat[4::7] = [mono] * n
-            self._rows = flat
-            self._next_offset += n
-            self._rows_started = time.monotonic()
+            self._rows += flat
+            self._finish_batch_locked(n, total)
+            return first
+
+    def _open_block_for_batch_locked(self, n: int, total: int) -> None:
+        """An atomic batch never spans blocks: it joins the open block when it fits there
+        whole, else the open block is sealed first (after a crash the batch is all in the
+        log or all absent, whatever shares its block)."""
+        if self._rows and (self._rows_bytes + total > self._block_max_bytes
+                           or len(self._rows) // 7 + n > self._block_max_records):
+            self._seal_locked()
+        if not self._rows:
+            self._start_buffer_locked()
+
+    def _finish_batch_locked(self, n: int, total: int) -> None:
+        self._rows_bytes += total
+        self._next_offset += n
+        if self._rows_bytes >= self._block_max_bytes or len(self._rows) >= self._flat_max:
             self._seal_locked()
             self._wait_for_room_locked()
-            return first
 
     def _start_buffer_locked(self) -> None:
         self._rows_started = time.monotonic()
