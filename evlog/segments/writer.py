@@ -306,7 +306,7 @@ class LogWriter:
         whose constants are locals (no method call, few attribute lookups). Everything
         else goes to `general` (`Log.append` itself)."""
         writer = self
-        lock = self._lock
+        acquire, release = self._lock.acquire, self._lock.release   # cheaper than `with` here
         checked = self._checked_names
         mono_base = self._mono_base
         max_bytes = self._block_max_bytes
@@ -323,7 +323,8 @@ class LogWriter:
                 except Exception:  # noqa: BLE001 - the general path reports or falls back
                     return general(name, data, source)
                 if len(raw) <= _FAST_MAX_BYTES:
-                    with lock:
+                    acquire()
+                    try:
                         if writer._accepting:
                             mono = monotonic_ns() - mono_base
                             if mono < writer._last_mono:
@@ -340,6 +341,8 @@ class LogWriter:
                                 writer._seal_locked()
                                 writer._wait_for_room_locked()
                             return offset
+                    finally:
+                        release()
                 return writer.append_measured(name, source, FLAG_MODEL, raw)
             return general(name, data, source, timestamp, monotonic)
 
