@@ -6,7 +6,7 @@ import time
 from typing import Any, Callable, Iterable, Iterator
 
 from .block import RawColumns, RawRecord, Record
-from .codec import FLAG_MODEL, FLAG_TYPED, MODEL_CLASSES, EventEncodeError, apply_type_map, decode_json, encode_data
+from .codec import FLAG_TYPED, EventEncodeError, apply_type_map, decode_json, encode_data
 from .errors import LogClosedError, LogWriteError, NotARecordingError, RecordingExistsError
 from .fsio import DEFAULT_FS, FileSystem
 from .index import SegmentSummary
@@ -135,20 +135,7 @@ class Log:
         writer = self._writer
         if writer is None or self._closed:
             writer = self._w()   # raises the right error
-        if timestamp is None and monotonic is None:
-            if data.__class__ in MODEL_CLASSES:   # the hot path: a pydantic model seen before
-                try:
-                    raw = data.__pydantic_serializer__.to_json(data)
-                except Exception:  # noqa: BLE001 - encode_data gives the precise error or fallback
-                    raw, flags, types = encode_data(data)
-                else:
-                    return writer.append_measured(name, source, FLAG_MODEL, raw)
-            else:
-                raw, flags, types = encode_data(data)
-            if not types:
-                return writer.append_measured(name, source, flags, raw)
-        else:
-            raw, flags, types = encode_data(data)
+        raw, flags, types = encode_data(data)
         return writer.append_encoded(name, source, flags, timestamp, monotonic, raw, types)
 
     def append_batch(self, events: Iterable[tuple | dict], *, atomic: bool = False) -> range:

@@ -136,12 +136,11 @@ def _good_name(value: Any) -> bool:
 
 
 # per-row overhead in the payload: ids, flags, two deltas, two lengths and a comma
-_ROW_OVERHEAD = 2 + 2 + 1 + 8 + 8 + 4 + 4 + 1   # 30, written out in append_measured
-# events up to this size take append_measured's fast path: a block buffer below
+_ROW_OVERHEAD = 2 + 2 + 1 + 8 + 8 + 4 + 4 + 1   # 30, written out in model_appender
+# events up to this size take model_appender's fast path: a block buffer below
 # block_max_bytes (<= MAX_RAW_LEN / 2) plus one of them stays below MAX_RAW_LEN - 4096
 _FAST_MAX_BYTES = 1 << 20
 _GROUP_BLOCKS = 4   # fsync=always: at most this many blocks share one fdatasync
-_monotonic_ns = time.monotonic_ns
 
 
 class LogWriter:
@@ -274,37 +273,11 @@ class LogWriter:
                 self._wait_for_room_locked()
             return offset
 
-    def append_measured(self, name: str, source: str, flags: int, data: bytes) -> int:
-        """`append_encoded` for the common event: times measured now, no type map, flags one
-        of the plain values, `data` bytes from an encoder. The hot path of `Log.append`: two
-        set lookups, the lock, one clock read and a few fields; anything unusual (a name or
-        source not seen yet, big data) takes the checked path."""
-        if name not in self._checked_names or source not in self._checked_names or len(data) > _FAST_MAX_BYTES:
-            return self.append_encoded(name, source, flags, None, None, data, b"")
-        with self._lock:
-            if not self._accepting:
-                self._check_open()
-            mono = _monotonic_ns() - self._mono_base
-            if mono < self._last_mono:
-                mono = self._last_mono
-            self._last_mono = mono
-            rows = self._rows
-            if not rows:
-                self._start_buffer_locked()
-            rows += (name, source, flags, None, mono, data, b"")   # None: wall base + mono
-            self._rows_bytes = size = self._rows_bytes + len(data) + 30   # _ROW_OVERHEAD
-            offset = self._next_offset
-            self._next_offset = offset + 1
-            if size >= self._block_max_bytes or len(rows) >= self._flat_max:
-                self._seal_locked()
-                self._wait_for_room_locked()
-            return offset
-
     def model_appender(self, general: Callable[..., int]) -> Callable[..., int]:
         """`Log.append` specialised for its hottest case, a pydantic model of a class seen
-        before, with times measured now: the same steps as `append_measured`, in a closure
-        whose constants are locals (no method call, few attribute lookups). Everything
-        else goes to `general` (`Log.append` itself)."""
+        before, with times measured now: the steps of `append_encoded` for that case, in a
+        closure whose constants are locals (no method call, few attribute lookups). Everything
+        else goes to `general` (`Log.append` itself) or to `append_encoded`."""
         writer = self
         acquire, release = self._lock.acquire, self._lock.release   # cheaper than `with` here
         checked = self._checked_names
@@ -343,7 +316,7 @@ class LogWriter:
                             return offset
                     finally:
                         release()
-                return writer.append_measured(name, source, FLAG_MODEL, raw)
+                return writer.append_encoded(name, source, FLAG_MODEL, None, None, raw, b"")
             return general(name, data, source, timestamp, monotonic)
 
         return append

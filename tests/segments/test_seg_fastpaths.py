@@ -45,12 +45,15 @@ def test_model_hot_path_and_its_fallback_read_back(tmp_path):
 
 
 def test_hot_path_rejects_appends_after_close(tmp_path):
+    from evlog.segments import LogClosedError
     log = Log.create(str(tmp_path / "rec"), fsync="never")
-    log.append("A", {"i": 0}, "s")
-    writer = log._writer
+    log.append("Tick", Tick(pair="A", price=1.0), "s")
+    log.append("Tick", Tick(pair="A", price=2.0), "s")   # the hot path
     log.close()
-    with pytest.raises(Exception, match="closed"):
-        writer.append_measured("A", "s", 0, b"{}")
+    with pytest.raises(LogClosedError):
+        log.append("Tick", Tick(pair="A", price=3.0), "s")
+    with Log.open(str(tmp_path / "rec")) as again:
+        assert len(again) == 2
 
 
 def test_appends_from_threads_keep_gapless_offsets(tmp_path):
