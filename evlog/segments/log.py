@@ -34,7 +34,9 @@ class Log:
         self._reader: LogReader | None = None
         self._closed = False
         if writer is not None:   # the hot case of append, bound once (see LogWriter.model_appender)
-            self.append = writer.model_appender(self._append)  # type: ignore[method-assign]
+            fast = writer.model_appender(self._append)
+            fast.__doc__, fast.__name__ = Log.append.__doc__, "append"
+            self.append = fast  # type: ignore[method-assign]
 
     # opening --------------------------------------------------------------------
     @classmethod
