@@ -6,7 +6,7 @@ import time
 from typing import Any, Callable, Iterable, Iterator
 
 from .block import RawColumns, RawRecord, Record
-from .codec import FLAG_TYPED, EventEncodeError, apply_type_map, decode_json, encode_data
+from .codec import FLAG_MODEL, FLAG_TYPED, MODEL_CLASSES, EventEncodeError, apply_type_map, decode_json, encode_data
 from .errors import LogClosedError, LogWriteError, NotARecordingError, RecordingExistsError
 from .fsio import DEFAULT_FS, FileSystem
 from .index import SegmentSummary
@@ -149,6 +149,11 @@ class Log:
         and 16 MiB).
         """
         writer = self._w()
+        if not atomic and events.__class__ is list:
+            columns = _model_columns(events)
+            if columns is not None:   # the common batch: (name, model, source) of known classes
+                first = writer.append_measured_columns(*columns)
+                return range(first, first + len(events))
         rows = []
         for ev in events:
             if isinstance(ev, dict):
@@ -319,6 +324,21 @@ class Log:
 
     def __repr__(self) -> str:
         return f"<Log {self.path!r} {'rw' if self._writer else 'r'}>"
+
+
+def _model_columns(events: list) -> tuple | None:
+    """(names, sources, flags, JSON) of a list of `(name, model, source)` tuples whose models
+    are of classes seen before, encoded in one pass; None for any other batch."""
+    if not events or set(map(type, events)) != {tuple} or set(map(len, events)) != {3}:
+        return None
+    names, models, sources = zip(*events)
+    if not MODEL_CLASSES.issuperset(map(type, models)) or set(map(type, sources)) != {str}:
+        return None
+    try:
+        datas = [m.__pydantic_serializer__.to_json(m) for m in models]
+    except Exception:  # noqa: BLE001 - the general path encodes (or reports) each one
+        return None
+    return names, sources, [FLAG_MODEL] * len(datas), datas
 
 
 def _check_encoded(data: Any, flags: Any, types: Any) -> None:

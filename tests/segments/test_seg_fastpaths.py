@@ -278,3 +278,28 @@ def test_atomic_batches_share_blocks_but_never_span_two(tmp_path):
     assert len(blocks) < len(batches)                   # small batches share blocks
     for batch in batches:
         assert any(batch.start in b and batch[-1] in b for b in blocks), batch
+
+
+def test_batch_of_models_takes_the_column_path_and_reads_back(tmp_path):
+    from evlog.segments import EventEncodeError
+    path = str(tmp_path / "rec")
+    ticks = [Tick(pair=f"P{i}", price=i + 0.5) for i in range(3000)]
+    with Log.create(path, fsync="never", block_max_bytes=8192) as log:
+        log.append("Tick", ticks[0], "feed")                      # the class is known from here on
+        got = log.append_batch([("Tick", t, "feed") for t in ticks[1:]])
+        mixed = log.append_batch([("Tick", ticks[0], "feed"), ("Other", {"x": 1}, "s"), ("N", None)])  # general path
+        with pytest.raises(EventEncodeError):
+            log.append_batch([("Tick", ticks[0], "feed"), ("Tick", ticks[1], 7)])   # a bad source: general path error
+        with pytest.raises(Exception):
+            log.append_batch([("x" * 2000, ticks[0], "feed")])                        # a name too long: checked
+        n_blocks = len(log.index_entries())
+    assert got == range(1, 3000) and mixed == range(3000, 3003)
+    assert n_blocks > 10                                            # the batch spans blocks
+    with Log.open(path) as log:
+        recs = list(log.read())
+    assert [r.data["pair"] for r in recs[:3000]] == [t.pair for t in ticks]
+    assert [r.name for r in recs[3000:]] == ["Tick", "Other", "N"] and recs[3002].source == ""
+    batch_times = {r.monotonic for r in recs[1:3000]}
+    assert len(batch_times) == 1                                    # one clock read for the batch
+    assert [r.monotonic for r in recs] == sorted(r.monotonic for r in recs)
+    assert [r.offset for r in recs] == list(range(len(recs)))
