@@ -156,8 +156,7 @@ class LogWriter:
             self._compressor = zstandard.ZstdCompressor(level=options.compression_level, write_content_size=True)
             self._lock = threading.Lock()
             self._cond = threading.Condition(self._lock)
-            self._checked_keys: set[tuple[str, str]] = set()
-            self._checked_names: set[str] = set()   # names and sources that passed _check_row
+            self._checked_names: set[str] = set()   # names and sources that passed _check_row (capped)
             self._block_max_bytes = options.block_max_bytes
             self._block_max_records = options.block_max_records
             self._rows: list = []   # the open block's rows, flat: 7 fields after another
@@ -234,12 +233,12 @@ class LogWriter:
         # fast path: the common row (known name and source, plain flags, default times) is
         # checked with a few type tests; anything else goes through the full check
         if not (data.__class__ is bytes and types.__class__ is bytes and flags in _PLAIN_FLAGS
-                and len(data) + len(types) <= MAX_EVENT_BYTES and (name, source) in self._checked_keys
+                and len(data) + len(types) <= MAX_EVENT_BYTES
+                and name in self._checked_names and source in self._checked_names
                 and (timestamp is None or (timestamp.__class__ is int and -_TIME_LIMIT <= timestamp < _TIME_LIMIT))
                 and (monotonic is None or (monotonic.__class__ is int and -_TIME_LIMIT <= monotonic < _TIME_LIMIT))):
             _check_row(name, source, flags, timestamp, monotonic, data, types)
-            if len(self._checked_keys) < 100_000:
-                self._checked_keys.add((name, source))
+            if len(self._checked_names) < 100_000:
                 self._checked_names.add(name)
                 self._checked_names.add(source)
         size = len(data) + len(types) + _ROW_OVERHEAD
