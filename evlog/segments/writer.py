@@ -125,6 +125,21 @@ def _check_row(name: Any, source: Any, flags: Any, timestamp: Any, monotonic: An
             raise EventEncodeError(f"event {what} must be an int of ns below 2**62, not {value!r}")
 
 
+def _flat(names: Sequence, sources: Sequence, flags: Sequence, ts: Sequence, mono: Sequence,
+          datas: Sequence, types: Sequence) -> list:
+    """Columns of equal length laid end to end as the writer's flat rows (7 fields a row),
+    by slice assignments: no Python step per row."""
+    flat: list = [None] * (7 * len(names))
+    flat[0::7] = names
+    flat[1::7] = sources
+    flat[2::7] = flags
+    flat[3::7] = ts
+    flat[4::7] = mono
+    flat[5::7] = datas
+    flat[6::7] = types
+    return flat
+
+
 def _good_name(value: Any) -> bool:
     """An event name or source the block encoder can store (see `_check_row`)."""
     if value.__class__ is not str:
@@ -345,7 +360,7 @@ class LogWriter:
         sizes = list(map(len, datas))
         nothing: list = [None] * n
         blank = [b""] * n
-        if not self._trusted_columns_ok(names, sources, flags, (0,), (0,), datas, (b"",), sizes):
+        if not self._columns_ok(names, sources, flags, datas, blank, sizes, MAX_EVENT_BYTES):
             for row in zip(names, sources, flags, nothing, nothing, datas, blank):
                 _check_row(*row)   # raises the precise error
         return self._lay_columns(names, sources, flags, nothing, None, datas, blank, sizes)
@@ -381,15 +396,8 @@ class LogWriter:
                         continue
                     j = i + 1        # a row bigger than a block goes alone
                 k = j - i
-                flat: list = [None] * (7 * k)
-                flat[0::7] = names[i:j]
-                flat[1::7] = sources[i:j]
-                flat[2::7] = flags[i:j]
-                flat[3::7] = ts[i:j]
-                flat[4::7] = fixed[i:j]
-                flat[5::7] = datas[i:j]
-                flat[6::7] = types[i:j]
-                self._rows += flat
+                self._rows += _flat(names[i:j], sources[i:j], flags[i:j], ts[i:j], fixed[i:j], datas[i:j],
+                                    types[i:j])
                 self._last_mono = fixed[j - 1]
                 self._rows_bytes += cum[j] - cum[i]
                 if first < 0:
@@ -403,12 +411,19 @@ class LogWriter:
 
     def _trusted_columns_ok(self, names: tuple, sources: tuple, flags: tuple, ts: tuple, mono: tuple,
                             datas: tuple, types: tuple, sizes: list[int]) -> bool:
-        """`_check_row` of every row, done per column in C (each distinct new name once)."""
-        if not (_PLAIN_FLAGS.issuperset(flags) and set(map(type, ts)) == {int} and set(map(type, mono)) == {int}
+        """`_check_row` of every row with explicit times, done per column in C."""
+        return (set(map(type, ts)) == {int} and set(map(type, mono)) == {int}
                 and -_TIME_LIMIT <= min(ts) and max(ts) < _TIME_LIMIT
                 and -_TIME_LIMIT <= min(mono) and max(mono) < _TIME_LIMIT
-                and set(map(type, datas)) == {bytes} and set(map(type, types)) == {bytes}
-                and max(sizes) <= MAX_EVENT_BYTES):
+                and self._columns_ok(names, sources, flags, datas, types, sizes, MAX_EVENT_BYTES))
+
+    def _columns_ok(self, names: Sequence[str], sources: Sequence[str], flags: Sequence[int],
+                    datas: Sequence[bytes], types: Sequence[bytes], sizes: list[int], limit: int) -> bool:
+        """The checks of `_check_row` but the times, per column in C: plain flags, bytes data
+        and type maps of at most `limit` bytes together, names and sources (each distinct new
+        one checked once, then remembered)."""
+        if not (_PLAIN_FLAGS.issuperset(flags) and set(map(type, datas)) == {bytes}
+                and set(map(type, types)) == {bytes} and max(sizes) <= limit):
             return False
         new = set(names).union(sources).difference(self._checked_names)
         if not all(map(_good_name, new)):
@@ -418,9 +433,9 @@ class LogWriter:
         return True
 
     def _plain_columns(self, rows: list[tuple]) -> tuple | None:
-        """The columns (names, sources, flags, datas, types) of rows that pass `_check_row` for
-        sure: names and sources already checked, plain flags, bytes data of fast-path size, no
-        explicit times. Checked column by column in C; None when any row needs the full check."""
+        """The columns (names, sources, flags, datas, types) and sizes of rows that pass
+        `_check_row` for sure: no explicit times, and `_columns_ok` with fast-path sizes.
+        None when any row needs the full check."""
         if not rows or len(rows[0]) != 7:
             return None
         try:
@@ -428,19 +443,15 @@ class LogWriter:
         except ValueError:
             return None
         n = len(rows)
-        if not (ts.count(None) == n and mono.count(None) == n
-                and _PLAIN_FLAGS.issuperset(flags) and set(map(type, datas)) == {bytes}
-                and set(map(type, types)) == {bytes} and max(map(len, datas)) <= _FAST_MAX_BYTES
-                and max(map(len, types)) <= _FAST_MAX_BYTES):
+        if ts.count(None) != n or mono.count(None) != n:
             return None
-        # names and sources: each distinct new one checked once (an eventsourcing batch has one
-        # new source, its originator id, and a hundred rows)
-        new = set(names).union(sources).difference(self._checked_names)
-        if not all(map(_good_name, new)):
+        try:
+            sizes = list(map(_add, map(len, datas), map(len, types)))
+        except TypeError:
             return None
-        if len(self._checked_names) < 100_000:
-            self._checked_names |= new
-        return names, sources, flags, datas, types
+        if not self._columns_ok(names, sources, flags, datas, types, sizes, _FAST_MAX_BYTES):
+            return None
+        return names, sources, flags, datas, types, sizes
 
     def append_many_encoded(self, rows: list[tuple[str, str, int, int | None, int | None, bytes, bytes]],
                             atomic: bool = False) -> int:
@@ -491,27 +502,20 @@ class LogWriter:
     def _append_atomic_columns(self, columns: tuple, now: int) -> int:
         """An atomic batch of checked columns: laid into the flat buffer by slice assignments
         (no Python step per row), within one block."""
-        names, sources, flags, datas, types = columns
+        names, sources, flags, datas, types, sizes = columns
         n = len(names)
-        total = sum(map(len, datas)) + sum(map(len, types)) + _ROW_OVERHEAD * n
+        total = sum(sizes) + _ROW_OVERHEAD * n
         if n > MAX_RECORDS or total > MAX_RAW_LEN - 4096:
             raise EventTooLargeError(f"an atomic batch is limited to {MAX_RECORDS} events and "
                                      f"{MAX_RAW_LEN - 4096} bytes")
-        flat: list = [None] * (7 * n)
-        flat[0::7] = names
-        flat[1::7] = sources
-        flat[2::7] = flags
-        flat[3::7] = range(now, now + n)   # one clock read; the batch's events 1 ns apart, in order
-        flat[5::7] = datas
-        flat[6::7] = types
         with self._cond:
             self._check_open()
             self._open_block_for_batch_locked(n, total)
             first = self._next_offset
             mono = max(time.monotonic_ns() - self._mono_base, self._last_mono)
             self._last_mono = mono
-            flat[4::7] = [mono] * n
-            self._rows += flat
+            # one clock read; the batch's events 1 ns apart, in order
+            self._rows += _flat(names, sources, flags, range(now, now + n), [mono] * n, datas, types)
             self._finish_batch_locked(n, total)
             return first
 
