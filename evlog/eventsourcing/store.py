@@ -451,18 +451,6 @@ class EvlogStore:
         with self._rlock:
             yield from self._log.read(start, end, names=names, raw=True, **bounds)
 
-    def read_list(self, start: int, end: int | None = None) -> list[RawRecord]:
-        """The raw records of visible offsets in [start, end), as one list (pages of
-        select_notifications: no generator level of its own)."""
-        self._refresh()
-        with self._state_lock:
-            visible = self._end
-        end = visible if end is None else min(end, visible)
-        if start >= end:
-            return []
-        with self._rlock:
-            return list(self._log.read(start, end, raw=True))
-
     def read_columns(self, start: int, end: int | None = None) -> RawColumns:
         """The visible offsets in [start, end) as columns (`Log.read_columns`): the pages of
         select_notifications, without an object per record."""

@@ -535,10 +535,6 @@ class DecodedBlock:
             self._ts = list(map(_add, accumulate(self._wall_d), self.monotonics))
         return self._ts
 
-    def _chunk_bases(self) -> tuple[list[int], list[int]]:
-        """Prefix sums of the monotonic and wall deltas at the start of each chunk."""
-        return self._bases
-
     def record_times(self, i: int) -> tuple[int, int]:
         """(timestamp, monotonic) of record i alone: two sums within its chunk."""
         if self._ts is not None and self._mono is not None:
