@@ -67,6 +67,16 @@ def events(n: int, oid: Any = None) -> list[StoredEvent]:
     return [StoredEvent(oid, v, "shop.domain:Order.Added", STATE) for v in range(1, n + 1)]
 
 
+def aggregates(count: int, ids: list) -> list[StoredEvent]:
+    """The events of `count` new aggregates of 10 events each; their ids are added to `ids`."""
+    batch: list[StoredEvent] = []
+    for _ in range(count):
+        oid = uuid4()
+        ids.append(oid)
+        batch.extend(events(10, oid))
+    return batch
+
+
 def bench_insert(rec: Any, batch: int, total: int) -> float:
     batches = [events(batch) for _ in range(max(1, total // batch))]
     t = time.perf_counter()
@@ -117,11 +127,7 @@ def build_log(path: str, target: int, budget: float | None) -> tuple[int, list]:
     ids, n, t0 = [], 0, time.perf_counter()
     try:
         while n < target and (budget is None or time.perf_counter() - t0 < budget):
-            batch = []
-            for _ in range(10):
-                oid = uuid4()
-                ids.append(oid)
-                batch.extend(events(10, oid))
+            batch = aggregates(10, ids)
             rec.insert_events(batch)
             n += len(batch)
             if budget is None and n % 1_000_000 == 0:
@@ -179,12 +185,7 @@ def sqlite_aggregate_read(tmp: str, n: int, samples: int) -> float:
     try:
         ids = []
         for _ in range(n // 1000):
-            batch = []
-            for _ in range(100):
-                oid = uuid4()
-                ids.append(oid)
-                batch.extend(events(10, oid))
-            rec.insert_events(batch)
+            rec.insert_events(aggregates(100, ids))
         pick = random.Random(7).sample(ids, min(samples, len(ids)))
         t = time.perf_counter()
         for oid in pick:
