@@ -169,6 +169,19 @@ def _encode_table(values: Sequence[str], counts: Sequence[int], out: bytearray) 
         out += _U32.pack(count)
 
 
+def _laid_out(parts: Sequence[bytes], size: int, scratch: bytearray) -> memoryview:
+    """`parts` copied end to end into `scratch` (grown when too small, never shrunk): a view
+    of the `size` bytes, to release (`with`) before the buffer is used again."""
+    if len(scratch) < size:
+        scratch.extend(bytes(size - len(scratch)))
+    pos = 0
+    for part in parts:
+        end = pos + len(part)
+        scratch[pos:end] = part
+        pos = end
+    return memoryview(scratch)[:size]
+
+
 def encode_block(
     first_offset: int,
     rows: Sequence[tuple[str, str, int, int, int, bytes, bytes]],
@@ -181,13 +194,17 @@ def encode_block(
 
 
 def encode_flat(first_offset: int, flat: list, compressor: zstandard.ZstdCompressor | None,
-                wall_base: int | None = None) -> tuple[bytes, BlockHeader, BlockMeta]:
+                wall_base: int | None = None, table: Sequence[str] | None = None,
+                scratch: bytearray | None = None) -> tuple[bytes, BlockHeader, BlockMeta]:
     """`encode_block` of rows laid end to end in one list (the writer's buffer: extending a
     flat list and slicing its columns out is cheaper than a tuple per row and a transpose).
-    A timestamp of None stands for `wall_base` + the row's monotonic time."""
+    A timestamp of None stands for `wall_base` + the row's monotonic time. With `table`, the
+    name and source fields are indexes into it (the writer's ids); `scratch` see
+    `encode_columns`."""
     if not 0 < len(flat) <= 7 * MAX_RECORDS or len(flat) % 7:
         raise ValueError(f"a block holds 1 to {MAX_RECORDS} records of 7 fields")
-    return encode_columns(first_offset, *(flat[k::7] for k in range(7)), compressor, wall_base)
+    return encode_columns(first_offset, *(flat[k::7] for k in range(7)), compressor, wall_base,
+                          table=table, scratch=scratch)
 
 
 def _id_column(values: Sequence[str]) -> tuple[list[str], list[int], bytes]:
@@ -206,19 +223,48 @@ def _id_column(values: Sequence[str]) -> tuple[list[str], list[int], bytes]:
     return table, [counter[i] for i in range(len(table))], _shuffled("H", ids)
 
 
+def _id_column_of(ids: Sequence[int], table: Sequence[str]) -> tuple[list[str], list[int], bytes]:
+    """`_id_column` of values given as indexes into `table` (the writer's ids, shared by its
+    blocks). Up to index 255 the column is `bytes(ids)` mapped to the block's own ids by one
+    `bytes.translate`: no Python step per record."""
+    n = len(ids)
+    try:
+        low = bytes(ids)
+    except ValueError:   # an index above 255
+        return _id_column(list(map(table.__getitem__, ids)))
+    present = sorted(set(low))
+    if len(present) == 1:
+        return [table[present[0]]], [n], bytes(2 * n)
+    counts = [low.count(i) for i in present]
+    if present[-1] != len(present) - 1:   # not already 0, 1, 2, ...: renumber
+        renumber = bytearray(256)
+        for local, i in enumerate(present):
+            renumber[i] = local
+        low = low.translate(renumber)
+    return [table[i] for i in present], counts, low + bytes(n)
+
+
 def encode_columns(first_offset: int, names: Sequence[str], sources: Sequence[str], flags: Sequence[int],
                    ts: Sequence[int | None], mono: Sequence[int], datas: Sequence[bytes], types: Sequence[bytes],
-                   compressor: zstandard.ZstdCompressor | None, wall_base: int | None = None,
+                   compressor: zstandard.ZstdCompressor | None, wall_base: int | None = None, *,
+                   table: Sequence[str] | None = None, scratch: bytearray | None = None,
                    ) -> tuple[bytes, BlockHeader, BlockMeta]:
     """Frame a block given its columns (all of one length, 1 to MAX_RECORDS).
 
     A timestamp of None (the writer's measured times) means `wall_base + monotonic`; a block
-    of only those (monotonic times then never decrease) needs no per-record wall clock work."""
+    of only those (monotonic times then never decrease) needs no per-record wall clock work.
+    With `table`, `names` and `sources` are indexes into it. `scratch`, a buffer the caller
+    keeps from block to block, receives the uncompressed payload: no fresh allocation (and
+    page faults) of a payload-sized buffer per block."""
     n = len(names)
     if not 0 < n <= MAX_RECORDS:
         raise ValueError(f"a block holds 1 to {MAX_RECORDS} records, not {n}")
-    name_table, name_counts, name_column = _id_column(names)
-    source_table, source_counts, source_column = _id_column(sources)
+    if table is None:
+        name_table, name_counts, name_column = _id_column(names)
+        source_table, source_counts, source_column = _id_column(sources)
+    else:
+        name_table, name_counts, name_column = _id_column_of(names, table)
+        source_table, source_counts, source_column = _id_column_of(sources, table)
     if flags.count(flags[0]) == n:   # the common block: one kind of record
         flag_counter = Counter({flags[0]: n}) if flags[0] else Counter()
     else:
@@ -268,15 +314,21 @@ def encode_columns(first_offset: int, names: Sequence[str], sources: Sequence[st
         parts += (b"[", b",".join(datas[c:c + CHUNK_RECORDS]), b"]")
     if not no_types:
         parts.append(b"".join(types))
-    payload = b"".join(parts)
-    raw_len = len(payload)
+    raw_len = sum(map(len, parts))
     if raw_len > MAX_RAW_LEN:
         raise ValueError(f"block payload of {raw_len} bytes exceeds {MAX_RAW_LEN}")
     codec = CODEC_NONE
+    payload = None
     if compressor is not None:
-        compressed = compressor.compress(payload)
+        if scratch is None:
+            compressed = compressor.compress(b"".join(parts))
+        else:
+            with _laid_out(parts, raw_len, scratch) as view:
+                compressed = compressor.compress(view)
         if len(compressed) < raw_len:
             payload, codec = compressed, CODEC_ZSTD
+    if payload is None:
+        payload = b"".join(parts)
     block_flags = 1 if any(f & FLAG_TYPED for f in flag_counter) else 0
     fields = (
         BLOCK_MAGIC, BLOCK_VERSION, codec, block_flags, len(meta), len(payload), raw_len, n,

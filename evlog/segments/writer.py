@@ -156,6 +156,7 @@ _ROW_OVERHEAD = 2 + 2 + 1 + 8 + 8 + 4 + 4 + 1   # 30, written out in model_appen
 # block_max_bytes (<= MAX_RAW_LEN / 2) plus one of them stays below MAX_RAW_LEN - 4096
 _FAST_MAX_BYTES = 1 << 20
 _GROUP_BLOCKS = 4   # fsync=always: at most this many blocks share one fdatasync
+_MAX_IDS = 16_384   # names and sources in the writer's id table before it starts afresh
 
 
 class LogWriter:
@@ -171,7 +172,12 @@ class LogWriter:
             self._compressor = zstandard.ZstdCompressor(level=options.compression_level, write_content_size=True)
             self._lock = threading.Lock()
             self._cond = threading.Condition(self._lock)
-            self._checked_names: set[str] = set()   # names and sources that passed _check_row (capped)
+            # names and sources that passed _check_row, as indexes into _id_names: the block
+            # buffer holds these ids (the encoder maps them to a block's own in C); the table is
+            # append-only, started afresh at a seal when it grows past _MAX_IDS
+            self._ids: dict[str, int] = {}
+            self._id_names: list[str] = []
+            self._scratch = bytearray()   # the I/O thread's payload buffer, reused block to block
             self._block_max_bytes = options.block_max_bytes
             self._block_max_records = options.block_max_records
             self._rows: list = []   # the open block's rows, flat: 7 fields after another
@@ -179,8 +185,9 @@ class LogWriter:
             self._rows_bytes = 0
             self._rows_started = 0.0
             self._wall_base = 0
-            # sealed blocks for the I/O thread: (first offset, flat rows, wall base, payload bytes)
-            self._pending: deque[tuple[int, list, int, int]] = deque()
+            # sealed blocks for the I/O thread: (first offset, flat rows, wall base, payload
+            # bytes, id table)
+            self._pending: deque[tuple[int, list, int, int, list[str]]] = deque()
             self._pending_bytes = 0
             self._next_offset = state.next_offset
             self._buffer_first = state.next_offset
@@ -249,13 +256,10 @@ class LogWriter:
         # checked with a few type tests; anything else goes through the full check
         if not (data.__class__ is bytes and types.__class__ is bytes and flags in _PLAIN_FLAGS
                 and len(data) + len(types) <= MAX_EVENT_BYTES
-                and name in self._checked_names and source in self._checked_names
+                and name.__class__ is str and source.__class__ is str and name in self._ids and source in self._ids
                 and (timestamp is None or (timestamp.__class__ is int and -_TIME_LIMIT <= timestamp < _TIME_LIMIT))
                 and (monotonic is None or (monotonic.__class__ is int and -_TIME_LIMIT <= monotonic < _TIME_LIMIT))):
             _check_row(name, source, flags, timestamp, monotonic, data, types)
-            if len(self._checked_names) < 100_000:
-                self._checked_names.add(name)
-                self._checked_names.add(source)
         size = len(data) + len(types) + _ROW_OVERHEAD
         with self._lock:
             if self._failed is not None or self._closing or self._closed:
@@ -278,7 +282,7 @@ class LogWriter:
             # else with timestamp None: one clock read per event, the wall time is the wall
             # clock sampled at the block's start + monotonic time since (a wall clock step
             # shows at the next block); encode_flat fills it in
-            rows += (name, source, flags, timestamp, monotonic, data, types)
+            rows += (self._id_locked(name), self._id_locked(source), flags, timestamp, monotonic, data, types)
             self._rows_bytes += size
             offset = self._next_offset
             self._next_offset = offset + 1
@@ -294,7 +298,7 @@ class LogWriter:
         else goes to `general` (`Log.append` itself) or to `append_encoded`."""
         writer = self
         acquire, release = self._lock.acquire, self._lock.release   # cheaper than `with` here
-        checked = self._checked_names
+        ids = self._ids   # cleared in place, never replaced: read under the lock
         mono_base = self._mono_base
         max_bytes = self._block_max_bytes
         flat_max = self._flat_max
@@ -303,8 +307,7 @@ class LogWriter:
 
         def append(name: str, data: Any = None, source: str = "", timestamp: int | None = None,
                    monotonic: int | None = None) -> int:
-            if (data.__class__ in models and timestamp is None and monotonic is None
-                    and name in checked and source in checked):
+            if data.__class__ in models and timestamp is None and monotonic is None:
                 try:
                     raw = data.__pydantic_serializer__.to_json(data)
                 except Exception:  # noqa: BLE001 - the general path reports or falls back
@@ -313,21 +316,27 @@ class LogWriter:
                     acquire()
                     try:
                         if writer._accepting:
-                            mono = monotonic_ns() - mono_base
-                            if mono < writer._last_mono:
-                                mono = writer._last_mono
-                            writer._last_mono = mono
-                            rows = writer._rows
-                            if not rows:
-                                writer._start_buffer_locked()
-                            rows += (name, source, FLAG_MODEL, None, mono, raw, b"")
-                            writer._rows_bytes = size = writer._rows_bytes + len(raw) + 30
-                            offset = writer._next_offset
-                            writer._next_offset = offset + 1
-                            if size >= max_bytes or len(rows) >= flat_max:
-                                writer._seal_locked()
-                                writer._wait_for_room_locked()
-                            return offset
+                            try:
+                                name_id = ids[name]
+                                source_id = ids[source]
+                            except (KeyError, TypeError):   # not checked yet: append_encoded checks it
+                                pass
+                            else:
+                                mono = monotonic_ns() - mono_base
+                                if mono < writer._last_mono:
+                                    mono = writer._last_mono
+                                writer._last_mono = mono
+                                rows = writer._rows
+                                if not rows:
+                                    writer._start_buffer_locked()
+                                rows += (name_id, source_id, FLAG_MODEL, None, mono, raw, b"")
+                                writer._rows_bytes = size = writer._rows_bytes + len(raw) + 30
+                                offset = writer._next_offset
+                                writer._next_offset = offset + 1
+                                if size >= max_bytes or len(rows) >= flat_max:
+                                    writer._seal_locked()
+                                    writer._wait_for_room_locked()
+                                return offset
                     finally:
                         release()
                 return writer.append_encoded(name, source, FLAG_MODEL, None, None, raw, b"")
@@ -396,8 +405,8 @@ class LogWriter:
                         continue
                     j = i + 1        # a row bigger than a block goes alone
                 k = j - i
-                self._rows += _flat(names[i:j], sources[i:j], flags[i:j], ts[i:j], fixed[i:j], datas[i:j],
-                                    types[i:j])
+                self._rows += _flat(self._ids_locked(names[i:j]), self._ids_locked(sources[i:j]), flags[i:j],
+                                    ts[i:j], fixed[i:j], datas[i:j], types[i:j])
                 self._last_mono = fixed[j - 1]
                 self._rows_bytes += cum[j] - cum[i]
                 if first < 0:
@@ -425,12 +434,8 @@ class LogWriter:
         if not (_PLAIN_FLAGS.issuperset(flags) and set(map(type, datas)) == {bytes}
                 and set(map(type, types)) == {bytes} and max(sizes) <= limit):
             return False
-        new = set(names).union(sources).difference(self._checked_names)
-        if not all(map(_good_name, new)):
-            return False
-        if len(self._checked_names) < 100_000:
-            self._checked_names |= new
-        return True
+        # names with an id passed before; the new ones get theirs when laid (_ids_locked)
+        return all(map(_good_name, set(names).union(sources).difference(self._ids)))
 
     def _plain_columns(self, rows: list[tuple]) -> tuple | None:
         """The columns (names, sources, flags, datas, types) and sizes of rows that pass
@@ -495,7 +500,7 @@ class LogWriter:
                 if mono < self._last_mono:
                     mono = self._last_mono
                 self._last_mono = mono
-                self._rows += (name, source, flags, timestamp, mono, data, types)
+                self._rows += (self._id_locked(name), self._id_locked(source), flags, timestamp, mono, data, types)
             self._finish_batch_locked(len(checked), total)
             return first
 
@@ -515,7 +520,8 @@ class LogWriter:
             mono = max(time.monotonic_ns() - self._mono_base, self._last_mono)
             self._last_mono = mono
             # one clock read; the batch's events 1 ns apart, in order
-            self._rows += _flat(names, sources, flags, range(now, now + n), [mono] * n, datas, types)
+            self._rows += _flat(self._ids_locked(names), self._ids_locked(sources), flags, range(now, now + n),
+                                [mono] * n, datas, types)
             self._finish_batch_locked(n, total)
             return first
 
@@ -536,6 +542,22 @@ class LogWriter:
             self._seal_locked()
             self._wait_for_room_locked()
 
+    def _id_locked(self, value: str) -> int:
+        """The id of a checked name or source in the block buffer (given one if new)."""
+        ids = self._ids
+        i = ids.get(value)
+        if i is None:
+            i = ids[value] = len(self._id_names)
+            self._id_names.append(value)
+        return i
+
+    def _ids_locked(self, values: Sequence[str]) -> list[int]:
+        """`_id_locked` of a column of checked names or sources."""
+        ids = self._ids
+        for value in set(values).difference(ids):
+            self._id_locked(value)
+        return list(map(ids.__getitem__, values))
+
     def _start_buffer_locked(self) -> None:
         self._rows_started = time.monotonic()
         self._wall_base = time.time_ns() - (time.monotonic_ns() - self._mono_base)
@@ -550,8 +572,11 @@ class LogWriter:
     def _seal_locked(self) -> None:
         if not self._rows:
             return
-        self._pending.append((self._buffer_first, self._rows, self._wall_base, self._rows_bytes))
+        self._pending.append((self._buffer_first, self._rows, self._wall_base, self._rows_bytes, self._id_names))
         self._pending_bytes += self._rows_bytes
+        if len(self._id_names) > _MAX_IDS:   # bound the table (names made per event): start afresh
+            self._ids.clear()
+            self._id_names = []
         self._rows = []
         self._rows_bytes = 0
         self._buffer_first = self._next_offset
@@ -637,8 +662,8 @@ class LogWriter:
                     self._cond.notify_all()
                 return
 
-    def _write_block(self, first: int, rows: list, wall_base: int, _size: int) -> None:
-        frame, header, meta = encode_flat(first, rows, self._compressor, wall_base)
+    def _write_block(self, first: int, rows: list, wall_base: int, _size: int, table: list[str]) -> None:
+        frame, header, meta = encode_flat(first, rows, self._compressor, wall_base, table, self._scratch)
         opts = self.options
         if self._entries and (self._seg_size + len(frame) > opts.segment_max_bytes or self._roll_wanted or (
                 opts.segment_max_age is not None and time.monotonic() - self._seg_created >= opts.segment_max_age)):

@@ -303,3 +303,94 @@ def test_batch_of_models_takes_the_column_path_and_reads_back(tmp_path):
     assert len(batch_times) == 1                                    # one clock read for the batch
     assert [r.monotonic for r in recs] == sorted(r.monotonic for r in recs)
     assert [r.offset for r in recs] == list(range(len(recs)))
+
+
+def test_writer_ids_across_many_names_and_table_restarts(tmp_path, monkeypatch):
+    """The block buffer holds the writer's ids of names and sources: every append path maps
+    them back to the right strings, above 255 ids (the slow mapping) and across restarts of
+    the id table (forced small here)."""
+    from evlog.segments import writer as writer_mod
+    monkeypatch.setattr(writer_mod, "_MAX_IDS", 40)
+    path = str(tmp_path / "rec")
+    expected = []
+    with Log.create(path, fsync="never", block_max_records=97) as log:
+        log.append("Tick", Tick(pair="A", price=1.0), "feed")
+        expected.append(("Tick", "feed"))
+        for i in range(700):                                   # hot path, general path, many names
+            name, source = f"N{i % 350}", f"S{i % 7}"
+            if i % 3:
+                log.append(name, Tick(pair=name, price=i), source)
+            else:
+                log.append(name, {"i": i}, source)
+            expected.append((name, source))
+        batch = [(f"B{i % 300}", Tick(pair="b", price=i), f"S{i % 5}") for i in range(600)]
+        log.append_batch(batch)                                 # column path, rows span blocks
+        expected += [(n, s) for n, _, s in batch]
+        atomic = [(f"A{i}", {"k": i}, "atom") for i in range(50)]
+        log.append_batch(atomic, atomic=True)                   # atomic batch in one block
+        expected += [(n, s) for n, _, s in atomic]
+        assert len(log._writer._id_names) <= 40 + 2 * 97        # restarted: bounded by a block
+        summary = log.summary()
+    with Log.open(path) as log:
+        got = [(r.name, r.source) for r in log.read()]
+        raws = list(log.read(raw=True))
+    copy = str(tmp_path / "copy")
+    with Log.create(copy, fsync="never", block_max_records=61) as out:
+        out.append_raw_many(raws[:900])                         # raw copy: column path
+        for raw in raws[900:1000]:
+            out.append_raw(raw)                                 # one by one: append_encoded
+        out.append_raw_many(raws[1000:])
+    with Log.open(copy) as log:
+        copied = [(r.name, r.source) for r in log.read()]
+    assert got == expected
+    assert copied == expected
+    counts: dict[str, int] = {}
+    for name, _ in expected:
+        counts[name] = counts.get(name, 0) + 1
+    assert summary.names == counts
+
+
+def test_id_column_of_matches_the_string_column():
+    table = [f"v{i}" for i in range(400)]
+    cases = [[5] * 10, [9, 3, 9, 250, 3], [0, 1, 2, 1, 0], [7, 300, 7, 399, 0]]
+    for ids in cases:
+        values = [table[i] for i in ids]
+        got_table, got_counts, column = blk._id_column_of(ids, table)
+        want_table, want_counts, _ = blk._id_column(values)
+        assert dict(zip(got_table, got_counts)) == dict(zip(want_table, want_counts))
+        n = len(ids)
+        local = [column[k] | column[n + k] << 8 for k in range(n)]
+        assert [got_table[i] for i in local] == values
+
+
+def test_scratch_payload_buffer_is_reused_and_gives_the_same_blocks():
+    import zstandard
+    cctx = zstandard.ZstdCompressor(level=1, write_content_size=True)
+    scratch = bytearray()
+    for n, data in ((50, b'{"i":%d}'), (400, b'{"pad":"' + b"x" * 300 + b'%d"}'), (20, b'"%d"')):
+        flat = []
+        for i in range(n):
+            flat += (i % 3, 3, 0, None, i, data % i, b"")
+        table = ["a", "b", "c", "src"]
+        with_scratch = blk.encode_flat(0, flat, cctx, 10, table, scratch)
+        without = blk.encode_flat(0, flat, cctx, 10, table)
+        assert with_scratch[1].raw_len == without[1].raw_len
+        a, b = blk.decode_frame(with_scratch[0]), blk.decode_frame(without[0])
+        assert [tuple(r) for r in a.records()] == [tuple(r) for r in b.records()]
+        assert [r.name for r in a.records()] == [table[i % 3] for i in range(n)]
+    assert len(scratch) >= 400 * 300                          # grown once, kept
+    random_rows = []
+    for i in range(30):                                       # incompressible: stored raw
+        random_rows += (0, 0, 0, None, i, b'"' + os.urandom(40).hex().encode() + b'"', b"")
+    frame, header, _ = blk.encode_flat(0, random_rows, cctx, 10, ["x"], scratch)
+    assert [r.name for r in blk.decode_frame(frame).records()] == ["x"] * 30
+
+
+def test_hot_path_reports_a_bad_name_or_source_clearly(tmp_path):
+    from evlog.segments import EventEncodeError
+    with Log.create(str(tmp_path / "rec"), fsync="never") as log:
+        log.append("Tick", Tick(pair="A", price=1.0), "s")      # the class is known: hot path
+        for name, source in ((["not", "hashable"], "s"), ("Tick", {"a": 1}), (7, "s")):
+            with pytest.raises(EventEncodeError, match="strings"):
+                log.append(name, Tick(pair="A", price=2.0), source)
+        assert log.append("Tick", Tick(pair="A", price=3.0), "s") == 1
