@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py evlog/segments/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,bench,nats,eventsourcing,parquet]'
@@ -21,6 +21,9 @@ test: $(STAMP)
 	bash scripts/test-services.sh
 	if [ -f scripts/install-test-deps.sh ]; then bash scripts/install-test-deps.sh; fi
 	$(PY) -m pytest -q -p no:cacheprovider --cov=evlog --cov-branch --cov-report=term:skip-covered $(PYTEST_ARGS)
+	# the storage engine again without its compiled write path (a machine with no C compiler)
+	EVLOG_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider --cov=evlog --cov-branch --cov-append \
+		--cov-report= -m "not slow" tests/segments
 	$(PY) -m coverage report --include='evlog/segments/*' --fail-under=95
 
 bench: $(STAMP)

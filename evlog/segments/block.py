@@ -13,6 +13,7 @@ JSON is decoded. The layout is specified in docs/format.md.
 """
 from __future__ import annotations
 
+import os
 import struct
 import sys
 from operator import add as _add, sub as _sub
@@ -169,17 +170,48 @@ def _encode_table(values: Sequence[str], counts: Sequence[int], out: bytearray) 
         out += _U32.pack(count)
 
 
-def _laid_out(parts: Sequence[bytes], size: int, scratch: bytearray) -> memoryview:
-    """`parts` copied end to end into `scratch` (grown when too small, never shrunk): a view
-    of the `size` bytes, to release (`with`) before the buffer is used again."""
-    if len(scratch) < size:
-        scratch.extend(bytes(size - len(scratch)))
+def _lay_payload(columns: Sequence[bytes], datas: Sequence[bytes], scratch: bytearray) -> int:
+    """Write a block's payload into `scratch` (grown when too small, never shrunk): the seven
+    columns, the data as JSON arrays of CHUNK_RECORDS records, then the type maps
+    (`columns[7]`). Returns its length."""
     pos = 0
-    for part in parts:
+    for part in columns[:7]:
         end = pos + len(part)
         scratch[pos:end] = part
         pos = end
-    return memoryview(scratch)[:size]
+    pos = _lay_chunks(scratch, pos, datas, CHUNK_RECORDS)
+    end = pos + len(columns[7])
+    scratch[pos:end] = columns[7]
+    return end
+
+
+def _mono_column_py(mono: Sequence[int]) -> bytes:
+    deltas = [0]
+    deltas += map(_sub, mono[1:], mono[:-1])
+    return _shuffled("q", deltas)
+
+
+def _lengths_column_py(datas: Sequence[bytes]) -> bytes:
+    return _shuffled("I", map(len, datas))
+
+
+def _lay_chunks_py(scratch: bytearray, pos: int, datas: Sequence[bytes], chunk: int) -> int:
+    for c in range(0, len(datas), chunk):
+        for part in (b"[", b",".join(datas[c:c + chunk]), b"]"):
+            end = pos + len(part)
+            scratch[pos:end] = part   # past the end, the slice assignment grows the buffer
+            pos = end
+    return pos
+
+
+# the compiled versions (setup.py builds them where it can), equal to these by test
+_mono_column, _lengths_column, _lay_chunks = _mono_column_py, _lengths_column_py, _lay_chunks_py
+if not os.environ.get("EVLOG_PURE_PYTHON"):
+    try:
+        from ._speedups import lay_chunks as _lay_chunks, lengths_column as _lengths_column, \
+            mono_column as _mono_column
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
 
 
 def encode_block(
@@ -281,8 +313,6 @@ def encode_columns(first_offset: int, names: Sequence[str], sources: Sequence[st
 
     no_types = types.count(b"") == n
     first_mono = mono[0]
-    mono_deltas = [0]
-    mono_deltas += map(_sub, mono[1:], mono[:-1])
     measured = ts.count(None)
     if measured == n and wall_base is not None:
         # every time measured by the writer: one wall-clock base, monotonic times in order
@@ -301,34 +331,28 @@ def encode_columns(first_offset: int, names: Sequence[str], sources: Sequence[st
         else:
             wall_deltas = [0]
             wall_deltas += map(_sub, wall[1:], wall[:-1])
-    parts = [
+    columns = (
         name_column,
         source_column,
         bytes(flags),
-        _shuffled("q", mono_deltas),
+        _mono_column(mono),
         wall_deltas if wall_deltas.__class__ is bytes else _shuffled("q", wall_deltas),
-        _shuffled("I", map(len, datas)),
-        bytes(4 * n) if no_types else _shuffled("I", map(len, types)),
-    ]
-    for c in range(0, n, CHUNK_RECORDS):
-        parts += (b"[", b",".join(datas[c:c + CHUNK_RECORDS]), b"]")
-    if not no_types:
-        parts.append(b"".join(types))
-    raw_len = sum(map(len, parts))
+        _lengths_column(datas),
+        bytes(4 * n) if no_types else _lengths_column(types),
+        b"" if no_types else b"".join(types),
+    )
+    if scratch is None:
+        scratch = bytearray()
+    raw_len = _lay_payload(columns, datas, scratch)
     if raw_len > MAX_RAW_LEN:
         raise ValueError(f"block payload of {raw_len} bytes exceeds {MAX_RAW_LEN}")
     codec = CODEC_NONE
-    payload = None
-    if compressor is not None:
-        if scratch is None:
-            compressed = compressor.compress(b"".join(parts))
+    with memoryview(scratch)[:raw_len] as view:
+        payload = None if compressor is None else compressor.compress(view)
+        if payload is None or len(payload) >= raw_len:
+            payload, codec = bytes(view), CODEC_NONE
         else:
-            with _laid_out(parts, raw_len, scratch) as view:
-                compressed = compressor.compress(view)
-        if len(compressed) < raw_len:
-            payload, codec = compressed, CODEC_ZSTD
-    if payload is None:
-        payload = b"".join(parts)
+            codec = CODEC_ZSTD
     block_flags = 1 if any(f & FLAG_TYPED for f in flag_counter) else 0
     fields = (
         BLOCK_MAGIC, BLOCK_VERSION, codec, block_flags, len(meta), len(payload), raw_len, n,

@@ -32,6 +32,13 @@ from .index import SegmentIndex, SegmentSummary, encode_index
 from .recovery import prepare_for_append
 from .segment import BlockEntry, encode_segment_header, index_filename, segment_filename
 
+try:   # the append hot path compiled (setup.py); optional: the Python closure does the same
+    from ._speedups import ModelAppender as _CompiledModelAppender
+except ImportError:  # pragma: no cover - depends on the build
+    _CompiledModelAppender = None
+if os.environ.get("EVLOG_PURE_PYTHON"):   # tests run both; a user can rule the extension out
+    _CompiledModelAppender = None
+
 FSYNC_POLICIES = ("always", "interval", "never")
 logger = logging.getLogger("evlog.segments")
 LOCK_NAME = ".lock"
@@ -295,7 +302,10 @@ class LogWriter:
         """`Log.append` specialised for its hottest case, a pydantic model of a class seen
         before, with times measured now: the steps of `append_encoded` for that case, in a
         closure whose constants are locals (no method call, few attribute lookups). Everything
-        else goes to `general` (`Log.append` itself) or to `append_encoded`."""
+        else goes to `general` (`Log.append` itself) or to `append_encoded`.
+
+        Where the `_speedups` extension is built, its `ModelAppender` runs these steps in C
+        (the same attributes, under the same lock) and hands every other call to this closure."""
         writer = self
         acquire, release = self._lock.acquire, self._lock.release   # cheaper than `with` here
         ids = self._ids   # cleared in place, never replaced: read under the lock
@@ -342,6 +352,11 @@ class LogWriter:
                 return writer.append_encoded(name, source, FLAG_MODEL, None, None, raw, b"")
             return general(name, data, source, timestamp, monotonic)
 
+        if _CompiledModelAppender is not None:
+            return _CompiledModelAppender(
+                writer=self, slow=append, ids=ids, models=models, lock=self._lock, flag_model=FLAG_MODEL,
+                mono_base=mono_base, max_bytes=max_bytes, flat_max=flat_max, fast_max=_FAST_MAX_BYTES,
+                overhead=_ROW_OVERHEAD)
         return append
 
     def extend_trusted(self, rows: list[tuple[str, str, int, int, int, bytes, bytes]]) -> int:
