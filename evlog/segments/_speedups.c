@@ -390,21 +390,31 @@ shuffle_into(unsigned char *out, Py_ssize_t n, Py_ssize_t i, unsigned long long 
     }
 }
 
+/* The sequence behind a column and its output: `*seq` (a new reference, list or tuple)
+ * and a bytes object of `width` bytes per item, or NULL with an error set. */
+static PyObject *
+new_column(PyObject *values, int width, const char *what, PyObject **seq)
+{
+    *seq = PySequence_Fast(values, what);
+    if (*seq == NULL)
+        return NULL;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, width * PySequence_Fast_GET_SIZE(*seq));
+    if (out == NULL)
+        Py_CLEAR(*seq);
+    return out;
+}
+
 /* mono_column(mono: list[int]) -> bytes: the int64 deltas of `mono` (the first one 0),
  * byte-shuffled; `_shuffled("q", deltas)` in block.py. */
 static PyObject *
 mono_column(PyObject *module, PyObject *mono)
 {
-    PyObject *seq = PySequence_Fast(mono, "mono_column takes a sequence of ints");
-    if (seq == NULL)
+    PyObject *seq;
+    PyObject *out = new_column(mono, 8, "mono_column takes a sequence of ints", &seq);
+    if (out == NULL)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject **items = PySequence_Fast_ITEMS(seq);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, 8 * n);
-    if (out == NULL) {
-        Py_DECREF(seq);
-        return NULL;
-    }
     unsigned char *buf = (unsigned char *)PyBytes_AS_STRING(out);
     long long prev = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -432,16 +442,12 @@ fail:
 static PyObject *
 lengths_column(PyObject *module, PyObject *datas)
 {
-    PyObject *seq = PySequence_Fast(datas, "lengths_column takes a sequence of bytes");
-    if (seq == NULL)
+    PyObject *seq;
+    PyObject *out = new_column(datas, 4, "lengths_column takes a sequence of bytes", &seq);
+    if (out == NULL)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject **items = PySequence_Fast_ITEMS(seq);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, 4 * n);
-    if (out == NULL) {
-        Py_DECREF(seq);
-        return NULL;
-    }
     unsigned char *buf = (unsigned char *)PyBytes_AS_STRING(out);
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!PyBytes_Check(items[i])) {

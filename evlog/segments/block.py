@@ -170,11 +170,10 @@ def _encode_table(values: Sequence[str], counts: Sequence[int], out: bytearray) 
         out += _U32.pack(count)
 
 
-def _lay_payload(columns: Sequence[bytes], datas: Sequence[bytes], scratch: bytearray) -> int:
-    """Write a block's payload into `scratch` (grown when too small, never shrunk): the seven
-    columns, the data as JSON arrays of CHUNK_RECORDS records, then the type maps
-    (`columns[7]`). Returns its length."""
-    pos = 0
+def _lay_payload(columns: Sequence[bytes], datas: Sequence[bytes], scratch: bytearray, pos: int) -> int:
+    """Write a block's payload into `scratch` from `pos` (grown when too small, never
+    shrunk): the seven columns, the data as JSON arrays of CHUNK_RECORDS records, then the
+    type maps (`columns[7]`). Returns the position after it."""
     for part in columns[:7]:
         end = pos + len(part)
         scratch[pos:end] = part
@@ -239,6 +238,36 @@ def encode_flat(first_offset: int, flat: list, compressor: zstandard.ZstdCompres
                           table=table, scratch=scratch)
 
 
+def encode_flat_many(blocks: Sequence[tuple[int, list, int | None, Sequence[str] | None]],
+                     compressor: zstandard.ZstdCompressor, scratch: bytearray,
+                     ) -> list[tuple[bytes, BlockHeader, BlockMeta]]:
+    """`encode_flat` of several blocks `(first_offset, flat, wall_base, table)`, their payloads
+    laid end to end in `scratch` and compressed in one call (`multi_compress_to_buffer`): the
+    writer's I/O thread gives up the GIL once for all of them, not once per block (each time
+    it gets the GIL back it may wait for the interpreter's switch interval, 5 ms)."""
+    laid = []
+    pos = 0
+    for first_offset, flat, wall_base, table in blocks:
+        if not 0 < len(flat) <= 7 * MAX_RECORDS or len(flat) % 7:
+            raise ValueError(f"a block holds 1 to {MAX_RECORDS} records of 7 fields")
+        block = _lay_block(first_offset, *(flat[k::7] for k in range(7)), wall_base, table, scratch, pos)
+        laid.append(block)
+        pos = block.start + block.raw_len
+    whole = memoryview(scratch)
+    views = [whole[block.start:block.start + block.raw_len] for block in laid]
+    try:
+        if hasattr(compressor, "multi_compress_to_buffer"):
+            packed = compressor.multi_compress_to_buffer(views)
+            compressed = [packed[i].tobytes() for i in range(len(views))]
+        else:  # pragma: no cover - python-zstandard's CFFI backend has no multi-compression
+            compressed = [compressor.compress(view) for view in views]
+        return [_framed(block, view, out) for block, view, out in zip(laid, views, compressed)]
+    finally:
+        for view in views:
+            view.release()
+        whole.release()
+
+
 def _id_column(values: Sequence[str]) -> tuple[list[str], list[int], bytes]:
     """(table in order of first appearance, count of each entry, shuffled u16 id column).
     Up to 256 distinct values the ids fit the low bytes: the column is `bytes(ids)` followed by
@@ -288,6 +317,27 @@ def encode_columns(first_offset: int, names: Sequence[str], sources: Sequence[st
     With `table`, `names` and `sources` are indexes into it. `scratch`, a buffer the caller
     keeps from block to block, receives the uncompressed payload: no fresh allocation (and
     page faults) of a payload-sized buffer per block."""
+    if scratch is None:
+        scratch = bytearray()
+    block = _lay_block(first_offset, names, sources, flags, ts, mono, datas, types, wall_base, table, scratch, 0)
+    with memoryview(scratch)[:block.raw_len] as view:
+        return _framed(block, view, None if compressor is None else compressor.compress(view))
+
+
+class _LaidBlock(NamedTuple):
+    """A block encoded but for compression: its payload at `start` in a scratch buffer."""
+
+    start: int
+    raw_len: int
+    meta: bytes
+    fields: tuple   # block flags, count, first offset, first/last/min/max ts, first/last mono
+    block_meta: BlockMeta
+
+
+def _lay_block(first_offset: int, names: Sequence, sources: Sequence, flags: Sequence[int],
+               ts: Sequence[int | None], mono: Sequence[int], datas: Sequence[bytes], types: Sequence[bytes],
+               wall_base: int | None, table: Sequence[str] | None, scratch: bytearray, start: int) -> _LaidBlock:
+    """The columns and meta of a block, its payload laid out in `scratch` from `start`."""
     n = len(names)
     if not 0 < n <= MAX_RECORDS:
         raise ValueError(f"a block holds 1 to {MAX_RECORDS} records, not {n}")
@@ -341,32 +391,31 @@ def encode_columns(first_offset: int, names: Sequence[str], sources: Sequence[st
         bytes(4 * n) if no_types else _lengths_column(types),
         b"" if no_types else b"".join(types),
     )
-    if scratch is None:
-        scratch = bytearray()
-    raw_len = _lay_payload(columns, datas, scratch)
+    raw_len = _lay_payload(columns, datas, scratch, start) - start
     if raw_len > MAX_RAW_LEN:
         raise ValueError(f"block payload of {raw_len} bytes exceeds {MAX_RAW_LEN}")
-    codec = CODEC_NONE
-    with memoryview(scratch)[:raw_len] as view:
-        payload = None if compressor is None else compressor.compress(view)
-        if payload is None or len(payload) >= raw_len:
-            payload, codec = bytes(view), CODEC_NONE
-        else:
-            codec = CODEC_ZSTD
     block_flags = 1 if any(f & FLAG_TYPED for f in flag_counter) else 0
-    fields = (
-        BLOCK_MAGIC, BLOCK_VERSION, codec, block_flags, len(meta), len(payload), raw_len, n,
-        first_offset, first_ts, last_ts, min_ts, max_ts, first_mono, mono[-1],
-    )
+    return _LaidBlock(start, raw_len, bytes(meta), (
+        block_flags, n, first_offset, first_ts, last_ts, min_ts, max_ts, first_mono, mono[-1]),
+        BlockMeta(name_table, name_counts, source_table, source_counts, dict(flag_counter)))
+
+
+def _framed(block: _LaidBlock, raw: memoryview, compressed: bytes | None) -> tuple[bytes, BlockHeader, BlockMeta]:
+    """The frame of a laid-out block: the compressed payload when smaller, else the raw one."""
+    if compressed is None or len(compressed) >= block.raw_len:
+        payload, codec = bytes(raw), CODEC_NONE
+    else:
+        payload, codec = compressed, CODEC_ZSTD
+    block_flags, n, *rest = block.fields
+    fields = (BLOCK_MAGIC, BLOCK_VERSION, codec, block_flags, len(block.meta), len(payload), block.raw_len, n, *rest)
     head = _HEADER.pack(*fields, 0)[:_CHECKED]
     hasher = xxhash.xxh3_64(head)
-    hasher.update(meta)
+    hasher.update(block.meta)
     hasher.update(payload)
     checksum = hasher.intdigest()
     header = BlockHeader(*fields[1:], checksum)
-    frame = b"".join((head, struct.pack("<Q", checksum), meta, payload))
-    block_meta = BlockMeta(name_table, name_counts, source_table, source_counts, dict(flag_counter))
-    return frame, header, block_meta
+    frame = b"".join((head, struct.pack("<Q", checksum), block.meta, payload))
+    return frame, header, block.block_meta
 
 
 def parse_header(buf: bytes | memoryview, where: str | None = None, position: int | None = None,
@@ -801,5 +850,5 @@ def decode_frame(frame: bytes | memoryview, where: str | None = None,
 __all__ = [
     "BLOCK_MAGIC", "HEADER_SIZE", "MAX_RECORDS", "MAX_EVENT_BYTES", "MAX_NAME_BYTES", "MAX_RAW_LEN",
     "MAX_FRAME_LEN", "BlockHeader", "BlockMeta", "Record", "RawRecord", "RawColumns", "DecodedBlock",
-    "encode_block", "encode_flat", "encode_columns", "parse_header", "parse_meta", "verify_checksum", "decode_frame",
+    "encode_block", "encode_flat", "encode_flat_many", "encode_columns", "parse_header", "parse_meta", "verify_checksum", "decode_frame",
 ]

@@ -96,6 +96,11 @@ def check_prefix(path: str, at_least: int) -> int:
     return len(recs)
 
 
+# events of one run: enough that the run makes more than 20 writes and 20 syncs (queued
+# blocks share a write and a sync) for the every-k loop to mean something
+RUN_EVENTS = 90
+
+
 def run_once(path: str, fs: FaultyFS) -> bool:
     """One run with a fault injected; returns False when the run never reached the k-th call."""
     opts = {"fsync": "always", "block_max_records": 3, "segment_max_bytes": 4096}
@@ -111,7 +116,7 @@ def run_once(path: str, fs: FaultyFS) -> bool:
     acked = 0
     failure = None
     try:
-        for i in range(45):
+        for i in range(RUN_EVENTS):
             assert log.append(*event(i)) == i
             if i % 4 == 3:
                 acked = log.flush()
@@ -122,7 +127,7 @@ def run_once(path: str, fs: FaultyFS) -> bool:
         failure = exc
     if failure is None:
         assert not fs.fired
-        check_prefix(path, 45)
+        check_prefix(path, RUN_EVENTS)
         return False
     assert fs.fired and str(failure)
     durable = log.durable_offset
