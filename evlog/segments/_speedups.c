@@ -188,7 +188,9 @@ appender_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, Py
         return NULL;
     if (!known)
         return PyObject_Vectorcall(self->slow, args, nargsf, NULL);
-    PyObject *serializer = PyObject_GetAttr(data, s_serializer);
+    /* the class attribute, looked up on the class: pydantic's BaseModel has a __getattr__
+     * hook that makes the same lookup on the instance cost about twice as much */
+    PyObject *serializer = PyObject_GetAttr((PyObject *)Py_TYPE(data), s_serializer);
     if (serializer == NULL) {
         PyErr_Clear();
         return PyObject_Vectorcall(self->slow, args, nargsf, NULL);

@@ -570,9 +570,12 @@ class LogWriter:
     def _ids_locked(self, values: Sequence[str]) -> list[int]:
         """`_id_locked` of a column of checked names or sources."""
         ids = self._ids
-        for value in set(values).difference(ids):
-            self._id_locked(value)
-        return list(map(ids.__getitem__, values))
+        try:
+            return list(map(ids.__getitem__, values))
+        except KeyError:   # new ones among them
+            for value in set(values).difference(ids):
+                self._id_locked(value)
+            return list(map(ids.__getitem__, values))
 
     def _start_buffer_locked(self) -> None:
         self._rows_started = time.monotonic()
