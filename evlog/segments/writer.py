@@ -2,8 +2,10 @@
 fsync policy, and failure handling.
 
 `append` only adds a row to the current block buffer (the caller pays for encoding the
-event's data, nothing else). Full blocks go to a bounded queue; the I/O thread compresses
-each one, writes it with a single `write`, and fsyncs per the policy. Offsets below
+event's data, nothing else; for a pydantic model of a known class the compiled
+`_speedups.ModelAppender` does it when built). Full blocks go to a bounded queue; the I/O
+thread takes the queued blocks together, compresses them in one call, writes each segment's
+share with a single `write`, and fsyncs per the policy. Offsets below
 `durable_offset` are on stable storage. After any failed write or fsync the writer is
 failed for good: it does not retry (after a failed fsync the kernel may have dropped the
 dirty pages, so a retry could report lost data as durable) and `append` raises.
