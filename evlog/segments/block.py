@@ -232,14 +232,12 @@ def encode_flat(first_offset: int, flat: list, compressor: zstandard.ZstdCompres
     A timestamp of None stands for `wall_base` + the row's monotonic time. With `table`, the
     name and source fields are indexes into it (the writer's ids); `scratch` see
     `encode_columns`."""
-    if not 0 < len(flat) <= 7 * MAX_RECORDS or len(flat) % 7:
-        raise ValueError(f"a block holds 1 to {MAX_RECORDS} records of 7 fields")
-    return encode_columns(first_offset, *(flat[k::7] for k in range(7)), compressor, wall_base,
-                          table=table, scratch=scratch)
+    return encode_flat_many([(first_offset, flat, wall_base, table)], compressor,
+                            bytearray() if scratch is None else scratch)[0]
 
 
 def encode_flat_many(blocks: Sequence[tuple[int, list, int | None, Sequence[str] | None]],
-                     compressor: zstandard.ZstdCompressor, scratch: bytearray,
+                     compressor: zstandard.ZstdCompressor | None, scratch: bytearray,
                      ) -> list[tuple[bytes, BlockHeader, BlockMeta]]:
     """`encode_flat` of several blocks `(first_offset, flat, wall_base, table)`, their payloads
     laid end to end in `scratch` and compressed in one call (`multi_compress_to_buffer`): the
@@ -256,7 +254,9 @@ def encode_flat_many(blocks: Sequence[tuple[int, list, int | None, Sequence[str]
     whole = memoryview(scratch)
     views = [whole[block.start:block.start + block.raw_len] for block in laid]
     try:
-        if hasattr(compressor, "multi_compress_to_buffer"):
+        if compressor is None:
+            compressed: list[bytes | None] = [None] * len(views)
+        elif hasattr(compressor, "multi_compress_to_buffer"):
             packed = compressor.multi_compress_to_buffer(views)
             compressed = [packed[i].tobytes() for i in range(len(views))]
         else:  # pragma: no cover - python-zstandard's CFFI backend has no multi-compression

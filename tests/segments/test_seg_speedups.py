@@ -145,8 +145,11 @@ def test_compiled_appender_equals_the_python_closure(tmp_path_factory, steps):
     assert compiled == python
 
 
+@pytest.mark.parametrize("kind", ["model", "dict"])
 @pytest.mark.parametrize("compiled", [pytest.param(True, marks=needs_c), False])
-def test_hot_path_from_threads_keeps_gapless_offsets(tmp_path, monkeypatch, compiled):
+def test_appends_from_threads_keep_gapless_offsets(tmp_path, monkeypatch, compiled, kind):
+    """Four threads appending at once (models: the hot path; dicts: the general path): offsets
+    stay gapless and each thread's events keep their order."""
     if not compiled:
         monkeypatch.setattr(writer_mod, "_CompiledModelAppender", None)
     path = str(tmp_path / "rec")
@@ -155,7 +158,8 @@ def test_hot_path_from_threads_keeps_gapless_offsets(tmp_path, monkeypatch, comp
 
         def work(t: int) -> None:
             for i in range(800):
-                log.append("Q", Quote(pair=f"{t}", price=i), f"t{t}")
+                quote = Quote(pair=f"{t}", price=i)
+                log.append("Q", quote if kind == "model" else quote.model_dump(), f"t{t}")
         threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
         for th in threads:
             th.start()
