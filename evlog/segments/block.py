@@ -231,7 +231,7 @@ def encode_flat(first_offset: int, flat: list, compressor: zstandard.ZstdCompres
     flat list and slicing its columns out is cheaper than a tuple per row and a transpose).
     A timestamp of None stands for `wall_base` + the row's monotonic time. With `table`, the
     name and source fields are indexes into it (the writer's ids); `scratch` see
-    `encode_columns`."""
+    `encode_flat_many`."""
     return encode_flat_many([(first_offset, flat, wall_base, table)], compressor,
                             bytearray() if scratch is None else scratch)[0]
 
@@ -242,7 +242,9 @@ def encode_flat_many(blocks: Sequence[tuple[int, list, int | None, Sequence[str]
     """`encode_flat` of several blocks `(first_offset, flat, wall_base, table)`, their payloads
     laid end to end in `scratch` and compressed in one call (`multi_compress_to_buffer`): the
     writer's I/O thread gives up the GIL once for all of them, not once per block (each time
-    it gets the GIL back it may wait for the interpreter's switch interval, 5 ms)."""
+    it gets the GIL back it may wait for the interpreter's switch interval, 5 ms). `scratch`,
+    a buffer the caller keeps from call to call (grown, never shrunk), spares a fresh
+    payload-sized allocation, and its page faults, per block."""
     laid = []
     pos = 0
     for first_offset, flat, wall_base, table in blocks:
@@ -251,6 +253,12 @@ def encode_flat_many(blocks: Sequence[tuple[int, list, int | None, Sequence[str]
         block = _lay_block(first_offset, *(flat[k::7] for k in range(7)), wall_base, table, scratch, pos)
         laid.append(block)
         pos = block.start + block.raw_len
+    return _compressed_frames(laid, compressor, scratch)
+
+
+def _compressed_frames(laid: list[_LaidBlock], compressor: zstandard.ZstdCompressor | None,
+                       scratch: bytearray) -> list[tuple[bytes, BlockHeader, BlockMeta]]:
+    """The frames of blocks laid out in `scratch`, compressed in one call."""
     whole = memoryview(scratch)
     views = [whole[block.start:block.start + block.raw_len] for block in laid]
     try:
@@ -307,21 +315,15 @@ def _id_column_of(ids: Sequence[int], table: Sequence[str]) -> tuple[list[str], 
 
 def encode_columns(first_offset: int, names: Sequence[str], sources: Sequence[str], flags: Sequence[int],
                    ts: Sequence[int | None], mono: Sequence[int], datas: Sequence[bytes], types: Sequence[bytes],
-                   compressor: zstandard.ZstdCompressor | None, wall_base: int | None = None, *,
-                   table: Sequence[str] | None = None, scratch: bytearray | None = None,
+                   compressor: zstandard.ZstdCompressor | None, wall_base: int | None = None,
                    ) -> tuple[bytes, BlockHeader, BlockMeta]:
     """Frame a block given its columns (all of one length, 1 to MAX_RECORDS).
 
     A timestamp of None (the writer's measured times) means `wall_base + monotonic`; a block
-    of only those (monotonic times then never decrease) needs no per-record wall clock work.
-    With `table`, `names` and `sources` are indexes into it. `scratch`, a buffer the caller
-    keeps from block to block, receives the uncompressed payload: no fresh allocation (and
-    page faults) of a payload-sized buffer per block."""
-    if scratch is None:
-        scratch = bytearray()
-    block = _lay_block(first_offset, names, sources, flags, ts, mono, datas, types, wall_base, table, scratch, 0)
-    with memoryview(scratch)[:block.raw_len] as view:
-        return _framed(block, view, None if compressor is None else compressor.compress(view))
+    of only those (monotonic times then never decrease) needs no per-record wall clock work."""
+    scratch = bytearray()
+    block = _lay_block(first_offset, names, sources, flags, ts, mono, datas, types, wall_base, None, scratch, 0)
+    return _compressed_frames([block], compressor, scratch)[0]
 
 
 class _LaidBlock(NamedTuple):
