@@ -90,6 +90,7 @@ class LegacyRecording(_Base):
         self.session_name = header.session_name
         self.start_time_ns = header.start_time_ns
         self.metadata = header.extra
+        self.header_duration_ms = header.duration_ms   # the file's own duration_ms (EventReplayer's)
         self._summary: SegmentSummary | None = None
         self.start_offset = 0
 

@@ -4,7 +4,12 @@ JSON files (both formats, through `evlog.recording.open_recording`).
     replayer = EventReplayer("recordings/ma_session_20251012_120000")
     replayer.replay(service_bus, speed_multiplier=10.0, event_filter=lambda name: "Failed" in name)
     replayer.get_event_summary(); replayer.print_timeline(max_events=50)
-    only_failures = replayer.filter_events(lambda name: "Failed" in name)
+    only_failures = replayer.filter_events(lambda name: "Failed" in name)   # "<session>_filtered"
+
+Where the original's behaviour is observable it is kept: a missing events module is a warning
+and dicts are replayed; progress is `(position in the recording, its total)`; a filtered
+replayer is named `<session>_filtered` and lasts until its last event; the summary is most
+frequent first, ties in order of first appearance.
 
 See docs/replay.md.
 """
@@ -14,7 +19,6 @@ import datetime as _dt
 import os
 import sys
 import threading
-from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
@@ -23,11 +27,13 @@ from .replay.clock import Clock
 from .replay.control import ReplayControl
 from .replay.convert import model_resolver
 from .replay.events import EventSequence
-from .replay.scheduler import ReplayResult, run_replay
-from .replay.selection import Selection
+from .replay.scheduler import ReplayError, ReplayResult, run_replay
+from .replay.selection import Selection, offset_ms
 from .replay.sinks import as_publish
 
 __all__ = ["EventReplayer", "ReplayHandle"]
+
+PROGRESS_FORMS = ("recording", "selected")
 
 
 class ReplayHandle:
@@ -65,18 +71,21 @@ class EventReplayer:
 
     `registry`: `{event name: pydantic model}` used by every `replay` to rebuild models
     (`events_module_name` does the same from a module's classes). `clock`: an injected clock
-    (tests use `evlog.replay.VirtualClock`).
+    (tests use `evlog.replay.VirtualClock`). `filter_events` makes the filtered replayers
+    (the private `_selection` and `_session_name`).
     """
 
     def __init__(self, path: str | os.PathLike, *, registry: Mapping[str, type] | None = None,
-                 clock: Clock | None = None, _selection: Selection | None = None) -> None:
+                 clock: Clock | None = None, _selection: Selection | None = None,
+                 _session_name: str | None = None) -> None:
         self.path = Path(path)
         self.recording = open_recording(path)
         self.registry = registry
         self.clock = clock
         self._selection = _selection or Selection()
         self._count_cache: int | None = None
-        self.session_name: str = self.recording.session_name
+        self._duration_cache: int | float | None = None
+        self.session_name: str = self.recording.session_name if _session_name is None else _session_name
         self.events = EventSequence(self.recording, self._selection, self._count)
 
     # the original's attributes ---------------------------------------------------------------
@@ -94,8 +103,20 @@ class EventReplayer:
         return self.recording.start_time_ns
 
     @property
-    def duration_ms(self) -> float:
-        return self.recording.duration_ms
+    def duration_ms(self) -> int | float:
+        """The original's `duration_ms`: an original JSON file's own `duration_ms`, else the
+        offset of the last event (ms; an int when whole). For a filtered replayer, the offset of
+        its last event (0 without events), as the original's `filter_events` wrote it."""
+        if self._duration_cache is None:
+            if self._selection.empty:
+                header = getattr(self.recording, "header_duration_ms", None)
+                summary = self.recording.summary()
+                self._duration_cache = (header if header is not None else
+                                        offset_ms(summary.last_mono or 0) if summary.count else 0)
+            else:
+                last = self.events.last()
+                self._duration_cache = last["timestamp_offset_ms"] if last is not None else 0
+        return self._duration_cache
 
     @property
     def metadata(self) -> dict:
@@ -125,7 +146,8 @@ class EventReplayer:
                progress_callback: Callable[[int, int], Any] | None = None, *,
                registry: Mapping[str, type] | None = None, start: Any = None, end: Any = None,
                loop: bool | int = False, control: ReplayControl | None = None,
-               stop_on_error: bool = False, clock: Clock | None = None) -> ReplayResult:
+               stop_on_error: bool = False, clock: Clock | None = None,
+               progress: str = "recording") -> ReplayResult:
         """Publish the events into `service_bus` (an object with `publish(name, event, source)`
         or a callable) with their recorded timing divided by `speed_multiplier`
         (`float("inf")` or "max": as fast as possible).
@@ -137,13 +159,27 @@ class EventReplayer:
         repeat until stopped, or a number of passes. `control`: a ReplayControl to pause,
         step, seek and change speed from another thread. A publish that raises is counted in
         the result and the replay goes on (`stop_on_error=True` stops it).
+
+        An `events_module_name` that cannot be imported is a logged warning (also in
+        `result.warnings`) and the events are replayed as dicts, as the original did.
+        `progress_callback(current, total)` is called after each event the replay publishes (or
+        fails to): with `progress="recording"` (the original's) `current` is the event's 1-based
+        position in `self.events` and `total` is `len(self.events)`; with `progress="selected"`
+        they count the events this replay selects (`(k, selected)`).
         """
+        if progress not in PROGRESS_FORMS:
+            raise ReplayError(f"progress must be one of {', '.join(map(repr, PROGRESS_FORMS))}, not {progress!r}")
         selection = self._selection & Selection.of(event_filter)
         reg = registry if registry is not None else self.registry
-        resolve = model_resolver(reg, events_module_name)
-        return run_replay(self.recording, as_publish(service_bus), selection, speed=speed_multiplier,
-                          clock=clock or self.clock, control=control, start=start, end=end, loop=loop,
-                          resolve=resolve, progress=progress_callback, stop_on_error=stop_on_error)
+        warnings: list[str] = []
+        resolve = model_resolver(reg, events_module_name, warnings)
+        position = self.events.positions() if progress_callback is not None and progress == "recording" else None
+        result = run_replay(self.recording, as_publish(service_bus), selection, speed=speed_multiplier,
+                            clock=clock or self.clock, control=control, start=start, end=end, loop=loop,
+                            resolve=resolve, progress=progress_callback, position=position,
+                            stop_on_error=stop_on_error)
+        result.warnings[:0] = warnings
+        return result
 
     def start_replay(self, service_bus: Any, speed_multiplier: float | str = 1.0, *,
                      control: ReplayControl | None = None, **options: Any) -> ReplayHandle:
@@ -155,20 +191,45 @@ class EventReplayer:
 
     # analysis --------------------------------------------------------------------------------
     def get_event_summary(self) -> dict[str, int]:
-        """Counts by event name, most frequent first (from the index when unfiltered)."""
+        """Counts by event name, most frequent first and equal counts in order of first
+        appearance (the original's `dict(Counter(...).most_common())`). Counts come from the
+        index when only names decide; ordering a tie reads the tied names' first events."""
         sel = self._selection
         if sel.name_only and not sel.sources:
-            counts = Counter({name: n for name, n in self.recording.summary().names.items()
-                              if n and sel.name_ok(name)})
+            counts = {name: n for name, n in self.recording.summary().names.items() if n and sel.name_ok(name)}
+            first = self._first_appearance(counts)
         else:
-            counts = Counter(r.name for r in self.recording.read(**sel.read_kwargs()))
-        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+            counts = {}
+            for r in self.recording.read(**sel.read_kwargs()):
+                counts[r.name] = counts.get(r.name, 0) + 1
+            first = {name: i for i, name in enumerate(counts)}
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], first.get(item[0], 0))))
+
+    def _first_appearance(self, counts: dict[str, int]) -> dict[str, int]:
+        """The offset of the first event of each name whose count another name shares (the
+        index has counts, not order); read with the names pushed down, stopping when all are seen."""
+        seen_counts: dict[int, int] = {}
+        for n in counts.values():
+            seen_counts[n] = seen_counts.get(n, 0) + 1
+        tied = {name for name, n in counts.items() if seen_counts[n] > 1}
+        first: dict[str, int] = {}
+        if tied:
+            raw = self.format == "evlog"
+            records = self.recording.read(names=tied.__contains__, raw=True) if raw else \
+                self.recording.read(names=tied.__contains__)
+            for r in records:
+                first.setdefault(r.name, r.offset)
+                if len(first) == len(tied):
+                    break
+        return first
 
     def filter_events(self, predicate: Any) -> "EventReplayer":
-        """A new replayer over the events `predicate` selects (same forms as `event_filter`).
-        Nothing is copied: the new replayer reads the same recording through the filter."""
+        """A new replayer over the events `predicate` selects (same forms as `event_filter`),
+        named `<session_name>_filtered`, whose `duration_ms` is its last event's offset (the
+        original's). Nothing is copied: the new replayer reads the same recording through the filter."""
         return EventReplayer(self.path, registry=self.registry, clock=self.clock,
-                             _selection=self._selection & Selection.of(predicate))
+                             _selection=self._selection & Selection.of(predicate),
+                             _session_name=f"{self.session_name}_filtered")
 
     def print_timeline(self, max_events: int = 50, file: TextIO | None = None) -> None:
         """Print the first `max_events` events: time offset, name, source."""

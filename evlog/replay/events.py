@@ -9,7 +9,9 @@ in memory but, for a filtered sequence that is indexed, the offsets of its event
 from __future__ import annotations
 
 from array import array
-from typing import Any, Iterator, Sequence
+from bisect import bisect_right
+from collections import deque
+from typing import Any, Callable, Iterator, Sequence
 
 from .selection import Selection, event_dict
 
@@ -30,15 +32,45 @@ class EventSequence(Sequence):
         for record in self._rec.read(**self._sel.read_kwargs()):
             yield event_dict(record)
 
-    def _offset_of(self, i: int) -> int:
-        if self._sel.empty:
-            return self._rec.start_offset + i
+    def _offset_table(self) -> array:
+        """The offsets of a filtered sequence's events, read once (8 bytes an event)."""
         if self._offsets is None:
-            raw = getattr(self._rec, "format", "") == "evlog" and not self._sel.wheres
+            raw = self._is_evlog and not self._sel.wheres
             kw = self._sel.read_kwargs()
             self._offsets = array("q", (r.offset for r in (self._rec.read(**kw, raw=True) if raw
                                                            else self._rec.read(**kw))))
-        return self._offsets[i]
+        return self._offsets
+
+    @property
+    def _is_evlog(self) -> bool:
+        return getattr(self._rec, "format", "") == "evlog"
+
+    def _offset_of(self, i: int) -> int:
+        if self._sel.empty:
+            return self._rec.start_offset + i
+        return self._offset_table()[i]
+
+    def positions(self) -> Callable[[int], tuple[int, int]]:
+        """A function offset -> (1-based index in this sequence of the event at that offset, the
+        sequence's length): the original's progress `(i + 1, len(self.events))`. What it needs
+        (the length; a filtered sequence's offsets) is read now, before a replay's clock starts."""
+        total = len(self)
+        if self._sel.empty:
+            base = self._rec.start_offset - 1
+            return lambda offset: (offset - base, total)
+        offsets = self._offset_table()
+        return lambda offset: (bisect_right(offsets, offset), total)
+
+    def last(self) -> dict | None:
+        """The last event (None if there is none): read backwards through the index of an evlog
+        recording, streamed through an original JSON file."""
+        kw = self._sel.read_kwargs()
+        if self._is_evlog:
+            for record in self._rec.read(**kw, reverse=True):
+                return event_dict(record)
+            return None
+        tail = deque(self._rec.read(**kw), maxlen=1)
+        return event_dict(tail[0]) if tail else None
 
     def _get(self, offset: int) -> dict:
         for record in self._rec.read(offset, offset + 1):

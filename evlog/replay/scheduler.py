@@ -63,6 +63,7 @@ class ReplayResult:
     failed: int = 0
     unserializable: int = 0          # markers of events the recorder could not serialize (skipped)
     errors: list[str] = field(default_factory=list)   # the first failures, one line each
+    warnings: list[str] = field(default_factory=list)  # e.g. an events module not found: dicts replayed
     passes: int = 0
     stopped: bool = False            # ended early: stop() or stop_on_error
     speed: float = 1.0
@@ -84,6 +85,8 @@ class ReplayResult:
         if self.lateness_max_ms:
             text += (f"; lateness p50 {self.lateness_p50_ms:.3f} ms, p99 {self.lateness_p99_ms:.3f} ms,"
                      f" max {self.lateness_max_ms:.3f} ms")
+        for warning in self.warnings:
+            text += f"; warning: {warning}"
         return text
 
 
@@ -119,6 +122,7 @@ class _Replay:
                  speed: float, clock: Clock | None, control: ReplayControl | None, start: Any, end: Any,
                  loop: bool | int, resolve: Callable[[str], Any] | None,
                  progress: Callable[[int, int], Any] | None, stop_on_error: bool,
+                 position: Callable[[int], tuple[int, int]] | None = None,
                  on_record: Callable[[Any], Any] | None = None, on_idle: Callable[[int], Any] | None = None,
                  raw: bool = False, markers: bool = False, anchor: str = "start") -> None:
         if not isinstance(loop, (bool, int)) or (not isinstance(loop, bool) and loop < 0):
@@ -143,6 +147,7 @@ class _Replay:
         self.end = resolve_bound(end, recording.start_time_ns, "end")
         self.loop = loop
         self.progress = progress
+        self.position = position
         self.stop_on_error = stop_on_error
         is_evlog = getattr(recording, "format", "") == "evlog"
         self.raw = is_evlog and (raw if on_record is not None else resolve is not None and not selection.wheres)
@@ -251,7 +256,7 @@ class _Replay:
         publish, convert, clock, ctl = self.publish, self.convert, self.clock, self.control
         on_record, on_idle, skip_markers = self.on_record, self.on_idle, not self.markers
         hist_add = self.hist.add
-        progress = self.progress
+        progress, position = self.progress, self.position
         errors = res.errors
         first_pub: int | None = None
         last_pub = 0
@@ -261,7 +266,7 @@ class _Replay:
         seeked = False
         while True:
             pass_lo = self._pass_lo(pos)
-            total = self._count(pos) if progress is not None else 0
+            total = self._count(pos) if progress is not None and position is None else 0
             if self.anchor_first and not seeked:
                 self.anchor_mono = None   # the pass's first event is due at once
             else:
@@ -331,27 +336,30 @@ class _Replay:
                     last_pub, last_mono = now, mono
                 if rec.flags & FLAG_UNSERIALIZABLE and skip_markers:
                     res.unserializable += 1
-                    continue
-                try:
-                    if on_record is None:
-                        publish(rec.name, rec.data if convert is None else convert(rec), rec.source)
-                    else:
-                        on_record(rec)
-                    res.published += 1
-                except Exception as exc:  # noqa: BLE001 - a failing handler is counted and reported
-                    res.failed += 1
-                    if len(errors) < MAX_ERRORS_KEPT:
-                        errors.append(f"offset {rec.offset} {rec.name}: {type(exc).__name__}: "
-                                      f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "))
-                    if self.stop_on_error:
-                        stop, res.stopped, covered_hi = True, True, rec.offset + 1
-                        res.last_offset = rec.offset
-                        break
+                else:
+                    try:
+                        if on_record is None:
+                            publish(rec.name, rec.data if convert is None else convert(rec), rec.source)
+                        else:
+                            on_record(rec)
+                        res.published += 1
+                    except Exception as exc:  # noqa: BLE001 - a failing handler is counted and reported
+                        res.failed += 1
+                        if len(errors) < MAX_ERRORS_KEPT:
+                            errors.append(f"offset {rec.offset} {rec.name}: {type(exc).__name__}: "
+                                          f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "))
+                        if self.stop_on_error:
+                            stop, res.stopped, covered_hi = True, True, rec.offset + 1
+                            res.last_offset = rec.offset
+                            break
                 res.last_offset = rec.offset
                 if ctl is not None:
                     ctl.position = rec.offset
                 if progress is not None:
-                    progress(seen, total)
+                    if position is None:
+                        progress(seen, total)
+                    else:
+                        progress(*position(rec.offset))
             if covered_hi is None:
                 covered_hi = self._pass_hi()
             res.filtered_out += max(0, covered_hi - pass_lo - seen)
@@ -384,11 +392,17 @@ def run_replay(recording: Any, publish: Callable[[str, Any, str], Any] | None = 
                speed: Any = 1.0, clock: Clock | None = None, control: ReplayControl | None = None,
                start: Any = None, end: Any = None, loop: bool | int = False,
                resolve: Callable[[str], Any] | None = None, progress: Callable[[int, int], Any] | None = None,
+               position: Callable[[int], tuple[int, int]] | None = None,
                stop_on_error: bool = False, on_record: Callable[[Any], Any] | None = None,
                on_idle: Callable[[int], Any] | None = None, raw: bool = False, markers: bool = False,
                anchor: str = "start") -> ReplayResult:
     """Replay `recording` (an open_recording object) into `publish(name, event, source)`, or
     hand each whole record to `on_record(record)` (give one of the two).
+
+    `progress(current, total)` is called after each selected event (published, failed, or a
+    skipped marker): by default `current` is its rank in the pass and `total` the events the
+    pass selects; with `position`, `(current, total)` is `position(offset)` instead (the
+    replayer's "position in the whole recording").
 
     Record-level options: `raw=True` hands evlog recordings' `RawRecord`s (data: the stored JSON
     bytes, with `flags` and `types`; other formats give decoded `Record`s); `markers=True` also
@@ -397,6 +411,6 @@ def run_replay(recording: Any, publish: Callable[[str, Any, str], Any] | None = 
     `anchor="first"`: each pass's first event is due at once (default "start": at the recording
     time of the pass's start bound, 0 without one). An exception from `on_idle` ends the replay."""
     return _Replay(recording, publish, selection or Selection(), speed=speed, clock=clock, control=control,
-                   start=start, end=end, loop=loop, resolve=resolve, progress=progress,
+                   start=start, end=end, loop=loop, resolve=resolve, progress=progress, position=position,
                    stop_on_error=stop_on_error, on_record=on_record, on_idle=on_idle, raw=raw,
                    markers=markers, anchor=anchor).run()

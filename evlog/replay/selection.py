@@ -13,16 +13,23 @@ from ..segments.codec import decode_data
 from ..segments.errors import EvlogError
 from ..timespec import TimeSpec, parse_time
 
-__all__ = ["Selection", "SelectionError", "event_dict", "resolve_bound"]
+__all__ = ["Selection", "SelectionError", "event_dict", "offset_ms", "resolve_bound"]
 
 
 class SelectionError(EvlogError, ValueError):
     """An event filter or a start/end bound the replayer cannot use."""
 
 
+def offset_ms(ns: int) -> int | float:
+    """Nanoseconds as the original's milliseconds: an int when whole (the original recorder
+    wrote ints, so `f"{ms}ms"` reads "523ms" as it did), else a float (523.417)."""
+    ms, rest = divmod(ns, 1_000_000)
+    return ms if not rest else ns / 1_000_000
+
+
 def event_dict(record: Record) -> dict:
     """A record in the original format's shape (plus its offset)."""
-    return {"timestamp_offset_ms": record.monotonic / 1_000_000, "event_name": record.name,
+    return {"timestamp_offset_ms": offset_ms(record.monotonic), "event_name": record.name,
             "event_data": record.data, "source": record.source, "offset": record.offset}
 
 

@@ -33,7 +33,8 @@ def write_legacy(path: Path, events=EVENTS) -> Path:
 def write_evlog(path: Path, events=EVENTS, **opts) -> Path:
     with Log.create(path, "bull_run_scenario", start_time_ns=START_NS, fsync="never", **opts) as log:
         for n, d, s, ms in events:
-            log.append(n, d, s, timestamp=START_NS + ms * 10**6, monotonic=ms * 10**6)
+            mono = round(ms * 10**6)   # ms may be fractional (523.5)
+            log.append(n, d, s, timestamp=START_NS + mono, monotonic=mono)
     return path
 
 
