@@ -158,7 +158,7 @@ def replay_to_nats(path: str, url: str, *, subject_template: str = "replay.{even
     ("90s", an ISO time, or an offset). Every message is tagged `Evlog-Replay: <recording>`.
     `dry_run` prints what would be sent, without waiting and without connecting."""
     from .filters import parse_filter
-    from .integrations.nats import NatsSink
+    from .integrations.natssink import NatsSink
     from .replay.control import ReplayControl
     from .replayer import EventReplayer
 

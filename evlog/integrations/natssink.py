@@ -6,6 +6,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from .natsclient import connect
 from .natsformat import (
     MARKER_SOURCE,
     check_subject_template,
@@ -48,7 +49,7 @@ class NatsSink:
         self._loop = loop
         try:
             self._nc = asyncio.run_coroutine_threadsafe(
-                _connect(self.url, name=f"evlog-replay:{self.recording}", timeout=timeout, reconnect=False),
+                connect(self.url, name=f"evlog-replay:{self.recording}", timeout=timeout, reconnect=False),
                 loop).result()
         except BaseException:
             self._stop_loop()
@@ -99,8 +100,3 @@ class NatsSink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-async def _connect(url: str, **kwargs: Any) -> Any:
-    from .nats import connect
-    return await connect(url, **kwargs)
