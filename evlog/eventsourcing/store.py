@@ -15,7 +15,6 @@ the same directory share one store (the log's single-writer lock is per process)
 """
 from __future__ import annotations
 
-import gc
 import os
 import threading
 import time
@@ -60,9 +59,9 @@ class _Sequence:
 
     __slots__ = ("versions", "offsets")
 
-    def __init__(self) -> None:
-        self.versions = array("q")
-        self.offsets = array("q")
+    def __init__(self, versions: array | None = None, offsets: array | None = None) -> None:
+        self.versions = array("q") if versions is None else versions
+        self.offsets = array("q") if offsets is None else offsets
 
     def add(self, version: int, offset: int) -> None:
         if not self.versions or version > self.versions[-1]:
@@ -155,19 +154,10 @@ class EvlogStore:
                 side.tracking_end > tlog_end:
             raise sideindex.SideIndexError("stale: it covers more than the log")
         index: dict[str, _Sequence] = {}
-        new, versions, offsets, pos = object.__new__, side.versions, side.offsets, 0
-        collecting = gc.isenabled()
-        gc.disable()   # acyclic objects, one per aggregate: the collector's passes would halve the speed
-        try:
-            for key, n in zip(side.keys, side.counts):
-                seq = new(_Sequence)
-                seq.versions = versions[pos:pos + n]
-                seq.offsets = offsets[pos:pos + n]
-                index[key] = seq
-                pos += n
-        finally:
-            if collecting:
-                gc.enable()
+        versions, offsets, pos = side.versions, side.offsets, 0
+        for key, n in zip(side.keys, side.counts):
+            index[key] = _Sequence(versions[pos:pos + n], offsets[pos:pos + n])
+            pos += n
         if side.end > side.start:   # the last covered record must be where the index says
             last = next(iter(self._log.read(side.end - 1, side.end, raw=True)), None)
             seq = index.get(last.source) if last is not None else None

@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import gc
 import os
 import struct
 from bisect import bisect_left, bisect_right
@@ -235,35 +234,19 @@ def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, sessio
 def _copy(log: Log, origins: BinaryIO, sources: list, counts: list[int], tick: Progress) -> int:
     n = 0
     current = -1
-    batches = merge_batches(sources)
-    while True:
-        # The garbage collector is paused for one batch at a time (reading, merging and
-        # handing ~8,000 records to the writer), as in eventsourcing/recorders.py: the
-        # records are acyclic, but RawRecords (tuple subclasses) are never untracked and
-        # live for a block or two, so its passes cost a quarter of the copy (measured).
-        # It runs between batches as usual; a collector disabled by the caller stays so.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            batch = next(batches, None)
-            if batch is None:
-                return n
-            recs, starts, inputs, taken = batch
-            skip = 1 if inputs[0] == current else 0    # the run goes on from the last batch
-            if len(inputs) > skip:
-                origins.write(_pack_runs(n, starts, inputs, skip))
-                current = inputs[-1]
-            log.append_raw_many(recs)   # one writer call per batch: the copy's fast path
-            del batch, recs   # freed here, before the collector runs again
-        finally:
-            if collecting:
-                gc.enable()
+    for recs, starts, inputs, taken in merge_batches(sources):
+        skip = 1 if inputs[0] == current else 0    # the run goes on from the last batch
+        if len(inputs) > skip:
+            origins.write(_pack_runs(n, starts, inputs, skip))
+            current = inputs[-1]
+        log.append_raw_many(recs)   # one writer call per batch: the copy's fast path
         m = 0
         for i, c in taken:
             counts[i] += c
             m += c
         n += m
         tick(m)
+    return n
 
 
 def _pack_runs(base: int, starts: list[int], inputs: list[int], skip: int = 0) -> bytes:
