@@ -10,7 +10,8 @@ from ..segments import reindex as _reindex
 from ..segments import salvage as _salvage
 from ..segments import verify as _verify
 from ..segments.manifest import read_manifest
-from .common import OpError, Progress, check_new_recording, creating, progress_or_noop
+from .common import OpError, Progress, progress_or_noop
+from .output import check_new_recording, creating
 
 
 def _evlog_dir(path: str | os.PathLike) -> str:

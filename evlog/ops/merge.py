@@ -28,12 +28,11 @@ from ..segments.codec import encode_json
 from .common import (
     OpError,
     Progress,
-    check_new_recording,
-    creating,
     open_input,
     progress_or_noop,
     supports_raw,
 )
+from .output import check_new_recording, creating
 
 ORIGINS_FILE = "merge_origins.bin"
 _RUN = struct.Struct("<QI")
