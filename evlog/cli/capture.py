@@ -130,8 +130,8 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
         for line in result.lines():
             msg(line)
         return
-    msg(f"recording stdin into {output} (Ctrl-D or Ctrl-C to stop)" if sys.stdin.isatty() else
-        f"recording stdin into {output}")
+    if sys.stdin.isatty():
+        msg(f"recording stdin into {output} (Ctrl-D or Ctrl-C to stop)")
     result = ops.record_stream(sys.stdin.buffer, output, session_name=session_name or "stdin",
                                on_error="fail" if strict else "skip")
     for err in result.errors:

@@ -15,6 +15,7 @@ from ..filters import Filter, parse_filter
 from ..recording import open_recording
 from ..segments import EvlogError, RawRecord, Record
 from ..segments.codec import decode_data, encode_json
+from ..segments.errors import RecordingNotFoundError
 from ..segments.reader import name_predicate
 from ..timespec import TimeSpec, parse_time
 
@@ -166,9 +167,36 @@ def selected_count(recording: Any, selection: Selection | None = None) -> int | 
     return max(0, end - first)
 
 
+class InputError(OpError):
+    """An input of an operation cannot be read (the message names the input)."""
+
+
+def _naming(path: str, exc: BaseException) -> InputError:
+    text = " ".join((str(exc) or type(exc).__name__).split())
+    return InputError(text if path in text else f"{path}: {text}")
+
+
 def open_input(path: str | os.PathLike) -> Any:
-    """Open a recording of either format, read-only (a context manager)."""
-    return open_recording(path)
+    """Open a recording of either format, read-only (a context manager); an error names the input."""
+    path = os.fspath(path)
+    try:
+        return open_recording(path)
+    except RecordingNotFoundError:
+        raise   # "no such recording: PATH" already
+    except (EvlogError, OSError) as exc:
+        raise _naming(path, exc) from exc
+
+
+def named_input(path: str | os.PathLike, items: Iterator[Any]) -> Iterator[Any]:
+    """`items` (read from the input `path`), with any read error naming that input: an
+    operation reading several recordings (merge, diff) says which one is damaged."""
+    path = os.fspath(path)
+    try:
+        yield from items
+    except InputError:
+        raise
+    except (EvlogError, OSError) as exc:
+        raise _naming(path, exc) from exc
 
 
 def progress_or_noop(progress: Progress | None) -> Progress:

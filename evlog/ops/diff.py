@@ -30,7 +30,7 @@ import msgspec
 
 from ..segments.codec import encode_json
 from .align import align_window, pair_gap
-from .common import Progress, Selection, open_input, progress_or_noop, select, supports_raw
+from .common import Progress, Selection, named_input, open_input, progress_or_noop, select, supports_raw
 
 _decode = msgspec.json.decode
 _encoder = msgspec.json.Encoder(order="sorted")
@@ -476,7 +476,8 @@ def iter_diff(baseline: str | os.PathLike, new: str | os.PathLike, *, ignore_fie
               window: int = 4096, progress: Progress | None = None) -> Iterator[Difference | DiffSummary]:
     """Yield each Difference as found, then the DiffSummary (streaming)."""
     with open_input(baseline) as a, open_input(new) as b:
-        differ = Differ(_records(a, selection), _records(b, selection), ignore_fields=ignore_fields,
+        differ = Differ(named_input(baseline, _records(a, selection)), named_input(new, _records(b, selection)),
+                        ignore_fields=ignore_fields,
                         time_tolerance_ns=time_tolerance_ns, window=window, progress=progress)
         yield from differ.run()
         yield differ.summary

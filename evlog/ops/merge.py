@@ -28,6 +28,7 @@ from ..segments.codec import encode_json
 from .common import (
     OpError,
     Progress,
+    named_input,
     open_input,
     progress_or_noop,
     supports_raw,
@@ -216,8 +217,8 @@ def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, sessio
         with creating(out), \
                 Log.create(out, name, start_time_ns=start, metadata={"merged_from": merged_from}) as log, \
                 open(os.path.join(out, ORIGINS_FILE), "wb") as origins:
-            sources = [_chunks(_raw_stream(r), shift, lab if tag_sources else None)
-                       for r, shift, lab in zip(recs, shifts, labels)]
+            sources = [named_input(p, _chunks(_raw_stream(r), shift, lab if tag_sources else None))
+                       for p, r, shift, lab in zip(inputs, recs, shifts, labels)]
             total = _copy(log, origins, sources, counts, tick)
             origins.flush()
             os.fsync(origins.fileno())
