@@ -22,7 +22,7 @@ from array import array
 from bisect import bisect_right
 from itertools import chain, repeat
 from operator import attrgetter, is_, lt
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 from uuid import UUID
 
 import msgspec
@@ -532,13 +532,3 @@ def release(store: EvlogStore) -> None:
             del _registry[key]
     store.close()
 
-
-def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

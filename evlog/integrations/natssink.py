@@ -6,6 +6,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from ..closing import Closing
 from .natsclient import connect
 from .natsformat import (
     MARKER_SOURCE,
@@ -18,7 +19,7 @@ from .natsformat import (
 from .status import print_line
 
 
-class NatsSink:
+class NatsSink(Closing):
     """A replay sink: `publish(event_name, event, source)` sends one message to NATS.
 
     The subject comes from `subject_template`; headers mark the message as a replay
@@ -95,8 +96,3 @@ class NatsSink:
             self._loop.close()
             self._loop = None
 
-    def __enter__(self) -> NatsSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -23,6 +23,7 @@ import fnmatch
 import os
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,20 +191,23 @@ class Differ:
 
     # buffers --------------------------------------------------------------------
     def _fill(self, n: int) -> None:
-        while len(self._buf_a) < n and not self._eof_a:
-            item = next(self._a, None)
-            if item is None:
-                self._eof_a = True
-            else:
-                self._buf_a.append(_item(item))
-                self.summary.baseline_events += 1
-        while len(self._buf_b) < n and not self._eof_b:
-            item = next(self._b, None)
-            if item is None:
-                self._eof_b = True
-            else:
-                self._buf_b.append(_item(item))
-                self.summary.new_events += 1
+        """Buffer up to `n` items on each side (fewer at the end of a side)."""
+        if not self._eof_a:
+            got = self._take(self._a, self._buf_a, n)
+            self._eof_a = len(self._buf_a) < n
+            self.summary.baseline_events += got
+        if not self._eof_b:
+            got = self._take(self._b, self._buf_b, n)
+            self._eof_b = len(self._buf_b) < n
+            self.summary.new_events += got
+
+    @staticmethod
+    def _take(records: Iterator[Any], buf: deque, n: int) -> int:
+        """Append items read from `records` to `buf` until it holds `n`; returns how many."""
+        before = len(buf)
+        if before < n:
+            buf.extend(map(_item, islice(records, n - before)))
+        return len(buf) - before
 
     def _progress(self) -> None:
         done = self.summary.baseline_events

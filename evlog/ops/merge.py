@@ -23,6 +23,7 @@ from itertools import accumulate, compress, islice, repeat
 from operator import itemgetter, le, ne
 from typing import Any, BinaryIO
 
+from ..chunks import chunked
 from ..segments import Log, RawRecord
 from ..segments.codec import encode_json
 from .common import (
@@ -71,12 +72,8 @@ def _chunks(stream: Iterable[RawRecord], shift: int = 0, label: str | None = Non
             size: int = _CHUNK) -> Iterator[list[RawRecord]]:
     """The records of one input in lists of up to `size`, their `monotonic` shifted by
     `shift` and their sources tagged with `label`: column by column, no per-record Python code."""
-    it = iter(stream)
     tagged = _Tagged(label) if label is not None else None
-    while True:
-        chunk = list(islice(it, size))
-        if not chunk:
-            return
+    for chunk in chunked(stream, size):
         if shift or tagged is not None:
             offsets, ts, mono, names, sources, data, flags, types = zip(*chunk)
             if shift:
