@@ -90,7 +90,7 @@ async def publish(prefix: str, n: int, rate: float, report: dict) -> None:
 
 
 def spawn_recorder(rec: str, args: list[str]) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "evlog.capture_cli", "record", rec, "--from", URL, *args]
+    cmd = [sys.executable, "-m", "evlog", "record", rec, "--from", URL, *args]
     return subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

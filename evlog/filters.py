@@ -309,11 +309,16 @@ class _Parser:
             raise self.error("expected 'and', 'or' or the end of the filter")
         return node
 
-    def or_expr(self) -> _Node:
-        nodes = [self.and_expr()]
-        while self.is_kw(self.peek(), "or"):
+    def joined(self, word: str, operand: Callable[[], _Node]) -> list[_Node]:
+        """Operands separated by the keyword `word` (`a or b or c`): one or more."""
+        nodes = [operand()]
+        while self.is_kw(self.peek(), word):
             self.next()
-            nodes.append(self.and_expr())
+            nodes.append(operand())
+        return nodes
+
+    def or_expr(self) -> _Node:
+        nodes = self.joined("or", self.and_expr)
         if len(nodes) == 1:
             return nodes[0]
         tests = [n.test for n in nodes]
@@ -325,10 +330,7 @@ class _Parser:
         return _Node(lambda r: any(t(r) for t in tests), names, sources, pure)
 
     def and_expr(self) -> _Node:
-        nodes = [self.not_expr()]
-        while self.is_kw(self.peek(), "and"):
-            self.next()
-            nodes.append(self.not_expr())
+        nodes = self.joined("and", self.not_expr)
         if len(nodes) == 1:
             return nodes[0]
         tests = [n.test for n in nodes]

@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any, Callable, Iterator, Protocol
 
 from . import legacy
+from .closing import Closing
 from .segments import Log, Record, SegmentSummary
 from .segments.errors import NotARecordingError, RecordingNotFoundError
 from .segments.manifest import is_recording
@@ -29,7 +30,7 @@ class Recording(Protocol):
     def close(self) -> None: ...
 
 
-class _Base:
+class _Base(Closing):
     path: str
     start_time_ns: int
 
@@ -42,12 +43,6 @@ class _Base:
         """Milliseconds from the recording's start to its last event (the original's duration_ms)."""
         s = self.summary()  # type: ignore[attr-defined]
         return (s.last_mono or 0) / 1e6 if s.count else 0.0
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()  # type: ignore[attr-defined]
 
 
 class EvlogRecording(_Base):

@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
+from .closing import Closing
 from .recording import open_recording
 from .replay.clock import Clock
 from .replay.control import ReplayControl
@@ -66,7 +67,7 @@ class ReplayHandle:
         return not self.thread.is_alive()
 
 
-class EventReplayer:
+class EventReplayer(Closing):
     """Reads a recording (an evlog directory or an original JSON file) and replays it.
 
     `registry`: `{event name: pydantic model}` used by every `replay` to rebuild models
@@ -250,12 +251,6 @@ class EventReplayer:
     # closing ---------------------------------------------------------------------------------
     def close(self) -> None:
         self.recording.close()
-
-    def __enter__(self) -> "EventReplayer":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<EventReplayer {str(self.path)!r} {self.format} {len(self)} events>"

@@ -8,9 +8,10 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from ..segments import RawRecord, is_recording
+from ..segments.manifest import read_manifest
 from . import envelope
 from .errors import EvlogNotAStoreError
-from .store import META_KEY, EvlogStore, acquire
+from .store import META_KEY, EvlogStore, acquire, release
 
 
 def events_path(path: str) -> str:
@@ -34,14 +35,19 @@ def open_store(path: str, *, readonly: bool = True, fsync: str = "always", creat
         events = os.path.join(os.fspath(path), "events")
     else:
         events = events_path(path)
+        if not _is_events_log(read_manifest(events).metadata):   # before indexing records of another kind
+            raise EvlogNotAStoreError(f"{path} was not written by evlog's eventsourcing recorders")
     store = acquire(events, kind="events", tracking_path=tracking_path(events), readonly=readonly,
                     create=create, fsync=fsync)
-    meta = store.log.manifest.metadata.get(META_KEY)
-    if not isinstance(meta, dict) or meta.get("kind") != "events":
-        from .store import release
+    if not _is_events_log(store.log.manifest.metadata):
         release(store)
         raise EvlogNotAStoreError(f"{path} was not written by evlog's eventsourcing recorders")
     return store
+
+
+def _is_events_log(metadata: dict) -> bool:
+    meta = metadata.get(META_KEY)
+    return isinstance(meta, dict) and meta.get("kind") == "events"
 
 
 def to_stored_event(rec: RawRecord) -> StoredEvent:

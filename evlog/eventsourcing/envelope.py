@@ -19,7 +19,7 @@ import base64
 from itertools import compress, repeat
 from operator import add, is_, not_
 from typing import Any, Sequence
-from uuid import UUID, SafeUUID
+from uuid import UUID
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -116,28 +116,18 @@ def _uuid(source: str) -> UUID:
     return u
 
 
-_new = object.__new__
-_set = object.__setattr__
-
-
 def uuids_of(sources: Sequence[str]) -> list[UUID]:
     """The UUIDs of many sources (canonical UUID strings, as `str(uuid)` writes them): from
-    the cache, the others built in bulk (the int of the hex digits set as `UUID.__init__`
-    does, without its Python-level parsing per id)."""
+    the cache, the others built by `UUID(source)` (once per distinct id) and cached."""
     out: list[Any] = list(map(_uuids.get, sources))
     if all(out):
         return out
-    srcs = list(set(compress(sources, map(is_, out, repeat(None)))))
-    made = list(map(_new, repeat(UUID, len(srcs))))
-    ints = map(int, map(str.replace, srcs, repeat("-"), repeat("")), repeat(16))
-    any(map(_set, made, repeat("int"), ints))
-    any(map(_set, made, repeat("is_safe"), repeat(SafeUUID.unknown)))
-    new = dict(zip(srcs, made))
+    srcs = set(compress(sources, map(is_, out, repeat(None))))
+    new = dict(zip(srcs, map(UUID, srcs)))
     if len(_uuids) + len(new) > 65536:
         _uuids.clear()
     _uuids.update(new)
-    out = list(map(new.get, sources, out))
-    return out
+    return list(map(new.get, sources, out))
 
 
 def originator_id(source: str, env: Envelope) -> UUID | str:

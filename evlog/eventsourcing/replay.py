@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from ..chunks import chunked
 from .access import end_offset, iter_stored_events, open_store
-from .store import iter_chunks, release
+from .store import release
 
 
 def replay(path: str, app: Any, *, followers: Sequence[Any] = (), offset: int | None = None,
@@ -22,7 +23,7 @@ def replay(path: str, app: Any, *, followers: Sequence[Any] = (), offset: int | 
     try:
         end = end_offset(store, offset, time_ns)
         events = (se for _, se in iter_stored_events(store, 0, end))
-        for chunk in iter_chunks(events, batch):
+        for chunk in chunked(events, batch):
             app.recorder.insert_events(chunk)
             count += len(chunk)
             _prompt(followers)

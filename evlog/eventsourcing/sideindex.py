@@ -68,16 +68,12 @@ def _checksum(header: dict, parts: list[Any]) -> str:
     return h.hexdigest()
 
 
-def save(path: str, log_id: int, start: int, end: int, tracking_end: int, keys: list[str],
-         sequences: list[Any], tracking: dict[str, int]) -> int:
-    """Write the side file; `sequences[i]` (with .versions, .offsets) belongs to `keys[i]`.
-    Returns its size in bytes."""
-    counts = array("q", [len(s.versions) for s in sequences])
-    versions, offsets = array("q"), array("q")
-    for s in sequences:
-        versions.extend(s.versions)
-        offsets.extend(s.offsets)
+def save(path: str, log_id: int, start: int, end: int, tracking_end: int, keys: list[str], counts: array,
+         versions: array, offsets: array, tracking: dict[str, int]) -> int:
+    """Write the side file: `counts[i]` events of `keys[i]`, their versions and offsets key
+    after key (`OriginatorIndex.columns()`). Returns its size in bytes."""
     if sys.byteorder != "little":
+        counts, versions, offsets = (array("q", a) for a in (counts, versions, offsets))
         for a in (counts, versions, offsets):
             a.byteswap()
     parts = [msgspec.msgpack.encode(keys), counts.tobytes(), versions.tobytes(), offsets.tobytes(),

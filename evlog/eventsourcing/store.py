@@ -15,15 +15,13 @@ the same directory share one store (the log's single-writer lock is per process)
 """
 from __future__ import annotations
 
-import gc
 import os
 import threading
 import time
-from array import array
 from bisect import bisect_right
 from itertools import chain, repeat
 from operator import attrgetter, is_, lt
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 from uuid import UUID
 
 import msgspec
@@ -31,6 +29,7 @@ from msgspec import UNSET, UnsetType
 
 from ..segments import EventTooLargeError, Log, RawColumns, RawRecord, is_recording
 from . import envelope, sideindex
+from .originators import OriginatorIndex
 from .errors import (
     EvlogBatchTooLargeError, EvlogIntegrityError, EvlogReadOnlyError, EvlogStoreMissingError,
 )
@@ -53,32 +52,6 @@ _decode_head = msgspec.json.Decoder(_Head).decode
 _decode_tracking = msgspec.json.Decoder(dict[str, int]).decode
 _event_fields = attrgetter("originator_id", "originator_version", "topic", "state")
 _NO_ID = object()
-
-
-class _Sequence:
-    """Versions and log offsets of one originator, sorted by version (16 bytes per event)."""
-
-    __slots__ = ("versions", "offsets")
-
-    def __init__(self) -> None:
-        self.versions = array("q")
-        self.offsets = array("q")
-
-    def add(self, version: int, offset: int) -> None:
-        if not self.versions or version > self.versions[-1]:
-            self.versions.append(version)
-            self.offsets.append(offset)
-            return
-        i = bisect_right(self.versions, version)
-        self.versions.insert(i, version)
-        self.offsets.insert(i, offset)
-
-    def has(self, version: int) -> bool:
-        return self.offset_of(version) is not None
-
-    def offset_of(self, version: int) -> int | None:
-        i = bisect_right(self.versions, version)
-        return self.offsets[i - 1] if i > 0 and self.versions[i - 1] == version else None
 
 
 class PageCache:
@@ -107,7 +80,7 @@ class EvlogStore:
         self._state_lock = threading.Lock()  # guards the index and the visible end
         self._rlock = threading.RLock()      # the log's reader is not thread-safe
         self._listeners: set[threading.Event] = set()
-        self._index: dict[str, _Sequence] = {}
+        self._index = OriginatorIndex()
         self._tracking: dict[str, int] = {}
         self._end = 0            # offsets below this are indexed and visible to readers
         self._tracking_end = 0
@@ -142,7 +115,7 @@ class EvlogStore:
             self._load_index()
             source = "side file"
         except sideindex.SideIndexError as exc:
-            self._index, self._tracking = {}, {}
+            self._index, self._tracking = OriginatorIndex(), {}
             self._end, self._tracking_end = self._log.start_offset, 0
             source = f"rebuilt ({exc})"
         read = self._catch_up()
@@ -154,20 +127,7 @@ class EvlogStore:
         if side.start != self._log.start_offset or side.end > self._log.end_offset or \
                 side.tracking_end > tlog_end:
             raise sideindex.SideIndexError("stale: it covers more than the log")
-        index: dict[str, _Sequence] = {}
-        new, versions, offsets, pos = object.__new__, side.versions, side.offsets, 0
-        collecting = gc.isenabled()
-        gc.disable()   # acyclic objects, one per aggregate: the collector's passes would halve the speed
-        try:
-            for key, n in zip(side.keys, side.counts):
-                seq = new(_Sequence)
-                seq.versions = versions[pos:pos + n]
-                seq.offsets = offsets[pos:pos + n]
-                index[key] = seq
-                pos += n
-        finally:
-            if collecting:
-                gc.enable()
+        index = OriginatorIndex.from_columns(side.keys, side.counts, side.versions, side.offsets)
         if side.end > side.start:   # the last covered record must be where the index says
             last = next(iter(self._log.read(side.end - 1, side.end, raw=True)), None)
             seq = index.get(last.source) if last is not None else None
@@ -188,12 +148,11 @@ class EvlogStore:
         if self._tlog is not None:
             self._tlog.flush(sync=self.fsync != "never")
         with self._state_lock:
-            keys = list(self._index)
-            seqs = list(self._index.values())
+            keys, counts, versions, offsets = self._index.columns()
             tracking = dict(self._tracking)
             end = self._end
         sideindex.save(self.index_path, self._log.manifest.start_time_ns, self._log.start_offset,
-                       end, tracking_end, keys, seqs, tracking)
+                       end, tracking_end, keys, counts, versions, offsets, tracking)
         self._saved = (end, tracking_end)
         self._saved_at = time.monotonic()
 
@@ -210,10 +169,7 @@ class EvlogStore:
                 read += 1
                 head = _decode_head(rec.data)
                 with self._state_lock:
-                    seq = self._index.get(rec.source)
-                    if seq is None:
-                        seq = self._index[rec.source] = _Sequence()
-                    seq.add(head.v, rec.offset)
+                    self._index.sequence(rec.source).add(head.v, rec.offset)
                     if head.t is not UNSET:
                         self._set_tracking(*head.t)  # type: ignore[misc]
                     self._end = rec.offset + 1
@@ -276,7 +232,7 @@ class EvlogStore:
             raise EvlogBatchTooLargeError(f"the insert does not fit one atomic block: {exc}") from None
         with self._state_lock:
             if seq is None:
-                seq = self._index[key] = _Sequence()
+                seq = self._index.sequence(key)
             seq.add(version, first)
             if t is not None:
                 self._set_tracking(*t)
@@ -319,9 +275,7 @@ class EvlogStore:
         with self._state_lock:
             index = self._index
             for key, a, b in runs:
-                seq = index.get(key)
-                if seq is None:
-                    seq = index[key] = _Sequence()
+                seq = index.sequence(key)
                 vs = versions[a:b]
                 if (not seq.versions or vs[0] > seq.versions[-1]) and all(map(lt, vs, vs[1:])):
                     seq.versions.extend(vs)
@@ -468,13 +422,8 @@ class EvlogStore:
 
     def index_memory(self) -> int:
         """Approximate bytes held by the originator index."""
-        import sys
         with self._state_lock:
-            total = sys.getsizeof(self._index)
-            for k, seq in self._index.items():
-                total += sys.getsizeof(k) + sys.getsizeof(seq) + sys.getsizeof(seq.versions) + \
-                    sys.getsizeof(seq.offsets)
-        return total
+            return self._index.memory()
 
     @property
     def log(self) -> Log:
@@ -542,13 +491,3 @@ def release(store: EvlogStore) -> None:
             del _registry[key]
     store.close()
 
-
-def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

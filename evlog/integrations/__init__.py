@@ -5,9 +5,10 @@
 | `natsformat.py` | how a NATS message is stored in a record (envelope), subject-to-name mapping, URLs |
 | `nats.py` | capture from NATS (core and JetStream, exactly-once) |
 | `natssink.py` | the NATS replay sink (tagged messages, dry run) |
+| `natsclient.py` | importing the optional `nats-py` client and connecting (capture and sink) |
 | `natspull.py` | pull requests on a JetStream consumer through one plain subscription |
 | `status.py` | capture counters, the periodic status line and the HTTP status endpoint |
 | `signals.py` | SIGTERM/SIGINT (clean stop) and SIGHUP (segment roll) in a long-running capture |
 
-Only `nats.py` imports the optional `nats-py` client (install `evlog[nats]`).
+Only `natsclient.py` imports the optional `nats-py` client (install `evlog[nats]`).
 """

@@ -18,7 +18,6 @@ import sys
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -30,9 +29,7 @@ from .natsformat import (
     DROPPED_EVENT,
     MARKER_SOURCE,
     SOURCE_HEADER,
-    NatsConnectError,
     NatsError,
-    NatsNotInstalledError,
     NatsSetupError,
     SubjectMapper,
     check_subject,
@@ -42,61 +39,13 @@ from .natsformat import (
     parse_nats_url,
     redact_url,
 )
+from .natsclient import connect, describe_error, import_nats
 from .natspull import PullFeeder
 from .status import CaptureStats, StatusLine, directory_bytes, print_line
 
 REJECTED_EVENT = "evlog.capture.rejected"
 METADATA_KEY = "nats_capture"
 PULL_EXPIRES = 5.0     # seconds a pull request waits on the server
-
-
-def import_nats() -> Any:
-    try:
-        import nats  # the nats-py client: an optional extra
-        import nats.js.api
-    except ImportError:
-        raise NatsNotInstalledError("the NATS integration needs nats-py: pip install 'evlog[nats]'") from None
-    return nats
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
-        return "timed out"
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:200]
-
-
-async def connect(url: str, *, name: str = "evlog", timeout: float = 5.0, reconnect: bool = True,
-                  on_error: Callable[[BaseException], None] | None = None,
-                  on_disconnect: Callable[[], None] | None = None,
-                  on_reconnect: Callable[[], None] | None = None) -> Any:
-    """Connect, or raise NatsConnectError (one line) within `timeout` seconds. With `reconnect`
-    the connection then retries forever after losing the server (a capture must outlive restarts)."""
-    nats = import_nats()
-    url = parse_nats_url(url)
-    last: list[BaseException] = []
-
-    async def error_cb(exc: BaseException) -> None:
-        last[:] = [exc]
-        if on_error is not None:
-            on_error(exc)
-
-    async def disconnected_cb() -> None:
-        if on_disconnect is not None:
-            on_disconnect()
-
-    async def reconnected_cb() -> None:
-        if on_reconnect is not None:
-            on_reconnect()
-
-    try:
-        return await asyncio.wait_for(nats.connect(
-            servers=url.split(","), name=name, error_cb=error_cb, disconnected_cb=disconnected_cb,
-            reconnected_cb=reconnected_cb, connect_timeout=min(2.0, timeout), allow_reconnect=reconnect,
-            max_reconnect_attempts=-1 if reconnect else 0, reconnect_time_wait=1.0), timeout)
-    except (asyncio.TimeoutError, OSError, nats.errors.Error) as exc:
-        cause = last[0] if last else exc
-        raise NatsConnectError(f"cannot connect to NATS at {redact_url(url)}: {_reason(cause)}") from None
 
 
 def _parse_ack_reply(reply: str) -> tuple[str, int, int, int, int]:
@@ -299,7 +248,7 @@ class NatsCapture:
                 self.stats.error(str(self.fatal))
                 self.request_stop("client dropped messages")
             return
-        self.stats.error(f"nats: {_reason(exc)}")
+        self.stats.error(f"nats: {describe_error(exc)}")
 
     def _on_disconnect(self) -> None:
         self.stats.connected = False
@@ -325,7 +274,7 @@ class NatsCapture:
             raise NatsSetupError(f"JetStream {what} not found (create it, or record with core NATS "
                                  f"by leaving out --stream/--durable)") from None
         except nats.errors.Error as exc:
-            raise NatsSetupError(f"JetStream is not available: {_reason(exc)}") from None
+            raise NatsSetupError(f"JetStream is not available: {describe_error(exc)}") from None
         self._stream = stream
         last = await asyncio.to_thread(last_recorded_seq, self.log, stream)
         self._last_seq = last or 0
@@ -348,7 +297,7 @@ class NatsCapture:
                     config.inactive_threshold = 30.0
                 info = await js.add_consumer(stream, config=config)
         except nats.errors.Error as exc:
-            raise NatsSetupError(f"cannot create the JetStream consumer: {_reason(exc)}") from None
+            raise NatsSetupError(f"cannot create the JetStream consumer: {describe_error(exc)}") from None
         if info.config.deliver_subject:
             raise NatsSetupError(f"consumer {consumer!r} is a push consumer; evlog needs a pull consumer "
                                  "(use another --durable name)")
@@ -386,7 +335,7 @@ class NatsCapture:
         try:
             info = await js.consumer_info(stream, consumer)
         except (nats.errors.Error, OSError, asyncio.TimeoutError) as exc:
-            self.stats.error(f"consumer info: {_reason(exc)}")
+            self.stats.error(f"consumer info: {describe_error(exc)}")
             self._session_broken = True
             return
         delivered = info.delivered.stream_seq if info.delivered else 0
@@ -397,7 +346,7 @@ class NatsCapture:
             try:
                 await self._backfill(nc, js, stream, self._last_seq + 1, delivered)
             except (nats.errors.Error, OSError, asyncio.TimeoutError) as exc:
-                self.stats.error(f"fetching sequences {self._last_seq + 1}..{delivered}: {_reason(exc)}")
+                self.stats.error(f"fetching sequences {self._last_seq + 1}..{delivered}: {describe_error(exc)}")
                 self._session_broken = True
                 return  # retried from where it stopped
             if self._session_broken:
@@ -538,7 +487,7 @@ class NatsCapture:
         try:
             await msg.ack()
         except Exception as exc:  # noqa: BLE001 - an unacked message is redelivered, then skipped
-            self.stats.error(f"ack: {_reason(exc)}")
+            self.stats.error(f"ack: {describe_error(exc)}")
 
     # appending ---------------------------------------------------------------------------
     def _append(self, subject: str, payload: bytes, headers: dict | None, stream: str | None,
@@ -642,5 +591,3 @@ class NatsCapture:
         except (EvlogError, OSError) as exc:
             self.stats.error(f"metadata: {exc}")
 
-
-from .natssink import NatsSink  # noqa: F401,E402 - the replay sink, importable from here too

@@ -6,6 +6,8 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from ..closing import Closing
+from .natsclient import connect
 from .natsformat import (
     MARKER_SOURCE,
     check_subject_template,
@@ -17,7 +19,7 @@ from .natsformat import (
 from .status import print_line
 
 
-class NatsSink:
+class NatsSink(Closing):
     """A replay sink: `publish(event_name, event, source)` sends one message to NATS.
 
     The subject comes from `subject_template`; headers mark the message as a replay
@@ -48,7 +50,7 @@ class NatsSink:
         self._loop = loop
         try:
             self._nc = asyncio.run_coroutine_threadsafe(
-                _connect(self.url, name=f"evlog-replay:{self.recording}", timeout=timeout, reconnect=False),
+                connect(self.url, name=f"evlog-replay:{self.recording}", timeout=timeout, reconnect=False),
                 loop).result()
         except BaseException:
             self._stop_loop()
@@ -94,13 +96,3 @@ class NatsSink:
             self._loop.close()
             self._loop = None
 
-    def __enter__(self) -> NatsSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-async def _connect(url: str, **kwargs: Any) -> Any:
-    from .nats import connect
-    return await connect(url, **kwargs)

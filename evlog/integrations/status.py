@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
+from .natsformat import NatsSetupError
+
 
 @dataclass
 class CaptureStats:
@@ -139,7 +141,6 @@ class StatusServer:
         try:
             self._server = ThreadingHTTPServer((host, port), Handler)
         except OSError as exc:
-            from .natsformat import NatsSetupError
             raise NatsSetupError(f"cannot serve the status endpoint on {host}:{port}: {exc.strerror or exc}") from None
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]

@@ -6,20 +6,23 @@
     ops.import_recording("old.json", "run1")                  # original JSON or JSON Lines
     ops.slice_recording("run1", "fails", ops.Selection(filter="*Failed"))
     ops.merge(["a", "b"], "ab")                                # k-way by timestamp
+    ops.record_from_nats("rec", "nats://127.0.0.1:4222", "trading.>", max_events=100)
     result = ops.diff("baseline", "new", ignore_fields=["*.timestamp"])
     result.equal, result.summary, result.differences
 
 Every function streams: memory does not grow with the recording.
 """
-from .common import OpError, Selection, parse_offsets
+from .common import OpError, Selection, parse_offsets, selected_count
 from .diff import Difference, DiffResult, DiffSummary, FieldChange, diff, iter_diff
 from .export import FORMATS, export
 from .importer import import_recording
 from .info import format_info, info
 from .maintenance import RecoverResult, recover, reindex, verify
 from .merge import merge, origin_of, origins
+from .nats import NatsRecordResult, NatsReplayResult, record_from_nats, replay_to_nats
 from .record import RecordResult, record_stream
 from .replay import HttpSink, JsonLinesSink, replay
+from .retention import retain
 from .slice import slice_recording
 from .tail import tail
 from .timeline import TimelineEntry, classify, format_entry, timeline
@@ -34,6 +37,8 @@ __all__ = [
     "FieldChange",
     "HttpSink",
     "JsonLinesSink",
+    "NatsRecordResult",
+    "NatsReplayResult",
     "OpError",
     "RecordResult",
     "RecoverResult",
@@ -51,10 +56,14 @@ __all__ = [
     "origin_of",
     "origins",
     "parse_offsets",
+    "record_from_nats",
     "record_stream",
     "recover",
     "reindex",
     "replay",
+    "replay_to_nats",
+    "retain",
+    "selected_count",
     "slice",
     "slice_recording",
     "tail",

@@ -5,10 +5,8 @@ tool's JSON files alike) and reads them as a stream through `select`.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +15,8 @@ from ..filters import Filter, parse_filter
 from ..recording import open_recording
 from ..segments import EvlogError, RawRecord, Record
 from ..segments.codec import decode_data, encode_json
+from ..segments.errors import RecordingNotFoundError
+from ..segments.reader import name_predicate
 from ..timespec import TimeSpec, parse_time
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -144,36 +144,60 @@ def total_events(recording: Any) -> int | None:
     return None
 
 
+def selected_count(recording: Any, selection: Selection | None = None) -> int | None:
+    """How many events `selection` selects, when the index says it without reading events
+    (evlog recordings: everything, a name or a source filter from the counts per name and
+    source, an offset range), else None (a data filter, a time range, the original format)."""
+    count = total_events(recording)
+    if count is None or selection is None or selection.empty:
+        return count
+    if selection.start is not None or selection.end is not None:
+        return None
+    kwargs = selection.read_kwargs(recording.start_time_ns)
+    if "where" in kwargs or ("names" in kwargs and "sources" in kwargs):
+        return None
+    for key, counts in (("names", "names"), ("sources", "sources")):
+        if key in kwargs:
+            if selection.offsets is not None:
+                return None
+            wanted = name_predicate(kwargs[key])
+            return sum(n for name, n in getattr(recording.summary(), counts).items() if wanted(name))
+    first = max(kwargs.get("start", recording.start_offset), recording.start_offset)
+    end = min(kwargs.get("end", recording.start_offset + count), recording.start_offset + count)
+    return max(0, end - first)
+
+
+class InputError(OpError):
+    """An input of an operation cannot be read (the message names the input)."""
+
+
+def _naming(path: str, exc: BaseException) -> InputError:
+    text = " ".join((str(exc) or type(exc).__name__).split())
+    return InputError(text if path in text else f"{path}: {text}")
+
+
 def open_input(path: str | os.PathLike) -> Any:
-    """Open a recording of either format, read-only (a context manager)."""
-    return open_recording(path)
-
-
-def check_new_recording(path: str | os.PathLike) -> str:
-    """An output recording must not exist yet (operations never overwrite a recording)."""
+    """Open a recording of either format, read-only (a context manager); an error names the input."""
     path = os.fspath(path)
-    if os.path.exists(path) and not (os.path.isdir(path) and not os.listdir(path)):
-        raise OpError(f"{path} already exists (remove it or choose another output)")
-    return path
+    try:
+        return open_recording(path)
+    except RecordingNotFoundError:
+        raise   # "no such recording: PATH" already
+    except (EvlogError, OSError) as exc:
+        raise _naming(path, exc) from exc
+
+
+def named_input(path: str | os.PathLike, items: Iterator[Any]) -> Iterator[Any]:
+    """`items` (read from the input `path`), with any read error naming that input: an
+    operation reading several recordings (merge, diff) says which one is damaged."""
+    path = os.fspath(path)
+    try:
+        yield from items
+    except InputError:
+        raise
+    except (EvlogError, OSError) as exc:
+        raise _naming(path, exc) from exc
 
 
 def progress_or_noop(progress: Progress | None) -> Progress:
     return progress or _noop
-
-
-@contextlib.contextmanager
-def creating(path: str) -> Iterator[str]:
-    """Wrap the making of a new recording: if it fails, remove what was made (the path did
-    not exist, or was an empty directory, before)."""
-    existed = os.path.isdir(path)
-    try:
-        yield path
-    except BaseException:
-        if os.path.isdir(path):
-            if existed:
-                for name in os.listdir(path):
-                    p = os.path.join(path, name)
-                    shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
-            else:
-                shutil.rmtree(path, ignore_errors=True)
-        raise

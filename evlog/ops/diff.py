@@ -23,6 +23,7 @@ import fnmatch
 import os
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ import msgspec
 
 from ..segments.codec import encode_json
 from .align import align_window, pair_gap
-from .common import Progress, Selection, open_input, progress_or_noop, select, supports_raw
+from .common import Progress, Selection, named_input, open_input, progress_or_noop, select, supports_raw
 
 _decode = msgspec.json.decode
 _encoder = msgspec.json.Encoder(order="sorted")
@@ -190,20 +191,23 @@ class Differ:
 
     # buffers --------------------------------------------------------------------
     def _fill(self, n: int) -> None:
-        while len(self._buf_a) < n and not self._eof_a:
-            item = next(self._a, None)
-            if item is None:
-                self._eof_a = True
-            else:
-                self._buf_a.append(_item(item))
-                self.summary.baseline_events += 1
-        while len(self._buf_b) < n and not self._eof_b:
-            item = next(self._b, None)
-            if item is None:
-                self._eof_b = True
-            else:
-                self._buf_b.append(_item(item))
-                self.summary.new_events += 1
+        """Buffer up to `n` items on each side (fewer at the end of a side)."""
+        if not self._eof_a:
+            got = self._take(self._a, self._buf_a, n)
+            self._eof_a = len(self._buf_a) < n
+            self.summary.baseline_events += got
+        if not self._eof_b:
+            got = self._take(self._b, self._buf_b, n)
+            self._eof_b = len(self._buf_b) < n
+            self.summary.new_events += got
+
+    @staticmethod
+    def _take(records: Iterator[Any], buf: deque, n: int) -> int:
+        """Append items read from `records` to `buf` until it holds `n`; returns how many."""
+        before = len(buf)
+        if before < n:
+            buf.extend(map(_item, islice(records, n - before)))
+        return len(buf) - before
 
     def _progress(self) -> None:
         done = self.summary.baseline_events
@@ -476,7 +480,8 @@ def iter_diff(baseline: str | os.PathLike, new: str | os.PathLike, *, ignore_fie
               window: int = 4096, progress: Progress | None = None) -> Iterator[Difference | DiffSummary]:
     """Yield each Difference as found, then the DiffSummary (streaming)."""
     with open_input(baseline) as a, open_input(new) as b:
-        differ = Differ(_records(a, selection), _records(b, selection), ignore_fields=ignore_fields,
+        differ = Differ(named_input(baseline, _records(a, selection)), named_input(new, _records(b, selection)),
+                        ignore_fields=ignore_fields,
                         time_tolerance_ns=time_tolerance_ns, window=window, progress=progress)
         yield from differ.run()
         yield differ.summary

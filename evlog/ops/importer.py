@@ -12,7 +12,8 @@ import msgspec
 from ..legacy import looks_like_legacy
 from ..segments import Log
 from ..segments.codec import encode_json
-from .common import OpError, Progress, check_new_recording, creating, open_input, progress_or_noop
+from .common import OpError, Progress, open_input, progress_or_noop
+from .output import check_new_recording, creating
 from .jsonl import ParsedEvent, Stamper, parse_event
 
 _decode = msgspec.json.decode

@@ -5,17 +5,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ..legacy import looks_like_legacy
 from ..segments import Log, SalvageReport, VerifyReport
 from ..segments import reindex as _reindex
 from ..segments import salvage as _salvage
 from ..segments import verify as _verify
 from ..segments.manifest import read_manifest
-from .common import OpError, Progress, check_new_recording, creating, progress_or_noop
+from .common import OpError, Progress, progress_or_noop
+from .output import check_new_recording, creating
 
 
 def _evlog_dir(path: str | os.PathLike) -> str:
     path = os.fspath(path)
     if os.path.isfile(path):
+        if not looks_like_legacy(path):
+            raise OpError(f"{path} is a file, not an evlog recording (a folder)")
         raise OpError(f"{path} is a JSON file of the original format: it has no checksums or index "
                       f"(import it with `evlog import`)")
     read_manifest(path)   # raises a clear error for anything but a recording

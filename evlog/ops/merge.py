@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import gc
 import os
 import struct
 from bisect import bisect_left, bisect_right
@@ -24,17 +23,18 @@ from itertools import accumulate, compress, islice, repeat
 from operator import itemgetter, le, ne
 from typing import Any, BinaryIO
 
+from ..chunks import chunked
 from ..segments import Log, RawRecord
 from ..segments.codec import encode_json
 from .common import (
     OpError,
     Progress,
-    check_new_recording,
-    creating,
+    named_input,
     open_input,
     progress_or_noop,
     supports_raw,
 )
+from .output import check_new_recording, creating
 
 ORIGINS_FILE = "merge_origins.bin"
 _RUN = struct.Struct("<QI")
@@ -72,12 +72,8 @@ def _chunks(stream: Iterable[RawRecord], shift: int = 0, label: str | None = Non
             size: int = _CHUNK) -> Iterator[list[RawRecord]]:
     """The records of one input in lists of up to `size`, their `monotonic` shifted by
     `shift` and their sources tagged with `label`: column by column, no per-record Python code."""
-    it = iter(stream)
     tagged = _Tagged(label) if label is not None else None
-    while True:
-        chunk = list(islice(it, size))
-        if not chunk:
-            return
+    for chunk in chunked(stream, size):
         if shift or tagged is not None:
             offsets, ts, mono, names, sources, data, flags, types = zip(*chunk)
             if shift:
@@ -218,8 +214,8 @@ def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, sessio
         with creating(out), \
                 Log.create(out, name, start_time_ns=start, metadata={"merged_from": merged_from}) as log, \
                 open(os.path.join(out, ORIGINS_FILE), "wb") as origins:
-            sources = [_chunks(_raw_stream(r), shift, lab if tag_sources else None)
-                       for r, shift, lab in zip(recs, shifts, labels)]
+            sources = [named_input(p, _chunks(_raw_stream(r), shift, lab if tag_sources else None))
+                       for p, r, shift, lab in zip(inputs, recs, shifts, labels)]
             total = _copy(log, origins, sources, counts, tick)
             origins.flush()
             os.fsync(origins.fileno())
@@ -235,35 +231,19 @@ def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, sessio
 def _copy(log: Log, origins: BinaryIO, sources: list, counts: list[int], tick: Progress) -> int:
     n = 0
     current = -1
-    batches = merge_batches(sources)
-    while True:
-        # The garbage collector is paused for one batch at a time (reading, merging and
-        # handing ~8,000 records to the writer), as in eventsourcing/recorders.py: the
-        # records are acyclic, but RawRecords (tuple subclasses) are never untracked and
-        # live for a block or two, so its passes cost a quarter of the copy (measured).
-        # It runs between batches as usual; a collector disabled by the caller stays so.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            batch = next(batches, None)
-            if batch is None:
-                return n
-            recs, starts, inputs, taken = batch
-            skip = 1 if inputs[0] == current else 0    # the run goes on from the last batch
-            if len(inputs) > skip:
-                origins.write(_pack_runs(n, starts, inputs, skip))
-                current = inputs[-1]
-            log.append_raw_many(recs)   # one writer call per batch: the copy's fast path
-            del batch, recs   # freed here, before the collector runs again
-        finally:
-            if collecting:
-                gc.enable()
+    for recs, starts, inputs, taken in merge_batches(sources):
+        skip = 1 if inputs[0] == current else 0    # the run goes on from the last batch
+        if len(inputs) > skip:
+            origins.write(_pack_runs(n, starts, inputs, skip))
+            current = inputs[-1]
+        log.append_raw_many(recs)   # one writer call per batch: the copy's fast path
         m = 0
         for i, c in taken:
             counts[i] += c
             m += c
         n += m
         tick(m)
+    return n
 
 
 def _pack_runs(base: int, starts: list[int], inputs: list[int], skip: int = 0) -> bytes:

@@ -5,8 +5,10 @@ import sys
 import time
 from typing import TextIO
 
+from ..closing import Closing
 
-class ProgressBar:
+
+class ProgressBar(Closing):
     """`bar(n)` adds n done items; redraws at most 10 times a second on stderr."""
 
     def __init__(self, label: str, total: int | None, *, enabled: bool, stream: TextIO | None = None) -> None:
@@ -55,8 +57,3 @@ class ProgressBar:
             self.stream.write("\r\033[K")
             self.stream.flush()
 
-    def __enter__(self) -> ProgressBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -13,7 +13,8 @@ from typing import IO, Any
 import msgspec
 
 from ..segments import Log
-from .common import OpError, check_new_recording
+from .common import OpError
+from .output import check_new_recording
 from .jsonl import Stamper, parse_event
 
 _decode = msgspec.json.decode

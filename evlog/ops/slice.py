@@ -10,13 +10,12 @@ from ..segments.codec import encode_json
 from .common import (
     Progress,
     Selection,
-    check_new_recording,
-    creating,
     open_input,
     progress_or_noop,
     select,
     supports_raw,
 )
+from .output import check_new_recording, creating
 
 _TICK = 4096
 

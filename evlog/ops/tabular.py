@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 import msgspec
 
+from ..chunks import chunked
 from ..segments.codec import encode_json
 from .common import OpError
 from .jsonl import LineEncoder
@@ -102,7 +103,7 @@ def write_parquet(f: BinaryIO, rows: Iterable[Row]) -> int:
     ])
     n = 0
     with pq.ParquetWriter(f, schema, compression="zstd") as writer:
-        for batch in _batches(rows, PARQUET_BATCH):
+        for batch in chunked(rows, PARQUET_BATCH):
             offsets, times, names, sources, datas = zip(*batch)
             table = pa.table({
                 "offset": pa.array(offsets, pa.int64()),
@@ -115,13 +116,3 @@ def write_parquet(f: BinaryIO, rows: Iterable[Row]) -> int:
             n += len(batch)
     return n
 
-
-def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    batch: list[Row] = []
-    for r in rows:
-        batch.append(r)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -48,10 +48,10 @@ def timeline(path: str | os.PathLike, *, max_events: int | None = 50,
             records = islice(records, max_events)
         for r in records:
             yield TimelineEntry(r.offset, r.monotonic, r.name, r.source, classify(r.name),
-                                _preview(r.data, preview_chars))
+                                preview(r.data, preview_chars))
 
 
-def _preview(data: Any, limit: int) -> str:
+def preview(data: Any, limit: int) -> str:
     if limit <= 0:
         return ""
     text = encode_json(to_json_mode(data)).decode("utf-8", "replace")

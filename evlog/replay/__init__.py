@@ -2,7 +2,8 @@
 `evlog.replayer.EventReplayer`."""
 from .clock import Clock, RealClock, VirtualClock
 from .control import ControlError, ReplayControl
-from .scheduler import ReplayError, ReplayResult, parse_speed, run_replay
+from .options import ReplayError, parse_speed
+from .scheduler import ReplayResult, run_replay
 from .selection import Selection, SelectionError
 from .sinks import (DeliveryError, HttpSink, JsonLinesSink, SinkConfigError, SinkError, StdoutSink, as_publish,
                     record_json)

@@ -12,6 +12,8 @@ import threading
 from typing import Any
 
 from ..segments.errors import EvlogError
+from ..timespec import parse_time
+from .options import parse_speed
 
 __all__ = ["ReplayControl", "ControlError"]
 
@@ -67,12 +69,10 @@ class ReplayControl:
         if offset is not None and (not isinstance(offset, int) or isinstance(offset, bool) or offset < 0):
             raise ControlError(f"seek offset must be a non-negative integer, not {offset!r}")
         if isinstance(time, str):
-            from ..timespec import parse_time
             time = parse_time(time)  # a bad time fails here, in the caller's thread
         self._request(_seek=("offset", offset) if offset is not None else ("time", time))
 
     def set_speed(self, speed: float | str) -> None:
-        from .scheduler import parse_speed
         self._request(_speed=parse_speed(speed))
 
     def stop(self) -> None:

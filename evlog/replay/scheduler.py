@@ -18,40 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..segments.codec import FLAG_UNSERIALIZABLE
-from ..segments.errors import EvlogError
 from .clock import Clock, RealClock
 from .control import ReplayControl
 from .convert import raw_converter, record_converter
+from .options import ReplayError, parse_speed
 from .selection import Selection, resolve_bound
 from .stats import LatencyHistogram
 
 __all__ = ["ReplayResult", "ReplayError", "parse_speed", "run_replay"]
 
 MAX_ERRORS_KEPT = 20
-
-
-class ReplayError(EvlogError, ValueError):
-    """A replay option that makes no sense (speed <= 0, loop < 0...)."""
-
-
-def parse_speed(speed: Any) -> float:
-    """A speed multiplier: a positive number, or inf / "max" / "inf" for as fast as possible."""
-    if isinstance(speed, str):
-        text = speed.strip().lower()
-        if text.endswith("x") and text[:-1].replace(".", "", 1).isdigit():
-            text = text[:-1]
-        if text in ("max", "inf", "infinity"):
-            return math.inf
-        try:
-            speed = float(text)
-        except ValueError:
-            raise ReplayError(f"invalid speed {speed!r}: give a positive number or 'max'") from None
-    if isinstance(speed, bool) or not isinstance(speed, (int, float)):
-        raise ReplayError(f"invalid speed {speed!r}: give a positive number or 'max'")
-    speed = float(speed)
-    if not speed > 0:  # also rejects NaN
-        raise ReplayError(f"speed must be positive, not {speed}")
-    return speed
 
 
 @dataclass

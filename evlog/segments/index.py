@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable
 
 import msgspec
 import xxhash
@@ -48,34 +48,31 @@ class SegmentSummary:
     raw_bytes: int = 0      # uncompressed payload bytes
 
     def add_block(self, entry: BlockEntry, meta: BlockMeta, raw_len: int) -> None:
-        self.count += entry.count
-        self.blocks += 1
-        self.names.update(dict(zip(meta.names, meta.name_counts)))
-        self.sources.update(dict(zip(meta.sources, meta.source_counts)))
-        self.flags.update(meta.flag_counts)
-        if self.first_ts is None:
-            self.first_ts, self.first_mono = entry.first_ts, entry.first_mono
-        self.last_ts, self.last_mono = entry.last_ts, entry.last_mono
-        self.min_ts = entry.min_ts if self.min_ts is None else min(self.min_ts, entry.min_ts)
-        self.max_ts = entry.max_ts if self.max_ts is None else max(self.max_ts, entry.max_ts)
-        self.stored_bytes += entry.frame_len
-        self.raw_bytes += raw_len
+        self._add(entry.count, 1, dict(zip(meta.names, meta.name_counts)),
+                  dict(zip(meta.sources, meta.source_counts)), meta.flag_counts, entry, entry.frame_len, raw_len)
 
     def merge(self, other: "SegmentSummary") -> None:
         if other.count == 0:
             return
-        self.count += other.count
-        self.blocks += other.blocks
-        self.names.update(other.names)
-        self.sources.update(other.sources)
-        self.flags.update(other.flags)
+        self._add(other.count, other.blocks, other.names, other.sources, other.flags, other,
+                  other.stored_bytes, other.raw_bytes)
+
+    def _add(self, count: int, blocks: int, names: Any, sources: Any, flags: Any, times: Any,
+             stored_bytes: int, raw_bytes: int) -> None:
+        """Count events that come after those already counted; `times` has their first_ts,
+        first_mono, last_ts, last_mono, min_ts and max_ts (a block entry or a summary)."""
+        self.count += count
+        self.blocks += blocks
+        self.names.update(names)
+        self.sources.update(sources)
+        self.flags.update(flags)
         if self.first_ts is None:
-            self.first_ts, self.first_mono = other.first_ts, other.first_mono
-        self.last_ts, self.last_mono = other.last_ts, other.last_mono
-        self.min_ts = other.min_ts if self.min_ts is None else min(self.min_ts, other.min_ts)
-        self.max_ts = other.max_ts if self.max_ts is None else max(self.max_ts, other.max_ts)
-        self.stored_bytes += other.stored_bytes
-        self.raw_bytes += other.raw_bytes
+            self.first_ts, self.first_mono = times.first_ts, times.first_mono
+        self.last_ts, self.last_mono = times.last_ts, times.last_mono
+        self.min_ts = times.min_ts if self.min_ts is None else min(self.min_ts, times.min_ts)
+        self.max_ts = times.max_ts if self.max_ts is None else max(self.max_ts, times.max_ts)
+        self.stored_bytes += stored_bytes
+        self.raw_bytes += raw_bytes
 
     def to_dict(self) -> dict:
         return {

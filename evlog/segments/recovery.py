@@ -17,7 +17,9 @@ from .block import RawRecord, Record, decode_frame
 from .errors import CorruptRecordingError, EvlogError, UnsupportedFormatError
 from .fsio import FileSystem
 from .index import SegmentIndex, SegmentSummary, encode_index, parse_index
+from .lock import acquire_lock, release_lock
 from .manifest import read_manifest
+from .reader import SegmentView
 from .segment import (
     SEGMENT_HEADER_SIZE, BlockEntry, ScanResult, encode_segment_header, find_next_frame, index_filename,
     list_segments, parse_segment_header, scan_frames, segment_filename,
@@ -61,7 +63,6 @@ def _scan_segment(directory: str, base: int, is_last: bool, fs: FileSystem | Non
     With `report`/`fs`, a torn tail of the last segment is truncated (and reported).
     Returns the index state: ok | missing | stale | corrupt.
     """
-    from .reader import SegmentView
     view = SegmentView(directory, base)
     try:
         view.open(is_last)
@@ -125,7 +126,6 @@ def prepare_for_append(directory: str, fs: FileSystem) -> tuple[RecoveryReport, 
 
 def reindex(directory: str, fs: FileSystem | None = None) -> list[str]:
     """Rewrite every segment's index from the segment itself. Returns the rewritten names."""
-    from .writer import acquire_lock, release_lock
     fs = fs or FileSystem()
     read_manifest(directory)
     lock = acquire_lock(directory)

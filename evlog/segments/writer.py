@@ -12,7 +12,6 @@ dirty pages, so a retry could report lost data as durable) and `append` raises.
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import threading
@@ -28,9 +27,10 @@ import zstandard
 
 from .codec import FLAG_MODEL, KNOWN_FLAGS, MODEL_CLASSES, EventEncodeError
 from .block import MAX_EVENT_BYTES, MAX_NAME_BYTES, MAX_RAW_LEN, MAX_RECORDS, encode_flat_many
-from .errors import EventTooLargeError, LogClosedError, LogWriteError, RecordingLockedError
+from .errors import EventTooLargeError, LogClosedError, LogWriteError
 from .fsio import FileSystem
 from .index import SegmentIndex, SegmentSummary, encode_index
+from .lock import acquire_lock, release_lock
 from .recovery import prepare_for_append
 from .segment import BlockEntry, encode_segment_header, index_filename, segment_filename
 
@@ -43,7 +43,6 @@ if os.environ.get("EVLOG_PURE_PYTHON"):   # tests run both; a user can rule the 
 
 FSYNC_POLICIES = ("always", "interval", "never")
 logger = logging.getLogger("evlog.segments")
-LOCK_NAME = ".lock"
 
 
 @dataclass(frozen=True)
@@ -83,30 +82,6 @@ class WriterOptions:
             raise ValueError("retain_max_age and retain_max_bytes must be positive")
         if not 1 <= self.max_pending_blocks <= 1024:
             raise ValueError("max_pending_blocks must be between 1 and 1024")
-
-
-def acquire_lock(directory: str) -> int:
-    import fcntl
-    fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        try:
-            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
-        except OSError:
-            holder = ""
-        os.close(fd)
-        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            who = f" (pid {holder})" if holder else ""
-            raise RecordingLockedError(f"{directory} is already open for writing by another writer{who}") from None
-        raise
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd
-
-
-def release_lock(fd: int) -> None:
-    os.close(fd)  # closing the descriptor releases the flock
 
 
 _SYNC = object()

@@ -184,7 +184,7 @@ def test_serve_is_registered(runner):
     (["diff", "{rec}", "nope", "--format", "json"], "no such recording"),
     (["import", "{tmp}/plain.txt"], "neither"),
     (["verify", "{tmp}"], "not an evlog recording"),
-    (["export", "{rec}", "-o", "{tmp}/no/such/dir/x.json"], "No such file"),
+    (["export", "{rec}", "-o", "{tmp}/no/such/dir/x.json"], "does not exist"),
 ])
 def test_user_mistakes_are_one_line_and_status_2(runner, rec, tmp_path, args, message):
     (tmp_path / "plain.txt").write_text("hello")

@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def recorder_cmd(rec: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "evlog.capture_cli", "record", rec, "--from", NATS_URL, *args]
+    return [sys.executable, "-m", "evlog", "record", rec, "--from", NATS_URL, *args]
 
 
 def spawn(cmd: list[str], **kw) -> subprocess.Popen:

@@ -1,4 +1,4 @@
-"""`evlog record --from nats://...` and `evlog replay REC --to nats://...` (the top-level commands)."""
+"""`evlog record --from nats://...` and `evlog replay REC --to-nats nats://...` (the top-level commands)."""
 from __future__ import annotations
 
 import asyncio
@@ -48,13 +48,14 @@ def test_record_from_nats_then_replay_into_nats(nats_url, unique, tmp_path):
     assert [r.name for r in records] == ["price"] * 4
     assert [r.data["data"]["i"] for r in records] == [0, 1, 2, 3]
 
-    dry = subprocess.run([sys.executable, "-m", "evlog", "replay", str(out), "--to", nats_url, "--dry-run",
+    dry = subprocess.run([sys.executable, "-m", "evlog", "replay", str(out), "--to-nats", nats_url, "--dry-run",
                           "--subject-template", f"{unique}-replay.{{event_name}}"],
                          capture_output=True, text=True, timeout=60)
     assert dry.returncode == 0, dry.stderr
     lines = dry.stdout.strip().splitlines()
     assert len(lines) == 4 and all(line.startswith(f"{unique}-replay.price ") for line in lines)
     assert "Evlog-Replay=" in lines[0] and "would send 4 messages" in dry.stderr
+    # the older spelling `--to nats://...` still works
     limited = subprocess.run([sys.executable, "-m", "evlog", "replay", str(out), "--to", nats_url, "--dry-run",
                               "--limit", "2"], capture_output=True, text=True, timeout=60)
     assert limited.returncode == 0 and len(limited.stdout.strip().splitlines()) == 2, limited.stderr
@@ -67,5 +68,5 @@ def test_replay_dry_run_needs_a_nats_target(tmp_path):
     res = subprocess.run([sys.executable, "-m", "evlog", "replay", str(path), "--dry-run"],
                          capture_output=True, text=True, timeout=60, env={**os.environ})
     assert res.returncode == 2
-    assert "--dry-run and --limit go with --to nats://" in res.stderr
+    assert "--dry-run and --limit go with --to-nats nats://" in res.stderr
     assert "Traceback" not in res.stderr

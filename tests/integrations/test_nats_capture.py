@@ -218,17 +218,16 @@ def test_jetstream_capture_survives_lost_connections_exactly_once(nats_url, js_s
 def test_record_command_with_clirunner(nats_url, js_stream, tmp_path):
     from click.testing import CliRunner
 
-    from evlog.capture_cli import record_cmd
+    from evlog.cli import cli
     stream, p = js_stream
     asyncio.run(publish_numbered(nats_url, p, 250))
     rec = str(tmp_path / "rec")
-    result = CliRunner().invoke(record_cmd, [rec, "--from", nats_url, "--subject", f"{p}.>", "--stream", stream,
-                                             "--name", f"{p}.*={{last}}", "--max-events", "250",
-                                             "--status-interval", "0"])
+    result = CliRunner().invoke(cli, ["record", rec, "--from", nats_url, "--subject", f"{p}.>", "--stream", stream,
+                                      "--map", f"{p}.*={{last}}", "--max-events", "250", "--status-interval", "0"])
     assert result.exit_code == 0, result.output
     assert "recorded 250 events" in result.stderr and "stopped: event count reached" in result.stderr
     with Log.open(rec) as log:
         assert {r.name for r in log.read()} == {"s0", "s1", "s2", "s3"}
         assert [r.source for r in log.read()][:1] == ["publisher"]
-    bad = CliRunner().invoke(record_cmd, [rec, "--from", nats_url, "--subject", "a b"])
+    bad = CliRunner().invoke(cli, ["record", rec, "--from", nats_url, "--subject", "a b"])
     assert bad.exit_code == 2 and bad.stderr.strip() == "evlog: error: invalid NATS subject 'a b'"

@@ -9,7 +9,8 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from evlog.capture_cli import replay_cmd, replay_to_nats
+from evlog.cli import cli
+from evlog.ops import replay_to_nats
 from evlog.integrations.natsformat import DROPPED_EVENT, make_envelope
 from evlog.segments import Log
 
@@ -50,7 +51,7 @@ def test_replay_publishes_tagged_messages(nats_url, unique, tmp_path):
     t = threading.Thread(target=lambda: asyncio.run(listen()))
     t.start()
     assert ready.wait(10)
-    result = replay_to_nats(rec, nats_url, subject_template=f"r{unique}.{{event_name}}", speed=0)
+    result = replay_to_nats(rec, nats_url, subject_template=f"r{unique}.{{event_name}}", speed="max")
     assert done.wait(10)
     t.join(10)
     assert result.sent == 3 and result.skipped == 1
@@ -69,7 +70,7 @@ def test_replay_publishes_tagged_messages(nats_url, unique, tmp_path):
 def test_dry_run_prints_and_connects_to_nothing(tmp_path):
     rec = _recording(tmp_path / "rec")
     # port 1 is never a NATS server: a dry run must not try it
-    result = CliRunner().invoke(replay_cmd, [rec, "--to", "nats://127.0.0.1:1", "--dry-run",
+    result = CliRunner().invoke(cli, ["replay", rec, "--to-nats", "nats://127.0.0.1:1", "--dry-run",
                                              "--subject-template", "replay.{subject}", "--filter", "not Raw"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
@@ -82,23 +83,26 @@ def test_dry_run_prints_and_connects_to_nothing(tmp_path):
 def test_replay_errors_are_one_line(tmp_path):
     rec = _recording(tmp_path / "rec")
     runner = CliRunner()
-    for args, text in ((["--to", "http://x"], "bad NATS URL"),
-                       (["--to", "nats://127.0.0.1:1"], "cannot connect to NATS at nats://127.0.0.1:1"),
-                       (["--to", "nats://127.0.0.1:1", "--subject-template", "a.{nope}", "--dry-run"], "unknown field"),
-                       (["--to", "nats://127.0.0.1:1", "--filter", "data.x ==", "--dry-run"], "filter"),
-                       (["--to", "nats://127.0.0.1:1", "--speed", "fast", "--dry-run"], "--speed must be")):
-        result = runner.invoke(replay_cmd, [rec, *args])
+    for args, text in ((["--to-nats", "http://x"], "bad NATS URL"),
+                       (["--to-nats", "nats://127.0.0.1:1"], "cannot connect to NATS at nats://127.0.0.1:1"),
+                       (["--to-nats", "nats://127.0.0.1:1", "--subject-template", "a.{nope}", "--dry-run"],
+                        "unknown field"),
+                       (["--to-nats", "nats://127.0.0.1:1", "--filter", "data.x ==", "--dry-run"], "filter"),
+                       (["--to-nats", "nats://127.0.0.1:1", "--from", "2", "--dry-run"], "has no unit"),
+                       (["--to-nats", "nats://127.0.0.1:1", "--speed", "fast", "--dry-run"], "invalid speed")):
+        result = runner.invoke(cli, ["replay", rec, *args])
         assert result.exit_code == 2, (args, result.output)
-        assert text in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith(("Error:", "evlog: error:"))]
+        assert len(errors) == 1 and text in errors[0], result.stderr
 
 
 def test_dry_run_limit_and_start(tmp_path):
     rec = _recording(tmp_path / "rec")
     runner = CliRunner()
-    result = runner.invoke(replay_cmd, [rec, "--to", "nats://127.0.0.1:1", "--dry-run", "--limit", "1",
+    result = runner.invoke(cli, ["replay", rec, "--to-nats", "nats://127.0.0.1:1", "--dry-run", "--limit", "1",
                                         "--speed", "max"])
     assert result.exit_code == 0 and len(result.stdout.strip().splitlines()) == 1
-    result = runner.invoke(replay_cmd, [rec, "--to", "nats://127.0.0.1:1", "--dry-run", "--start", "2"])
+    result = runner.invoke(cli, ["replay", rec, "--to-nats", "nats://127.0.0.1:1", "--dry-run", "--from", "2ms"])
     assert result.exit_code == 0 and result.stdout.startswith("replay.OrderPlaced ")
     assert len(result.stdout.strip().splitlines()) == 1
 
@@ -114,7 +118,7 @@ def test_a_recorded_replay_keeps_names_and_is_tagged(nats_url, unique, tmp_path)
         run.wait(lambda: run.capture.stats.connected, what="connection")
         import time
         time.sleep(0.3)
-        replay_to_nats(rec, nats_url, subject_template=f"rr{unique}.{{event_name}}", speed=0)
+        replay_to_nats(rec, nats_url, subject_template=f"rr{unique}.{{event_name}}", speed="max")
         run.wait(lambda: run.capture.stats.recorded == 3, what="3 replayed events")
         run.stop()
         recs = list(log.read())

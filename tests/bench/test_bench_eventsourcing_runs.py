@@ -1,0 +1,20 @@
+"""The eventsourcing benchmark's smoke run prints every recorder's row and the aggregate
+reads with real figures (speed is not asserted here)."""
+from __future__ import annotations
+
+import pytest
+from benchcheck import figures, ratios, row, run_bench
+
+
+@pytest.mark.timeout(600)
+def test_bench_eventsourcing_quick_prints_every_row():
+    out = run_bench("bench_eventsourcing.py", "--quick")
+    for recorder in ("evlog-interval", "evlog-always", "sqlite", "popo"):
+        values = figures(row(out, recorder + " "))
+        assert len(values) == 3 and all(v > 0 for v in values), row(out, recorder + " ")
+    assert len(ratios(row(out, "ratio evlog-interval / sqlite"))) == 6   # three ratios and their targets
+    for size in ("10,000 events", "50,000 events"):
+        line = row(out, size + ":")
+        values = figures(line)
+        assert all(v >= 0 for v in values), line
+    figures(row(out, "read cost ratio large/small"))
