@@ -22,9 +22,10 @@ def _evlog_dir(path: str | os.PathLike) -> str:
     return path
 
 
-def verify(path: str | os.PathLike) -> VerifyReport:
-    """Check every block checksum, every block's content and every index."""
-    return _verify(_evlog_dir(path))
+def verify(path: str | os.PathLike, chain: bool = False, key: bytes | None = None) -> VerifyReport:
+    """Check every block checksum, every block's content and every index (`chain`: and the
+    blocks' hash chain, keyed with `key` when the recording's chain is)."""
+    return _verify(_evlog_dir(path), chain=chain, key=key)
 
 
 def reindex(path: str | os.PathLike) -> list[str]:

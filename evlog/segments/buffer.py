@@ -30,6 +30,8 @@ from .errors import EventTooLargeError
 ROW_OVERHEAD = 2 + 2 + 1 + 8 + 8 + 4 + 4 + 4 + 1
 HARD_LIMIT = MAX_RAW_LEN - 4096   # no block's accounted bytes go past this (block_max_bytes <= half of it)
 MAX_IDS = 16_384   # names and sources in the id table before it starts afresh
+_ROW_LIMIT = HARD_LIMIT - ROW_OVERHEAD
+_monotonic_ns = time.monotonic_ns
 
 
 class SealedBlock(NamedTuple):
@@ -81,16 +83,19 @@ class BlockBuffer:
     # the clock ----------------------------------------------------------------------
     def now(self) -> int:
         """Monotonic ns since the recording's start, clamped to never go back."""
-        mono = time.monotonic_ns() - self.mono_base
+        mono = _monotonic_ns() - self.mono_base
         return mono if mono > self.last_mono else self.last_mono
 
-    def clamp(self, mono: Sequence[int] | None, n: int) -> Sequence[int]:
+    def clamp(self, mono: Sequence[int] | None, n: int, ordered: bool = False) -> Sequence[int]:
         """The monotonic times of n rows, never decreasing. None: measured now, one clock read
         for all, the rows 1 ns apart (so their wall-clock times, base + monotonic, keep their
-        order too: a bound by time falls between two events of a batch, not around both)."""
+        order too: a bound by time falls between two events of a batch, not around both).
+        `ordered`: the given times are known to be in order (then only the first is compared)."""
         if mono is None:
             now = self.now()
             return range(now, now + n)
+        if ordered and mono[0] >= self.last_mono:
+            return mono
         fixed = list(accumulate(mono, max, initial=self.last_mono))
         del fixed[0]
         return fixed
@@ -125,30 +130,40 @@ class BlockBuffer:
             data: bytes, types: bytes, headers: bytes, size: int) -> int:
         """One checked row of `size` bytes (data, types, headers). Returns its offset."""
         if monotonic is None:
-            monotonic = time.monotonic_ns() - self.mono_base
+            monotonic = _monotonic_ns() - self.mono_base
         if monotonic < self.last_mono:
             monotonic = self.last_mono
         self.last_mono = monotonic
-        if not self.rows:
+        rows = self.rows
+        if not rows:
             self._open()
-        elif self.size + size + ROW_OVERHEAD > HARD_LIMIT:
+        elif self.size + size > _ROW_LIMIT:   # it would take the payload past the format's limit
             self.seal()
             self._open()
-        self.rows += (self.id_of(name), self.id_of(source), flags, timestamp, monotonic, data, types, headers)
-        self.size += size + ROW_OVERHEAD
+            rows = self.rows
+        ids = self.ids   # (the lookups inlined: this is every single event's path)
+        name_id = ids.get(name)
+        if name_id is None:
+            name_id = self.id_of(name)
+        source_id = ids.get(source)
+        if source_id is None:
+            source_id = self.id_of(source)
+        rows += (name_id, source_id, flags, timestamp, monotonic, data, types, headers)
+        self.size = total = self.size + size + ROW_OVERHEAD
         offset = self.next_offset
         self.next_offset = offset + 1
-        if self.size >= self.max_bytes or len(self.rows) >= self.flat_max:
+        if total >= self.max_bytes or len(rows) >= self.flat_max:
             self.seal()
         return offset
 
     def add_columns(self, names: Sequence[str], sources: Sequence[str], flags: Sequence[int],
                     ts: Sequence[int | None], mono: Sequence[int] | None, datas: Sequence[bytes],
-                    types: Sequence[bytes], headers: Sequence[bytes], sizes: Sequence[int], atomic: bool) -> int:
+                    types: Sequence[bytes], headers: Sequence[bytes], sizes: Sequence[int], atomic: bool,
+                    ordered: bool = False) -> int:
         """Checked columns, laid by slice assignments, blocks cut by bisection on the sizes
-        (atomic: all in one block). Returns the first offset."""
+        (atomic: all in one block; `ordered`: see `clamp`). Returns the first offset."""
         n = len(names)
-        fixed = self.clamp(mono, n)
+        fixed = self.clamp(mono, n, ordered)
         cum = list(accumulate(map(ROW_OVERHEAD.__add__, sizes), initial=0))
         first = self.next_offset
         if atomic:

@@ -19,7 +19,6 @@ from .headers import MAX_HEADER_BYTES, check_encoded_headers
 
 TIME_LIMIT = 1 << 62   # timestamps and their deltas must fit the block's int64 columns
 PLAIN_FLAGS = frozenset(range(KNOWN_FLAGS + 1))
-_NONE_TYPE = type(None)
 
 
 class EncodedRows(NamedTuple):
@@ -95,44 +94,61 @@ def check_encoded(data: Any, flags: Any, types: Any) -> None:
         raise EventEncodeError(f"encoded event data is not valid JSON: {exc}") from None
 
 
-def _times_ok(values: Sequence[Any], allow_none: bool) -> bool:
-    kinds = set(map(type, values))
-    if allow_none and _NONE_TYPE in kinds:
-        kinds.discard(_NONE_TYPE)
+def _timestamps_ok(values: Sequence[Any]) -> bool:
+    """Ints of ns within the limit, or None (the block's wall-clock base + monotonic)."""
+    nones = values.count(None)
+    if nones:
         values = [v for v in values if v is not None]
-    if not values:
-        return True
-    return kinds == {int} and -TIME_LIMIT <= min(values) and max(values) < TIME_LIMIT
+        if not values:
+            return True
+    return set(map(type, values)) == {int} and -TIME_LIMIT <= min(values) and max(values) < TIME_LIMIT
 
 
-def checked_sizes(rows: EncodedRows, known: Any) -> list[int]:
+def _monotonics_ok(values: Sequence[Any]) -> tuple[bool, bool]:
+    """(ints of ns within the limit, already in order). One sort gives both the range and
+    the order (in order, the writer's clamp has nothing to do): C-level, no step per row."""
+    if set(map(type, values)) != {int}:
+        return False, False
+    ordered = sorted(values)
+    ok = -TIME_LIMIT <= ordered[0] and ordered[-1] < TIME_LIMIT
+    return ok, ordered == (values if values.__class__ is list else list(values))
+
+
+def checked_sizes(rows: EncodedRows, known: Any) -> tuple[list[int], bool]:
     """Check `rows` column by column; return each row's size in the block payload (data, type
-    map, headers). `known`: names and sources checked before (the writer's ids). Raises
-    EventEncodeError / EventTooLargeError (naming the first bad row) when a row is bad."""
+    map, headers) and whether the given monotonic times are already in order. `known`: names
+    and sources checked before (the writer's ids). Raises EventEncodeError /
+    EventTooLargeError (naming the first bad row) when a row is bad."""
     names, sources, flags, datas, types, headers, ts, mono = rows
     n = len(names)
     lengths = {len(sources), len(flags), len(datas), len(types)}
     lengths.update(len(c) for c in (headers, ts, mono) if c is not None)
     if lengths != {n}:
         raise ValueError(f"the columns of encoded rows must have one length (names: {n}, others: {sorted(lengths)})")
+    ordered = True
     try:
         sizes = list(map(_add, map(len, datas), map(len, types)))
         head_sizes = None if headers is None else list(map(len, headers))
         ok = (PLAIN_FLAGS.issuperset(flags) and set(map(type, datas)) == {bytes}
               and set(map(type, types)) == {bytes} and max(sizes) <= MAX_EVENT_BYTES
               and (headers is None or (set(map(type, headers)) == {bytes} and max(head_sizes) <= MAX_HEADER_BYTES))
-              and (ts is None or _times_ok(ts, True)) and (mono is None or _times_ok(mono, False))
+              and (ts is None or _timestamps_ok(ts))
               and all(map(good_name, set(names).union(sources).difference(known))))
+        if ok and mono is not None:
+            ok, ordered = _monotonics_ok(mono)
     except TypeError:   # a length of something that is not bytes, an unhashable name...
         ok = False
     if not ok:
+        if mono is not None and None in mono:
+            raise EventEncodeError("the monotonic times of encoded rows are all given (ints) or all measured "
+                                   "(monotonics=None)")
         for i in range(n):   # the precise error of the first bad row
             check_row(names[i], sources[i], flags[i], None if ts is None else ts[i], None if mono is None else mono[i],
                       datas[i], types[i], b"" if headers is None else headers[i])
         raise EventEncodeError("encoded rows that cannot be stored")   # pragma: no cover - check_row raised
     if head_sizes is not None:
         sizes = list(map(_add, sizes, head_sizes))
-    return sizes
+    return sizes, ordered
 
 
 def validate_rows(rows: EncodedRows) -> None:

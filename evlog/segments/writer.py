@@ -36,7 +36,7 @@ from .headers import MAX_HEADER_BYTES
 from .index import SegmentIndex, SegmentSummary, encode_index
 from .manifest import Manifest, write_manifest
 from .recovery import prepare_for_append
-from .rows import PLAIN_FLAGS, TIME_LIMIT, EncodedRows, check_row, checked_sizes, validate_rows
+from .rows import PLAIN_FLAGS, EncodedRows, check_row, checked_sizes, validate_rows
 from .segment import BlockEntry, encode_segment_header, index_filename, segment_filename
 
 FSYNC_POLICIES = ("always", "interval", "never")
@@ -143,6 +143,7 @@ class LogWriter:
             self._manifest_lock = threading.Lock()   # the I/O thread (chain head) and set_metadata write it
             self._scratch = bytearray()   # the I/O thread's payload buffer, reused block to block
             self._block_max_bytes = options.block_max_bytes
+            self._max_pending = options.max_pending_blocks
             # sealed blocks for the I/O thread
             self._pending: deque[SealedBlock] = deque()
             self._pending_bytes = 0
@@ -233,23 +234,21 @@ class LogWriter:
                    headers: bytes = b"", timestamp: int | None = None, monotonic: int | None = None) -> int:
         """`append_rows` of one event, without building columns. Returns its offset."""
         buffer = self._buffer
-        # the common row (known name and source, plain flags, bytes) is checked with a few
-        # type tests; anything else goes through the full check
+        size = len(data) + len(types) + len(headers)
+        # the common row (known name and source, plain flags, bytes, default times) passes a
+        # few type tests; anything else goes through the full check
         if not (data.__class__ is bytes and types.__class__ is bytes and headers.__class__ is bytes
-                and flags in PLAIN_FLAGS and len(data) + len(types) <= MAX_EVENT_BYTES
-                and len(headers) <= MAX_HEADER_BYTES
-                and name.__class__ is str and source.__class__ is str and name in buffer.ids and source in buffer.ids
-                and (timestamp is None or (timestamp.__class__ is int and -TIME_LIMIT <= timestamp < TIME_LIMIT))
-                and (monotonic is None or (monotonic.__class__ is int and -TIME_LIMIT <= monotonic < TIME_LIMIT))):
+                and name.__class__ is str and source.__class__ is str and timestamp is None and monotonic is None
+                and flags in PLAIN_FLAGS and size <= MAX_EVENT_BYTES and (not headers or len(headers) <= MAX_HEADER_BYTES)
+                and name in buffer.ids and source in buffer.ids):
             check_row(name, source, flags, timestamp, monotonic, data, types, headers)
         if headers and self.format_version < 2:
             raise _no_headers_in_v1(self.path)
-        size = len(data) + len(types) + len(headers)
         with self._lock:
             if not self._accepting:
                 self._check_open()
             offset = buffer.add(name, source, flags, timestamp, monotonic, data, types, headers, size)
-            if len(self._pending) > self.options.max_pending_blocks:
+            if len(self._pending) > self._max_pending:
                 self._wait_for_room_locked()
             return offset
 
@@ -260,9 +259,16 @@ class LogWriter:
         verified blocks). With `atomic` they go into one block (possibly with other events):
         after a crash all of them are in the log or none is."""
         n = len(rows.names)
-        if not n:
-            return self._buffer.next_offset
-        sizes = checked_sizes(rows, self._buffer.ids)
+        if n <= 1:
+            if not n:
+                return self._buffer.next_offset
+            if validate:
+                validate_rows(rows)
+            return self.append_row(rows.names[0], rows.sources[0], rows.flags[0], rows.datas[0], rows.types[0],
+                                   b"" if rows.headers is None else rows.headers[0],
+                                   None if rows.timestamps is None else rows.timestamps[0],
+                                   None if rows.monotonics is None else rows.monotonics[0])
+        sizes, ordered = checked_sizes(rows, self._buffer.ids)
         if validate:
             validate_rows(rows)
         headers = rows.headers
@@ -274,7 +280,7 @@ class LogWriter:
         with self._lock:
             self._check_open()
             first = self._buffer.add_columns(rows.names, rows.sources, rows.flags, ts, rows.monotonics, rows.datas,
-                                             rows.types, headers, sizes, atomic)
+                                             rows.types, headers, sizes, atomic, ordered)
             self._wait_for_room_locked()
             return first
 
