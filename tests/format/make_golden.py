@@ -3,6 +3,9 @@
     python tests/format/make_golden.py            # writes tests/format/v<N>/ (N = the writer's version)
     python tests/format/make_golden.py --force    # replace them (never do this for a released version)
 
+tests/format/v1/ was written by this script with the format-1 writer (commit 77e505d), before
+format 2 existed; the cases that use headers or the hash chain exist from format 2 on (HAS_V2).
+
 Each case is a tiny recording directory `v<N>/<case>/` and `v<N>/<case>.json`: what a reader
 must return from it (records, summary, segments, salvage, errors). The expectations are
 built from what the script wrote, not from reading it back, and the script checks that the
@@ -43,7 +46,8 @@ from evlog.segments.manifest import FORMAT_VERSION  # noqa: E402
 T0 = 1_760_263_200_000_000_000   # 2025-10-12T10:00:00Z, every case's start time
 MS = 1_000_000
 OPTIONS = dict(fsync="never", block_max_age=3600.0, index_interval=None)
-HAS_HEADERS = "headers" in inspect.signature(Log.append).parameters
+HAS_V2 = "headers" in inspect.signature(Log.append).parameters   # headers and the hash chain
+CHAIN_KEY = b"golden-chain-key-0123456789abcdef"   # the key of the keyed-chain case (32 bytes)
 
 
 class Event:
@@ -61,7 +65,8 @@ class Event:
 class Case:
     """A recording being written: blocks (flush), segments (roll), then optional damage."""
 
-    def __init__(self, root: str, name: str, description: str, **options: Any) -> None:
+    def __init__(self, root: str, name: str, description: str, chain_key: bytes | None = None,
+                 **options: Any) -> None:
         self.name, self.description = name, description
         self.path = os.path.join(root, name)
         self.events: list[Event] = []
@@ -71,6 +76,10 @@ class Case:
         self.read_error: str | None = None
         self.open_error: tuple[str, str] | None = None
         self.verify_ok = True
+        self.chain_key = chain_key
+        self.chain_problem: str | None = None   # what verify(chain=True) must find (None: the chain holds)
+        if chain_key is not None:
+            options["chain_key"] = chain_key
         self.log = Log.create(self.path, name, start_time_ns=T0, metadata={"golden": name},
                               **{**OPTIONS, **options})
 
@@ -83,7 +92,7 @@ class Case:
             args: dict[str, Any] = {"timestamp": ev.timestamp, "monotonic": ev.monotonic}
             if ev.headers:
                 args["headers"] = ev.headers
-            if ev.headers or (HAS_HEADERS and ev.flags & FLAG_MODEL):
+            if ev.headers:
                 ev.offset = _append_encoded(self.log, ev, args)
             else:
                 ev.offset = self.log.append_encoded(ev.name, ev.source, ev.flags, ev.data, ev.types, **args)
@@ -196,12 +205,21 @@ def case_model(root: str) -> Case:
     return c
 
 
+def _some_headers(i: int) -> dict[str, str] | None:
+    """Headers on every third event from format 2 on (none before)."""
+    if not HAS_V2 or i % 3:
+        return None
+    return {"id": f"msg-{i}", "correlation_id": f"c-{i // 6}"}
+
+
 def case_multi_segment(root: str) -> Case:
-    c = Case(root, "multi_segment", "three segments of two blocks each (base offsets 0, 8, 16)")
+    c = Case(root, "multi_segment", "three segments of two blocks each (base offsets 0, 8, 16)"
+             + ("; headers on every third event, the chain across the segments" if HAS_V2 else ""))
     n = 0
     for seg in range(3):
         for _ in range(2):
-            c.block(*(Event(f"N{(n + k) % 3}", {"i": n + k, "seg": seg}, f"s{(n + k) % 2}") for k in range(4)))
+            c.block(*(Event(f"N{(n + k) % 3}", {"i": n + k, "seg": seg}, f"s{(n + k) % 2}",
+                            headers=_some_headers(n + k)) for k in range(4)))
             n += 4
         if seg < 2:
             c.roll()
@@ -211,16 +229,25 @@ def case_multi_segment(root: str) -> Case:
 
 def case_torn_tail(root: str) -> Case:
     c = Case(root, "torn_tail", "the last block cut in the middle (a crash during its write) and no index "
-                                "for the active segment: a reader returns the blocks before it")
-    c.block(*(Event("A", {"i": i}, "s") for i in range(5)))
+                                "for the active segment: a reader returns the blocks before it"
+             + ("; the chain head never recorded (the writer crashed)" if HAS_V2 else ""))
+    c.block(*(Event("A", {"i": i}, "s", headers=_some_headers(i)) for i in range(5)))
     c.block(*(Event("B", {"i": i, "pad": "x" * 40}, "s") for i in range(5, 10)))
-    c.block(*(Event("C", {"i": i}, "s") for i in range(10, 14)))
+    c.block(*(Event("C", {"i": i}, "s", headers=_some_headers(i)) for i in range(10, 14)))
     c.close()
     seg, position, length = c.frames()[-1]
     with open(os.path.join(c.path, seg), "r+b") as f:
         f.truncate(position + length // 2)
     os.remove(os.path.join(c.path, seg.replace(".seg", ".idx")))
     c.lost = {ev.offset for ev in c.blocks[-1]}
+    if HAS_V2:   # a writer that crashed never wrote its head: the manifest's chain record ends at the anchor
+        path = os.path.join(c.path, "manifest.json")
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        doc["chain"].update(head=doc["chain"]["anchor"], head_offset=0)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2, ensure_ascii=False)
+            f.write("\n")
     return c
 
 
@@ -228,7 +255,8 @@ def case_damaged_block(root: str) -> Case:
     c = Case(root, "damaged_block", "one byte of the middle block's payload flipped: a read stops there with "
                                     "CorruptBlockError, salvage keeps the two other blocks")
     for b in range(3):
-        c.block(*(Event("D", {"i": 4 * b + k, "text": "abcdefgh" * 3}, "s") for k in range(4)))
+        c.block(*(Event("D", {"i": 4 * b + k, "text": "abcdefgh" * 3}, "s", headers=_some_headers(4 * b + k))
+                  for k in range(4)))
     c.close()
     seg, position, length = c.frames()[1]
     with open(os.path.join(c.path, seg), "r+b") as f:
@@ -280,6 +308,78 @@ def case_newer_block(root: str) -> Case:
     return c
 
 
+def case_headers(root: str) -> Case:
+    c = Case(root, "headers", "per-event headers (format 2): CloudEvents-named keys, a NATS subject and "
+                              "sequence, unicode, empty values, events without headers in the same block, "
+                              "and a block where no event has any (no header column)")
+    c.block(Event("OrderPlaced", {"pair": "BTC/USDT", "qty": Decimal("0.5")}, "bot",
+                  headers={"id": "0f0c", "type": "OrderPlaced", "subject": "orders.btc", "time": "2025-10-12T10:00:00Z",
+                           "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                           "correlation_id": "c-1", "causation_id": "c-0"}),
+            Event("OrderPlaced", {"pair": "ETH/USDT", "qty": Decimal("2")}, "bot"),
+            Event("NatsMessage", {"price": 1.5}, "nats", headers={"nats.subject": "prices.eth", "nats.stream": "P",
+                                                                  "nats.seq": "42", "empty": "", "ünï": "名前 ✓"}))
+    c.block(Event("Plain", 1, "bot"), Event("Plain", 2, "bot"))
+    c.close()
+    return c
+
+
+def case_chain(root: str) -> Case:
+    c = Case(root, "chain", "a keyed hash chain (key: CHAIN_KEY in make_golden.py) over two segments: "
+                            "verify(chain=True, key) proves it; without the key it is not proven",
+             chain_key=CHAIN_KEY)
+    c.block(*(Event("Fill", {"i": i, "amount": "100.00"}, "broker", headers=_some_headers(i)) for i in range(4)))
+    c.roll()
+    c.block(*(Event("Fill", {"i": i, "amount": "100.00"}, "broker") for i in range(4, 8)))
+    c.close()
+    return c
+
+
+def case_chain_tampered(root: str) -> Case:
+    c = Case(root, "chain_tampered", "an unkeyed chain whose middle block had one amount changed (100.00 -> "
+                                     "900.00), stored raw, its lengths, checksum and index made consistent: every "
+                                     "check but the chain passes")
+    for b in range(3):
+        c.block(*(Event("Fill", {"i": 3 * b + k, "amount": "100.00"}, "broker") for k in range(3)))
+    c.close()
+    seg, position, length = c.frames()[1]
+    _rewrite_payload(c.path, seg, position, length, lambda p: p.replace(b'"100.00"', b'"900.00"', 1))
+    ev = c.blocks[1][0]
+    ev.data = ev.data.replace(b'"100.00"', b'"900.00"')
+    ev.decoded = decode_data(ev.data, ev.flags, ev.types)
+    c.chain_problem = "altered"
+    return c
+
+
+def _rewrite_payload(path: str, segment: str, position: int, length: int, change: Callable[[bytes], bytes]) -> None:
+    """Replace a block's payload by `change(payload)`, stored raw, the frame made consistent
+    again (lengths, codec, checksum; the index rebuilt): what a careful tamperer does."""
+    import zstandard
+
+    from evlog.segments import reindex
+    from evlog.segments.block import CODEC_NONE, CODEC_ZSTD, HEADER_SIZE, parse_header
+    seg = os.path.join(path, segment)
+    with open(seg, "rb") as f:
+        whole = f.read()
+    frame = bytearray(whole[position:position + length])
+    header = parse_header(bytes(frame))
+    body = HEADER_SIZE + header.meta_len
+    payload = bytes(frame[body:])
+    if header.codec == CODEC_ZSTD:
+        payload = zstandard.ZstdDecompressor().decompress(payload)
+    payload = change(payload)
+    frame = frame[:body] + payload
+    frame[5] = CODEC_NONE
+    struct.pack_into("<II", frame, 12, len(payload), len(payload))
+    hasher = xxhash.xxh3_64(bytes(frame[:80]))
+    hasher.update(bytes(frame[88:]))
+    frame[80:88] = struct.pack("<Q", hasher.intdigest())
+    with open(seg, "wb") as f:
+        f.write(whole[:position] + bytes(frame) + whole[position + length:])
+    reindex(path)
+    os.remove(os.path.join(path, ".lock"))
+
+
 CASES: list[Callable[[str], Case]] = [case_typed, case_model, case_multi_segment, case_torn_tail,
                                       case_damaged_block, case_newer_manifest, case_newer_block]
 
@@ -315,6 +415,10 @@ def expected(c: Case) -> dict:
         "verify_ok": c.verify_ok,
         "queries": [] if c.damaged else _queries(kept),
     })
+    if HAS_V2 and c.damaged is None:
+        doc["chain"] = {"key": c.chain_key.hex() if c.chain_key else None, "ok": c.chain_problem is None,
+                        "problem": c.chain_problem, "blocks": sum(1 for _ in c.frames()),
+                        "head_offset": 0 if c.lost else len(c.events)}
     return doc
 
 
@@ -390,6 +494,17 @@ def check(path: str, doc: dict) -> None:
     report = SalvageReport()
     assert [r.offset for r in salvage(path, report)] == doc["salvage_offsets"]
     assert verify(path).ok is doc["verify_ok"]
+    chain = doc.get("chain")   # format 2: what the hash chain proves
+    if chain is not None:
+        key = bytes.fromhex(chain["key"]) if chain["key"] else None
+        report = verify(path, chain=True, key=key)
+        assert report.ok is chain["ok"], [str(p) for p in report.problems]
+        if chain["ok"]:
+            assert (report.chain.blocks, report.chain.head_offset) == (chain["blocks"], chain["head_offset"])
+            if key is not None:
+                assert not verify(path, chain=True).ok       # a keyed chain is not proven without its key
+        else:
+            assert any(chain["problem"] in p for p in report.chain.problems), report.chain.problems
 
 
 def _read_all(log: Log, args: dict) -> tuple[list, list, Exception | None]:
@@ -432,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-EXTRA_CASES: list[Callable[[str], Case]] = []   # cases of a later format version
+EXTRA_CASES: list[Callable[[str], Case]] = [case_headers, case_chain, case_chain_tampered] if HAS_V2 else []
 
 
 if __name__ == "__main__":

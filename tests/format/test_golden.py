@@ -27,7 +27,7 @@ def _case_id(path: str) -> str:
 
 def test_golden_files_exist():
     versions = {os.path.basename(os.path.dirname(p)) for p in CASES}
-    assert "v1" in versions
+    assert {"v1", "v2"} <= versions
     for path in CASES:
         assert os.path.isdir(path[:-5]), path
 
@@ -50,3 +50,14 @@ def test_check_catches_a_difference(tmp_path):
     shutil.copytree(os.path.join(HERE, "v1", "typed"), copy)
     with pytest.raises(AssertionError):
         check(copy, doc)
+
+
+def test_the_same_events_read_the_same_in_both_versions():
+    """typed and model hold the same events in v1 and v2: the reads agree record for record."""
+    for case in ("typed", "model"):
+        docs = []
+        for version in ("v1", "v2"):
+            with open(os.path.join(HERE, version, f"{case}.json"), encoding="utf-8") as f:
+                docs.append(json.load(f))
+        assert docs[0]["records"] == docs[1]["records"] and docs[0]["summary"] == docs[1]["summary"]
+        assert (docs[0]["format_version"], docs[1]["format_version"]) == (1, 2)
