@@ -10,6 +10,8 @@ import struct
 
 import pytest
 import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import zstandard
 from click.testing import CliRunner
 
@@ -18,6 +20,8 @@ from evlog.segments import ChainError, Log, UnsupportedFormatError, reindex, ver
 from evlog.segments import block as blk
 from evlog.segments import chain as chn
 from evlog.segments.retention import retain
+
+from segtools import examples
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN_V1 = os.path.join(os.path.dirname(HERE), "format", "v1", "typed")
@@ -320,3 +324,59 @@ def test_chain_key_is_checked():
             chn.check_key(bad)
     with pytest.raises(TypeError):
         chn.check_key(5)
+
+
+@pytest.fixture(scope="module")
+def chained(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("chained") / "rec")
+    build(path, 60)
+    return path, frames(path)
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(data=st.data())
+def test_any_changed_byte_of_any_block_breaks_the_chain(chained, tmp_path_factory, data):
+    """Whatever byte of whatever block changes (its checksum fixed, as a tamperer would), the
+    chain does not verify: the change is in the hashed content, the link, or makes the frame
+    unreadable (then the head shows blocks missing)."""
+    pristine, all_frames = chained
+    path = str(tmp_path_factory.mktemp("t") / "rec")
+    shutil.copytree(pristine, path)
+    seg, pos, length = data.draw(st.sampled_from(all_frames), label="block")
+    at = data.draw(st.integers(0, length - 1).filter(lambda i: not 80 <= i < 88), label="byte")
+    xor = data.draw(st.integers(1, 255), label="xor")
+    frame = read_frame(path, seg, pos, length)
+    frame[at] ^= xor
+    write_frame(path, seg, pos, fix_checksum(frame))
+    report = verify(path, chain=True)
+    assert not report.ok, (seg, pos, at, xor)
+
+
+@settings(max_examples=examples(15), deadline=None)
+@given(st.lists(st.sampled_from(["append", "batch", "roll", "reopen", "flush"]), min_size=1, max_size=25),
+       st.booleans())
+def test_any_sequence_of_writes_verifies(tmp_path_factory, steps, keyed):
+    path = str(tmp_path_factory.mktemp("seq") / "rec")
+    key = KEY if keyed else None
+    log = Log.create(path, "seq", chain_key=key, **OPTS)
+    n = 0
+    try:
+        for step in steps:
+            if step == "append":
+                log.append("E", n, "s", headers={"n": str(n)} if n % 2 else None)
+                n += 1
+            elif step == "batch":
+                log.append_batch([("B", n + k, "s") for k in range(9)], atomic=n % 2 == 0)
+                n += 9
+            elif step == "roll":
+                log.roll()
+            elif step == "flush":
+                log.flush()
+            else:
+                log.close()
+                log = Log.open(path, "a", chain_key=key, **OPTS)
+    finally:
+        log.close()
+    report = verify(path, chain=True, key=key)
+    assert report.ok, [str(p) for p in report.problems]
+    assert report.chain.head_offset == n and not report.chain.notes

@@ -220,3 +220,33 @@ def test_monotonic_now_is_what_the_writer_would_stamp(tmp_path):
         assert log.get(offset).monotonic >= before + 10**12
     with pytest.raises(Exception, match="closed"):
         log.monotonic_now()
+
+
+def test_the_encoder_hook_is_what_append_and_append_batch_encode_with(tmp_path):
+    import pydantic
+
+    import evlog
+    from evlog.segments.codec import FLAG_MODEL, encode_data
+
+    class Quote(pydantic.BaseModel):
+        pair: str
+
+    class Upper(Log):
+        encoder = staticmethod(lambda value: encode_data(str(value).upper()))
+
+    with Upper.create(str(tmp_path / "up"), fsync="never") as log:
+        log.append("A", "abc")
+        log.append_batch([("B", "def"), ("C", "ghi", "s", None, None, {"k": "v"})])
+    with Log.open(str(tmp_path / "up")) as log:
+        assert [(r.data, dict(r.headers)) for r in log.read()] == [("ABC", {}), ("DEF", {}), ("GHI", {"k": "v"})]
+    with Log.create(str(tmp_path / "engine"), fsync="never") as log:   # the engine knows no pydantic
+        with pytest.raises(EventEncodeError, match="Quote"):
+            log.append("Q", Quote(pair="x"))
+        assert log.end_offset == 0
+    with evlog.Log.create(str(tmp_path / "top"), fsync="never") as log:   # evlog.Log's encoder does
+        log.append("Q", Quote(pair="x"))
+        log.append_batch([("Q", Quote(pair="y"), "s"), ("Q", {"nested": Quote(pair="z")}, "s")])
+    with Log.open(str(tmp_path / "top")) as log:
+        got = list(log.read())
+    assert [r.data for r in got] == [{"pair": "x"}, {"pair": "y"}, {"nested": {"pair": "z"}}]
+    assert [r.flags for r in got] == [FLAG_MODEL, FLAG_MODEL, 0]
