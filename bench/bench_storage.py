@@ -1,4 +1,5 @@
-"""Storage benchmark of evlog's engine (`evlog.segments.Log`) against its baselines.
+"""Storage benchmark of evlog's engine (`evlog.Log`: the engine's Log, pydantic models encoded by
+their own serializer) against its baselines.
 
 Workload: the simulated trading bot of `evlog.demo` (pydantic models of ~150-200 bytes of
 JSON), 0.5% of the events (every 200th) replaced by a rare `CircuitBreakerTripped`.

@@ -868,6 +868,10 @@ class DecodedBlock:
             raise self._corrupt(exc) from None
         return values
 
+    def check_headers(self) -> None:
+        """Decode every record's headers (CorruptBlockError if one is not a JSON object of strings)."""
+        self._headers_of(0, self.header.count)
+
     def all_data(self) -> list:
         out: list = []
         for c in range(len(self._chunk_pos) - 1):

@@ -223,6 +223,7 @@ def verify(directory: str, decode: bool = True, chain: bool = False, key: bytes 
                     try:
                         block = decode_frame(frame, name, entry.position)
                         block.all_data()
+                        block.check_headers()
                         if [block.meta.name_counts[j] for j in range(len(block.meta.names))] != \
                                 [sum(1 for x in block.name_ids if x == j) for j in range(len(block.meta.names))]:
                             raise CorruptRecordingError("block name counts disagree with its records", name,

@@ -250,3 +250,19 @@ def test_the_encoder_hook_is_what_append_and_append_batch_encode_with(tmp_path):
         got = list(log.read())
     assert [r.data for r in got] == [{"pair": "x"}, {"pair": "y"}, {"nested": {"pair": "z"}}]
     assert [r.flags for r in got] == [FLAG_MODEL, FLAG_MODEL, 0]
+
+
+def test_verify_decodes_headers_too(tmp_path):
+    """Header bytes that are not a JSON object of strings (stored by a caller that skipped
+    validation, checksum valid) are damage for verify and for a read."""
+    from evlog.segments import verify
+    path = str(tmp_path / "rec")
+    with Log.create(path, fsync="never") as log:
+        log.append("A", 1, "s", headers={"k": "v"})
+        log.append_rows(EncodedRows(["A", "A"], ["s", "s"], [0, 0], [b"2", b"3"], [b"", b""], [b"", b'{"k":1}']),
+                        validate=False)
+    assert any("bad event data" in p.message for p in verify(path).problems)
+    with Log.open(path) as log:
+        assert log.get(0).headers == {"k": "v"}    # another block: readable
+        with pytest.raises(CorruptBlockError):
+            list(log.read(1))
