@@ -380,3 +380,57 @@ def test_any_sequence_of_writes_verifies(tmp_path_factory, steps, keyed):
     report = verify(path, chain=True, key=key)
     assert report.ok, [str(p) for p in report.problems]
     assert report.chain.head_offset == n and not report.chain.notes
+
+
+def _manifest(path: str) -> dict:
+    with open(os.path.join(path, "manifest.json")) as f:
+        return json.load(f)
+
+
+def _set_manifest(path: str, doc: dict) -> None:
+    with open(os.path.join(path, "manifest.json"), "w") as f:
+        json.dump(doc, f)
+
+
+def test_a_damaged_manifest_chain_record_is_reported(tmp_path):
+    path = str(tmp_path / "rec")
+    build(path, 20)
+    doc = _manifest(path)
+    for change, message in ((lambda c: c.pop("head"), "incomplete"),
+                            (lambda c: c.update(anchor="00" * 32), "does not belong"),
+                            (lambda c: c.update(head="11" * 32), "head does not match"),
+                            (lambda c: c.update(head_offset=7), "matches no block boundary")):
+        broken = json.loads(json.dumps(doc))
+        change(broken["chain"])
+        _set_manifest(path, broken)
+        assert any(message in p for p in problems(path)), (message, problems(path))
+    broken = json.loads(json.dumps(doc))
+    del broken["chain"]
+    _set_manifest(path, broken)
+    assert any("no hash chain" in p for p in problems(path))
+    assert chn.recorded_head(Log.open(path).manifest) is None
+
+
+def test_a_v1_block_inside_a_v2_recording_is_unchained(tmp_path):
+    path = str(tmp_path / "rec")
+    build(path, 8, segment_max_bytes=1 << 20)
+    seg, pos, length = frames(path)[0]
+    rows = [("N0", "s0", 0, 1000 + i, i, b"%d" % i, b"") for i in range(4)]
+    v1 = blk.encode_block(0, rows, None, version=1)[0]
+    with open(os.path.join(path, seg), "rb") as f:
+        whole = f.read()
+    with open(os.path.join(path, seg), "wb") as f:
+        f.write(whole[:pos] + v1 + whole[pos + length:])
+    reindex(path)
+    found = problems(path)
+    assert any("v1 block has no chain link" in p for p in found), found
+
+
+def test_last_link_without_blocks_falls_back_to_the_record_then_the_anchor(tmp_path):
+    path = str(tmp_path / "rec")
+    Log.create(path, "empty", **OPTS).close()
+    manifest = Log.open(path).manifest
+    start = chn.anchor("empty", manifest.start_time_ns, None)
+    assert chn.last_link(path, manifest) == (0, start)
+    manifest.chain = None
+    assert chn.last_link(path, manifest) == (0, start)

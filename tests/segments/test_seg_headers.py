@@ -266,3 +266,37 @@ def test_verify_decodes_headers_too(tmp_path):
         assert log.get(0).headers == {"k": "v"}    # another block: readable
         with pytest.raises(CorruptBlockError):
             list(log.read(1))
+
+
+def test_headers_codec_edges():
+    from collections import OrderedDict
+    from types import MappingProxyType
+
+    from evlog.segments.headers import check_encoded_headers
+    assert encode_headers(None) == b"" and encode_headers({}) == b""
+    assert encode_headers(MappingProxyType({"a": "b"})) == encode_headers(OrderedDict(a="b")) == b'{"a":"b"}'
+    assert decode_headers(b"") is NO_HEADERS and decode_headers(b'{"a":"b"}') == {"a": "b"}
+    check_encoded_headers(b"")
+    check_encoded_headers(b'{"a":"b"}')
+    for bad, error in ((b'{"":"b"}', EventEncodeError), (b" " * (MAX_HEADER_BYTES + 1), EventTooLargeError),
+                       ("text", EventEncodeError), (b"[1]", EventEncodeError)):
+        with pytest.raises(error):
+            check_encoded_headers(bad)
+    assert EncodedRows.from_raw([]).names == () and EncodedRows.from_raw(iter([])).headers is None
+
+
+def test_batch_events_of_every_shape(tmp_path):
+    with Log.create(str(tmp_path / "rec"), fsync="never") as log:
+        r = log.append_batch([("A",), ("B", 1), ("C", 2, None), ("D", 3, "s", 5, None),
+                              {"name": "E", "data": 4, "headers": {"k": "v"}}, ("F", 5, "s", None, 77)])
+        assert r == range(0, 6)
+        assert log.append_batch(iter([("G", 6, None)])) == range(6, 7)   # a source of None is ""
+        assert log.append_batch([]) == range(7, 7)
+        with pytest.raises(ValueError, match="event tuple"):
+            log.append_batch([("A", 1, "s", None, None, None, "extra")])
+    with Log.open(str(tmp_path / "rec")) as log:
+        got = list(log.read())
+    assert [(r.name, r.data, r.source, dict(r.headers)) for r in got] == [
+        ("A", None, "", {}), ("B", 1, "", {}), ("C", 2, "", {}), ("D", 3, "s", {}), ("E", 4, "", {"k": "v"}),
+        ("F", 5, "s", {}), ("G", 6, "", {})]
+    assert got[3].timestamp == 5 and got[5].monotonic >= 77
