@@ -1,25 +1,61 @@
 """Commands that check and repair a recording: verify, recover, reindex, retain."""
 from __future__ import annotations
 
+import os
+
 import click
 
 from .. import ops
+from ..ops.common import OpError
 from .common import AGE, SIZE, bar, msg, quiet_option
 
 
 @click.command()
 @click.argument("recording")
-def verify(recording: str) -> None:
+@click.option("--chain", is_flag=True, help="Also check the blocks' hash chain: none altered, removed or reordered.")
+@click.option("--key-file", type=click.Path(dir_okay=False), help="The key of a keyed chain: the file's bytes (1-64).")
+@click.option("--key-env", metavar="VAR", help="The key of a keyed chain: this environment variable's value.")
+def verify(recording: str, chain: bool, key_file: str | None, key_env: str | None) -> None:
     """Check every checksum and index. Exit 0 if intact, 1 if damaged (says what and where)."""
-    report = ops.verify(recording)
+    key = _chain_key(key_file, key_env)
+    report = ops.verify(recording, chain=chain or key is not None, key=key)
     for p in report.problems:
         click.echo(f"damaged: {p}")
+    if report.chain is not None:
+        for note in report.chain.notes:
+            click.echo(f"note: {note}")
+        if report.chain.ok:
+            c = report.chain
+            click.echo(f"chain: {c.blocks} blocks linked from offset {c.first_offset or 0} to {c.end_offset or 0}, "
+                       f"head at offset {c.head_offset}{' (keyed)' if key is not None else ''}: intact")
     if report.torn_tail:
         click.echo(f"note: {report.torn_tail[0]} ends with an unfinished write at byte {report.torn_tail[1]} "
                    f"(a crash while writing; readers ignore it)")
     state = "OK" if report.ok else f"DAMAGED ({len(report.problems)} problems; try `evlog recover`)"
     click.echo(f"{recording}: {report.events} events, {report.blocks} blocks, {report.segments} segments: {state}")
     click.get_current_context().exit(0 if report.ok else 1)
+
+
+def _chain_key(key_file: str | None, key_env: str | None) -> bytes | None:
+    """The chain key of --key-file (its bytes as they are) or --key-env (the value, UTF-8)."""
+    if key_file is not None and key_env is not None:
+        raise OpError("give --key-file or --key-env, not both")
+    if key_file is not None:
+        try:
+            with open(key_file, "rb") as f:
+                key = f.read(65)
+        except OSError as exc:
+            raise OpError(f"cannot read key file {key_file}: {exc.strerror or exc}") from None
+        where = f"key file {key_file}"
+    elif key_env is not None:
+        if key_env not in os.environ:
+            raise OpError(f"environment variable {key_env} is not set")
+        key, where = os.environ[key_env].encode("utf-8"), f"environment variable {key_env}"
+    else:
+        return None
+    if not 1 <= len(key) <= 64:
+        raise OpError(f"{where} holds {len(key)}{'+' if len(key) > 64 else ''} bytes: a chain key has 1 to 64")
+    return key
 
 
 @click.command()

@@ -20,7 +20,7 @@ PAGE = 1024          # notifications read ahead by select_notifications
 
 def _columns(records: Sequence[RawRecord]) -> tuple[Sequence[int], Sequence[str], list[int], list[Any], list[bytes]]:
     """(offsets, topics, versions, originator ids, states) of raw records."""
-    offsets, _, _, topics, sources, datas, _, _ = zip(*records)
+    offsets, _, _, topics, sources, datas, _, _, _ = zip(*records)
     versions, oids, states = envelope.decode_many(datas, sources)
     return offsets, topics, versions, oids, states
 

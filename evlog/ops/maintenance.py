@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from ..legacy import looks_like_legacy
-from ..segments import Log, SalvageReport, VerifyReport
+from ..segments import EncodedRows, Log, SalvageReport, VerifyReport
 from ..segments import reindex as _reindex
 from ..segments import salvage as _salvage
 from ..segments import verify as _verify
@@ -26,9 +26,10 @@ def _evlog_dir(path: str | os.PathLike) -> str:
     return path
 
 
-def verify(path: str | os.PathLike) -> VerifyReport:
-    """Check every block checksum, every block's content and every index."""
-    return _verify(_evlog_dir(path))
+def verify(path: str | os.PathLike, chain: bool = False, key: bytes | None = None) -> VerifyReport:
+    """Check every block checksum, every block's content and every index (`chain`: and the
+    blocks' hash chain, keyed with `key` when the recording's chain is)."""
+    return _verify(_evlog_dir(path), chain=chain, key=key)
 
 
 def reindex(path: str | os.PathLike) -> list[str]:
@@ -61,9 +62,9 @@ def recover(path: str | os.PathLike, out: str | os.PathLike | None = None, *,
             for r in _salvage(src, report, raw=True):
                 batch.append(r)
                 if len(batch) == 4096:
-                    log.append_raw_many(batch)
+                    log.append_rows(EncodedRows.from_raw(batch), validate=False)
                     tick(len(batch))
                     batch.clear()
-            log.append_raw_many(batch)
+            log.append_rows(EncodedRows.from_raw(batch), validate=False)
             tick(len(batch))
     return RecoverResult(dest, report)

@@ -24,7 +24,7 @@ from operator import itemgetter, le, ne
 from typing import Any, BinaryIO
 
 from ..chunks import chunked
-from ..segments import Log, RawRecord
+from ..segments import EncodedRows, Log, RawRecord
 from ..segments.codec import encode_json
 from .common import (
     OpError,
@@ -75,12 +75,13 @@ def _chunks(stream: Iterable[RawRecord], shift: int = 0, label: str | None = Non
     tagged = _Tagged(label) if label is not None else None
     for chunk in chunked(stream, size):
         if shift or tagged is not None:
-            offsets, ts, mono, names, sources, data, flags, types = zip(*chunk)
+            offsets, ts, mono, names, sources, data, flags, types, headers = zip(*chunk)
             if shift:
                 mono = map(shift.__add__, mono)
             if tagged is not None:
                 sources = map(tagged.__getitem__, sources)
-            chunk = list(map(_new_tuple, repeat(RawRecord), zip(offsets, ts, mono, names, sources, data, flags, types)))
+            chunk = list(map(_new_tuple, repeat(RawRecord), zip(offsets, ts, mono, names, sources, data, flags, types,
+                                                                headers)))
         yield chunk
 
 
@@ -236,7 +237,7 @@ def _copy(log: Log, origins: BinaryIO, sources: list, counts: list[int], tick: P
         if len(inputs) > skip:
             origins.write(_pack_runs(n, starts, inputs, skip))
             current = inputs[-1]
-        log.append_raw_many(recs)   # one writer call per batch: the copy's fast path
+        log.append_rows(EncodedRows.from_raw(recs), validate=False)   # one writer call per batch
         m = 0
         for i, c in taken:
             counts[i] += c

@@ -369,6 +369,7 @@ class LogReader:
         data: list[bytes] = []
         flags = bytearray()
         types: list[bytes] = []
+        headers: list[bytes] = []
         first = None
         for view, entry in self.blocks(start, end):
             block = self._block(view, entry)
@@ -379,9 +380,9 @@ class LogReader:
                 continue
             if first is None:
                 first = h.first_offset + a
-            block.extend_columns(a, b, names, sources, data, flags, types)
+            block.extend_columns(a, b, names, sources, data, flags, types, headers)
         first = start if first is None else first
-        return RawColumns(range(first, first + len(names)), names, sources, data, bytes(flags), types)
+        return RawColumns(range(first, first + len(names)), names, sources, data, bytes(flags), types, headers)
 
     def follow(self, start: int | None = None, *, poll_interval: float = 0.1,
                stop: Callable[[], bool] | None = None, **filters: Any) -> Iterator[Record]:

@@ -3,7 +3,8 @@
 * `prepare_for_append` runs when a writer opens a recording: it removes leftover
   temporary files, rebuilds missing or stale indexes of sealed segments, and truncates the
   torn tail of the last segment to its last whole block, saying what it dropped.
-* `verify` checks every checksum, every block's content and every index.
+* `verify` checks every checksum, every block's content and every index (and with
+  `chain=True` the blocks' hash chain, chain.py).
 * `salvage` reads every intact block, skipping damage, and reports what it skipped.
 * `reindex` rewrites every index from its segment.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .block import RawRecord, Record, decode_frame
+from .chain import ChainReport, verify_chain
 from .errors import CorruptRecordingError, EvlogError, UnsupportedFormatError
 from .fsio import FileSystem
 from .index import SegmentIndex, SegmentSummary, encode_index, parse_index
@@ -172,6 +174,7 @@ class VerifyReport:
     segments: int = 0
     problems: list[Problem] = field(default_factory=list)
     torn_tail: tuple[str, int] | None = None
+    chain: ChainReport | None = None   # with verify(..., chain=True): what the hash chain proved
 
     @property
     def ok(self) -> bool:
@@ -182,10 +185,15 @@ def _problem(exc: CorruptRecordingError) -> Problem:
     return Problem(exc.segment, exc.position, exc.offsets, exc.reason)
 
 
-def verify(directory: str, decode: bool = True) -> VerifyReport:
-    """Check every block (checksum, content, JSON) and every index of a recording."""
+def verify(directory: str, decode: bool = True, chain: bool = False, key: bytes | None = None) -> VerifyReport:
+    """Check every block (checksum, content, JSON) and every index of a recording. With
+    `chain` (or a `key`), also walk its hash chain (format v2): a block altered, removed or
+    reordered, or a keyed chain checked with another key, is a problem (`report.chain`)."""
     read_manifest(directory)
     report = VerifyReport()
+    if chain or key is not None:
+        report.chain = verify_chain(directory, key)
+        report.problems += [Problem(None, None, None, f"chain: {p}") for p in report.chain.problems]
     bases = list_segments(directory)
     expect = bases[0] if bases else 0
     for i, base in enumerate(bases):
@@ -215,6 +223,7 @@ def verify(directory: str, decode: bool = True) -> VerifyReport:
                     try:
                         block = decode_frame(frame, name, entry.position)
                         block.all_data()
+                        block.check_headers()
                         if [block.meta.name_counts[j] for j in range(len(block.meta.names))] != \
                                 [sum(1 for x in block.name_ids if x == j) for j in range(len(block.meta.names))]:
                             raise CorruptRecordingError("block name counts disagree with its records", name,

@@ -120,7 +120,7 @@ def run_once(path: str, fs: FaultyFS) -> bool:
             assert log.append(*event(i)) == i
             if i % 4 == 3:
                 acked = log.flush()
-                assert acked == i + 1 == log.durable_offset
+                assert acked == i + 1 == log.durable_offset and log.lost_count == 0
                 assert acked <= synced_prefix(path, fs)
         log.close()
     except LogWriteError as exc:
@@ -132,6 +132,8 @@ def run_once(path: str, fs: FaultyFS) -> bool:
     assert fs.fired and str(failure)
     durable = log.durable_offset
     assert durable >= acked
+    # every accepted event is durable or counted lost, none twice
+    assert log.lost_count == log.end_offset - durable >= 0
     if not log._closed:
         # the failed log object itself still reads what was written
         recs = list(log.read())
@@ -188,6 +190,7 @@ def test_failure_message_and_lock_release(tmp_path):
         log.append("c", 3)
     with pytest.raises(LogWriteError, match="may be lost"):
         log.close()
+    assert (log.durable_offset, log.lost_count, log.end_offset) == (1, 1, 2)   # "b" accepted, not stored
     with Log.open(path, "a") as again:   # no RecordingLockedError
         assert again.end_offset >= 1
         assert again.get(0).data == 1
