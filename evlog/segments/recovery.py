@@ -106,6 +106,7 @@ def prepare_for_append(directory: str, fs: FileSystem) -> tuple[RecoveryReport, 
             raise CorruptRecordingError(f"events missing before segment {segment_filename(base)}; run `evlog recover`",
                                         segment_filename(base), 0, (lo, hi - 1))
         if not is_last and index_state != "ok":
+            _sync_file(fs, os.path.join(directory, segment_filename(base)))   # the index covers only durable bytes
             index = SegmentIndex(base, size, entries, summary)
             fs.write_atomic(os.path.join(directory, index_filename(base)), encode_index(index))
             report.rebuilt_indexes.append(index_filename(base))
@@ -120,7 +121,20 @@ def prepare_for_append(directory: str, fs: FileSystem) -> tuple[RecoveryReport, 
                             entries[-1].last_mono if entries else state.last_mono)
     if bases:
         state.segment_base = bases[-1]
+        # the last writer may have died before its fsync: what it wrote is in the page cache
+        # only. The new writer reports it durable, so put it on stable storage first; and make
+        # the removals and truncations above durable before anything new is written
+        _sync_file(fs, os.path.join(directory, segment_filename(bases[-1])))
+    fs.fsync_dir(directory)
     return report, state
+
+
+def _sync_file(fs: FileSystem, path: str) -> None:
+    fd = fs.open_append(path)
+    try:
+        fs.fdatasync(fd)
+    finally:
+        fs.close(fd)
 
 
 def reindex(directory: str, fs: FileSystem | None = None) -> list[str]:
