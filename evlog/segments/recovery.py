@@ -19,8 +19,8 @@ from .fsio import FileSystem
 from .index import SegmentIndex, SegmentSummary, encode_index, parse_index
 from .manifest import read_manifest
 from .segment import (
-    SEGMENT_HEADER_SIZE, BlockEntry, ScanResult, encode_segment_header, find_next_frame, index_filename,
-    list_segments, parse_segment_header, scan_frames, segment_filename,
+    SEGMENT_HEADER_SIZE, BlockEntry, ResyncBudget, ScanResult, encode_segment_header, find_next_frame,
+    index_filename, is_torn_tail, list_segments, parse_segment_header, scan_frames, segment_filename,
 )
 
 
@@ -241,8 +241,7 @@ def verify(directory: str, decode: bool = True) -> VerifyReport:
                 report.events += entry.count
             expect = entries[-1].end_offset if entries else base
             if result.reason is not None:
-                nxt = find_next_frame(fd, result.stop_position + 1, size, name)
-                if is_last and nxt is None:
+                if is_last and is_torn_tail(fd, result, name):
                     report.torn_tail = (name, result.stop_position)
                 else:
                     assert result.error is not None
@@ -295,6 +294,7 @@ def salvage(directory: str, report: SalvageReport, raw: bool = False) -> Iterato
             except (CorruptRecordingError, UnsupportedFormatError) as exc:
                 report.skipped.append(Problem(name, 0, None, f"{exc}; segment header ignored"))
             pos = SEGMENT_HEADER_SIZE
+            budget = ResyncBudget(size - pos)   # one for the whole file: linear however often it is damaged
             while pos < size:
                 result = ScanResult()
                 for _header, entry, _meta, frame in scan_frames(fd, pos, size, name, result):
@@ -313,7 +313,7 @@ def salvage(directory: str, report: SalvageReport, raw: bool = False) -> Iterato
                     yield from records
                 if result.reason is None:
                     break
-                nxt = find_next_frame(fd, result.stop_position + 1, size, name)
+                nxt = find_next_frame(fd, result.stop_position + 1, size, name, budget)
                 end = size if nxt is None else nxt
                 report.skipped.append(Problem(name, result.stop_position, None,
                                               f"{result.reason}: skipped {end - result.stop_position} bytes"))
