@@ -65,7 +65,9 @@ class SegmentView:
     def end_offset(self) -> int:
         return self.entries[-1].end_offset if self.entries else self.base
 
-    def open(self, is_last: bool) -> None:
+    def open(self, is_last: bool, use_index: bool = True) -> None:
+        """Open the file and learn its blocks: from its index, if any (and `use_index`), and a
+        scan of the frames beyond. Raises CorruptRecordingError on damage."""
         self.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         size = os.fstat(self.fd).st_size
         if size < SEGMENT_HEADER_SIZE and is_last:
@@ -77,7 +79,8 @@ class SegmentView:
         header = os.pread(self.fd, SEGMENT_HEADER_SIZE, 0)
         if parse_segment_header(header, self.name) != self.base:
             raise CorruptRecordingError("segment header names another base offset", self.name, 0)
-        self._load_index(size)
+        if use_index:
+            self._load_index(size)
         self.refresh(is_last)
 
     def _load_index(self, size: int) -> None:

@@ -55,16 +55,16 @@ class AppendState:
 
 
 def _scan_segment(directory: str, base: int, is_last: bool, fs: FileSystem | None,
-                  report: RecoveryReport | None) -> tuple[list[BlockEntry], SegmentSummary, int, str]:
-    """Entries, summary and valid size of a segment, from its index and a scan beyond it.
-
-    With `report`/`fs`, a torn tail of the last segment is truncated (and reported).
-    Returns the index state: ok | missing | stale | corrupt.
+                  report: RecoveryReport | None, use_index: bool = True,
+                  ) -> tuple[list[BlockEntry], SegmentSummary, int, str]:
+    """Entries, summary and valid size of a segment, from its index (with `use_index`) and a
+    scan beyond it. With `report`/`fs`, a torn tail of the last segment is truncated (and
+    reported). Returns the index state: ok | missing | stale | corrupt | none (not read).
     """
     from .reader import SegmentView
     view = SegmentView(directory, base)
     try:
-        view.open(is_last)
+        view.open(is_last, use_index)
         size = os.fstat(view.fd).st_size  # type: ignore[arg-type]
     finally:
         view.close()
@@ -138,27 +138,56 @@ def _sync_file(fs: FileSystem, path: str) -> None:
 
 
 def reindex(directory: str, fs: FileSystem | None = None) -> list[str]:
-    """Rewrite every segment's index from the segment itself. Returns the rewritten names."""
+    """Rewrite every segment's index from the segment itself. Returns the rewritten names.
+
+    Every segment is scanned first: if one is damaged (a bad block, a bad header, a cut-off
+    sealed segment, events missing between segments), nothing is changed and the
+    CorruptRecordingError says to run `evlog recover`. Then each index is written beside the
+    old one and replaces it atomically. A torn tail of the last segment is left in place
+    (the index covers the blocks before it; opening for append cuts it off).
+    """
     from .writer import acquire_lock, release_lock
     fs = fs or FileSystem()
     read_manifest(directory)
     lock = acquire_lock(directory)
     try:
-        rewritten = []
         bases = list_segments(directory)
-        for i, base in enumerate(bases):
-            for name in (index_filename(base),):
-                try:
-                    os.remove(os.path.join(directory, name))
-                except FileNotFoundError:
-                    pass
-            entries, summary, size, _ = _scan_segment(directory, base, i == len(bases) - 1, None, None)
-            fs.write_atomic(os.path.join(directory, index_filename(base)),
-                            encode_index(SegmentIndex(base, size, entries, summary)))
-            rewritten.append(index_filename(base))
+        for _ in _fresh_indexes(directory, bases):   # check first: a damaged recording stays as it was
+            pass
+        rewritten = []
+        for index in _fresh_indexes(directory, bases):
+            name = index_filename(index.base_offset)
+            fs.write_atomic(os.path.join(directory, name), encode_index(index))
+            rewritten.append(name)
         return rewritten
     finally:
         release_lock(lock)
+
+
+def _fresh_indexes(directory: str, bases: list[int]) -> Iterator[SegmentIndex]:
+    """The index of each segment, from a scan of the whole file (its index file unread);
+    raises CorruptRecordingError, advising `evlog recover`, at the first damage."""
+    expect: int | None = None
+    for i, base in enumerate(bases):
+        is_last = i == len(bases) - 1
+        try:
+            if expect is not None and base != expect:
+                lo, hi = sorted((expect, base))
+                raise CorruptRecordingError("events missing before this segment", segment_filename(base), 0,
+                                            (lo, hi - 1))
+            entries, summary, size, _ = _scan_segment(directory, base, is_last, None, None, use_index=False)
+        except CorruptRecordingError as exc:
+            error = CorruptRecordingError(f"cannot reindex: {exc}; nothing was changed: run `evlog recover` "
+                                          f"to copy every intact block into a new recording")
+            error.segment, error.position, error.offsets = exc.segment, exc.position, exc.offsets
+            raise error from None
+        expect = entries[-1].end_offset if entries else base
+        if size >= SEGMENT_HEADER_SIZE:   # else a last segment created but never written: nothing to index
+            yield SegmentIndex(base, size, entries, summary)
+
+
+REINDEX = "reindex"   # a missing, stale or damaged index file: `evlog reindex` rewrites it from its segment
+RECOVER = "recover"   # damaged blocks or segments: `evlog recover` copies every intact block
 
 
 @dataclass
@@ -167,6 +196,7 @@ class Problem:
     position: int | None
     offsets: tuple[int, int] | None
     message: str
+    repair: str = RECOVER   # the command that repairs it: REINDEX or RECOVER
 
     def __str__(self) -> str:
         where = []
@@ -190,6 +220,27 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def repair(self) -> str | None:
+        """The command that repairs every problem found: RECOVER when any block or segment is
+        damaged (reindex cannot repair those), else REINDEX for index files, else None."""
+        if any(p.repair == RECOVER for p in self.problems):
+            return RECOVER
+        return REINDEX if self.problems else None
+
+    @property
+    def advice(self) -> str | None:
+        """What to do, in one line (None for an intact recording without a torn tail)."""
+        if self.repair == RECOVER:
+            return ("run `evlog recover` to copy every intact block into a new recording "
+                    "(`evlog reindex` cannot repair damaged blocks)")
+        if self.repair == REINDEX:
+            return "run `evlog reindex` to rewrite the index files from the segments (no event is affected)"
+        if self.torn_tail:
+            return ("nothing to repair: readers ignore the unfinished write, and opening the recording for "
+                    "append (a writer resuming) cuts it off")
+        return None
 
 
 def _problem(exc: CorruptRecordingError) -> Problem:
@@ -252,17 +303,15 @@ def verify(directory: str, decode: bool = True) -> VerifyReport:
                 with open(idx_path, "rb") as f:
                     idx = parse_index(f.read(), index_filename(base))
                 if idx.base_offset != base or idx.covered_bytes > valid or idx.entries != entries[:len(idx.entries)]:
-                    report.problems.append(Problem(index_filename(base), None, None,
-                                                   "index is stale (run `evlog reindex`)"))
+                    report.problems.append(Problem(index_filename(base), None, None, "index is stale", REINDEX))
                 elif not is_last and idx.covered_bytes != valid:
                     report.problems.append(Problem(index_filename(base), None, None,
-                                                   "index does not cover the whole segment (run `evlog reindex`)"))
+                                                   "index does not cover the whole segment", REINDEX))
             except FileNotFoundError:
                 if not is_last:
-                    report.problems.append(Problem(index_filename(base), None, None,
-                                                   "index is missing (run `evlog reindex`)"))
+                    report.problems.append(Problem(index_filename(base), None, None, "index is missing", REINDEX))
             except (CorruptRecordingError, UnsupportedFormatError) as exc:
-                report.problems.append(Problem(index_filename(base), None, None, f"{exc} (run `evlog reindex`)"))
+                report.problems.append(Problem(index_filename(base), None, None, str(exc), REINDEX))
         finally:
             os.close(fd)
     return report
@@ -325,4 +374,4 @@ def salvage(directory: str, report: SalvageReport, raw: bool = False) -> Iterato
 
 
 __all__ = ["RecoveryReport", "VerifyReport", "SalvageReport", "Problem", "prepare_for_append",
-           "verify", "salvage", "reindex", "EvlogError"]
+           "verify", "salvage", "reindex", "EvlogError", "REINDEX", "RECOVER"]
