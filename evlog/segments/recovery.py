@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .block import RawRecord, Record, decode_frame
-from .errors import CorruptRecordingError, EvlogError, UnsupportedFormatError
+from .errors import CorruptBlockError, CorruptRecordingError, EvlogError, UnsupportedFormatError
 from .fsio import FileSystem
 from .index import SegmentIndex, SegmentSummary, encode_index, parse_index
 from .manifest import read_manifest
@@ -164,6 +164,18 @@ def reindex(directory: str, fs: FileSystem | None = None) -> list[str]:
         release_lock(lock)
 
 
+def _check_not_sealed(directory: str, base: int, valid: int) -> None:
+    """Raise if the old index of the last segment shows whole blocks past `valid` (where a
+    scan found a torn tail): those were damaged, not left unfinished."""
+    try:
+        index = _index_file(directory, base)
+    except (OSError, CorruptRecordingError, UnsupportedFormatError):
+        return
+    path = os.path.join(directory, segment_filename(base))
+    if _sealed_size(index, base, os.path.getsize(path)) > valid:
+        raise CorruptBlockError("damaged block (its index shows it was whole)", segment_filename(base), valid)
+
+
 def _fresh_indexes(directory: str, bases: list[int]) -> Iterator[SegmentIndex]:
     """The index of each segment, from a scan of the whole file (its index file unread);
     raises CorruptRecordingError, advising `evlog recover`, at the first damage."""
@@ -176,6 +188,8 @@ def _fresh_indexes(directory: str, bases: list[int]) -> Iterator[SegmentIndex]:
                 raise CorruptRecordingError("events missing before this segment", segment_filename(base), 0,
                                             (lo, hi - 1))
             entries, summary, size, _ = _scan_segment(directory, base, is_last, None, None, use_index=False)
+            if is_last:
+                _check_not_sealed(directory, base, size)
         except CorruptRecordingError as exc:
             error = CorruptRecordingError(f"cannot reindex: {exc}; nothing was changed: run `evlog recover` "
                                           f"to copy every intact block into a new recording")
@@ -291,30 +305,50 @@ def verify(directory: str, decode: bool = True) -> VerifyReport:
                 report.blocks += 1
                 report.events += entry.count
             expect = entries[-1].end_offset if entries else base
-            if result.reason is not None:
-                if is_last and is_torn_tail(fd, result, name):
-                    report.torn_tail = (name, result.stop_position)
-                else:
-                    assert result.error is not None
-                    report.problems.append(_problem(result.error))
-            valid = result.stop_position
-            idx_path = os.path.join(directory, index_filename(base))
+            idx_name = index_filename(base)
+            idx: SegmentIndex | None = None
             try:
-                with open(idx_path, "rb") as f:
-                    idx = parse_index(f.read(), index_filename(base))
-                if idx.base_offset != base or idx.covered_bytes > valid or idx.entries != entries[:len(idx.entries)]:
-                    report.problems.append(Problem(index_filename(base), None, None, "index is stale", REINDEX))
-                elif not is_last and idx.covered_bytes != valid:
-                    report.problems.append(Problem(index_filename(base), None, None,
-                                                   "index does not cover the whole segment", REINDEX))
+                idx = _index_file(directory, base)
             except FileNotFoundError:
                 if not is_last:
-                    report.problems.append(Problem(index_filename(base), None, None, "index is missing", REINDEX))
+                    report.problems.append(Problem(idx_name, None, None, "index is missing", REINDEX))
             except (CorruptRecordingError, UnsupportedFormatError) as exc:
-                report.problems.append(Problem(index_filename(base), None, None, str(exc), REINDEX))
+                report.problems.append(Problem(idx_name, None, None, str(exc), REINDEX))
+            damaged = False
+            if result.reason is not None:
+                if is_last and result.stop_position >= _sealed_size(idx, base, size) and \
+                        is_torn_tail(fd, result, name):
+                    report.torn_tail = (name, result.stop_position)
+                else:   # damage; or a block the index shows was once whole: damage too
+                    assert result.error is not None
+                    report.problems.append(_problem(result.error))
+                    damaged = True
+            valid = result.stop_position
+            if idx is not None:
+                n = min(len(idx.entries), len(entries))
+                if idx.base_offset != base or idx.entries[:n] != entries[:n] or \
+                        (not damaged and idx.covered_bytes > valid):
+                    report.problems.append(Problem(idx_name, None, None, "index is stale", REINDEX))
+                elif not is_last and not damaged and idx.covered_bytes != valid:
+                    report.problems.append(Problem(idx_name, None, None,
+                                                   "index does not cover the whole segment", REINDEX))
         finally:
             os.close(fd)
     return report
+
+
+def _index_file(directory: str, base: int) -> SegmentIndex:
+    """The index file of a segment, parsed (FileNotFoundError, CorruptIndexError, UnsupportedFormatError)."""
+    with open(os.path.join(directory, index_filename(base)), "rb") as f:
+        return parse_index(f.read(), index_filename(base))
+
+
+def _sealed_size(index: SegmentIndex | None, base: int, size: int) -> int:
+    """The bytes of a segment its index shows were whole blocks once (0 without a valid one):
+    invalid bytes there are damage, never a torn tail, however near the end of the file."""
+    if index is None or index.base_offset != base or index.covered_bytes > size:
+        return 0
+    return index.covered_bytes
 
 
 @dataclass

@@ -52,18 +52,21 @@ def encode_segment_header(base_offset: int) -> bytes:
 
 
 def parse_segment_header(buf: bytes, where: str) -> int:
-    """Return the base offset written in a segment header."""
+    """Return the base offset written in a segment header.
+
+    The checksum is checked before the version, so a damaged version byte reads as damage,
+    not as a newer format."""
     if len(buf) < SEGMENT_HEADER_SIZE:
         raise CorruptRecordingError("segment header is truncated", where, 0)
     magic, version, base, checksum = _SEG_HEADER.unpack_from(buf, 0)
     if magic != SEGMENT_MAGIC:
         raise CorruptRecordingError("not an evlog segment (bad magic)", where, 0)
+    if xxhash.xxh3_64_intdigest(buf[:SEGMENT_HEADER_SIZE - 8]) != checksum:
+        raise CorruptRecordingError("segment header checksum mismatch", where, 0)
     if version != SEGMENT_VERSION:
         raise UnsupportedFormatError(
             f"segment {where} has format version {version}; this evlog reads version {SEGMENT_VERSION}"
         )
-    if xxhash.xxh3_64_intdigest(buf[:SEGMENT_HEADER_SIZE - 8]) != checksum:
-        raise CorruptRecordingError("segment header checksum mismatch", where, 0)
     return base
 
 

@@ -158,3 +158,24 @@ def test_torn_tail_cut_by_a_writer_is_forgotten_by_a_reader(tmp_path):
                     log.roll()
         assert [r.data["i"] for r in reader.read()] == list(range(EVENTS + 200))
     assert len(list_segments(path)) > 1
+
+
+def test_damaged_last_block_of_an_indexed_segment_is_damage_not_torn(tmp_path):
+    """The index shows the last block was whole once: its damage is not an unfinished write,
+    so verify says recover (not reindex) and reindex refuses (it would drop the block)."""
+    from evlog.segments import reindex
+    from evlog.segments.recovery import RECOVER
+    path = str(tmp_path / "rec")
+    seg = make_recording(path)
+    pos, length = _frames(seg)[-1]
+    with open(seg, "r+b") as f:
+        f.seek(pos + length - 3)
+        f.write(b"\x00\x01\x02")
+    report = verify(path)
+    assert not report.ok and report.torn_tail is None and report.repair == RECOVER
+    before = {n: open(os.path.join(path, n), "rb").read() for n in os.listdir(path) if n != ".lock"}
+    with pytest.raises(CorruptRecordingError, match="evlog recover"):
+        reindex(path)
+    assert {n: open(os.path.join(path, n), "rb").read() for n in os.listdir(path) if n != ".lock"} == before
+    salvaged = SalvageReport()
+    assert [r.data["i"] for r in salvage(path, salvaged)] == list(range(EVENTS - 10))
