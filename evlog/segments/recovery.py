@@ -266,12 +266,12 @@ def verify(directory: str, decode: bool = True) -> VerifyReport:
     read_manifest(directory)
     report = VerifyReport()
     bases = list_segments(directory)
-    expect = bases[0] if bases else 0
+    expect: int | None = bases[0] if bases else 0   # None: unknown, after a damaged segment
     for i, base in enumerate(bases):
         is_last = i == len(bases) - 1
         name = segment_filename(base)
         report.segments += 1
-        if base != expect:
+        if expect is not None and base != expect:
             lo, hi = sorted((expect, base))
             report.problems.append(Problem(name, 0, (lo, hi - 1), "events missing before this segment"))
         path = os.path.join(directory, name)
@@ -284,7 +284,7 @@ def verify(directory: str, decode: bool = True) -> VerifyReport:
                 if not (is_last and size < SEGMENT_HEADER_SIZE) or \
                         os.path.exists(os.path.join(directory, index_filename(base))):
                     report.problems.append(_problem(exc))
-                expect = base
+                expect = None
                 continue
             entries = []
             summary = SegmentSummary()
@@ -323,6 +323,9 @@ def verify(directory: str, decode: bool = True) -> VerifyReport:
                     assert result.error is not None
                     report.problems.append(_problem(result.error))
                     damaged = True
+                    # where its events end: as its index says, else unknown (no gap reported after it)
+                    expect = idx.entries[-1].end_offset if idx is not None and idx.base_offset == base \
+                        and idx.entries else None
             valid = result.stop_position
             if idx is not None:
                 n = min(len(idx.entries), len(entries))
