@@ -8,7 +8,8 @@ thread takes the queued blocks together, compresses them in one call, writes eac
 share with a single `write`, and fsyncs per the policy. Offsets below
 `durable_offset` are on stable storage. After any failed write or fsync the writer is
 failed for good: it does not retry (after a failed fsync the kernel may have dropped the
-dirty pages, so a retry could report lost data as durable) and `append` raises.
+dirty pages, so a retry could report lost data as durable) and `append` raises; it cuts the
+active segment back to what its last successful fdatasync covered (`_discard_unsynced`).
 """
 from __future__ import annotations
 
