@@ -31,8 +31,10 @@ def verify(recording: str, chain: bool, key_file: str | None, key_env: str | Non
     if report.torn_tail:
         click.echo(f"note: {report.torn_tail[0]} ends with an unfinished write at byte {report.torn_tail[1]} "
                    f"(a crash while writing; readers ignore it)")
-    state = "OK" if report.ok else f"DAMAGED ({len(report.problems)} problems; try `evlog recover`)"
+    state = "OK" if report.ok else f"DAMAGED ({len(report.problems)} problems; run `evlog {report.repair}`)"
     click.echo(f"{recording}: {report.events} events, {report.blocks} blocks, {report.segments} segments: {state}")
+    if report.advice:
+        click.echo(f"advice: {report.advice}")
     click.get_current_context().exit(0 if report.ok else 1)
 
 
@@ -77,7 +79,9 @@ def recover(recording: str, output: str | None, quiet: bool) -> None:
 @click.command()
 @click.argument("recording")
 def reindex(recording: str) -> None:
-    """Rewrite the index files of a recording from its segments."""
+    """Rewrite the index files of a recording from its segments (each replaced only once its
+    new version is written; on a damaged segment nothing is changed and it says to run
+    `evlog recover`)."""
     names = ops.reindex(recording)
     msg(f"rewrote {len(names)} index files")
 

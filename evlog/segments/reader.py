@@ -55,6 +55,7 @@ class SegmentView:
         self.scanned_to = SEGMENT_HEADER_SIZE
         self.index_state = "none"   # ok | missing | stale | corrupt (the index file's state)
         self.torn_at: int | None = None
+        self._torn_seen: tuple[int, bool] | None = None   # (file size, is_last) when torn_at was found
         self.fd: int | None = None
         self._first_offsets: list[int] | None = None
         self._last_monos: list[int] | None = None
@@ -64,7 +65,9 @@ class SegmentView:
     def end_offset(self) -> int:
         return self.entries[-1].end_offset if self.entries else self.base
 
-    def open(self, is_last: bool) -> None:
+    def open(self, is_last: bool, use_index: bool = True) -> None:
+        """Open the file and learn its blocks: from its index, if any (and `use_index`), and a
+        scan of the frames beyond. Raises CorruptRecordingError on damage."""
         self.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         size = os.fstat(self.fd).st_size
         if size < SEGMENT_HEADER_SIZE and is_last:
@@ -76,7 +79,8 @@ class SegmentView:
         header = os.pread(self.fd, SEGMENT_HEADER_SIZE, 0)
         if parse_segment_header(header, self.name) != self.base:
             raise CorruptRecordingError("segment header names another base offset", self.name, 0)
-        self._load_index(size)
+        if use_index:
+            self._load_index(size)
         self.refresh(is_last)
 
     def _load_index(self, size: int) -> None:
@@ -115,7 +119,11 @@ class SegmentView:
         if size <= self.scanned_to:
             if size < self.scanned_to and self.torn_at is None:
                 raise CorruptRecordingError("segment is shorter than its index says", self.name, size)
+            if size == self.scanned_to:
+                self.torn_at = None   # the torn bytes were cut off (a writer recovered the tail)
             return False
+        if self.torn_at is not None and self._torn_seen == (size, is_last):
+            return False   # the same torn tail as at the last look: searching it again finds the same
         result = ScanResult()
         found = False
         for header, entry, meta, _frame in scan_frames(self.fd, self.scanned_to, size, self.name, result,
@@ -127,8 +135,11 @@ class SegmentView:
             self._first_offsets = self._last_monos = self._running_max = None
         self.scanned_to = result.stop_position
         if result.reason is not None:
+            if result.newer is not None:
+                raise result.newer
             if is_last and is_torn_tail(self.fd, result, self.name):
                 self.torn_at = result.stop_position
+                self._torn_seen = (size, is_last)
             else:
                 assert result.error is not None
                 raise result.error

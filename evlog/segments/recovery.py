@@ -16,15 +16,15 @@ from typing import Iterator
 
 from .block import RawRecord, Record, decode_frame
 from .chain import ChainReport, verify_chain
-from .errors import CorruptRecordingError, EvlogError, UnsupportedFormatError
+from .errors import CorruptBlockError, CorruptRecordingError, EvlogError, UnsupportedFormatError
 from .fsio import FileSystem
 from .index import SegmentIndex, SegmentSummary, encode_index, parse_index
 from .lock import acquire_lock, release_lock
 from .manifest import read_manifest
 from .reader import SegmentView
 from .segment import (
-    SEGMENT_HEADER_SIZE, BlockEntry, ScanResult, encode_segment_header, find_next_frame, index_filename,
-    list_segments, parse_segment_header, scan_frames, segment_filename,
+    SEGMENT_HEADER_SIZE, BlockEntry, ResyncBudget, ScanResult, encode_segment_header, find_next_frame,
+    index_filename, is_torn_tail, list_segments, parse_segment_header, scan_frames, segment_filename,
 )
 
 
@@ -59,15 +59,15 @@ class AppendState:
 
 
 def _scan_segment(directory: str, base: int, is_last: bool, fs: FileSystem | None,
-                  report: RecoveryReport | None) -> tuple[list[BlockEntry], SegmentSummary, int, str]:
-    """Entries, summary and valid size of a segment, from its index and a scan beyond it.
-
-    With `report`/`fs`, a torn tail of the last segment is truncated (and reported).
-    Returns the index state: ok | missing | stale | corrupt.
+                  report: RecoveryReport | None, use_index: bool = True,
+                  ) -> tuple[list[BlockEntry], SegmentSummary, int, str]:
+    """Entries, summary and valid size of a segment, from its index (with `use_index`) and a
+    scan beyond it. With `report`/`fs`, a torn tail of the last segment is truncated (and
+    reported). Returns the index state: ok | missing | stale | corrupt | none (not read).
     """
     view = SegmentView(directory, base)
     try:
-        view.open(is_last)
+        view.open(is_last, use_index)
         size = os.fstat(view.fd).st_size  # type: ignore[arg-type]
     finally:
         view.close()
@@ -109,6 +109,7 @@ def prepare_for_append(directory: str, fs: FileSystem) -> tuple[RecoveryReport, 
             raise CorruptRecordingError(f"events missing before segment {segment_filename(base)}; run `evlog recover`",
                                         segment_filename(base), 0, (lo, hi - 1))
         if not is_last and index_state != "ok":
+            _sync_file(fs, os.path.join(directory, segment_filename(base)))   # the index covers only durable bytes
             index = SegmentIndex(base, size, entries, summary)
             fs.write_atomic(os.path.join(directory, index_filename(base)), encode_index(index))
             report.rebuilt_indexes.append(index_filename(base))
@@ -123,30 +124,86 @@ def prepare_for_append(directory: str, fs: FileSystem) -> tuple[RecoveryReport, 
                             entries[-1].last_mono if entries else state.last_mono)
     if bases:
         state.segment_base = bases[-1]
+        # the last writer may have died before its fsync: what it wrote is in the page cache
+        # only. The new writer reports it durable, so put it on stable storage first; and make
+        # the removals and truncations above durable before anything new is written
+        _sync_file(fs, os.path.join(directory, segment_filename(bases[-1])))
+    fs.fsync_dir(directory)
     return report, state
 
 
+def _sync_file(fs: FileSystem, path: str) -> None:
+    fd = fs.open_append(path)
+    try:
+        fs.fdatasync(fd)
+    finally:
+        fs.close(fd)
+
+
 def reindex(directory: str, fs: FileSystem | None = None) -> list[str]:
-    """Rewrite every segment's index from the segment itself. Returns the rewritten names."""
+    """Rewrite every segment's index from the segment itself. Returns the rewritten names.
+
+    Every segment is scanned first: if one is damaged (a bad block, a bad header, a cut-off
+    sealed segment, events missing between segments), nothing is changed and the
+    CorruptRecordingError says to run `evlog recover`. Then each index is written beside the
+    old one and replaces it atomically. A torn tail of the last segment is left in place
+    (the index covers the blocks before it; opening for append cuts it off).
+    """
     fs = fs or FileSystem()
     read_manifest(directory)
     lock = acquire_lock(directory)
     try:
-        rewritten = []
         bases = list_segments(directory)
-        for i, base in enumerate(bases):
-            for name in (index_filename(base),):
-                try:
-                    os.remove(os.path.join(directory, name))
-                except FileNotFoundError:
-                    pass
-            entries, summary, size, _ = _scan_segment(directory, base, i == len(bases) - 1, None, None)
-            fs.write_atomic(os.path.join(directory, index_filename(base)),
-                            encode_index(SegmentIndex(base, size, entries, summary)))
-            rewritten.append(index_filename(base))
+        for _ in _fresh_indexes(directory, bases):   # check first: a damaged recording stays as it was
+            pass
+        rewritten = []
+        for index in _fresh_indexes(directory, bases):
+            name = index_filename(index.base_offset)
+            fs.write_atomic(os.path.join(directory, name), encode_index(index))
+            rewritten.append(name)
         return rewritten
     finally:
         release_lock(lock)
+
+
+def _check_not_sealed(directory: str, base: int, valid: int) -> None:
+    """Raise if the old index of the last segment shows whole blocks past `valid` (where a
+    scan found a torn tail): those were damaged, not left unfinished."""
+    try:
+        index = _index_file(directory, base)
+    except (OSError, CorruptRecordingError, UnsupportedFormatError):
+        return
+    path = os.path.join(directory, segment_filename(base))
+    if _sealed_size(index, base, os.path.getsize(path)) > valid:
+        raise CorruptBlockError("damaged block (its index shows it was whole)", segment_filename(base), valid)
+
+
+def _fresh_indexes(directory: str, bases: list[int]) -> Iterator[SegmentIndex]:
+    """The index of each segment, from a scan of the whole file (its index file unread);
+    raises CorruptRecordingError, advising `evlog recover`, at the first damage."""
+    expect: int | None = None
+    for i, base in enumerate(bases):
+        is_last = i == len(bases) - 1
+        try:
+            if expect is not None and base != expect:
+                lo, hi = sorted((expect, base))
+                raise CorruptRecordingError("events missing before this segment", segment_filename(base), 0,
+                                            (lo, hi - 1))
+            entries, summary, size, _ = _scan_segment(directory, base, is_last, None, None, use_index=False)
+            if is_last:
+                _check_not_sealed(directory, base, size)
+        except CorruptRecordingError as exc:
+            error = CorruptRecordingError(f"cannot reindex: {exc}; nothing was changed: run `evlog recover` "
+                                          f"to copy every intact block into a new recording")
+            error.segment, error.position, error.offsets = exc.segment, exc.position, exc.offsets
+            raise error from None
+        expect = entries[-1].end_offset if entries else base
+        if size >= SEGMENT_HEADER_SIZE:   # else a last segment created but never written: nothing to index
+            yield SegmentIndex(base, size, entries, summary)
+
+
+REINDEX = "reindex"   # a missing, stale or damaged index file: `evlog reindex` rewrites it from its segment
+RECOVER = "recover"   # damaged blocks or segments: `evlog recover` copies every intact block
 
 
 @dataclass
@@ -155,6 +212,7 @@ class Problem:
     position: int | None
     offsets: tuple[int, int] | None
     message: str
+    repair: str = RECOVER   # the command that repairs it: REINDEX or RECOVER
 
     def __str__(self) -> str:
         where = []
@@ -180,6 +238,27 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def repair(self) -> str | None:
+        """The command that repairs every problem found: RECOVER when any block or segment is
+        damaged (reindex cannot repair those), else REINDEX for index files, else None."""
+        if any(p.repair == RECOVER for p in self.problems):
+            return RECOVER
+        return REINDEX if self.problems else None
+
+    @property
+    def advice(self) -> str | None:
+        """What to do, in one line (None for an intact recording without a torn tail)."""
+        if self.repair == RECOVER:
+            return ("run `evlog recover` to copy every intact block into a new recording "
+                    "(`evlog reindex` cannot repair damaged blocks)")
+        if self.repair == REINDEX:
+            return "run `evlog reindex` to rewrite the index files from the segments (no event is affected)"
+        if self.torn_tail:
+            return ("nothing to repair: readers ignore the unfinished write, and opening the recording for "
+                    "append (a writer resuming) cuts it off")
+        return None
+
 
 def _problem(exc: CorruptRecordingError) -> Problem:
     return Problem(exc.segment, exc.position, exc.offsets, exc.reason)
@@ -195,12 +274,12 @@ def verify(directory: str, decode: bool = True, chain: bool = False, key: bytes 
         report.chain = verify_chain(directory, key)
         report.problems += [Problem(None, None, None, f"chain: {p}") for p in report.chain.problems]
     bases = list_segments(directory)
-    expect = bases[0] if bases else 0
+    expect: int | None = bases[0] if bases else 0   # None: unknown, after a damaged segment
     for i, base in enumerate(bases):
         is_last = i == len(bases) - 1
         name = segment_filename(base)
         report.segments += 1
-        if base != expect:
+        if expect is not None and base != expect:
             lo, hi = sorted((expect, base))
             report.problems.append(Problem(name, 0, (lo, hi - 1), "events missing before this segment"))
         path = os.path.join(directory, name)
@@ -213,7 +292,7 @@ def verify(directory: str, decode: bool = True, chain: bool = False, key: bytes 
                 if not (is_last and size < SEGMENT_HEADER_SIZE) or \
                         os.path.exists(os.path.join(directory, index_filename(base))):
                     report.problems.append(_problem(exc))
-                expect = base
+                expect = None
                 continue
             entries = []
             summary = SegmentSummary()
@@ -235,33 +314,53 @@ def verify(directory: str, decode: bool = True, chain: bool = False, key: bytes 
                 report.blocks += 1
                 report.events += entry.count
             expect = entries[-1].end_offset if entries else base
-            if result.reason is not None:
-                nxt = find_next_frame(fd, result.stop_position + 1, size, name)
-                if is_last and nxt is None:
-                    report.torn_tail = (name, result.stop_position)
-                else:
-                    assert result.error is not None
-                    report.problems.append(_problem(result.error))
-            valid = result.stop_position
-            idx_path = os.path.join(directory, index_filename(base))
+            idx_name = index_filename(base)
+            idx: SegmentIndex | None = None
             try:
-                with open(idx_path, "rb") as f:
-                    idx = parse_index(f.read(), index_filename(base))
-                if idx.base_offset != base or idx.covered_bytes > valid or idx.entries != entries[:len(idx.entries)]:
-                    report.problems.append(Problem(index_filename(base), None, None,
-                                                   "index is stale (run `evlog reindex`)"))
-                elif not is_last and idx.covered_bytes != valid:
-                    report.problems.append(Problem(index_filename(base), None, None,
-                                                   "index does not cover the whole segment (run `evlog reindex`)"))
+                idx = _index_file(directory, base)
             except FileNotFoundError:
                 if not is_last:
-                    report.problems.append(Problem(index_filename(base), None, None,
-                                                   "index is missing (run `evlog reindex`)"))
+                    report.problems.append(Problem(idx_name, None, None, "index is missing", REINDEX))
             except (CorruptRecordingError, UnsupportedFormatError) as exc:
-                report.problems.append(Problem(index_filename(base), None, None, f"{exc} (run `evlog reindex`)"))
+                report.problems.append(Problem(idx_name, None, None, str(exc), REINDEX))
+            damaged = False
+            if result.reason is not None:
+                if is_last and result.stop_position >= _sealed_size(idx, base, size) and \
+                        is_torn_tail(fd, result, name):
+                    report.torn_tail = (name, result.stop_position)
+                else:   # damage; or a block the index shows was once whole: damage too
+                    assert result.error is not None
+                    report.problems.append(_problem(result.error))
+                    damaged = True
+                    # where its events end: as its index says, else unknown (no gap reported after it)
+                    expect = idx.entries[-1].end_offset if idx is not None and idx.base_offset == base \
+                        and idx.entries else None
+            valid = result.stop_position
+            if idx is not None:
+                n = min(len(idx.entries), len(entries))
+                if idx.base_offset != base or idx.entries[:n] != entries[:n] or \
+                        (not damaged and idx.covered_bytes > valid):
+                    report.problems.append(Problem(idx_name, None, None, "index is stale", REINDEX))
+                elif not is_last and not damaged and idx.covered_bytes != valid:
+                    report.problems.append(Problem(idx_name, None, None,
+                                                   "index does not cover the whole segment", REINDEX))
         finally:
             os.close(fd)
     return report
+
+
+def _index_file(directory: str, base: int) -> SegmentIndex:
+    """The index file of a segment, parsed (FileNotFoundError, CorruptIndexError, UnsupportedFormatError)."""
+    with open(os.path.join(directory, index_filename(base)), "rb") as f:
+        return parse_index(f.read(), index_filename(base))
+
+
+def _sealed_size(index: SegmentIndex | None, base: int, size: int) -> int:
+    """The bytes of a segment its index shows were whole blocks once (0 without a valid one):
+    invalid bytes there are damage, never a torn tail, however near the end of the file."""
+    if index is None or index.base_offset != base or index.covered_bytes > size:
+        return 0
+    return index.covered_bytes
 
 
 @dataclass
@@ -290,6 +389,7 @@ def salvage(directory: str, report: SalvageReport, raw: bool = False) -> Iterato
             except (CorruptRecordingError, UnsupportedFormatError) as exc:
                 report.skipped.append(Problem(name, 0, None, f"{exc}; segment header ignored"))
             pos = SEGMENT_HEADER_SIZE
+            budget = ResyncBudget(size - pos)   # one for the whole file: linear however often it is damaged
             while pos < size:
                 result = ScanResult()
                 for _header, entry, _meta, frame in scan_frames(fd, pos, size, name, result):
@@ -308,7 +408,7 @@ def salvage(directory: str, report: SalvageReport, raw: bool = False) -> Iterato
                     yield from records
                 if result.reason is None:
                     break
-                nxt = find_next_frame(fd, result.stop_position + 1, size, name)
+                nxt = find_next_frame(fd, result.stop_position + 1, size, name, budget)
                 end = size if nxt is None else nxt
                 report.skipped.append(Problem(name, result.stop_position, None,
                                               f"{result.reason}: skipped {end - result.stop_position} bytes"))
@@ -320,4 +420,4 @@ def salvage(directory: str, report: SalvageReport, raw: bool = False) -> Iterato
 
 
 __all__ = ["RecoveryReport", "VerifyReport", "SalvageReport", "Problem", "prepare_for_append",
-           "verify", "salvage", "reindex", "EvlogError"]
+           "verify", "salvage", "reindex", "EvlogError", "REINDEX", "RECOVER"]

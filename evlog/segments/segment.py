@@ -52,18 +52,21 @@ def encode_segment_header(base_offset: int) -> bytes:
 
 
 def parse_segment_header(buf: bytes, where: str) -> int:
-    """Return the base offset written in a segment header."""
+    """Return the base offset written in a segment header.
+
+    The checksum is checked before the version, so a damaged version byte reads as damage,
+    not as a newer format."""
     if len(buf) < SEGMENT_HEADER_SIZE:
         raise CorruptRecordingError("segment header is truncated", where, 0)
     magic, version, base, checksum = _SEG_HEADER.unpack_from(buf, 0)
     if magic != SEGMENT_MAGIC:
         raise CorruptRecordingError("not an evlog segment (bad magic)", where, 0)
+    if xxhash.xxh3_64_intdigest(buf[:SEGMENT_HEADER_SIZE - 8]) != checksum:
+        raise CorruptRecordingError("segment header checksum mismatch", where, 0)
     if version != SEGMENT_VERSION:
         raise UnsupportedFormatError(
             f"segment {where} has format version {version}; this evlog reads version {SEGMENT_VERSION}"
         )
-    if xxhash.xxh3_64_intdigest(buf[:SEGMENT_HEADER_SIZE - 8]) != checksum:
-        raise CorruptRecordingError("segment header checksum mismatch", where, 0)
     return base
 
 
@@ -92,15 +95,20 @@ class BlockEntry(NamedTuple):
 
 
 class ScanResult:
-    """Where a scan of a segment stopped and why (reason None: clean end of file)."""
+    """Where a scan of a segment stopped and why (reason None: clean end of file).
 
-    __slots__ = ("stop_position", "reason", "file_size", "error")
+    `newer` is set when the scan stopped at an intact block of a newer format version: not
+    damage, and never a torn tail (it must not be cut off).
+    """
+
+    __slots__ = ("stop_position", "reason", "file_size", "error", "newer")
 
     def __init__(self) -> None:
         self.stop_position = 0
         self.reason: str | None = None
         self.file_size = 0
         self.error: CorruptRecordingError | None = None
+        self.newer: UnsupportedFormatError | None = None
 
 
 def read_frame(fd: int, position: int, file_size: int, where: str) -> tuple[BlockHeader, bytes]:
@@ -143,7 +151,7 @@ def scan_frames(fd: int, position: int, file_size: int, where: str, result: Scan
             result.stop_position, result.reason, result.error = position, exc.reason, exc
             return
         except UnsupportedFormatError as exc:   # an intact block of a newer format: stop there
-            result.stop_position, result.reason = position, str(exc)
+            result.stop_position, result.reason, result.newer = position, str(exc), exc
             result.error = CorruptBlockError(str(exc), where, position)
             return
         yield header, BlockEntry.from_header(header, position), meta, frame
@@ -152,26 +160,92 @@ def scan_frames(fd: int, position: int, file_size: int, where: str, result: Scan
     result.stop_position = position
 
 
-def find_next_frame(fd: int, position: int, file_size: int, where: str) -> int | None:
-    """Position of the next valid frame at or after `position`, or None."""
-    chunk = 1 << 20
+class ResyncBudget:
+    """How many bytes the search for the next valid frame may still spend checking candidate
+    frames in full (their meta and checksum) before it stops looking inside the bytes a
+    rejected candidate claims.
+
+    A candidate that claims a length within the file cannot be rejected without reading that
+    length (its checksum covers it). Checked one after another, candidates that overlap cost
+    the square of the tail: a tail of fake frame headers each claiming the rest of the file.
+    Until the budget (a few times the bytes searched) is spent, every candidate is checked,
+    so real frames after ordinary damage (a flipped bit in a block's length, a lost page) are
+    always found; past it, the bytes a rejected candidate claimed are not searched again,
+    which keeps the whole search linear. Only a crafted tail spends the budget.
+    """
+
+    __slots__ = ("remaining",)
+
+    def __init__(self, searched_bytes: int) -> None:
+        self.remaining = _RESYNC_FACTOR * max(0, searched_bytes) + _RESYNC_ALLOWANCE
+
+
+_RESYNC_FACTOR = 4
+_RESYNC_ALLOWANCE = 1 << 20
+_RESYNC_CHUNK = 1 << 20
+
+
+def _candidate(fd: int, position: int, head: bytes | memoryview, file_size: int, where: str,
+               budget: ResyncBudget) -> tuple[bool, int]:
+    """Is there a valid frame at `position`? Returns (valid, bytes it claims when rejected
+    after reading them, else 0). The cheap checks go first: the header's fields, that the
+    frame fits in the file, its meta; only then the checksum over the whole frame."""
+    try:
+        header = parse_header(head, where, position, check_version=False)
+    except CorruptRecordingError:
+        return False, 0
+    if position + header.frame_len > file_size:
+        return False, 0
+    meta_end = HEADER_SIZE + header.meta_len
+    meta = os.pread(fd, header.meta_len, position + HEADER_SIZE)
+    budget.remaining -= len(meta)
+    try:
+        check_version(header)
+    except UnsupportedFormatError:
+        pass   # a newer format's meta may differ: its checksum alone decides
+    else:
+        try:
+            parse_meta(header, meta, where, position)
+        except CorruptRecordingError:
+            return False, meta_end
+    body = os.pread(fd, header.payload_len, position + meta_end)
+    budget.remaining -= len(body)
+    try:
+        verify_checksum(header, b"".join((bytes(head[:HEADER_SIZE]), meta, body)), where, position)
+    except CorruptRecordingError:
+        return False, header.frame_len
+    return True, 0   # an intact frame, of this format version or a newer one
+
+
+def find_next_frame(fd: int, position: int, file_size: int, where: str,
+                    budget: ResyncBudget | None = None) -> int | None:
+    """Position of the next intact frame at or after `position` (of any format version), or None.
+
+    Reads the bytes from `position` once, in chunks; costs linear time in them (see
+    ResyncBudget). A caller searching one file several times (salvage) passes one budget.
+    """
+    if budget is None:
+        budget = ResyncBudget(file_size - position)
+    skip_to = position   # past the budget: the end of the bytes the last rejected candidate claimed
     pos = position
     while pos < file_size:
-        buf = os.pread(fd, min(chunk + len(BLOCK_MAGIC), file_size - pos), pos)
-        start = 0
-        while True:
-            i = buf.find(BLOCK_MAGIC, start)
-            if i < 0 or i >= chunk:
-                break
-            try:
-                read_frame(fd, pos + i, file_size, where)
-                return pos + i
-            except (CorruptRecordingError, UnsupportedFormatError):
-                start = i + 1
-        pos += chunk
+        buf = os.pread(fd, min(_RESYNC_CHUNK + HEADER_SIZE, file_size - pos), pos)
+        limit = min(_RESYNC_CHUNK, len(buf))
+        i = buf.find(BLOCK_MAGIC, max(0, skip_to - pos))
+        while 0 <= i < limit:
+            at = pos + i
+            head = buf[i:i + HEADER_SIZE] if i + HEADER_SIZE <= len(buf) else os.pread(fd, HEADER_SIZE, at)
+            valid, claimed = _candidate(fd, at, head, file_size, where, budget)
+            if valid:
+                return at
+            if budget.remaining < 0 and claimed:
+                skip_to = at + claimed
+            i = buf.find(BLOCK_MAGIC, max(i + 1, skip_to - pos))
+        pos = max(pos + _RESYNC_CHUNK, skip_to)
     return None
 
 
 def is_torn_tail(fd: int, scan: ScanResult, where: str) -> bool:
-    """True when the damage a scan stopped at is an unfinished last write: no valid frame follows."""
-    return find_next_frame(fd, scan.stop_position + 1, scan.file_size, where) is None
+    """True when the damage a scan stopped at is an unfinished last write: no intact frame
+    follows (an intact frame of a newer format is never one)."""
+    return scan.newer is None and find_next_frame(fd, scan.stop_position + 1, scan.file_size, where) is None

@@ -10,8 +10,9 @@ compresses them in one call, links them into the recording's hash chain (format 
 writes each segment's share with a single `write`, and fsyncs per the policy. Offsets below
 `durable_offset` are on stable storage. After any failed write or fsync the writer is
 failed for good: it does not retry (after a failed fsync the kernel may have dropped the
-dirty pages, so a retry could report lost data as durable), `append` raises, and
-`lost_count` says how many accepted events may not be stored.
+dirty pages, so a retry could report lost data as durable), `append` raises,
+`lost_count` says how many accepted events may not be stored, and it cuts the active
+segment back to what its last successful fdatasync covered (`_discard_unsynced`).
 """
 from __future__ import annotations
 
@@ -103,6 +104,8 @@ class LogWriter:
         self.last_retention = None
         self._last_index_write = time.monotonic()
         self._lock_fd = acquire_lock(path)
+        self._seg_path: str | None = None   # the active segment's file...
+        self._synced_size = 0               # ...and how much of it its last fdatasync covered
         try:
             # a v1 recording keeps its version: v1 blocks, no headers, no chain (docs/format.md)
             self.format_version = manifest.format_version
@@ -164,8 +167,11 @@ class LogWriter:
                 self._seg_fd = -1
                 self._new_segment(state.next_offset)
             else:
-                self._seg_fd = fs.open_append(os.path.join(path, segment_filename(self._seg_base)))
+                self._seg_path = os.path.join(path, segment_filename(self._seg_base))
+                self._synced_size = self._seg_size   # prepare_for_append fsynced what it adopted
+                self._seg_fd = fs.open_append(self._seg_path)
         except BaseException:
+            self._discard_unsynced()
             release_lock(self._lock_fd)
             raise
         self._thread = threading.Thread(target=self._run, name=f"evlog-writer:{os.path.basename(path)}", daemon=True)
@@ -368,7 +374,7 @@ class LogWriter:
             try:
                 if job is _SYNC:
                     target = self._written_offset
-                    self.fs.fdatasync(self._seg_fd)
+                    self._sync_segment()
                     self._unsynced_blocks = 0
                     with self._cond:
                         self._mark_durable_locked(target)
@@ -378,6 +384,7 @@ class LogWriter:
                 else:
                     self._write_blocks(job)
             except BaseException as exc:  # noqa: BLE001 - any failure fails the writer
+                self._discard_unsynced()
                 with self._cond:
                     self._failed = LogWriteError(f"{type(exc).__name__}: {exc}")
                     self._accepting = False
@@ -426,7 +433,7 @@ class LogWriter:
             # _GROUP_BLOCKS blocks apart; no block is reported durable before its sync
             self._unsynced_blocks += len(batch)
             if len(self._pending) <= len(batch) or self._unsynced_blocks >= _GROUP_BLOCKS:
-                self.fs.fdatasync(self._seg_fd)
+                self._sync_segment()
                 durable = True
                 self._unsynced_blocks = 0
         with self._cond:
@@ -475,7 +482,7 @@ class LogWriter:
             self._cond.notify_all()
 
     def _roll(self, next_base: int) -> None:
-        self.fs.fdatasync(self._seg_fd)
+        self._sync_segment()
         self._unsynced_blocks = 0
         with self._cond:   # every frame written so far is durable now, this batch's too
             self._written_offset = max(self._written_offset, self._frames_end)
@@ -501,15 +508,34 @@ class LogWriter:
         path = os.path.join(self.path, segment_filename(base))
         fd = self.fs.open_append(path)
         self._seg_fd = fd
+        self._seg_path, self._synced_size = path, 0
         self.fs.write(fd, encode_segment_header(base))
-        self.fs.fdatasync(fd)
+        self._seg_size = len(encode_segment_header(base))
+        self._sync_segment()
         self.fs.fsync_dir(self.path)
         self._seg_base = base
         self._entries = []
         self._summary = SegmentSummary()
-        self._seg_size = len(encode_segment_header(base))
         self._seg_created = time.monotonic()
         self._roll_wanted = False
+
+    def _sync_segment(self) -> None:
+        """fdatasync the active segment and remember how many of its bytes are on stable storage."""
+        self.fs.fdatasync(self._seg_fd)
+        self._synced_size = self._seg_size
+
+    def _discard_unsynced(self) -> None:
+        """After a failed write or fsync, cut the active segment back to what its last
+        successful fdatasync covered. A failed fsync may have dropped the pages it was writing
+        while the page cache still shows them: left in place, the next writer would adopt those
+        bytes and its own successful fsync would not write them, so a power loss would take
+        back what that writer reported durable. The bytes cut were never reported durable."""
+        path = self._seg_path
+        try:
+            if path is not None and os.path.getsize(path) > self._synced_size:
+                self.fs.truncate(path, self._synced_size)
+        except OSError as exc:   # the disk is failing: the next open's recovery is all that is left
+            logger.warning("could not cut %s back to its %d fsynced bytes: %s", path, self._synced_size, exc)
 
     def _write_index(self) -> None:
         assert self._seg_base is not None
@@ -533,11 +559,12 @@ class LogWriter:
         try:
             if failure is None:
                 try:
-                    self.fs.fdatasync(self._seg_fd)
+                    self._sync_segment()
                     self._mark_durable_locked(self._written_offset)
                     self._write_index()
                     self._record_head()
                 except OSError as exc:
+                    self._discard_unsynced()
                     failure = self._failed = LogWriteError(f"{type(exc).__name__}: {exc}")
                     self._accepting = False
         finally:
