@@ -7,10 +7,19 @@
     path = recorder.save()                          # recordings/ma_session_20251012_120000/
 
 The recording (a directory) is created by `start_recording`, and events stream to it from
-then on: a crash loses at most the flush interval. On the publishing thread the recorder
-only stamps the event and queues it; pydantic models are encoded by the recorder's encoder
-thread (so **an event must not be mutated after it is published**), other values are encoded
-on the caller; compression and I/O run on the log's own I/O thread.
+then on: a crash loses at most the flush interval.
+
+**Snapshot at publish.** On the publishing thread the recorder stamps the event with the
+log's monotonic clock and encodes it to bytes (`evlog.codec.encode`: a pydantic model by
+pydantic-core's JSON serializer), so what is recorded is the event as it was when `publish`
+was called, whatever the program does with the object afterwards. The encoded row is queued;
+the recorder's thread hands the queued rows to the log in batches (one engine call per
+batch); compression and I/O run on the log's own I/O thread.
+
+**Counters tell the truth.** `captured` events were seen; `recorded` are on stable storage;
+`pending` are queued or written but not yet durable; `lost` were captured but will never be
+stored (after an I/O failure). `recorded + lost + pending == captured` at all times, and
+`flush()` returns `recorded`.
 
 The recorder never breaks the system it observes: the original `publish` always runs and
 returns its own value; an event that cannot be serialized is stored as a marker and counted;
@@ -27,10 +36,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
-from pydantic import BaseModel
-
+from .codec import encode, unserializable_marker
 from .segments import Log
-from .segments.codec import encode_data, unserializable_marker
+from .segments.block import MAX_EVENT_BYTES, MAX_NAME_BYTES
+from .segments.codec import FLAG_UNSERIALIZABLE
 from .segments.errors import EvlogError, LogClosedError, LogWriteError, RecordingExistsError
 
 __all__ = ["EventRecorder", "RecorderError"]
@@ -42,16 +51,8 @@ class RecorderError(EvlogError):
     """A recorder used out of order (e.g. `start_recording` twice), or a bus it cannot intercept."""
 
 
-_ENCODE_ON_ENCODER = None  # marker in a queued item: the encoder thread encodes the event
-_MODEL_TYPES: set[type] = set()
-_PLAIN_TYPES = frozenset((dict, list, str, int, float, bool, type(None)))
-
-
-def _is_model_type(t: type) -> bool:
-    if isinstance(t, type) and issubclass(t, BaseModel):
-        _MODEL_TYPES.add(t)
-        return True
-    return False
+_BATCH = 8192          # rows per engine call
+_MAX_NAMES = 16_384    # names and sources remembered as valid before the set starts afresh
 
 
 class EventRecorder:
@@ -59,8 +60,8 @@ class EventRecorder:
 
     `flush_interval`: seconds after which buffered events are written (and fsynced with
     `fsync="always"`, the default): the most a crash can lose. `max_pending`: events queued
-    for the encoder before publishers wait for it (back-pressure instead of unbounded memory).
-    Other keyword arguments are `Log` writer options.
+    for the recorder's thread before publishers wait for it (back-pressure instead of
+    unbounded memory). Other keyword arguments are `Log` options (writer options, `fs`).
     """
 
     def __init__(self, session_name: str, output_dir: str | os.PathLike = "recordings", *,
@@ -77,26 +78,35 @@ class EventRecorder:
         self._log_options = dict(log_options, fsync=fsync, block_max_age=flush_interval)
         self._max_pending = max(1, int(max_pending))
         self._wake_at = min(4096, self._max_pending)
-        self._poll = min(0.01, flush_interval / 4)  # the encoder's polling period when idle
+        self._poll = min(0.01, flush_interval / 4)  # the thread's polling period when idle
         self._log: Log | None = None
         self._path: Path | None = None
-        self._queue: deque = deque()
-        self._log_lock = threading.RLock()
+        self._queue: deque = deque()   # encoded rows, in publish order
+        self._log_lock = threading.RLock()   # the one consumer of the queue at a time
         self._wake = threading.Event()
         self._idle = False
         self._thread: threading.Thread | None = None
         self._stop_thread = False
         self._recording = False
         self._started = False
+        self._failed = False           # stopped by an I/O failure: later events count as lost
         self._bus: Any = None
         self._bus_had_own_publish = False
         self._original_publish: Callable[..., Any] | None = None
         self._wrapper: Callable[..., Any] | None = None
-        self._mono_base = 0
+        self._mono_base = 0            # time.monotonic_ns() - this = the log's monotonic clock
+        self._names: set[str] = set()  # names and sources known to be storable
+        # counters, changed together under _count_lock (see info())
         self._count_lock = threading.Lock()
-        self.recorded = 0          # events appended to the log
-        self.unserializable = 0    # ...of which stored as a marker
-        self.lost = 0              # events captured but not stored (after an I/O failure)
+        self._taken = 0       # rows removed from the queue
+        self._dropped = 0     # events seen but never queued (capture errors, after a failure)
+        self._in_hand = 0     # rows taken, not yet handed to the log
+        self._lost = 0
+        self._stored = 0      # durable events of the logs already closed
+        self._base = 0        # the open log's end offset when it was opened
+        self._handed = 0      # rows handed to the open log
+        self._markers: deque[int] = deque()   # offsets of markers handed, not yet durable
+        self._markers_stored = 0
         self.error: str | None = None
 
     # state -----------------------------------------------------------------------------------
@@ -109,11 +119,51 @@ class EventRecorder:
         """The recording's directory (None before `start_recording`)."""
         return self._path
 
+    @property
+    def recorded(self) -> int:
+        """Events on stable storage."""
+        with self._count_lock:
+            return self._durable_locked()
+
+    @property
+    def lost(self) -> int:
+        """Events captured that will never be stored (after an I/O failure)."""
+        return self._lost
+
+    @property
+    def unserializable(self) -> int:
+        """Events stored as a marker (durable), because they could not be encoded."""
+        with self._count_lock:
+            self._durable_locked()
+            return self._markers_stored
+
+    def _durable_locked(self) -> int:
+        """Durable events (and markers among them); called with _count_lock held."""
+        log = self._log
+        durable = 0
+        if log is not None and self._handed:
+            durable = min(self._handed, max(0, log.durable_offset - self._base))
+            markers = self._markers
+            end = self._base + durable
+            while markers and markers[0] < end:
+                markers.popleft()
+                self._markers_stored += 1
+        return self._stored + durable
+
     def info(self) -> dict:
-        """Counters and state: events recorded, unserializable markers, events lost, error."""
+        """Counters and state, taken together: `captured` = `recorded` (durable) + `lost` +
+        `pending` (queued, or written but not yet durable); `unserializable` markers among
+        the recorded; the error that stopped the recording, if any."""
+        with self._count_lock:
+            queued = len(self._queue)
+            recorded = self._durable_locked()
+            captured = self._taken + queued + self._dropped
+            pending = queued + self._in_hand + (self._stored + self._handed - recorded)
+            lost, markers = self._lost, self._markers_stored
         return {"session_name": self.session_name, "path": str(self._path) if self._path else None,
-                "recording": self._recording, "events": self.recorded + len(self._queue),
-                "unserializable": self.unserializable, "lost": self.lost, "error": self.error}
+                "recording": self._recording, "captured": captured, "recorded": recorded,
+                "pending": pending, "lost": lost, "unserializable": markers, "events": recorded,
+                "error": self.error}
 
     # starting --------------------------------------------------------------------------------
     def _default_path(self) -> Path:
@@ -131,17 +181,18 @@ class EventRecorder:
         if self._path is None:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             path = self._default_path()
-            start_ns = time.time_ns()
-            self._mono_base = time.monotonic_ns()
-            self._log = Log.create(path, self.session_name, start_time_ns=start_ns,
-                                   metadata={"recorder": self._counters()}, **self._log_options)
+            log = Log.create(path, self.session_name, metadata={"recorder": self._counters()},
+                             **self._log_options)
             self._path = path
         else:  # reopened after save(): continue the same recording
-            self._log = Log.open(self._path, "a", **self._log_options)
-            elapsed = max(0, time.time_ns() - self._log.manifest.start_time_ns)
-            self._mono_base = time.monotonic_ns() - elapsed
+            log = Log.open(self._path, "a", **self._log_options)
+        self._mono_base = time.monotonic_ns() - _monotonic_now(log)
+        with self._count_lock:
+            self._base = log.end_offset
+            self._handed = 0
+            self._log = log
 
-    def _start_encoder(self) -> None:
+    def _start_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._stop_thread = False
             self._thread = threading.Thread(target=self._run, name=f"evlog-recorder:{self.session_name}",
@@ -157,7 +208,8 @@ class EventRecorder:
             raise RecorderError(f"{type(service_bus).__name__} has no publish method to record")
         self._open_log()
         self.error = None
-        self._start_encoder()
+        self._failed = False
+        self._start_thread()
         self._recording = True
         self._started = True
         if service_bus is not None:
@@ -169,18 +221,23 @@ class EventRecorder:
 
     def _install(self, bus: Any) -> None:
         original = bus.publish
+        recorder = self
         capture = self._capture
 
         def publish(*args: Any, **kwargs: Any) -> Any:
-            if self._recording:
+            if recorder._recording:
                 try:
-                    if len(args) >= 2:
+                    if not kwargs and len(args) == 3:   # publish(event_name, event, source)
+                        capture(args[0], args[1], args[2])
+                    elif len(args) >= 2:
                         capture(args[0], args[1], args[2] if len(args) > 2 else kwargs.get("source", ""))
                     else:
                         capture(args[0] if args else kwargs.get("event_name", kwargs.get("name")),
                                 kwargs.get("event", kwargs.get("data")), kwargs.get("source", ""))
                 except Exception as exc:  # noqa: BLE001 - the bus must work whatever happens here
-                    self._note_capture_error(exc)
+                    recorder._note_capture_error(exc)
+            elif recorder._failed:
+                recorder._count_dropped()
             return original(*args, **kwargs)
 
         self._bus_had_own_publish = "publish" in getattr(bus, "__dict__", {})
@@ -207,33 +264,59 @@ class EventRecorder:
     # capturing (the publishing thread) -------------------------------------------------------
     def record(self, event_name: str, event: Any = None, source: str = "") -> None:
         """Record one event without a bus (thread-safe; order = call order). Starts the
-        recording if needed."""
+        recording if needed. After an I/O failure stopped the recording, the event is
+        counted as lost."""
         if not self._recording:
+            if self._failed:
+                self._count_dropped()
+                return
             if self._started:
                 raise RecorderError("the recorder is stopped (call start_recording again to record)")
             self.start_recording(None)
         self._capture(event_name, event, source)
 
     def _capture(self, event_name: Any, event: Any, source: Any) -> None:
-        ts = time.time_ns()
+        """Stamp and encode the event now (its value at publish), queue the encoded row."""
         mono = time.monotonic_ns() - self._mono_base
-        name = event_name if type(event_name) is str else str(event_name)
-        src = source if type(source) is str else ("" if source is None else str(source))
-        t = type(event)
-        if t in _MODEL_TYPES or (t not in _PLAIN_TYPES and _is_model_type(t)):
-            encoded = _ENCODE_ON_ENCODER
-        else:
-            try:
-                encoded = encode_data(event)
-            except Exception as exc:  # noqa: BLE001
-                encoded = unserializable_marker(event, exc)
+        ts = time.time_ns()
+        name = event_name if event_name.__class__ is str else str(event_name)
+        src = source if source.__class__ is str else ("" if source is None else str(source))
+        try:
+            data, flags, types = encode(event)
+        except Exception as exc:  # noqa: BLE001 - stored as a marker, counted
+            data, flags, types = unserializable_marker(event, exc)
+        names = self._names
+        if name not in names or src not in names or len(data) + len(types) > MAX_EVENT_BYTES:
+            name, src, data, flags, types = self._checked(name, src, event, data, flags, types)
         queue = self._queue
-        queue.append((name, src, ts, mono, event if encoded is None else None, encoded))
-        if len(queue) > self._wake_at:  # the encoder polls; it is woken only when much is waiting
+        queue.append((name, src, flags, data, types, ts, mono))
+        if len(queue) > self._wake_at:  # the thread polls; it is woken only when much is waiting
             if self._idle:
                 self._wake.set()
             if len(queue) > self._max_pending:
                 self._back_pressure()
+
+    def _checked(self, name: str, source: str, event: Any, data: bytes, flags: int,
+                 types: bytes) -> tuple[str, str, bytes, int, bytes]:
+        """A row the log will take for sure: a name or source it cannot store is made
+        storable and the event becomes a marker; so is data too large for one event."""
+        problem = None
+        fixed = []
+        for what, text in (("name", name), ("source", source)):
+            if text not in self._names:
+                raw = text.encode("utf-8", "replace")
+                if len(raw) > MAX_NAME_BYTES or "\ud800" <= max(text, default="") and _has_surrogate(text):
+                    problem = f"event {what} is not storable (over {MAX_NAME_BYTES} UTF-8 bytes or not valid Unicode)"
+                    text = raw[:MAX_NAME_BYTES].decode("utf-8", "ignore")
+                if len(self._names) >= _MAX_NAMES:
+                    self._names.clear()
+                self._names.add(text)
+            fixed.append(text)
+        if problem is None and len(data) + len(types) > MAX_EVENT_BYTES:
+            problem = f"event data of {len(data) + len(types)} bytes exceeds {MAX_EVENT_BYTES}"
+        if problem is not None:
+            data, flags, types = unserializable_marker(event, ValueError(problem))
+        return fixed[0], fixed[1], data, flags, types
 
     def _back_pressure(self) -> None:
         while len(self._queue) > self._max_pending // 2 and self._thread is not None and self._thread.is_alive():
@@ -241,11 +324,16 @@ class EventRecorder:
             time.sleep(0.0005)
 
     def _note_capture_error(self, exc: BaseException) -> None:
-        with self._count_lock:
-            self.lost += 1
+        self._count_dropped()
         logger.warning("evlog recorder %s: an event could not be captured: %s", self.session_name, exc)
 
-    # the encoder thread ----------------------------------------------------------------------
+    def _count_dropped(self) -> None:
+        """An event seen but never queued: captured and lost."""
+        with self._count_lock:
+            self._dropped += 1
+            self._lost += 1
+
+    # the recorder's thread -------------------------------------------------------------------
     def _run(self) -> None:
         queue = self._queue
         while True:
@@ -261,52 +349,82 @@ class EventRecorder:
             self._idle = False
 
     def _drain(self) -> None:
-        """Append every queued event to the log, in order (the encoder thread, or save/stop)."""
+        """Hand every queued row to the log, in order, a batch per call (the recorder's
+        thread, or flush/save/stop)."""
         queue = self._queue
         with self._log_lock:
-            log = self._log
-            if log is None:
-                return
-            append = log.append_encoded
             while queue:
-                name, source, ts, mono, event, encoded = queue.popleft()
-                if encoded is None:
-                    try:
-                        encoded = encode_data(event)
-                    except Exception as exc:  # noqa: BLE001
-                        encoded = unserializable_marker(event, exc)
-                data, flags, types = encoded
+                with self._count_lock:
+                    if self._failed or self._log is None:
+                        return self._discard_queue_locked()
+                    n = min(len(queue), _BATCH)
+                    batch = [queue.popleft() for _ in range(n)]
+                    self._taken += n
+                    self._in_hand += n
+                    log, end = self._log, self._base + self._handed
                 try:
-                    try:
-                        append(name, source, flags, data, types, timestamp=ts, monotonic=mono, validate=False)
-                    except (LogWriteError, LogClosedError):
-                        raise
-                    except EvlogError as exc:  # too large, bad name...: store a marker instead
-                        data, flags, types = unserializable_marker(event if event is not None else data, exc)
-                        append(name[:256], source[:256], flags, data, types, timestamp=ts, monotonic=mono, validate=False)
-                except (OSError, EvlogError) as exc:
-                    self._fail(exc, 1)
-                    return
-                if flags & 0x02:
-                    self.unserializable += 1
-                self.recorded += 1
+                    first = self._append_rows(log, batch)
+                except (OSError, LogWriteError, LogClosedError) as exc:
+                    self._fail(exc)
+                    return None
+                except EvlogError as exc:  # not expected: every row was checked when captured
+                    self._reject(log, batch, end, exc)
+                    continue
+                with self._count_lock:
+                    self._in_hand -= n
+                    self._handed += n
+                    if any(row[2] & FLAG_UNSERIALIZABLE for row in batch):
+                        self._markers.extend(first + i for i, row in enumerate(batch)
+                                             if row[2] & FLAG_UNSERIALIZABLE)
+        return None
 
-    def _fail(self, exc: BaseException, pending: int) -> None:
-        """The log cannot take more events: stop recording, keep what is on disk."""
-        lost = pending + len(self._queue)
-        self._queue.clear()
+    @staticmethod
+    def _append_rows(log: Log, batch: list[tuple]) -> int:
+        """THE one call that hands encoded rows to the log: returns the first offset."""
+        return log.append_batch_encoded(batch, validate=False).start
+
+    def _reject(self, log: Log, batch: list[tuple], end: int, exc: BaseException) -> None:
+        """A batch the log refused: the rows it took anyway are handed, the others lost."""
+        took = max(0, min(len(batch), log.end_offset - end))
         with self._count_lock:
-            self.lost += lost
+            self._in_hand -= len(batch)
+            self._handed += took
+            self._lost += len(batch) - took
+        logger.error("evlog recorder %s: %d event(s) refused by the log: %s", self.session_name,
+                     len(batch) - took, exc)
+
+    def _discard_queue_locked(self) -> None:
+        n = len(self._queue)
+        self._queue.clear()
+        self._taken += n
+        self._lost += n
+
+    def _fail(self, exc: BaseException) -> None:
+        """The log cannot take more events: stop recording, keep what is durable; what was
+        handed to the log but is not durable, and what is queued, is lost."""
+        with self._count_lock:
+            if self._failed:
+                return
+            durable = self._durable_locked() - self._stored
+            lost = self._in_hand + (self._handed - durable) + len(self._queue)
+            self._lost += self._in_hand + (self._handed - durable)
+            self._stored += durable
+            self._base += self._handed
+            self._handed = 0
+            self._in_hand = 0
+            self._markers.clear()
+            self._discard_queue_locked()
+            self._failed = True
+            self._recording = False
         self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        self._recording = False
-        self._uninstall()
         logger.error("evlog recorder %s: recording stopped, %d event(s) not stored: %s",
                      self.session_name, lost, self.error)
 
     # stopping and saving ---------------------------------------------------------------------
     def _counters(self) -> dict:
-        return {"events": self.recorded, "unserializable": self.unserializable, "lost": self.lost,
-                "error": self.error}
+        info = self.info()
+        return {"events": info["recorded"], "unserializable": info["unserializable"],
+                "lost": info["lost"], "error": self.error}
 
     def stop_recording(self) -> None:
         """Stop intercepting and write every captured event (the recording stays open until
@@ -319,25 +437,23 @@ class EventRecorder:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         self._thread = None
-        self._drain()
-        if self._log is not None:
-            try:
-                self._log.flush()
-            except EvlogError as exc:
-                if self.error is None:
-                    self._fail(exc, 0)
+        self._sync()
 
     def flush(self) -> int:
-        """Write every event captured so far and make it durable; returns the events recorded."""
+        """Write every event captured so far and make it durable; returns the events
+        recorded (durable), never more."""
+        self._sync()
+        return self.recorded
+
+    def _sync(self) -> None:
+        """Hand every queued row to the log and make the log durable."""
         with self._log_lock:
             self._drain()
-            if self._log is not None:
+            if self._log is not None and not self._failed:
                 try:
                     self._log.flush()
                 except (OSError, EvlogError) as exc:
-                    if self.error is None:
-                        self._fail(exc, 0)
-        return self.recorded
+                    self._fail(exc)
 
     def save(self, filename: str | os.PathLike | None = None) -> Path:
         """Make the recording durable and return its directory. With `filename`, the recording
@@ -366,29 +482,35 @@ class EventRecorder:
             return self._path
 
     def _write_counters(self) -> None:
+        """Make the log durable and write the counters into its manifest."""
         log = self._log
         if log is None:
             return
         try:
-            log.flush()
+            if not self._failed:
+                log.flush()
             log.set_metadata(recorder=self._counters())
         except (OSError, EvlogError) as exc:
-            if self.error is None:
-                self._fail(exc, 0)
+            self._fail(exc)
 
     def _close_log(self) -> None:
-        log, self._log = self._log, None
+        log = self._log
         if log is None:
             return
-        self._log = log
         self._write_counters()
-        self._log = None
         try:
             log.close()
         except (OSError, EvlogError) as exc:
             if self.error is None:
                 self.error = str(exc).splitlines()[0]
                 logger.error("evlog recorder %s: closing the recording failed: %s", self.session_name, exc)
+        with self._count_lock:   # closed: what it holds is durable, the rest is lost
+            durable = self._durable_locked() - self._stored
+            self._lost += self._handed - durable
+            self._stored += durable
+            self._handed = 0
+            self._markers.clear()
+            self._log = None
 
     def close(self) -> None:
         """Stop recording (if needed) and close the recording."""
@@ -406,3 +528,16 @@ class EventRecorder:
     def __repr__(self) -> str:
         state = "recording" if self._recording else "stopped"
         return f"<EventRecorder {self.session_name!r} {state} {self._path}>"
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _monotonic_now(log: Log) -> int:
+    """The log's monotonic clock now: ns since the recording's start, as its writer stamps."""
+    return log._writer.monotonic_now()  # type: ignore[union-attr]

@@ -171,7 +171,10 @@ def test_unserializable_events_are_markers_counted_in_metadata(tmp_path) -> None
     bus = ServiceBus()
     bus.subscribe("*", lambda n, e, s: None)
 
-    class Opaque:
+    class Opaque:   # a plain object is stored as its attributes: this one holds a lock
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+
         def __repr__(self) -> str:
             return "<Opaque>"
     with EventRecorder("u", tmp_path) as rec:
