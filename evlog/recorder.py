@@ -108,6 +108,7 @@ class EventRecorder:
         self._markers: deque[int] = deque()   # offsets of markers handed, not yet durable
         self._markers_stored = 0
         self.error: str | None = None
+        self._capture = self._make_capture()
 
     # state -----------------------------------------------------------------------------------
     @property
@@ -187,6 +188,7 @@ class EventRecorder:
         else:  # reopened after save(): continue the same recording
             log = Log.open(self._path, "a", **self._log_options)
         self._mono_base = time.monotonic_ns() - _monotonic_now(log)
+        self._capture = self._make_capture()
         with self._count_lock:
             self._base = log.end_offset
             self._handed = 0
@@ -222,18 +224,18 @@ class EventRecorder:
     def _install(self, bus: Any) -> None:
         original = bus.publish
         recorder = self
-        capture = self._capture
 
         def publish(*args: Any, **kwargs: Any) -> Any:
             if recorder._recording:
                 try:
                     if not kwargs and len(args) == 3:   # publish(event_name, event, source)
-                        capture(args[0], args[1], args[2])
+                        recorder._capture(args[0], args[1], args[2])
                     elif len(args) >= 2:
-                        capture(args[0], args[1], args[2] if len(args) > 2 else kwargs.get("source", ""))
+                        recorder._capture(args[0], args[1],
+                                          args[2] if len(args) > 2 else kwargs.get("source", ""))
                     else:
-                        capture(args[0] if args else kwargs.get("event_name", kwargs.get("name")),
-                                kwargs.get("event", kwargs.get("data")), kwargs.get("source", ""))
+                        recorder._capture(args[0] if args else kwargs.get("event_name", kwargs.get("name")),
+                                          kwargs.get("event", kwargs.get("data")), kwargs.get("source", ""))
                 except Exception as exc:  # noqa: BLE001 - the bus must work whatever happens here
                     recorder._note_capture_error(exc)
             elif recorder._failed:
@@ -275,26 +277,41 @@ class EventRecorder:
             self.start_recording(None)
         self._capture(event_name, event, source)
 
-    def _capture(self, event_name: Any, event: Any, source: Any) -> None:
-        """Stamp and encode the event now (its value at publish), queue the encoded row."""
-        mono = time.monotonic_ns() - self._mono_base
-        ts = time.time_ns()
-        name = event_name if event_name.__class__ is str else str(event_name)
-        src = source if source.__class__ is str else ("" if source is None else str(source))
-        try:
-            data, flags, types = encode(event)
-        except Exception as exc:  # noqa: BLE001 - stored as a marker, counted
-            data, flags, types = unserializable_marker(event, exc)
-        names = self._names
-        if name not in names or src not in names or len(data) + len(types) > MAX_EVENT_BYTES:
-            name, src, data, flags, types = self._checked(name, src, event, data, flags, types)
+    def _make_capture(self) -> Callable[[Any, Any, Any], None]:
+        """The publishing thread's step, as a closure over what it needs (made when the log
+        opens): stamp the event on the log's clock, encode it now (its value at publish),
+        queue the encoded row."""
         queue = self._queue
-        queue.append((name, src, flags, data, types, ts, mono))
-        if len(queue) > self._wake_at:  # the thread polls; it is woken only when much is waiting
-            if self._idle:
-                self._wake.set()
-            if len(queue) > self._max_pending:
-                self._back_pressure()
+        append = queue.append
+        names = self._names
+        mono_base = self._mono_base
+        monotonic_ns, time_ns = time.monotonic_ns, time.time_ns
+        max_bytes = MAX_EVENT_BYTES
+        wake_at = self._wake_at
+        checked = self._checked
+        crowded = self._crowded
+
+        def capture(event_name: Any, event: Any, source: Any) -> None:
+            mono = monotonic_ns() - mono_base
+            ts = time_ns()
+            name = event_name if event_name.__class__ is str else str(event_name)
+            src = source if source.__class__ is str else ("" if source is None else str(source))
+            try:
+                data, flags, types = encode(event)
+            except Exception as exc:  # noqa: BLE001 - stored as a marker, counted
+                data, flags, types = unserializable_marker(event, exc)
+            if name not in names or src not in names or len(data) + len(types) > max_bytes:
+                name, src, data, flags, types = checked(name, src, event, data, flags, types)
+            append((name, src, flags, data, types, ts, mono))
+            if len(queue) > wake_at:  # the thread polls; it is woken only when much is waiting
+                crowded()
+        return capture
+
+    def _crowded(self) -> None:
+        if self._idle:
+            self._wake.set()
+        if len(self._queue) > self._max_pending:
+            self._back_pressure()
 
     def _checked(self, name: str, source: str, event: Any, data: bytes, flags: int,
                  types: bytes) -> tuple[str, str, bytes, int, bytes]:
