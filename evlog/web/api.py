@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, Conflict, NotFound
 from werkzeug.exceptions import NotImplemented as NotImplemented501
 
-from ..segments import Log
+from ..segments import EncodedRows, Log
 from .catalog import Catalog, event_json, page
 from .exporting import FORMATS, stream_export
 from .replays import HttpTargets, Replay, ReplayManager, check_speed
@@ -240,7 +240,7 @@ def slice_recording(name: str) -> Any:
                                      metadata={"sliced_from": name}, fsync="never")
                 mono = r.monotonic - (first_mono or 0)
                 if raw:
-                    log.append_raw(r, monotonic=mono)
+                    log.append_rows(EncodedRows.from_raw([r._replace(monotonic=mono)]), validate=False)
                 else:
                     log.append(r.name, r.data, r.source, timestamp=r.timestamp, monotonic=mono)
                 count += 1
