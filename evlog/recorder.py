@@ -34,13 +34,14 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .codec import encode, unserializable_marker
-from .segments import Log
-from .segments.block import MAX_EVENT_BYTES, MAX_NAME_BYTES
+from .segments import EncodedRows, Log, encode_headers
+from .segments.block import MAX_NAME_BYTES
 from .segments.codec import FLAG_UNSERIALIZABLE
 from .segments.errors import EvlogError, LogClosedError, LogWriteError, RecordingExistsError
+from .segments.rows import check_row
 
 __all__ = ["EventRecorder", "RecorderError"]
 
@@ -52,7 +53,6 @@ class RecorderError(EvlogError):
 
 
 _BATCH = 8192          # rows per engine call
-_MAX_NAMES = 16_384    # names and sources remembered as valid before the set starts afresh
 
 
 class EventRecorder:
@@ -95,7 +95,6 @@ class EventRecorder:
         self._original_publish: Callable[..., Any] | None = None
         self._wrapper: Callable[..., Any] | None = None
         self._mono_base = 0            # time.monotonic_ns() - this = the log's monotonic clock
-        self._names: set[str] = set()  # names and sources known to be storable
         # counters, changed together under _count_lock (see info())
         self._count_lock = threading.Lock()
         self._taken = 0       # rows removed from the queue
@@ -187,7 +186,7 @@ class EventRecorder:
             self._path = path
         else:  # reopened after save(): continue the same recording
             log = Log.open(self._path, "a", **self._log_options)
-        self._mono_base = time.monotonic_ns() - _monotonic_now(log)
+        self._mono_base = time.monotonic_ns() - log.monotonic_now()   # the log's clock
         self._capture = self._make_capture()
         with self._count_lock:
             self._base = log.end_offset
@@ -231,11 +230,12 @@ class EventRecorder:
                     if not kwargs and len(args) == 3:   # publish(event_name, event, source)
                         recorder._capture(args[0], args[1], args[2])
                     elif len(args) >= 2:
-                        recorder._capture(args[0], args[1],
-                                          args[2] if len(args) > 2 else kwargs.get("source", ""))
+                        recorder._capture(args[0], args[1], args[2] if len(args) > 2 else kwargs.get("source", ""),
+                                          kwargs.get("headers"))
                     else:
                         recorder._capture(args[0] if args else kwargs.get("event_name", kwargs.get("name")),
-                                          kwargs.get("event", kwargs.get("data")), kwargs.get("source", ""))
+                                          kwargs.get("event", kwargs.get("data")), kwargs.get("source", ""),
+                                          kwargs.get("headers"))
                 except Exception as exc:  # noqa: BLE001 - the bus must work whatever happens here
                     recorder._note_capture_error(exc)
             elif recorder._failed:
@@ -264,8 +264,10 @@ class EventRecorder:
         # otherwise someone wrapped publish after us: our wrapper stays in their chain, inactive
 
     # capturing (the publishing thread) -------------------------------------------------------
-    def record(self, event_name: str, event: Any = None, source: str = "") -> None:
-        """Record one event without a bus (thread-safe; order = call order). Starts the
+    def record(self, event_name: str, event: Any = None, source: str = "",
+               headers: Mapping[str, str] | None = None) -> None:
+        """Record one event without a bus (thread-safe; order = call order), with optional
+        per-event `headers` (str -> str: a correlation id, a trace context...). Starts the
         recording if needed. After an I/O failure stopped the recording, the event is
         counted as lost."""
         if not self._recording:
@@ -275,34 +277,35 @@ class EventRecorder:
             if self._started:
                 raise RecorderError("the recorder is stopped (call start_recording again to record)")
             self.start_recording(None)
-        self._capture(event_name, event, source)
+        self._capture(event_name, event, source, headers)
 
-    def _make_capture(self) -> Callable[[Any, Any, Any], None]:
+    def _make_capture(self) -> Callable[..., None]:
         """The publishing thread's step, as a closure over what it needs (made when the log
-        opens): stamp the event on the log's clock, encode it now (its value at publish),
-        queue the encoded row."""
+        opens): stamp the event on the log's clock, encode it (and its headers) now, so what
+        is queued is its value at publish, and queue the encoded row. Rows the log cannot
+        store (a name too long...) are found by the log's own checks in the recorder's thread."""
         queue = self._queue
         append = queue.append
-        names = self._names
         mono_base = self._mono_base
-        monotonic_ns, time_ns = time.monotonic_ns, time.time_ns
-        max_bytes = MAX_EVENT_BYTES
+        monotonic_ns = time.monotonic_ns
         wake_at = self._wake_at
-        checked = self._checked
         crowded = self._crowded
 
-        def capture(event_name: Any, event: Any, source: Any) -> None:
+        def capture(event_name: Any, event: Any, source: Any, headers: Any = None) -> None:
             mono = monotonic_ns() - mono_base
-            ts = time_ns()
             name = event_name if event_name.__class__ is str else str(event_name)
             src = source if source.__class__ is str else ("" if source is None else str(source))
             try:
                 data, flags, types = encode(event)
             except Exception as exc:  # noqa: BLE001 - stored as a marker, counted
                 data, flags, types = unserializable_marker(event, exc)
-            if name not in names or src not in names or len(data) + len(types) > max_bytes:
-                name, src, data, flags, types = checked(name, src, event, data, flags, types)
-            append((name, src, flags, data, types, ts, mono))
+            if headers:
+                head, problem = _headers_bytes(headers)
+                if problem is not None:
+                    data, flags, types = unserializable_marker(event, problem)
+            else:
+                head = b""
+            append((name, src, flags, data, types, head, mono))
             if len(queue) > wake_at:  # the thread polls; it is woken only when much is waiting
                 crowded()
         return capture
@@ -312,28 +315,6 @@ class EventRecorder:
             self._wake.set()
         if len(self._queue) > self._max_pending:
             self._back_pressure()
-
-    def _checked(self, name: str, source: str, event: Any, data: bytes, flags: int,
-                 types: bytes) -> tuple[str, str, bytes, int, bytes]:
-        """A row the log will take for sure: a name or source it cannot store is made
-        storable and the event becomes a marker; so is data too large for one event."""
-        problem = None
-        fixed = []
-        for what, text in (("name", name), ("source", source)):
-            if text not in self._names:
-                raw = text.encode("utf-8", "replace")
-                if len(raw) > MAX_NAME_BYTES or "\ud800" <= max(text, default="") and _has_surrogate(text):
-                    problem = f"event {what} is not storable (over {MAX_NAME_BYTES} UTF-8 bytes or not valid Unicode)"
-                    text = raw[:MAX_NAME_BYTES].decode("utf-8", "ignore")
-                if len(self._names) >= _MAX_NAMES:
-                    self._names.clear()
-                self._names.add(text)
-            fixed.append(text)
-        if problem is None and len(data) + len(types) > MAX_EVENT_BYTES:
-            problem = f"event data of {len(data) + len(types)} bytes exceeds {MAX_EVENT_BYTES}"
-        if problem is not None:
-            data, flags, types = unserializable_marker(event, ValueError(problem))
-        return fixed[0], fixed[1], data, flags, types
 
     def _back_pressure(self) -> None:
         while len(self._queue) > self._max_pending // 2 and self._thread is not None and self._thread.is_alive():
@@ -378,37 +359,32 @@ class EventRecorder:
                     batch = [queue.popleft() for _ in range(n)]
                     self._taken += n
                     self._in_hand += n
-                    log, end = self._log, self._base + self._handed
+                    log = self._log
+                names, sources, flags, datas, types, headers, monos = zip(*batch)
+                rows = EncodedRows(names, sources, flags, datas, types,
+                                   None if headers.count(b"") == n else headers, None, monos)
                 try:
-                    first = self._append_rows(log, batch)
-                except (OSError, LogWriteError, LogClosedError) as exc:
+                    try:
+                        first = self._append_rows(log, rows)
+                    except (OSError, LogWriteError, LogClosedError):
+                        raise
+                    except EvlogError:   # a row the log cannot store: markers instead, then again
+                        rows = _storable(rows)
+                        first = self._append_rows(log, rows)
+                except (OSError, EvlogError) as exc:
                     self._fail(exc)
                     return None
-                except EvlogError as exc:  # not expected: every row was checked when captured
-                    self._reject(log, batch, end, exc)
-                    continue
                 with self._count_lock:
                     self._in_hand -= n
                     self._handed += n
-                    if any(row[2] & FLAG_UNSERIALIZABLE for row in batch):
-                        self._markers.extend(first + i for i, row in enumerate(batch)
-                                             if row[2] & FLAG_UNSERIALIZABLE)
+                    if FLAG_UNSERIALIZABLE in rows.flags:
+                        self._markers.extend(first + i for i, f in enumerate(rows.flags) if f == FLAG_UNSERIALIZABLE)
         return None
 
     @staticmethod
-    def _append_rows(log: Log, batch: list[tuple]) -> int:
+    def _append_rows(log: Log, rows: EncodedRows) -> int:
         """THE one call that hands encoded rows to the log: returns the first offset."""
-        return log.append_batch_encoded(batch, validate=False).start
-
-    def _reject(self, log: Log, batch: list[tuple], end: int, exc: BaseException) -> None:
-        """A batch the log refused: the rows it took anyway are handed, the others lost."""
-        took = max(0, min(len(batch), log.end_offset - end))
-        with self._count_lock:
-            self._in_hand -= len(batch)
-            self._handed += took
-            self._lost += len(batch) - took
-        logger.error("evlog recorder %s: %d event(s) refused by the log: %s", self.session_name,
-                     len(batch) - took, exc)
+        return log.append_rows(rows, validate=False).start
 
     def _discard_queue_locked(self) -> None:
         n = len(self._queue)
@@ -547,14 +523,35 @@ class EventRecorder:
         return f"<EventRecorder {self.session_name!r} {state} {self._path}>"
 
 
-def _has_surrogate(text: str) -> bool:
+def _headers_bytes(headers: Any) -> tuple[bytes, BaseException | None]:
+    """An event's headers in their stored form, taken now (a dict may change later); keys and
+    values that are not strings are stored as their str(). (b"", error) if they cannot be."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+        return encode_headers(headers), None
+    except EvlogError:
+        pass
+    try:
+        return encode_headers({str(k): str(v) for k, v in dict(headers).items()}), None
+    except Exception as exc:  # noqa: BLE001 - the event is stored as a marker saying why
+        return b"", exc
 
 
-def _monotonic_now(log: Log) -> int:
-    """The log's monotonic clock now: ns since the recording's start, as its writer stamps."""
-    return log._writer.monotonic_now()  # type: ignore[union-attr]
+def _storable(rows: EncodedRows) -> EncodedRows:
+    """`rows` with each row the log refuses (a name or source too long or not valid Unicode,
+    data too large) replaced by a marker saying why, under a name and source cut to fit."""
+    names, sources, flags, datas, types = (list(c) for c in rows[:5])
+    headers = list(rows.headers) if rows.headers is not None else [b""] * len(names)
+    for i in range(len(names)):
+        try:
+            check_row(names[i], sources[i], flags[i], None, rows.monotonics[i], datas[i], types[i], headers[i])
+        except EvlogError as exc:
+            names[i], sources[i] = _cut(names[i]), _cut(sources[i])
+            datas[i], flags[i], types[i] = unserializable_marker(datas[i][:1000], exc)   # its start
+            headers[i] = b""
+    return EncodedRows(names, sources, flags, datas, types, headers, None, rows.monotonics)
+
+
+def _cut(text: str) -> str:
+    """A name or source the format can store: invalid Unicode replaced, cut to MAX_NAME_BYTES."""
+    raw = text.encode("utf-8", "replace")[:MAX_NAME_BYTES]
+    return raw.decode("utf-8", "ignore")

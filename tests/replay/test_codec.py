@@ -136,10 +136,13 @@ def round_trip(value: Any) -> Any:
 # strategies ----------------------------------------------------------------------------
 zones = st.sampled_from([None, dt.timezone.utc, dt.timezone(dt.timedelta(hours=5, minutes=30)),
                          ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")])
-# from 1950: pydantic's JSON writes UTC offsets in whole minutes (Paris was +00:09:21 in 1911)
+# from 1950: pydantic's JSON writes UTC offsets in whole minutes (Paris was +00:09:21 in 1911);
+# not at a DST change's repeated or skipped hour, where Python never finds a zoned time equal
+# to one at a fixed offset (what a model's JSON gives back)
 aware = st.datetimes(min_value=dt.datetime(1950, 1, 1),
                      timezones=st.sampled_from([dt.timezone.utc, ZoneInfo("Europe/Paris"),
-                                                dt.timezone(-dt.timedelta(hours=3))]))
+                                                dt.timezone(-dt.timedelta(hours=3))])
+                     ).filter(lambda t: t.utcoffset() == t.replace(fold=1 - t.fold).utcoffset())
 decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None)
 scalars = (st.none() | st.booleans() | st.integers(-(1 << 70), 1 << 70)
            | st.floats(allow_nan=False) | st.text(max_size=12) | decimals
