@@ -226,17 +226,21 @@ class EventRecorder:
 
         def publish(*args: Any, **kwargs: Any) -> Any:
             if recorder._recording:
+                if not kwargs and len(args) == 3:   # publish(event_name, event, source): the common call
+                    try:
+                        recorder._capture(*args)
+                    except Exception as exc:  # noqa: BLE001 - the bus must work whatever happens here
+                        recorder._note_capture_error(exc)
+                    return original(*args)
                 try:
-                    if not kwargs and len(args) == 3:   # publish(event_name, event, source)
-                        recorder._capture(args[0], args[1], args[2])
-                    elif len(args) >= 2:
+                    if len(args) >= 2:
                         recorder._capture(args[0], args[1], args[2] if len(args) > 2 else kwargs.get("source", ""),
                                           kwargs.get("headers"))
                     else:
                         recorder._capture(args[0] if args else kwargs.get("event_name", kwargs.get("name")),
                                           kwargs.get("event", kwargs.get("data")), kwargs.get("source", ""),
                                           kwargs.get("headers"))
-                except Exception as exc:  # noqa: BLE001 - the bus must work whatever happens here
+                except Exception as exc:  # noqa: BLE001
                     recorder._note_capture_error(exc)
             elif recorder._failed:
                 recorder._count_dropped()
