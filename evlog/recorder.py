@@ -207,6 +207,9 @@ class EventRecorder:
             raise RecorderError("the recorder is already recording (call stop_recording first)")
         if service_bus is not None and not callable(getattr(service_bus, "publish", None)):
             raise RecorderError(f"{type(service_bus).__name__} has no publish method to record")
+        if self._failed:   # the failed log takes no more events: close it, reopen the recording
+            with self._log_lock:
+                self._close_log()
         self._open_log()
         self.error = None
         self._failed = False
@@ -337,18 +340,20 @@ class EventRecorder:
 
     # the recorder's thread -------------------------------------------------------------------
     def _run(self) -> None:
+        """Drain the queue every poll period, or as soon as `_wake_at` rows wait: batches of
+        thousands of rows while publishers are busy (the engine call's fixed cost shared by
+        them all), not a call per handful of rows."""
         queue = self._queue
         while True:
-            if queue:
-                self._drain()
-                continue
-            if self._stop_thread:
+            if self._stop_thread and not queue:
                 return
-            self._idle = True
-            if not queue and not self._stop_thread:
+            if len(queue) < self._wake_at and not self._stop_thread:
+                self._idle = True
                 self._wake.wait(self._poll)
                 self._wake.clear()
-            self._idle = False
+                self._idle = False
+            if queue:
+                self._drain()
 
     def _drain(self) -> None:
         """Hand every queued row to the log, in order, a batch per call (the recorder's

@@ -80,3 +80,27 @@ def test_counters_balance_while_publishers_run(tmp_path) -> None:
     check_balance(info)
     assert info["pending"] == 0 and info["lost"] == 0
     rec.close()
+
+
+def test_recording_again_after_a_failure_reopens_and_counts_on(tmp_path) -> None:
+    fs = FaultyFS("write", 3, errno.ENOSPC)
+    rec = EventRecorder("again", tmp_path, fs=fs, block_max_records=10)
+    rec.start_recording()
+    for i in range(200):
+        rec.record("E", payload(i), "src")
+        if i % 20 == 19:
+            rec.flush()
+    assert rec.error and not rec.is_recording
+    before = rec.info()
+    assert before["lost"] > 0 and before["captured"] == 200
+    rec.start_recording()   # the disk has room again (the fault fired once)
+    for i in range(200, 250):
+        rec.record("E", payload(i), "src")
+    assert rec.flush() == before["recorded"] + 50
+    info = rec.info()
+    check_balance(info)
+    assert info["captured"] == 250 and info["lost"] == before["lost"] and rec.error is None
+    rec.close()
+    with open_recording(rec.path) as recording:
+        got = [r.data for r in recording.read()]
+    assert got[-50:] == [payload(i) for i in range(200, 250)]
