@@ -39,17 +39,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
 from baselines import FloorRecorder, OriginalRecorder  # noqa: E402
-from benchutil import cpu_model  # noqa: E402
+from benchutil import cpu_model, pct, verdict  # noqa: E402
 
 from evlog.bus import ServiceBus  # noqa: E402
 from evlog.codec import encode  # noqa: E402
 from evlog.demo import MarketPriceFetched, trading_session  # noqa: E402
 from evlog.recorder import EventRecorder  # noqa: E402
 from evlog.recording import open_recording  # noqa: E402
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def new_bus() -> ServiceBus:
@@ -142,11 +138,6 @@ def paced(bus: Any, events: list, rate: float) -> list[int]:
         publish(name, event, source)
         times.append(clock() - t0)
     return times
-
-
-def pct(values: list[int], q: float) -> float:
-    s = sorted(values)
-    return float(s[min(len(s) - 1, int(q * len(s)))])
 
 
 def latency_round(events: list, tmp: str, rnd: int, rate: float) -> dict:

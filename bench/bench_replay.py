@@ -31,21 +31,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from baselines import JsonRecorder, McapRecorder  # noqa: E402
+from benchutil import pct, verdict  # noqa: E402
 
 from evlog.bus import CountingBus, ServiceBus  # noqa: E402
 from evlog.demo import EVENT_TYPES, trading_session  # noqa: E402
 from evlog.recorder import EventRecorder  # noqa: E402
 from evlog.replayer import EventReplayer  # noqa: E402
 from evlog import Log  # noqa: E402
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def pct(values: list[int], q: float) -> float:
-    s = sorted(values)
-    return float(s[min(len(s) - 1, int(q * len(s)))]) if s else 0.0
 
 
 # 1. recorder overhead ------------------------------------------------------------------------
