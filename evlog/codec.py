@@ -103,8 +103,9 @@ def _holds(value: Any) -> bool:
 
 
 def to_data(value: Any) -> Any:
-    """`value` as plain JSON values and the engine's typed values (a new structure where
-    anything was converted; the value itself when nothing needs converting is not promised)."""
+    """`value` converted to plain JSON values and the engine's typed values, what
+    `segments.codec.encode_data` stores (containers are copied, scalars kept). Raises
+    EventEncodeError naming the type and the place of what cannot be converted."""
     try:
         return _to_data(value, set())
     except _Unsupported as exc:
