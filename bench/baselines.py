@@ -2,7 +2,9 @@
 
 (a) `JsonRecorder`: the plain JSON recorder evlog replaces. Events are kept in memory as
     dicts (`model_dump(mode="json")`) and written with one `json.dump` at save time;
-    reading is one `json.load`.
+    reading is one `json.load`. `OriginalRecorder` is the same tool as a bus interceptor
+    (its `publish` wrapper: `model_dump()` and a dict appended to a list), for the
+    recorder's publish-loop benchmark.
 (b) MCAP (the `mcap` package's pure-Python writer and reader): zstd chunks of 1 MiB, one
     JSON-encoded channel per event name, message data = `model_dump_json()` bytes; reading
     decodes every message's JSON to a dict.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,6 +74,55 @@ class JsonRecorder:
     def read_all(path: str) -> list[dict]:
         with open(path, encoding="utf-8") as f:
             return json.load(f)["events"]
+
+
+# (a') the original tool's recorder, as a bus interceptor ------------------------------------
+class OriginalRecorder:
+    """The original tool's `EventRecorder` on the publishing thread, as its README describes
+    it: `start_recording(bus)` wraps `bus.publish`; each publish calls `event.model_dump()`
+    and appends a dict (`timestamp_offset_ms`, `event_name`, `event_data`, `source`) to an
+    in-memory list, then calls the bus's own publish. `save` writes one JSON file (fsynced)."""
+
+    def __init__(self, session_name: str = "bench") -> None:
+        self.session_name = session_name
+        self.events: list[dict] = []
+        self.is_recording = False
+        self._start = 0.0
+        self._bus: Any = None
+
+    def start_recording(self, bus: Any) -> None:
+        self._start = time.time()
+        self.is_recording = True
+        original = bus.publish
+        recorder = self
+
+        def publish(event_name: str, event: Any, source: str = "") -> Any:
+            if recorder.is_recording:
+                event_data = event.model_dump() if hasattr(event, "model_dump") else event
+                recorder.events.append({
+                    "timestamp_offset_ms": (time.time() - recorder._start) * 1000,
+                    "event_name": event_name,
+                    "event_data": event_data,
+                    "source": source,
+                })
+            return original(event_name, event, source)
+
+        bus.publish = publish
+        self._bus = bus
+
+    def stop_recording(self) -> None:
+        self.is_recording = False
+        if self._bus is not None:
+            del self._bus.publish
+            self._bus = None
+
+    def save(self, path: str) -> None:
+        doc = {"session_name": self.session_name, "start_time": _dt.datetime.fromtimestamp(self._start).isoformat(),
+               "total_events": len(self.events), "events": self.events}
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f, default=str)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 # (b) MCAP ---------------------------------------------------------------------------

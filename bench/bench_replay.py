@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from baselines import JsonRecorder, McapRecorder  # noqa: E402
+from benchutil import pct, verdict  # noqa: E402
 
 from evlog.bus import CountingBus, ServiceBus  # noqa: E402
 from evlog.demo import EVENT_TYPES, trading_session  # noqa: E402
@@ -45,15 +46,6 @@ try:   # the MCAP baseline is optional (evlog[bench])
     HAVE_MCAP = True
 except ImportError:
     HAVE_MCAP = False
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def pct(values: list[int], q: float) -> float:
-    s = sorted(values)
-    return float(s[min(len(s) - 1, int(q * len(s)))]) if s else 0.0
 
 
 # 1. recorder overhead ------------------------------------------------------------------------

@@ -14,3 +14,14 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "?"
+
+
+def verdict(ok: bool) -> str:
+    """A benchmark's verdict against its target."""
+    return "PASS" if ok else "MISS"
+
+
+def pct(values: list, q: float) -> float:
+    """The q-quantile (0..1) of `values` (0.0 for none)."""
+    s = sorted(values)
+    return float(s[min(len(s) - 1, int(q * len(s)))]) if s else 0.0

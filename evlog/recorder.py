@@ -7,10 +7,19 @@
     path = recorder.save()                          # recordings/ma_session_20251012_120000/
 
 The recording (a directory) is created by `start_recording`, and events stream to it from
-then on: a crash loses at most the flush interval. On the publishing thread the recorder
-only stamps the event and queues it; pydantic models are encoded by the recorder's encoder
-thread (so **an event must not be mutated after it is published**), other values are encoded
-on the caller; compression and I/O run on the log's own I/O thread.
+then on: a crash loses at most the flush interval.
+
+**Snapshot at publish.** On the publishing thread the recorder stamps the event with the
+log's monotonic clock and encodes it to bytes (`evlog.codec.encode`: a pydantic model by
+pydantic-core's JSON serializer), so what is recorded is the event as it was when `publish`
+was called, whatever the program does with the object afterwards. The encoded row is queued;
+the recorder's thread hands the queued rows to the log in batches (one engine call per
+batch); compression and I/O run on the log's own I/O thread.
+
+**Counters tell the truth.** `captured` events were seen; `recorded` are on stable storage;
+`pending` are queued or written but not yet durable; `lost` were captured but will never be
+stored (after an I/O failure). `recorded + lost + pending == captured` at all times, and
+`flush()` returns `recorded`.
 
 The recorder never breaks the system it observes: the original `publish` always runs and
 returns its own value; an event that cannot be serialized is stored as a marker and counted;
@@ -25,13 +34,14 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from pydantic import BaseModel
-
-from .segments import Log
-from .segments.codec import encode_data, unserializable_marker
+from .codec import encode, unserializable_marker
+from .segments import EncodedRows, Log, encode_headers
+from .segments.block import MAX_NAME_BYTES
+from .segments.codec import FLAG_UNSERIALIZABLE
 from .segments.errors import EvlogError, LogClosedError, LogWriteError, RecordingExistsError
+from .segments.rows import check_row
 
 __all__ = ["EventRecorder", "RecorderError"]
 
@@ -42,16 +52,7 @@ class RecorderError(EvlogError):
     """A recorder used out of order (e.g. `start_recording` twice), or a bus it cannot intercept."""
 
 
-_ENCODE_ON_ENCODER = None  # marker in a queued item: the encoder thread encodes the event
-_MODEL_TYPES: set[type] = set()
-_PLAIN_TYPES = frozenset((dict, list, str, int, float, bool, type(None)))
-
-
-def _is_model_type(t: type) -> bool:
-    if isinstance(t, type) and issubclass(t, BaseModel):
-        _MODEL_TYPES.add(t)
-        return True
-    return False
+_BATCH = 8192          # rows per engine call
 
 
 class EventRecorder:
@@ -59,8 +60,8 @@ class EventRecorder:
 
     `flush_interval`: seconds after which buffered events are written (and fsynced with
     `fsync="always"`, the default): the most a crash can lose. `max_pending`: events queued
-    for the encoder before publishers wait for it (back-pressure instead of unbounded memory).
-    Other keyword arguments are `Log` writer options.
+    for the recorder's thread before publishers wait for it (back-pressure instead of
+    unbounded memory). Other keyword arguments are `Log` options (writer options, `fs`).
     """
 
     def __init__(self, session_name: str, output_dir: str | os.PathLike = "recordings", *,
@@ -77,27 +78,36 @@ class EventRecorder:
         self._log_options = dict(log_options, fsync=fsync, block_max_age=flush_interval)
         self._max_pending = max(1, int(max_pending))
         self._wake_at = min(4096, self._max_pending)
-        self._poll = min(0.01, flush_interval / 4)  # the encoder's polling period when idle
+        self._poll = min(0.01, flush_interval / 4)  # the thread's polling period when idle
         self._log: Log | None = None
         self._path: Path | None = None
-        self._queue: deque = deque()
-        self._log_lock = threading.RLock()
+        self._queue: deque = deque()   # encoded rows, in publish order
+        self._log_lock = threading.RLock()   # the one consumer of the queue at a time
         self._wake = threading.Event()
         self._idle = False
         self._thread: threading.Thread | None = None
         self._stop_thread = False
         self._recording = False
         self._started = False
+        self._failed = False           # stopped by an I/O failure: later events count as lost
         self._bus: Any = None
         self._bus_had_own_publish = False
         self._original_publish: Callable[..., Any] | None = None
         self._wrapper: Callable[..., Any] | None = None
-        self._mono_base = 0
+        self._mono_base = 0            # time.monotonic_ns() - this = the log's monotonic clock
+        # counters, changed together under _count_lock (see info())
         self._count_lock = threading.Lock()
-        self.recorded = 0          # events appended to the log
-        self.unserializable = 0    # ...of which stored as a marker
-        self.lost = 0              # events captured but not stored (after an I/O failure)
+        self._taken = 0       # rows removed from the queue
+        self._dropped = 0     # events seen but never queued (capture errors, after a failure)
+        self._in_hand = 0     # rows taken, not yet handed to the log
+        self._lost = 0
+        self._stored = 0      # durable events of the logs already closed
+        self._base = 0        # the open log's end offset when it was opened
+        self._handed = 0      # rows handed to the open log
+        self._markers: deque[int] = deque()   # offsets of markers handed, not yet durable
+        self._markers_stored = 0
         self.error: str | None = None
+        self._capture = self._make_capture()
 
     # state -----------------------------------------------------------------------------------
     @property
@@ -109,11 +119,51 @@ class EventRecorder:
         """The recording's directory (None before `start_recording`)."""
         return self._path
 
+    @property
+    def recorded(self) -> int:
+        """Events on stable storage."""
+        with self._count_lock:
+            return self._durable_locked()
+
+    @property
+    def lost(self) -> int:
+        """Events captured that will never be stored (after an I/O failure)."""
+        return self._lost
+
+    @property
+    def unserializable(self) -> int:
+        """Events stored as a marker (durable), because they could not be encoded."""
+        with self._count_lock:
+            self._durable_locked()
+            return self._markers_stored
+
+    def _durable_locked(self) -> int:
+        """Durable events (and markers among them); called with _count_lock held."""
+        log = self._log
+        durable = 0
+        if log is not None and self._handed:
+            durable = min(self._handed, max(0, log.durable_offset - self._base))
+            markers = self._markers
+            end = self._base + durable
+            while markers and markers[0] < end:
+                markers.popleft()
+                self._markers_stored += 1
+        return self._stored + durable
+
     def info(self) -> dict:
-        """Counters and state: events recorded, unserializable markers, events lost, error."""
+        """Counters and state, taken together: `captured` = `recorded` (durable) + `lost` +
+        `pending` (queued, or written but not yet durable); `unserializable` markers among
+        the recorded; the error that stopped the recording, if any."""
+        with self._count_lock:
+            queued = len(self._queue)
+            recorded = self._durable_locked()
+            captured = self._taken + queued + self._dropped
+            pending = queued + self._in_hand + (self._stored + self._handed - recorded)
+            lost, markers = self._lost, self._markers_stored
         return {"session_name": self.session_name, "path": str(self._path) if self._path else None,
-                "recording": self._recording, "events": self.recorded + len(self._queue),
-                "unserializable": self.unserializable, "lost": self.lost, "error": self.error}
+                "recording": self._recording, "captured": captured, "recorded": recorded,
+                "pending": pending, "lost": lost, "unserializable": markers, "events": recorded,
+                "error": self.error}
 
     # starting --------------------------------------------------------------------------------
     def _default_path(self) -> Path:
@@ -131,17 +181,19 @@ class EventRecorder:
         if self._path is None:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             path = self._default_path()
-            start_ns = time.time_ns()
-            self._mono_base = time.monotonic_ns()
-            self._log = Log.create(path, self.session_name, start_time_ns=start_ns,
-                                   metadata={"recorder": self._counters()}, **self._log_options)
+            log = Log.create(path, self.session_name, metadata={"recorder": self._counters()},
+                             **self._log_options)
             self._path = path
         else:  # reopened after save(): continue the same recording
-            self._log = Log.open(self._path, "a", **self._log_options)
-            elapsed = max(0, time.time_ns() - self._log.manifest.start_time_ns)
-            self._mono_base = time.monotonic_ns() - elapsed
+            log = Log.open(self._path, "a", **self._log_options)
+        self._mono_base = time.monotonic_ns() - log.monotonic_now()   # the log's clock
+        self._capture = self._make_capture()
+        with self._count_lock:
+            self._base = log.end_offset
+            self._handed = 0
+            self._log = log
 
-    def _start_encoder(self) -> None:
+    def _start_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._stop_thread = False
             self._thread = threading.Thread(target=self._run, name=f"evlog-recorder:{self.session_name}",
@@ -155,9 +207,13 @@ class EventRecorder:
             raise RecorderError("the recorder is already recording (call stop_recording first)")
         if service_bus is not None and not callable(getattr(service_bus, "publish", None)):
             raise RecorderError(f"{type(service_bus).__name__} has no publish method to record")
+        if self._failed:   # the failed log takes no more events: close it, reopen the recording
+            with self._log_lock:
+                self._close_log()
         self._open_log()
         self.error = None
-        self._start_encoder()
+        self._failed = False
+        self._start_thread()
         self._recording = True
         self._started = True
         if service_bus is not None:
@@ -169,18 +225,28 @@ class EventRecorder:
 
     def _install(self, bus: Any) -> None:
         original = bus.publish
-        capture = self._capture
+        recorder = self
 
         def publish(*args: Any, **kwargs: Any) -> Any:
-            if self._recording:
+            if recorder._recording:
+                if not kwargs and len(args) == 3:   # publish(event_name, event, source): the common call
+                    try:
+                        recorder._capture(*args)
+                    except Exception as exc:  # noqa: BLE001 - the bus must work whatever happens here
+                        recorder._note_capture_error(exc)
+                    return original(*args)
                 try:
                     if len(args) >= 2:
-                        capture(args[0], args[1], args[2] if len(args) > 2 else kwargs.get("source", ""))
+                        recorder._capture(args[0], args[1], args[2] if len(args) > 2 else kwargs.get("source", ""),
+                                          kwargs.get("headers"))
                     else:
-                        capture(args[0] if args else kwargs.get("event_name", kwargs.get("name")),
-                                kwargs.get("event", kwargs.get("data")), kwargs.get("source", ""))
-                except Exception as exc:  # noqa: BLE001 - the bus must work whatever happens here
-                    self._note_capture_error(exc)
+                        recorder._capture(args[0] if args else kwargs.get("event_name", kwargs.get("name")),
+                                          kwargs.get("event", kwargs.get("data")), kwargs.get("source", ""),
+                                          kwargs.get("headers"))
+                except Exception as exc:  # noqa: BLE001
+                    recorder._note_capture_error(exc)
+            elif recorder._failed:
+                recorder._count_dropped()
             return original(*args, **kwargs)
 
         self._bus_had_own_publish = "publish" in getattr(bus, "__dict__", {})
@@ -205,35 +271,57 @@ class EventRecorder:
         # otherwise someone wrapped publish after us: our wrapper stays in their chain, inactive
 
     # capturing (the publishing thread) -------------------------------------------------------
-    def record(self, event_name: str, event: Any = None, source: str = "") -> None:
-        """Record one event without a bus (thread-safe; order = call order). Starts the
-        recording if needed."""
+    def record(self, event_name: str, event: Any = None, source: str = "",
+               headers: Mapping[str, str] | None = None) -> None:
+        """Record one event without a bus (thread-safe; order = call order), with optional
+        per-event `headers` (str -> str: a correlation id, a trace context...). Starts the
+        recording if needed. After an I/O failure stopped the recording, the event is
+        counted as lost."""
         if not self._recording:
+            if self._failed:
+                self._count_dropped()
+                return
             if self._started:
                 raise RecorderError("the recorder is stopped (call start_recording again to record)")
             self.start_recording(None)
-        self._capture(event_name, event, source)
+        self._capture(event_name, event, source, headers)
 
-    def _capture(self, event_name: Any, event: Any, source: Any) -> None:
-        ts = time.time_ns()
-        mono = time.monotonic_ns() - self._mono_base
-        name = event_name if type(event_name) is str else str(event_name)
-        src = source if type(source) is str else ("" if source is None else str(source))
-        t = type(event)
-        if t in _MODEL_TYPES or (t not in _PLAIN_TYPES and _is_model_type(t)):
-            encoded = _ENCODE_ON_ENCODER
-        else:
-            try:
-                encoded = encode_data(event)
-            except Exception as exc:  # noqa: BLE001
-                encoded = unserializable_marker(event, exc)
+    def _make_capture(self) -> Callable[..., None]:
+        """The publishing thread's step, as a closure over what it needs (made when the log
+        opens): stamp the event on the log's clock, encode it (and its headers) now, so what
+        is queued is its value at publish, and queue the encoded row. Rows the log cannot
+        store (a name too long...) are found by the log's own checks in the recorder's thread."""
         queue = self._queue
-        queue.append((name, src, ts, mono, event if encoded is None else None, encoded))
-        if len(queue) > self._wake_at:  # the encoder polls; it is woken only when much is waiting
-            if self._idle:
-                self._wake.set()
-            if len(queue) > self._max_pending:
-                self._back_pressure()
+        append = queue.append
+        mono_base = self._mono_base
+        monotonic_ns = time.monotonic_ns
+        wake_at = self._wake_at
+        crowded = self._crowded
+
+        def capture(event_name: Any, event: Any, source: Any, headers: Any = None) -> None:
+            mono = monotonic_ns() - mono_base
+            name = event_name if event_name.__class__ is str else str(event_name)
+            src = source if source.__class__ is str else ("" if source is None else str(source))
+            try:
+                data, flags, types = encode(event)
+            except Exception as exc:  # noqa: BLE001 - stored as a marker, counted
+                data, flags, types = unserializable_marker(event, exc)
+            if headers:
+                head, problem = _headers_bytes(headers)
+                if problem is not None:
+                    data, flags, types = unserializable_marker(event, problem)
+            else:
+                head = b""
+            append((name, src, flags, data, types, head, mono))
+            if len(queue) > wake_at:  # the thread polls; it is woken only when much is waiting
+                crowded()
+        return capture
+
+    def _crowded(self) -> None:
+        if self._idle:
+            self._wake.set()
+        if len(self._queue) > self._max_pending:
+            self._back_pressure()
 
     def _back_pressure(self) -> None:
         while len(self._queue) > self._max_pending // 2 and self._thread is not None and self._thread.is_alive():
@@ -241,72 +329,104 @@ class EventRecorder:
             time.sleep(0.0005)
 
     def _note_capture_error(self, exc: BaseException) -> None:
-        with self._count_lock:
-            self.lost += 1
+        self._count_dropped()
         logger.warning("evlog recorder %s: an event could not be captured: %s", self.session_name, exc)
 
-    # the encoder thread ----------------------------------------------------------------------
+    def _count_dropped(self) -> None:
+        """An event seen but never queued: captured and lost."""
+        with self._count_lock:
+            self._dropped += 1
+            self._lost += 1
+
+    # the recorder's thread -------------------------------------------------------------------
     def _run(self) -> None:
+        """Drain the queue every poll period, or as soon as `_wake_at` rows wait: batches of
+        thousands of rows while publishers are busy (the engine call's fixed cost shared by
+        them all), not a call per handful of rows."""
         queue = self._queue
         while True:
-            if queue:
-                self._drain()
-                continue
-            if self._stop_thread:
+            if self._stop_thread and not queue:
                 return
-            self._idle = True
-            if not queue and not self._stop_thread:
+            if len(queue) < self._wake_at and not self._stop_thread:
+                self._idle = True
                 self._wake.wait(self._poll)
                 self._wake.clear()
-            self._idle = False
+                self._idle = False
+            if queue:
+                self._drain()
 
     def _drain(self) -> None:
-        """Append every queued event to the log, in order (the encoder thread, or save/stop)."""
+        """Hand every queued row to the log, in order, a batch per call (the recorder's
+        thread, or flush/save/stop)."""
         queue = self._queue
         with self._log_lock:
-            log = self._log
-            if log is None:
-                return
-            append = log.append_encoded
             while queue:
-                name, source, ts, mono, event, encoded = queue.popleft()
-                if encoded is None:
-                    try:
-                        encoded = encode_data(event)
-                    except Exception as exc:  # noqa: BLE001
-                        encoded = unserializable_marker(event, exc)
-                data, flags, types = encoded
+                with self._count_lock:
+                    if self._failed or self._log is None:
+                        return self._discard_queue_locked()
+                    n = min(len(queue), _BATCH)
+                    batch = [queue.popleft() for _ in range(n)]
+                    self._taken += n
+                    self._in_hand += n
+                    log = self._log
+                names, sources, flags, datas, types, headers, monos = zip(*batch)
+                rows = EncodedRows(names, sources, flags, datas, types,
+                                   None if headers.count(b"") == n else headers, None, monos)
                 try:
                     try:
-                        append(name, source, flags, data, types, timestamp=ts, monotonic=mono, validate=False)
-                    except (LogWriteError, LogClosedError):
+                        first = self._append_rows(log, rows)
+                    except (OSError, LogWriteError, LogClosedError):
                         raise
-                    except EvlogError as exc:  # too large, bad name...: store a marker instead
-                        data, flags, types = unserializable_marker(event if event is not None else data, exc)
-                        append(name[:256], source[:256], flags, data, types, timestamp=ts, monotonic=mono, validate=False)
+                    except EvlogError:   # a row the log cannot store: markers instead, then again
+                        rows = _storable(rows)
+                        first = self._append_rows(log, rows)
                 except (OSError, EvlogError) as exc:
-                    self._fail(exc, 1)
-                    return
-                if flags & 0x02:
-                    self.unserializable += 1
-                self.recorded += 1
+                    self._fail(exc)
+                    return None
+                with self._count_lock:
+                    self._in_hand -= n
+                    self._handed += n
+                    if FLAG_UNSERIALIZABLE in rows.flags:
+                        self._markers.extend(first + i for i, f in enumerate(rows.flags) if f == FLAG_UNSERIALIZABLE)
+        return None
 
-    def _fail(self, exc: BaseException, pending: int) -> None:
-        """The log cannot take more events: stop recording, keep what is on disk."""
-        lost = pending + len(self._queue)
+    @staticmethod
+    def _append_rows(log: Log, rows: EncodedRows) -> int:
+        """THE one call that hands encoded rows to the log: returns the first offset."""
+        return log.append_rows(rows, validate=False).start
+
+    def _discard_queue_locked(self) -> None:
+        n = len(self._queue)
         self._queue.clear()
+        self._taken += n
+        self._lost += n
+
+    def _fail(self, exc: BaseException) -> None:
+        """The log cannot take more events: stop recording, keep what is durable; what was
+        handed to the log but is not durable, and what is queued, is lost."""
         with self._count_lock:
-            self.lost += lost
+            if self._failed:
+                return
+            durable = self._durable_locked() - self._stored
+            lost = self._in_hand + (self._handed - durable) + len(self._queue)
+            self._lost += self._in_hand + (self._handed - durable)
+            self._stored += durable
+            self._base += self._handed
+            self._handed = 0
+            self._in_hand = 0
+            self._markers.clear()
+            self._discard_queue_locked()
+            self._failed = True
+            self._recording = False
         self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        self._recording = False
-        self._uninstall()
         logger.error("evlog recorder %s: recording stopped, %d event(s) not stored: %s",
                      self.session_name, lost, self.error)
 
     # stopping and saving ---------------------------------------------------------------------
     def _counters(self) -> dict:
-        return {"events": self.recorded, "unserializable": self.unserializable, "lost": self.lost,
-                "error": self.error}
+        info = self.info()
+        return {"events": info["recorded"], "unserializable": info["unserializable"],
+                "lost": info["lost"], "error": self.error}
 
     def stop_recording(self) -> None:
         """Stop intercepting and write every captured event (the recording stays open until
@@ -319,25 +439,23 @@ class EventRecorder:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         self._thread = None
-        self._drain()
-        if self._log is not None:
-            try:
-                self._log.flush()
-            except EvlogError as exc:
-                if self.error is None:
-                    self._fail(exc, 0)
+        self._sync()
 
     def flush(self) -> int:
-        """Write every event captured so far and make it durable; returns the events recorded."""
+        """Write every event captured so far and make it durable; returns the events
+        recorded (durable), never more."""
+        self._sync()
+        return self.recorded
+
+    def _sync(self) -> None:
+        """Hand every queued row to the log and make the log durable."""
         with self._log_lock:
             self._drain()
-            if self._log is not None:
+            if self._log is not None and not self._failed:
                 try:
                     self._log.flush()
                 except (OSError, EvlogError) as exc:
-                    if self.error is None:
-                        self._fail(exc, 0)
-        return self.recorded
+                    self._fail(exc)
 
     def save(self, filename: str | os.PathLike | None = None) -> Path:
         """Make the recording durable and return its directory. With `filename`, the recording
@@ -366,29 +484,35 @@ class EventRecorder:
             return self._path
 
     def _write_counters(self) -> None:
+        """Make the log durable and write the counters into its manifest."""
         log = self._log
         if log is None:
             return
         try:
-            log.flush()
+            if not self._failed:
+                log.flush()
             log.set_metadata(recorder=self._counters())
         except (OSError, EvlogError) as exc:
-            if self.error is None:
-                self._fail(exc, 0)
+            self._fail(exc)
 
     def _close_log(self) -> None:
-        log, self._log = self._log, None
+        log = self._log
         if log is None:
             return
-        self._log = log
         self._write_counters()
-        self._log = None
         try:
             log.close()
         except (OSError, EvlogError) as exc:
             if self.error is None:
                 self.error = str(exc).splitlines()[0]
                 logger.error("evlog recorder %s: closing the recording failed: %s", self.session_name, exc)
+        with self._count_lock:   # closed: what it holds is durable, the rest is lost
+            durable = self._durable_locked() - self._stored
+            self._lost += self._handed - durable
+            self._stored += durable
+            self._handed = 0
+            self._markers.clear()
+            self._log = None
 
     def close(self) -> None:
         """Stop recording (if needed) and close the recording."""
@@ -406,3 +530,37 @@ class EventRecorder:
     def __repr__(self) -> str:
         state = "recording" if self._recording else "stopped"
         return f"<EventRecorder {self.session_name!r} {state} {self._path}>"
+
+
+def _headers_bytes(headers: Any) -> tuple[bytes, BaseException | None]:
+    """An event's headers in their stored form, taken now (a dict may change later); keys and
+    values that are not strings are stored as their str(). (b"", error) if they cannot be."""
+    try:
+        return encode_headers(headers), None
+    except EvlogError:
+        pass
+    try:
+        return encode_headers({str(k): str(v) for k, v in dict(headers).items()}), None
+    except Exception as exc:  # noqa: BLE001 - the event is stored as a marker saying why
+        return b"", exc
+
+
+def _storable(rows: EncodedRows) -> EncodedRows:
+    """`rows` with each row the log refuses (a name or source too long or not valid Unicode,
+    data too large) replaced by a marker saying why, under a name and source cut to fit."""
+    names, sources, flags, datas, types = (list(c) for c in rows[:5])
+    headers = list(rows.headers) if rows.headers is not None else [b""] * len(names)
+    for i in range(len(names)):
+        try:
+            check_row(names[i], sources[i], flags[i], None, rows.monotonics[i], datas[i], types[i], headers[i])
+        except EvlogError as exc:
+            names[i], sources[i] = _cut(names[i]), _cut(sources[i])
+            datas[i], flags[i], types[i] = unserializable_marker(datas[i][:1000], exc)   # its start
+            headers[i] = b""
+    return EncodedRows(names, sources, flags, datas, types, headers, None, rows.monotonics)
+
+
+def _cut(text: str) -> str:
+    """A name or source the format can store: invalid Unicode replaced, cut to MAX_NAME_BYTES."""
+    raw = text.encode("utf-8", "replace")[:MAX_NAME_BYTES]
+    return raw.decode("utf-8", "ignore")

@@ -171,7 +171,10 @@ def test_unserializable_events_are_markers_counted_in_metadata(tmp_path) -> None
     bus = ServiceBus()
     bus.subscribe("*", lambda n, e, s: None)
 
-    class Opaque:
+    class Opaque:   # a plain object is stored as its attributes: this one holds a lock
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+
         def __repr__(self) -> str:
             return "<Opaque>"
     with EventRecorder("u", tmp_path) as rec:
@@ -273,3 +276,40 @@ def test_back_pressure_bounds_the_queue(tmp_path) -> None:
         assert len(rec._queue) <= 11
     rec.close()
     assert len(events(rec.path)) == 2000
+
+
+def test_headers_from_record_and_from_publish(tmp_path) -> None:
+    class Bus:
+        def publish(self, event_name, event, source="", *, headers=None):
+            return headers
+    bus = Bus()
+    head = {"correlation_id": "c-1", "traceparent": "00-abc-01"}
+    with EventRecorder("h", tmp_path) as rec:
+        rec.start_recording(bus)
+        assert bus.publish("A", {"x": 1}, "src", headers=head) is head   # passed through
+        head["correlation_id"] = "c-2"                                      # taken at publish
+        bus.publish("B", 2, "src")
+        rec.record("C", 3, "me", headers={"id": "e-3", "n": 7})          # non-str values: str()
+        path = rec.save()
+    with Log.open(path) as log:
+        got = [(r.name, r.data, dict(r.headers)) for r in log.read()]
+    assert got == [("A", {"x": 1}, {"correlation_id": "c-1", "traceparent": "00-abc-01"}),
+                   ("B", 2, {}), ("C", 3, {"id": "e-3", "n": "7"})]
+
+
+def test_rows_the_log_refuses_become_markers_and_recording_goes_on(tmp_path) -> None:
+    long_name = "N" * 5000
+    with EventRecorder("refused", tmp_path) as rec:
+        rec.start_recording()
+        rec.record("Ok", 1)
+        rec.record(long_name, {"a": 1}, "src")
+        rec.record("Big", "x" * (9 << 20))
+        rec.record("Ok", 2, headers={"k": "v" * (70 << 10)})   # headers over 64 KiB
+        rec.record("Ok", 3)
+        path = rec.save()
+    assert rec.info()["unserializable"] == 3 and rec.recorded == 5 and rec.lost == 0
+    got = events(path)
+    assert [g[0] for g in got] == ["Ok", "N" * 1024, "Big", "Ok", "Ok"]
+    assert got[0][1] == 1 and got[4][1] == 3
+    assert all(g[1]["$unserializable"] for g in got[1:4])
+    assert "1024" in got[1][1]["error"] and "exceeds" in got[2][1]["error"]
