@@ -459,7 +459,7 @@ def replay_events(replay_id: str) -> Any:
     return jsonify({"events": r.events_after(after or 0), "status": r.status()})
 
 
-@bp.post("/replay/<replay_id>/<action>")
+@bp.post("/replay/<replay_id>/<any(pause, resume, step, stop, speed, seek):action>")
 @require_token
 def replay_control(replay_id: str, action: str) -> Any:
     r = get_replay(replay_id)
@@ -477,10 +477,8 @@ def replay_control(replay_id: str, action: str) -> Any:
             r.set_speed(body.get("speed"))
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
-    elif action == "seek":
-        seek(r, body)
     else:
-        raise NotFound(f"unknown replay action {action[:40]!r}")
+        seek(r, body)
     return jsonify(r.status())
 
 

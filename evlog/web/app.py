@@ -109,10 +109,11 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _error(status: int, message: str) -> Any:
+def _error(status: int, message: str, headers: dict | None = None) -> Any:
     if _wants_json():
-        return jsonify({"error": message, "status": status}), status
-    return render_template("error.html", status=status, message=message, token_required=status == 401), status
+        return jsonify({"error": message, "status": status}), status, headers or {}
+    page = render_template("error.html", status=status, message=message, token_required=status == 401)
+    return page, status, headers or {}
 
 
 def _errors(app: Flask, root: str) -> None:
@@ -121,7 +122,8 @@ def _errors(app: Flask, root: str) -> None:
         message = exc.description or exc.name
         if exc.code == 413:
             message = f"request body too large (limit {app.config['MAX_CONTENT_LENGTH']} bytes)"
-        return _error(exc.code or 500, message)
+        keep = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}   # e.g. Allow on a 405
+        return _error(exc.code or 500, message, keep)
 
     @app.errorhandler(EvlogError)
     def evlog_error(exc: EvlogError) -> Any:

@@ -57,6 +57,8 @@ class RecordSessions:
                 "start_time": log.manifest.start_time.isoformat()}
 
     def _pick(self, name: str | None) -> tuple[str, Log]:
+        if name is not None and not isinstance(name, str):
+            raise SessionError("recording must be a string")
         if name is None:
             if len(self._logs) != 1:
                 raise SessionError("no active recording session" if not self._logs else
