@@ -74,6 +74,11 @@ def parse_filter_kwargs(text: str | None) -> dict | None:
         raise BadRequest("filter nests too deeply") from None
 
 
+def budget() -> float:
+    """Seconds a filtered page, a count or a chain may scan before answering partially."""
+    return float(current_app.config.get("EVLOG_SCAN_BUDGET_S", 2.0))
+
+
 def query_filter() -> tuple[str | None, dict | None]:
     text = filter_text(request.args.get("filter"))
     return text, parse_filter_kwargs(text)
@@ -146,9 +151,9 @@ def get_recording(name: str) -> Any:
         out = metadata(name, rec)
         start = getattr(rec, "start_offset", 0)
         if before is not None:
-            out.update(page_before(rec, max(before, start), limit, kwargs))
+            out.update(page_before(rec, max(before, start), limit, kwargs, budget_s=budget()))
         else:
-            out.update(page(rec, max(offset or 0, start), limit, kwargs, from_mono=from_mono))
+            out.update(page(rec, max(offset or 0, start), limit, kwargs, budget_s=budget(), from_mono=from_mono))
         out["filter"] = text
     return jsonify(out)
 
@@ -191,7 +196,7 @@ def count(name: str) -> Any:
             out = {"count": s.count, "scanned_from": start, "next_offset": None, "complete": True,
                    "from_index": True}
         else:
-            out = count_matches(rec, s, kwargs, start)
+            out = count_matches(rec, s, kwargs, start, budget_s=budget())
         out.update(filter=text, total=s.count, first_offset=first)
     return jsonify(out)
 
@@ -205,7 +210,7 @@ def causation_chain(name: str) -> Any:
         raise BadRequest("give the event: ?offset=<n>")
     start = int_arg("start", None)
     with catalog().open(name) as rec:
-        out = chain(rec, offset, scan_from=start)
+        out = chain(rec, offset, scan_from=start, budget_s=budget())
     if not out["found"]:
         raise NotFound(f"no event at offset {offset} in {name}")
     return jsonify(out)

@@ -189,6 +189,7 @@ class DiffState:
             finished = self.summary is not None and not self.truncated
             tail_from = (self.ca, self.cb)
         rows: list[dict] = []
+        tail = False
         with open_recording(self.path_a) as a, open_recording(self.path_b) as b:
             for d in shown:
                 base, new = d.get("baseline"), d.get("new")
@@ -199,11 +200,12 @@ class DiffState:
                 rows.append(d)
             last = first + len(shown) >= n_kept
             if last and finished:
+                tail = True
                 row = _equal_row(a, b, tail_from[0], tail_from[1], kwargs, end_a=self.end_a, end_b=None)
                 if row is not None:
                     rows.append(row)
         more = first + len(shown) < n_kept
-        return {"rows": rows, "first": first, "next": first + len(shown) if more else None}
+        return {"rows": rows, "first": first, "next": first + len(shown) if more else None, "tail": tail}
 
 
 def run_diff(path_a: str, path_b: str, name_a: str, name_b: str, limit: int,
