@@ -6,6 +6,7 @@ import datetime as _dt
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -247,6 +248,39 @@ class Catalog:
         }
 
 
+class _Stop(Exception):
+    pass
+
+
+class BudgetedWhere:
+    """A `where` for `read` that ends the read once `deadline` (time.monotonic) has passed,
+    without losing events: a reader tests a whole chunk of records before it yields them, so
+    the offsets accepted but not consumed yet are remembered, and `resume()` is where a next
+    read must start (the first of them, else the record that was not tested)."""
+
+    def __init__(self, where: Callable[[Record], bool] | None, deadline: float) -> None:
+        self.where = where
+        self.deadline = deadline
+        self.pending: deque[int] = deque()
+        self.stop_at: int | None = None
+
+    def __call__(self, r: Record) -> bool:
+        if time.monotonic() > self.deadline:
+            self.stop_at = r.offset
+            raise _Stop
+        ok = self.where is None or self.where(r)
+        if ok:
+            self.pending.append(r.offset)
+        return ok
+
+    def consumed(self, r: Record) -> None:
+        if self.pending and self.pending[0] == r.offset:
+            self.pending.popleft()
+
+    def resume(self) -> int:
+        return self.pending[0] if self.pending else self.stop_at  # type: ignore[return-value]
+
+
 def page(rec: EvlogRecording | LegacyRecording, offset: int, limit: int, read_kwargs: dict | None,
          budget_s: float = 2.0, from_mono: int | None = None) -> dict:
     """A page of events from `offset` (or the first at `from_mono` ns): at most `limit` events.
@@ -257,46 +291,34 @@ def page(rec: EvlogRecording | LegacyRecording, offset: int, limit: int, read_kw
     kwargs = dict(read_kwargs or {})
     where: Callable[[Record], bool] | None = kwargs.pop("where", None)
     deadline = time.monotonic() + budget_s
-    seen = [offset - 1]
-    stopped = [False]
-
-    def check(r: Record) -> bool:
-        seen[0] = r.offset
-        if where is not None and not where(r):
-            if time.monotonic() > deadline:
-                stopped[0] = True
-                raise _Stop
-            return False
-        return True
-
+    check = BudgetedWhere(where, deadline) if where is not None else None
+    stopped = False
     events: list[dict] = []
     more = False
+    next_offset = offset
     end = None if (kwargs or where or from_mono is not None) else offset + limit + 1
-    it = rec.read(offset, end, start_mono=from_mono, where=check if where else None, **kwargs)
+    it = rec.read(offset, end, start_mono=from_mono, where=check, **kwargs)
     try:
         for r in it:
             if len(events) == limit:
                 more = True
                 break
+            if check is not None:
+                check.consumed(r)
             events.append(event_json(r))
-            seen[0] = r.offset
+            next_offset = r.offset + 1
             if kwargs and time.monotonic() > deadline and len(events) < limit:
-                stopped[0] = True
-                more = True
+                stopped = more = True
                 break
     except _Stop:
-        more = True
+        stopped = more = True
+        next_offset = check.resume() if check is not None else next_offset
     finally:
         close = getattr(it, "close", None)
         if close:
             close()
-    next_offset = (events[-1]["offset"] + 1 if events else offset) if not stopped[0] else seen[0] + 1
     return {"offset": events[0]["offset"] if events else offset, "limit": limit, "events": events,
-            "next_offset": next_offset if more else None, "complete": not stopped[0]}
-
-
-class _Stop(Exception):
-    pass
+            "next_offset": next_offset if more else None, "complete": not stopped}
 
 
 def page_before(rec: EvlogRecording | LegacyRecording, before: int, limit: int, read_kwargs: dict | None,
@@ -348,20 +370,13 @@ def count_matches(rec: EvlogRecording | LegacyRecording, summary: SegmentSummary
         ok = name_predicate(kwargs[field])
         return {"count": sum(c for k, c in counts.items() if ok(k)), "scanned_from": start,
                 "next_offset": None, "complete": True, "from_index": True}
-    deadline = time.monotonic() + budget_s
-    where: Callable[[Record], bool] | None = kwargs.pop("where", None)
-    seen = [start - 1]
-
-    def check(r: Record) -> bool:   # sees every event the pushdown lets through, matching or not
-        seen[0] = r.offset
-        if time.monotonic() > deadline:
-            raise _Stop
-        return where is None or where(r)
+    check = BudgetedWhere(kwargs.pop("where", None), time.monotonic() + budget_s)
     n = 0
     stopped = False
     it = rec.read(start, where=check, **kwargs)
     try:
-        for _r in it:
+        for r in it:
+            check.consumed(r)
             n += 1
     except _Stop:
         stopped = True
@@ -369,8 +384,7 @@ def count_matches(rec: EvlogRecording | LegacyRecording, summary: SegmentSummary
         close = getattr(it, "close", None)
         if close:
             close()
-    # stopped in check(r): r itself is not decided yet, the next scan starts with it
-    return {"count": n, "scanned_from": start, "next_offset": seen[0] if stopped else None,
+    return {"count": n, "scanned_from": start, "next_offset": check.resume() if stopped else None,
             "complete": not stopped, "from_index": False}
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..ops.common import raw_where
 from ..recording import open_recording
 from ..segments import Log
 
@@ -58,7 +59,9 @@ def slice_to(src: str, dest: str, session_name: str, request: SliceRequest, *,
     try:
         with open_recording(src) as rec:
             raw = rec.format == "evlog"
-            kwargs = request.read_kwargs if request.all_matching else {}
+            kwargs = dict(request.read_kwargs) if request.all_matching else {}
+            if raw and kwargs.get("where") is not None:   # a filter on data tests decoded records
+                kwargs["where"] = raw_where(kwargs["where"])
             first_mono = 0
             for r in rec.read(lo, hi, raw=raw, **kwargs):
                 scanned += 1

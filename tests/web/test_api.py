@@ -600,3 +600,14 @@ def test_export_streams_and_stops_when_the_client_goes(app, rec_dir, monkeypatch
     full = client.get("/api/v1/recording/big/export?format=jsonl").get_data(as_text=True).splitlines()
     assert len(full) == 3000 and json.loads(full[-1])["offset"] == 2999
     assert client.get("/api/v1/recording/big/export?format=csv&filter=a ==").status_code == 400
+
+
+def test_slice_all_matching_a_data_filter(client, rec_dir):
+    """A filter on data tests the decoded events (the copy itself stays raw)."""
+    r = client.post("/api/v1/recording/demo/slice", json={"name": "btc", "all_matching": True,
+                                                          "filter": 'data.pair == "BTC/USDT"'})
+    assert r.status_code == 201
+    want = client.get("/api/v1/recording/demo/count?filter=" + 'data.pair == "BTC/USDT"').json["count"]
+    assert r.json["total_events"] == want > 0
+    with Log.open(os.path.join(rec_dir, "btc")) as log:
+        assert {x.data["pair"] for x in log.read()} == {"BTC/USDT"}
