@@ -256,24 +256,29 @@ class BudgetedWhere:
     """A `where` for `read` that ends the read once `deadline` (time.monotonic) has passed,
     without losing events: a reader tests a whole chunk of records before it yields them, so
     the offsets accepted but not consumed yet are remembered, and `resume()` is where a next
-    read must start (the first of them, else the record that was not tested)."""
+    read must start (the first of them, else the record that was not tested). It always moves
+    on: it stops only after testing a record and, if some were accepted, after one was consumed."""
 
     def __init__(self, where: Callable[[Record], bool] | None, deadline: float) -> None:
         self.where = where
         self.deadline = deadline
         self.pending: deque[int] = deque()
         self.stop_at: int | None = None
+        self.tested = 0
+        self.took = 0
 
     def __call__(self, r: Record) -> bool:
-        if time.monotonic() > self.deadline:
+        if self.tested and (self.took or not self.pending) and time.monotonic() > self.deadline:
             self.stop_at = r.offset
             raise _Stop
+        self.tested += 1
         ok = self.where is None or self.where(r)
         if ok:
             self.pending.append(r.offset)
         return ok
 
     def consumed(self, r: Record) -> None:
+        self.took += 1
         if self.pending and self.pending[0] == r.offset:
             self.pending.popleft()
 
