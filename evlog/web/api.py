@@ -281,14 +281,18 @@ def new_recording_path(body: dict) -> tuple[str, str]:
     return new, dest
 
 
+def slice_inputs(name: str) -> tuple[str, str, SliceRequest, str]:
+    """(new name, its path, the selection, the source's path) of a slice request (400/404/409)."""
+    body = json_body()
+    new, dest = new_recording_path(body)
+    return new, dest, slice_request(body), catalog().path(name)
+
+
 @bp.post("/recording/<name>/slice")
 @require_token
 def slice_recording(name: str) -> Any:
     """Create a new recording from selected events: offsets, ranges and/or all matching a filter."""
-    body = json_body()
-    new, dest = new_recording_path(body)
-    req = slice_request(body)
-    src = catalog().path(name)
+    new, dest, req, src = slice_inputs(name)
     count = slice_to(src, dest, new, req, metadata={"sliced_from": name})
     if count == 0:
         raise BadRequest("the selection holds no events")
@@ -299,10 +303,7 @@ def slice_recording(name: str) -> Any:
 @require_token
 def slice_job(name: str) -> Any:
     """The same slice in a thread, with progress (`done` of `total` offsets scanned) and cancel."""
-    body = json_body()
-    new, dest = new_recording_path(body)
-    req = slice_request(body)
-    src = catalog().path(name)
+    new, dest, req, src = slice_inputs(name)
     with catalog().open_path(src) as rec:
         first, total = getattr(rec, "start_offset", 0), len(rec)
     _check_job_room()

@@ -15,7 +15,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from ..ops.legacy_json import _num_ms
 from ..segments.codec import encode_json
-from .api import (catalog, events_of, get_replay, players, replays, seek, sessions, start_replay)
+from .api import catalog, events_of, get_replay, int_arg, players, replays, seek, sessions, start_replay
 from .exporting import stream_export
 from .replays import HttpTargets, Replay, check_speed
 from .security import json_body
@@ -67,8 +67,8 @@ def events(name: str) -> Any:
     without it). `total_events` counts every match; the body is streamed."""
     path = _recording_or_404(name)
     ev_name, source = request.args.get("event_name") or None, request.args.get("source") or None
-    offset = _int_arg("offset", 0)
-    limit = _int_arg("limit", None)
+    offset = int_arg("offset", 0) or 0
+    limit = int_arg("limit", None)
     from ..ops.common import json_records
     cat = catalog()   # the generator below runs outside the request context
     with cat.open_path(path) as rec:
@@ -112,19 +112,6 @@ def events(name: str) -> Any:
         total = known if known is not None else matched
         yield b'], "returned_events": %d, "total_events": %d}' % (returned, total)
     return Response(body(), mimetype="application/json")
-
-
-def _int_arg(name: str, default: int | None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer") from None
-    if value < 0:
-        raise BadRequest(f"{name} must be >= 0")
-    return value
 
 
 @bp.get("/recording/<name>/fields")
@@ -367,13 +354,18 @@ def replay_status() -> Any:
 
 
 # players ------------------------------------------------------------------------------------
+def _endpoint(body: dict) -> Any:
+    endpoint = body.get("player_endpoint")
+    if not endpoint:
+        raise BadRequest("player_endpoint is required")
+    return endpoint
+
+
 @bp.post("/player/register")
 def player_register() -> Any:
     """{player_endpoint, consumer_name?} -> {success, message, consumer_name, player_endpoint}."""
     body = json_body()
-    endpoint = body.get("player_endpoint")
-    if not endpoint:
-        return _error("player_endpoint is required", 400)
+    endpoint = _endpoint(body)
     name = body.get("consumer_name") or "Unknown"
     try:
         check_url(endpoint)
@@ -387,10 +379,7 @@ def player_register() -> Any:
 @bp.post("/player/unregister")
 def player_unregister() -> Any:
     """{player_endpoint} -> {success, message, consumer_name}; 404 if no player posts there."""
-    body = json_body()
-    endpoint = body.get("player_endpoint")
-    if not endpoint:
-        return _error("player_endpoint is required", 400)
+    endpoint = _endpoint(json_body())
     gone = players().unregister(url=endpoint)
     if not gone:
         return _error("Player endpoint not found", 404)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
+
+from webtools import wait_for
 
 
 class PlayerServer:
@@ -66,14 +67,6 @@ class Ctx:
         return self.client.post(url, json=body) if body is not None else self.client.post(url)
 
 
-def wait(pred: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 CHECKS: list[tuple[str, Callable[[Ctx], None]]] = []
@@ -322,7 +315,7 @@ def _(ctx: Ctx) -> None:
 @check("GET /api/replay/status active, paused, current_event, total_events, speed, progress")
 def _(ctx: Ctx) -> None:
     ctx.post("/api/replay/start/old_session.json", {"speed": 100})
-    wait(lambda: not ctx.get("/api/replay/status").json["active"])
+    wait_for(lambda: not ctx.get("/api/replay/status").json["active"])
     st = ctx.get("/api/replay/status").json
     assert st["paused"] is False and st["current_event"] == st["total_events"] == 20
     assert st["speed"] == 100 and st["progress"] == 100 and st["filename"] == "old_session.json"
@@ -379,7 +372,7 @@ def _(ctx: Ctx) -> None:
     ctx.player.received.clear()
     r = ctx.post("/api/replay/execute/old_session.json", {"speed": 100}).json
     assert r["success"] is True and r["total_events"] == 20 and r["target_players"] == 1 and r["speed"] == 100
-    wait(lambda: len(ctx.player.received) == 20)
+    wait_for(lambda: len(ctx.player.received) == 20)
     assert {k: ctx.player.received[0][k] for k in ("event_name", "event_data", "source")} == \
         {"event_name": "Legacy0", "event_data": {"i": 0}, "source": "Old"}
     ctx.post("/api/player/unregister", {"player_endpoint": ctx.player.url})
@@ -391,7 +384,7 @@ def _(ctx: Ctx) -> None:
     ctx.player.received.clear()
     r = ctx.post("/api/replay/start/old_session.json", {"speed": 100}).json
     assert r["success"] is True and r["target_players"] == 1
-    wait(lambda: len(ctx.player.received) == 20)
+    wait_for(lambda: len(ctx.player.received) == 20)
     ctx.post("/api/player/unregister", {"player_endpoint": ctx.player.url})
 
 

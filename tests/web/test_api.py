@@ -9,20 +9,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
 import pytest
-from webtools import START_NS, make_demo, make_store
+from webtools import START_NS, make_demo, make_store, wait_for
 
 from evlog.segments import Log
 from evlog.web import create_app
 
 
-def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 # listing -----------------------------------------------------------------------------

@@ -7,20 +7,12 @@ import os
 import time
 
 import pytest
-from webtools import START_NS, make_demo
+from webtools import START_NS, make_demo, wait_for
 
 from evlog.segments import Log, Record
 from evlog.web.chains import chain, ids
 
 
-def wait_for(pred, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def _numbered(root: str, name: str, n: int, change_every: int | None = None, gap_ms: int = 1) -> str:
