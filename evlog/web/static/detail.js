@@ -39,7 +39,7 @@
   }
   function drawHistogram() {
     if (!bins) return;
-    S.setCursorLine = Charts.histogram($("chart-time"), bins, { height: 64, onpick: jumpToTime, ondrag: jumpToTime });
+    S.setCursorLine = Charts.histogram($("chart-time"), bins, { height: 52, onpick: jumpToTime, ondrag: jumpToTime });
     S.setCursorLine(S.current ? S.current.timestamp_offset_ms : null);
   }
   window.addEventListener("resize", () => { clearTimeout(drawHistogram.t); drawHistogram.t = setTimeout(drawHistogram, 150); });
@@ -56,6 +56,7 @@
     clearInterval(S.live);
     $("rec-error").hidden = false;
     $("rec-error").textContent = "This recording cannot be read: " + message;
+    document.body.classList.add("broken");   // the controls are greyed out: nothing to play
     document.body.dataset.ready = "error";
   }
 
@@ -536,7 +537,7 @@
     const lim = parseInt(q.get("limit") || "", 10);
     if ([50, 100, 250, 500].includes(lim)) { S.limit = lim; $("pg-size").value = String(lim); }
     try { await loadSummary(); }
-    catch (e) { broken(e.message); toast(e.message, "error"); return; }
+    catch (e) { broken(e.message); return; }
     updateExports();
     const at = parseInt(q.get("offset") || "", 10);
     const start = isNaN(at) ? S.first : at;
