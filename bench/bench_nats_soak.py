@@ -33,7 +33,7 @@ import psutil
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from evlog.segments import Log
+from evlog import Log
 
 URL = "nats://127.0.0.1:4222"
 

@@ -31,8 +31,8 @@ sys.path[:0] = [ROOT]
 
 from evlog import ops
 from evlog.demo import trading_session
-from evlog.segments import Log
-from evlog.segments.codec import encode_data, encode_json
+from evlog import Log   # the engine's Log with an encoder of pydantic models
+from evlog.segments.codec import encode_json
 
 START = 1_760_000_000_000_000_000
 TARGET_RATE = 200_000     # events/s
@@ -44,7 +44,7 @@ SHORT_NAMES = {"info": "info", "export": "export jsonl", "export-json": "export 
 
 # building the recordings ------------------------------------------------------------------
 def templates(k: int = 4096) -> list[tuple]:
-    return [(name, source, off) + encode_data(model) for name, model, source, off in trading_session(k)]
+    return [(name, source, off) + Log.encoder(model) for name, model, source, off in trading_session(k)]
 
 
 def build(path: str, n: int, pre: list[tuple], *, step: int = 1, phase: int = 0, edit_every: int = 0) -> None:

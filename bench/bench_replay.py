@@ -36,7 +36,7 @@ from evlog.bus import CountingBus, ServiceBus  # noqa: E402
 from evlog.demo import EVENT_TYPES, trading_session  # noqa: E402
 from evlog.recorder import EventRecorder  # noqa: E402
 from evlog.replayer import EventReplayer  # noqa: E402
-from evlog.segments import Log  # noqa: E402
+from evlog import Log  # noqa: E402
 
 
 def verdict(ok: bool) -> str:

@@ -38,8 +38,7 @@ from baselines import FloorRecorder, JsonRecorder, McapRecorder, file_size
 from pydantic import BaseModel
 
 from evlog.demo import trading_session
-from evlog.segments import Log
-from evlog.segments.codec import encode_data
+from evlog import Log   # the engine's Log with an encoder of pydantic models
 
 RARE = "CircuitBreakerTripped"
 RARE_EVERY = 200          # 0.5% of the events
@@ -221,9 +220,9 @@ def _read_rss_main(path: str) -> None:
 def build_big(path: str, events: list, n: int) -> float:
     """A recording of `n` events from a few thousand pre-encoded payloads; returns seconds."""
     sample = events[:4096]
-    pre = [(name, source) + encode_data(model) for name, model, source, _off in sample]
+    pre = [(name, source) + Log.encoder(model) for name, model, source, _off in sample]
     k = len(pre)
-    # the payloads come from encode_data: skip re-validating them where the engine allows it
+    # the payloads come from the encoder: skip re-validating them where the engine allows it
     extra = {"validate": False} if "validate" in inspect.signature(Log.append_encoded).parameters else {}
     t0 = time.perf_counter()
     with Log.create(path, "big", fsync="never") as log:

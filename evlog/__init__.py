@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .log import Log
 from .segments import (
-    CorruptRecordingError, EvlogError, Log, NotARecordingError, RawRecord, Record,
-    RecordingNotFoundError, UnsupportedFormatError,
+    CorruptRecordingError, EvlogError, NotARecordingError, RawRecord, Record, RecordingNotFoundError,
+    UnsupportedFormatError,
 )
 
 __version__ = "0.1.0"

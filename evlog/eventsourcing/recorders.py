@@ -34,7 +34,7 @@ def _build(cls: type, dicts: list[dict]) -> list[Any]:
 
 def _columns(records: Sequence[RawRecord]) -> tuple[Sequence[int], Sequence[str], list[int], list[Any], list[bytes]]:
     """(offsets, topics, versions, originator ids, states) of raw records."""
-    offsets, _, _, topics, sources, datas, _, _ = zip(*records)
+    offsets, _, _, topics, sources, datas, _, _, _ = zip(*records)
     versions, oids, states = envelope.decode_many(datas, sources)
     return offsets, topics, versions, oids, states
 

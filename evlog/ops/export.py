@@ -117,7 +117,7 @@ def _legacy(rec: Any, f: BinaryIO, selection: Selection | None, tick: Progress) 
     def events() -> Iterator[tuple[int, str, str, bytes]]:
         n = 0
         if supports_raw(rec):
-            for _o, _t, mono, name, source, data, _f, _ty in select(rec, selection, raw=True):
+            for _o, _t, mono, name, source, data, _f, _ty, _h in select(rec, selection, raw=True):
                 yield mono, name, source, data
                 n += 1
                 if n == _TICK:

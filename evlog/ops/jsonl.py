@@ -56,7 +56,7 @@ class LineEncoder:
         enc = encode_json
         lo = hi = 0
         second_text = b""
-        for offset, ts, mono, name, source, data, flags, types in records:
+        for offset, ts, mono, name, source, data, flags, types, _headers in records:
             if not lo <= ts < hi:
                 sec = ts // 1_000_000_000
                 lo, hi = sec * 1_000_000_000, (sec + 1) * 1_000_000_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..segments import Log, SalvageReport, VerifyReport
+from ..segments import EncodedRows, Log, SalvageReport, VerifyReport
 from ..segments import reindex as _reindex
 from ..segments import salvage as _salvage
 from ..segments import verify as _verify
@@ -57,9 +57,9 @@ def recover(path: str | os.PathLike, out: str | os.PathLike | None = None, *,
             for r in _salvage(src, report, raw=True):
                 batch.append(r)
                 if len(batch) == 4096:
-                    log.append_raw_many(batch)
+                    log.append_rows(EncodedRows.from_raw(batch), validate=False)
                     tick(len(batch))
                     batch.clear()
-            log.append_raw_many(batch)
+            log.append_rows(EncodedRows.from_raw(batch), validate=False)
             tick(len(batch))
     return RecoverResult(dest, report)

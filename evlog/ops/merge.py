@@ -24,7 +24,7 @@ from itertools import accumulate, compress, islice, repeat
 from operator import itemgetter, le, ne
 from typing import Any, BinaryIO
 
-from ..segments import Log, RawRecord
+from ..segments import EncodedRows, Log, RawRecord
 from ..segments.codec import encode_json
 from .common import (
     OpError,
@@ -79,12 +79,13 @@ def _chunks(stream: Iterable[RawRecord], shift: int = 0, label: str | None = Non
         if not chunk:
             return
         if shift or tagged is not None:
-            offsets, ts, mono, names, sources, data, flags, types = zip(*chunk)
+            offsets, ts, mono, names, sources, data, flags, types, headers = zip(*chunk)
             if shift:
                 mono = map(shift.__add__, mono)
             if tagged is not None:
                 sources = map(tagged.__getitem__, sources)
-            chunk = list(map(_new_tuple, repeat(RawRecord), zip(offsets, ts, mono, names, sources, data, flags, types)))
+            chunk = list(map(_new_tuple, repeat(RawRecord), zip(offsets, ts, mono, names, sources, data, flags, types,
+                                                                headers)))
         yield chunk
 
 
@@ -253,7 +254,7 @@ def _copy(log: Log, origins: BinaryIO, sources: list, counts: list[int], tick: P
             if len(inputs) > skip:
                 origins.write(_pack_runs(n, starts, inputs, skip))
                 current = inputs[-1]
-            log.append_raw_many(recs)   # one writer call per batch: the copy's fast path
+            log.append_rows(EncodedRows.from_raw(recs), validate=False)   # one writer call per batch
             del batch, recs   # freed here, before the collector runs again
         finally:
             if collecting:

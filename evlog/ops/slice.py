@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ..segments import Log
+from ..segments import EncodedRows, Log
 from ..segments.codec import encode_json
 from .common import (
     Progress,
@@ -42,11 +42,11 @@ def slice_recording(path: str | os.PathLike, out: str | os.PathLike, selection: 
                     batch.append(r)
                     count += 1
                     if len(batch) == 512:
-                        log.append_raw_many(batch)   # one writer call per batch
+                        log.append_rows(EncodedRows.from_raw(batch), validate=False)   # one call per batch
                         batch.clear()
                     if count % _TICK == 0:
                         tick(_TICK)
-                log.append_raw_many(batch)
+                log.append_rows(EncodedRows.from_raw(batch), validate=False)
             else:
                 for r in select(rec, selection):
                     log.append_encoded(r.name, r.source, r.flags, encode_json(r.data), b"",

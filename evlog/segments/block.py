@@ -2,14 +2,17 @@
 
 A block holds up to 65,535 records of one segment. Its frame is
 
-    header (72 bytes, fixed) | meta (names and sources with their counts) | payload (zstd)
+    header (88 bytes, fixed) | meta (v2: chain link; names and sources with their counts) | payload (zstd)
 
 The meta section is not compressed, so a reader can tell which event names and sources a
-block holds, and a summary can count them, without decompressing anything. The payload
-holds the records column by column (name ids, source ids, flags, timestamp deltas,
-monotonic deltas, data lengths, type-map lengths, then the data as one JSON array), which
-compresses better than rows and lets a filter on name or source pick records before any
-JSON is decoded. The layout is specified in docs/format.md.
+block holds, and a summary can count them, without decompressing anything. In format v2
+it starts with the block's link in the recording's hash chain (the previous block's hash
+and this block's, see chain.py), counted in the meta length so that every version's frame
+length is computed alike. The payload holds the records column by column (name ids, source
+ids, flags, monotonic and wall-clock deltas, data lengths, type-map lengths, v2: header
+lengths, then the data as JSON arrays, the type maps, v2: the headers), which compresses
+better than rows and lets a filter on name or source pick records before any JSON is
+decoded. The layout is specified in docs/format.md.
 """
 from __future__ import annotations
 
@@ -21,18 +24,25 @@ import threading
 from array import array
 from collections import Counter
 from itertools import accumulate, groupby, repeat
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import xxhash
 import zstandard
 
+from .chain import LINK_SIZE, Chain
 from .codec import FLAG_TYPED, KNOWN_FLAGS, apply_type_map, decode_data, decode_json
 from .errors import CorruptBlockError, UnsupportedFormatError
+from .headers import NO_HEADERS, decode_headers
 
 BLOCK_MAGIC = b"EVBK"
-BLOCK_VERSION = 1
+BLOCK_VERSION = 2            # what the writer writes (to a v1 recording: v1, see LogWriter)
+READ_VERSIONS = (1, 2)       # what a reader reads
 CODEC_NONE = 0
 CODEC_ZSTD = 1
+BLOCK_TYPED = 0x01           # block flag: some record has a type map
+BLOCK_HEADERS = 0x02         # block flag (v2): the payload has a header column
+_BLOCK_FLAGS = {1: BLOCK_TYPED, 2: BLOCK_TYPED | BLOCK_HEADERS}   # the flags each version knows
+ROW_FIELDS = 8               # a row of the writer's flat buffer: name, source, flags, ts, mono, data, types, headers
 
 # magic, version, codec, flags, meta_len, payload_len, raw_len, count, first_offset,
 # first_ts, last_ts, min_ts, max_ts, first_mono, last_mono, checksum
@@ -86,6 +96,8 @@ class BlockMeta(NamedTuple):
     sources: list[str]
     source_counts: list[int]
     flag_counts: dict[int, int]
+    chain_prev: bytes = b""   # v2: the hash this block chains from (the previous block's `chain`)
+    chain: bytes = b""        # v2: this block's hash in the recording's chain
 
 
 class Record(NamedTuple):
@@ -98,6 +110,7 @@ class Record(NamedTuple):
     source: str
     data: Any
     flags: int = 0
+    headers: Mapping[str, str] = NO_HEADERS   # per-event headers (v2); an empty read-only dict when none
 
 
 class RawRecord(NamedTuple):
@@ -111,6 +124,7 @@ class RawRecord(NamedTuple):
     data: bytes
     flags: int
     types: bytes
+    headers: bytes = b""   # encoded headers (`encode_headers`), b"" when none
 
 
 class RawColumns(NamedTuple):
@@ -123,6 +137,7 @@ class RawColumns(NamedTuple):
     data: list[bytes]
     flags: bytes
     types: list[bytes]
+    headers: list[bytes] | None = None   # encoded headers per record (b"" when none)
 
 
 def _arr(code: str, values: Iterable[int]) -> bytes:
@@ -170,18 +185,21 @@ def _encode_table(values: Sequence[str], counts: Sequence[int], out: bytearray) 
         out += _U32.pack(count)
 
 
-def _lay_payload(columns: Sequence[bytes], datas: Sequence[bytes], scratch: bytearray, pos: int) -> int:
+def _lay_payload(columns: Sequence[bytes], datas: Sequence[bytes], tail: Sequence[bytes], scratch: bytearray,
+                 pos: int) -> int:
     """Write a block's payload into `scratch` from `pos` (grown when too small, never
-    shrunk): the seven columns, the data as JSON arrays of CHUNK_RECORDS records, then the
-    type maps (`columns[7]`). Returns the position after it."""
-    for part in columns[:7]:
+    shrunk): the fixed-width columns, the data as JSON arrays of CHUNK_RECORDS records, then
+    `tail` (the type maps; v2: the headers). Returns the position after it."""
+    for part in columns:
         end = pos + len(part)
         scratch[pos:end] = part
         pos = end
     pos = _lay_chunks(scratch, pos, datas, CHUNK_RECORDS)
-    end = pos + len(columns[7])
-    scratch[pos:end] = columns[7]
-    return end
+    for part in tail:
+        end = pos + len(part)
+        scratch[pos:end] = part
+        pos = end
+    return pos
 
 
 def _mono_column_py(mono: Sequence[int]) -> bytes:
@@ -215,50 +233,63 @@ if not os.environ.get("EVLOG_PURE_PYTHON"):
 
 def encode_block(
     first_offset: int,
-    rows: Sequence[tuple[str, str, int, int, int, bytes, bytes]],
+    rows: Sequence[tuple],
     compressor: zstandard.ZstdCompressor | None,
+    version: int = BLOCK_VERSION,
+    chain: Chain | None = None,
 ) -> tuple[bytes, BlockHeader, BlockMeta]:
-    """Frame `rows` = [(name, source, flags, timestamp, monotonic, data, types), ...]."""
+    """Frame `rows` = [(name, source, flags, timestamp, monotonic, data, types[, headers]), ...]."""
     if not 0 < len(rows) <= MAX_RECORDS:
         raise ValueError(f"a block holds 1 to {MAX_RECORDS} records, not {len(rows)}")
-    return encode_columns(first_offset, *zip(*rows), compressor)
+    columns = list(zip(*rows))
+    headers = columns[7] if len(columns) > 7 else None
+    return encode_columns(first_offset, *columns[:7], compressor, headers=headers, version=version, chain=chain)
 
 
 def encode_flat(first_offset: int, flat: list, compressor: zstandard.ZstdCompressor | None,
                 wall_base: int | None = None, table: Sequence[str] | None = None,
-                scratch: bytearray | None = None) -> tuple[bytes, BlockHeader, BlockMeta]:
-    """`encode_block` of rows laid end to end in one list (the writer's buffer: extending a
-    flat list and slicing its columns out is cheaper than a tuple per row and a transpose).
-    A timestamp of None stands for `wall_base` + the row's monotonic time. With `table`, the
-    name and source fields are indexes into it (the writer's ids); `scratch` see
-    `encode_flat_many`."""
+                scratch: bytearray | None = None, version: int = BLOCK_VERSION,
+                chain: Chain | None = None) -> tuple[bytes, BlockHeader, BlockMeta]:
+    """`encode_block` of rows laid end to end in one list, ROW_FIELDS fields a row (the
+    writer's buffer: extending a flat list and slicing its columns out is cheaper than a
+    tuple per row and a transpose). A timestamp of None stands for `wall_base` + the row's
+    monotonic time. With `table`, the name and source fields are indexes into it (the
+    writer's ids); `scratch` see `encode_flat_many`."""
     return encode_flat_many([(first_offset, flat, wall_base, table)], compressor,
-                            bytearray() if scratch is None else scratch)[0]
+                            bytearray() if scratch is None else scratch, version, chain)[0]
 
 
 def encode_flat_many(blocks: Sequence[tuple[int, list, int | None, Sequence[str] | None]],
                      compressor: zstandard.ZstdCompressor | None, scratch: bytearray,
+                     version: int = BLOCK_VERSION, chain: Chain | None = None,
                      ) -> list[tuple[bytes, BlockHeader, BlockMeta]]:
     """`encode_flat` of several blocks `(first_offset, flat, wall_base, table)`, their payloads
     laid end to end in `scratch` and compressed in one call (`multi_compress_to_buffer`): the
     writer's I/O thread gives up the GIL once for all of them, not once per block (each time
     it gets the GIL back it may wait for the interpreter's switch interval, 5 ms). `scratch`,
     a buffer the caller keeps from call to call (grown, never shrunk), spares a fresh
-    payload-sized allocation, and its page faults, per block."""
+    payload-sized allocation, and its page faults, per block. `chain` (v2) links the blocks
+    in order and advances."""
     laid = []
     pos = 0
+    k = ROW_FIELDS
     for first_offset, flat, wall_base, table in blocks:
-        if not 0 < len(flat) <= 7 * MAX_RECORDS or len(flat) % 7:
-            raise ValueError(f"a block holds 1 to {MAX_RECORDS} records of 7 fields")
-        block = _lay_block(first_offset, *(flat[k::7] for k in range(7)), wall_base, table, scratch, pos)
+        if not 0 < len(flat) <= k * MAX_RECORDS or len(flat) % k:
+            raise ValueError(f"a block holds 1 to {MAX_RECORDS} records of {k} fields")
+        block = _lay_block(first_offset, *(flat[f::k] for f in range(k)), wall_base, table, scratch, pos, version)
         laid.append(block)
         pos = block.start + block.raw_len
-    return _compressed_frames(laid, compressor, scratch)
+    return _compressed_frames(laid, compressor, scratch, version, chain)
 
 
 def _compressed_frames(laid: list[_LaidBlock], compressor: zstandard.ZstdCompressor | None,
-                       scratch: bytearray) -> list[tuple[bytes, BlockHeader, BlockMeta]]:
+                       scratch: bytearray, version: int, chain: Chain | None,
+                       ) -> list[tuple[bytes, BlockHeader, BlockMeta]]:
     """The frames of blocks laid out in `scratch`, compressed in one call."""
+    if version not in READ_VERSIONS:
+        raise ValueError(f"no block format version {version}")
+    if version >= 2 and chain is None:
+        chain = Chain(bytes(LINK_SIZE // 2))   # a chain of its own: blocks encoded outside a writer
     whole = memoryview(scratch)
     views = [whole[block.start:block.start + block.raw_len] for block in laid]
     try:
@@ -269,7 +300,7 @@ def _compressed_frames(laid: list[_LaidBlock], compressor: zstandard.ZstdCompres
             compressed = [packed[i].tobytes() for i in range(len(views))]
         else:  # pragma: no cover - python-zstandard's CFFI backend has no multi-compression
             compressed = [compressor.compress(view) for view in views]
-        return [_framed(block, view, out) for block, view, out in zip(laid, views, compressed)]
+        return [_framed(block, view, out, version, chain) for block, view, out in zip(laid, views, compressed)]
     finally:
         for view in views:
             view.release()
@@ -315,15 +346,20 @@ def _id_column_of(ids: Sequence[int], table: Sequence[str]) -> tuple[list[str], 
 
 def encode_columns(first_offset: int, names: Sequence[str], sources: Sequence[str], flags: Sequence[int],
                    ts: Sequence[int | None], mono: Sequence[int], datas: Sequence[bytes], types: Sequence[bytes],
-                   compressor: zstandard.ZstdCompressor | None, wall_base: int | None = None,
-                   ) -> tuple[bytes, BlockHeader, BlockMeta]:
+                   compressor: zstandard.ZstdCompressor | None, wall_base: int | None = None, *,
+                   headers: Sequence[bytes] | None = None, version: int = BLOCK_VERSION,
+                   chain: Chain | None = None) -> tuple[bytes, BlockHeader, BlockMeta]:
     """Frame a block given its columns (all of one length, 1 to MAX_RECORDS).
 
     A timestamp of None (the writer's measured times) means `wall_base + monotonic`; a block
-    of only those (monotonic times then never decrease) needs no per-record wall clock work."""
+    of only those (monotonic times then never decrease) needs no per-record wall clock work.
+    `headers`: encoded headers per record (b"" for none; format v2 only)."""
     scratch = bytearray()
-    block = _lay_block(first_offset, names, sources, flags, ts, mono, datas, types, wall_base, None, scratch, 0)
-    return _compressed_frames([block], compressor, scratch)[0]
+    if headers is None:
+        headers = [b""] * len(names)
+    block = _lay_block(first_offset, names, sources, flags, ts, mono, datas, types, headers, wall_base, None,
+                       scratch, 0, version)
+    return _compressed_frames([block], compressor, scratch, version, chain)[0]
 
 
 class _LaidBlock(NamedTuple):
@@ -331,16 +367,20 @@ class _LaidBlock(NamedTuple):
 
     start: int
     raw_len: int
-    meta: bytes
+    meta: bytes     # the name, source and flag tables (v2: the chain link goes before them)
     fields: tuple   # block flags, count, first offset, first/last/min/max ts, first/last mono
     block_meta: BlockMeta
 
 
 def _lay_block(first_offset: int, names: Sequence, sources: Sequence, flags: Sequence[int],
                ts: Sequence[int | None], mono: Sequence[int], datas: Sequence[bytes], types: Sequence[bytes],
-               wall_base: int | None, table: Sequence[str] | None, scratch: bytearray, start: int) -> _LaidBlock:
+               headers: Sequence[bytes], wall_base: int | None, table: Sequence[str] | None, scratch: bytearray,
+               start: int, version: int = BLOCK_VERSION) -> _LaidBlock:
     """The columns and meta of a block, its payload laid out in `scratch` from `start`."""
     n = len(names)
+    with_headers = headers.count(b"") != n
+    if with_headers and version < 2:
+        raise ValueError("format v1 blocks cannot hold event headers")
     if not 0 < n <= MAX_RECORDS:
         raise ValueError(f"a block holds 1 to {MAX_RECORDS} records, not {n}")
     if table is None:
@@ -383,7 +423,7 @@ def _lay_block(first_offset: int, names: Sequence, sources: Sequence, flags: Seq
         else:
             wall_deltas = [0]
             wall_deltas += map(_sub, wall[1:], wall[:-1])
-    columns = (
+    columns = [
         name_column,
         source_column,
         bytes(flags),
@@ -391,33 +431,55 @@ def _lay_block(first_offset: int, names: Sequence, sources: Sequence, flags: Seq
         wall_deltas if wall_deltas.__class__ is bytes else _shuffled("q", wall_deltas),
         _lengths_column(datas),
         bytes(4 * n) if no_types else _lengths_column(types),
-        b"" if no_types else b"".join(types),
-    )
-    raw_len = _lay_payload(columns, datas, scratch, start) - start
+    ]
+    tail = [b"" if no_types else b"".join(types)]
+    if with_headers:
+        columns.append(_lengths_column(headers))
+        tail.append(b"".join(headers))
+    raw_len = _lay_payload(columns, datas, tail, scratch, start) - start
     if raw_len > MAX_RAW_LEN:
         raise ValueError(f"block payload of {raw_len} bytes exceeds {MAX_RAW_LEN}")
-    block_flags = 1 if any(f & FLAG_TYPED for f in flag_counter) else 0
+    block_flags = (BLOCK_TYPED if any(f & FLAG_TYPED for f in flag_counter) else 0) | \
+        (BLOCK_HEADERS if with_headers else 0)
     return _LaidBlock(start, raw_len, bytes(meta), (
         block_flags, n, first_offset, first_ts, last_ts, min_ts, max_ts, first_mono, mono[-1]),
         BlockMeta(name_table, name_counts, source_table, source_counts, dict(flag_counter)))
 
 
-def _framed(block: _LaidBlock, raw: memoryview, compressed: bytes | None) -> tuple[bytes, BlockHeader, BlockMeta]:
-    """The frame of a laid-out block: the compressed payload when smaller, else the raw one."""
+def _framed(block: _LaidBlock, raw: memoryview, compressed: bytes | None, version: int,
+            chain: Chain | None) -> tuple[bytes, BlockHeader, BlockMeta]:
+    """The frame of a laid-out block: the compressed payload when smaller, else the raw one;
+    in v2 the chain link (computed over the frame's content) before the tables."""
     if compressed is None or len(compressed) >= block.raw_len:
         payload, codec = bytes(raw), CODEC_NONE
     else:
         payload, codec = compressed, CODEC_ZSTD
     block_flags, n, *rest = block.fields
-    fields = (BLOCK_MAGIC, BLOCK_VERSION, codec, block_flags, len(block.meta), len(payload), block.raw_len, n, *rest)
+    tables = block.meta
+    linked = version >= 2
+    meta_len = len(tables) + (LINK_SIZE if linked else 0)
+    fields = (BLOCK_MAGIC, version, codec, block_flags, meta_len, len(payload), block.raw_len, n, *rest)
     head = _HEADER.pack(*fields, 0)[:_CHECKED]
+    block_meta = block.block_meta
+    if linked:
+        assert chain is not None
+        link = chain.link(head, tables, payload)
+        meta = link + tables
+        block_meta = block_meta._replace(chain_prev=link[:LINK_SIZE // 2], chain=link[LINK_SIZE // 2:])
+    else:
+        meta = tables
     hasher = xxhash.xxh3_64(head)
-    hasher.update(block.meta)
+    hasher.update(meta)
     hasher.update(payload)
     checksum = hasher.intdigest()
     header = BlockHeader(*fields[1:], checksum)
-    frame = b"".join((head, struct.pack("<Q", checksum), block.meta, payload))
-    return frame, header, block.block_meta
+    frame = b"".join((head, struct.pack("<Q", checksum), meta, payload))
+    return frame, header, block_meta
+
+
+def _unsupported(version: int) -> UnsupportedFormatError:
+    return UnsupportedFormatError(f"block format version {version} is not supported (this evlog reads versions "
+                                  f"{', '.join(map(str, READ_VERSIONS[:-1]))} and {READ_VERSIONS[-1]})")
 
 
 def parse_header(buf: bytes | memoryview, where: str | None = None, position: int | None = None,
@@ -432,10 +494,8 @@ def parse_header(buf: bytes | memoryview, where: str | None = None, position: in
         first_ts, last_ts, min_ts, max_ts, first_mono, last_mono, checksum = _HEADER.unpack_from(buf, 0)
     if magic != BLOCK_MAGIC:
         raise CorruptBlockError("bad block magic", where, position)
-    if check_version and version != BLOCK_VERSION:
-        raise UnsupportedFormatError(
-            f"block format version {version} is not supported (this evlog reads version {BLOCK_VERSION})"
-        )
+    if check_version and version not in READ_VERSIONS:
+        raise _unsupported(version)
     if codec not in (CODEC_NONE, CODEC_ZSTD):
         raise CorruptBlockError(f"unknown block codec {codec}", where, position)
     if not 0 < count <= MAX_RECORDS:
@@ -452,9 +512,8 @@ def parse_header(buf: bytes | memoryview, where: str | None = None, position: in
 
 def check_version(header: BlockHeader) -> None:
     """After the checksum passed: a block of another format version is not damage."""
-    if header.version != BLOCK_VERSION:
-        raise UnsupportedFormatError(
-            f"block format version {header.version} is not supported (this evlog reads version {BLOCK_VERSION})")
+    if header.version not in READ_VERSIONS:
+        raise _unsupported(header.version)
 
 
 def verify_checksum(header: BlockHeader, frame: bytes | memoryview, where: str | None = None,
@@ -469,6 +528,12 @@ def verify_checksum(header: BlockHeader, frame: bytes | memoryview, where: str |
     if hasher.intdigest() != header.checksum:
         raise CorruptBlockError("block checksum mismatch", where, position,
                                 (header.first_offset, header.end_offset - 1))
+
+
+def decode_meta_link(frame: bytes | memoryview) -> tuple[bytes, bytes]:
+    """(prev, hash): the chain link of a v2 frame, at the start of its meta."""
+    link = bytes(memoryview(frame)[HEADER_SIZE:HEADER_SIZE + LINK_SIZE])
+    return link[:LINK_SIZE // 2], link[LINK_SIZE // 2:]
 
 
 def _read_table(buf: memoryview, pos: int, total: int) -> tuple[list[str], list[int], int]:
@@ -497,8 +562,15 @@ def _read_table(buf: memoryview, pos: int, total: int) -> tuple[list[str], list[
 def parse_meta(header: BlockHeader, meta: bytes | memoryview, where: str | None = None,
                position: int | None = None) -> BlockMeta:
     buf = memoryview(meta)
+    prev = chain = b""
     try:
-        names, name_counts, pos = _read_table(buf, 0, header.count)
+        pos = 0
+        if header.version >= 2:
+            if len(buf) < LINK_SIZE:
+                raise ValueError("no chain link")
+            prev, chain = bytes(buf[:LINK_SIZE // 2]), bytes(buf[LINK_SIZE // 2:LINK_SIZE])
+            pos = LINK_SIZE
+        names, name_counts, pos = _read_table(buf, pos, header.count)
         sources, source_counts, pos = _read_table(buf, pos, header.count)
         if pos + 2 > len(buf):
             raise ValueError("truncated flag table")
@@ -517,7 +589,7 @@ def parse_meta(header: BlockHeader, meta: bytes | memoryview, where: str | None 
     except (ValueError, UnicodeDecodeError, struct.error) as exc:
         raise CorruptBlockError(f"bad block meta: {exc}", where, position,
                                 (header.first_offset, header.end_offset - 1)) from None
-    return BlockMeta(names, name_counts, sources, source_counts, flag_counts)
+    return BlockMeta(names, name_counts, sources, source_counts, flag_counts, prev, chain)
 
 
 _local = threading.local()   # a ZstdDecompressor must not be used by two threads at once
@@ -568,7 +640,7 @@ class DecodedBlock:
 
     __slots__ = ("header", "meta", "name_ids", "source_ids", "flags", "_ts", "_mono", "_mono_d",
                  "_wall_d", "_bases", "_raw", "_mv", "_data_lens", "_type_lens", "_chunk_pos",
-                 "_data_pos", "_type_pos", "_data_end", "_wall_const", "where", "position")
+                 "_data_pos", "_type_pos", "_data_end", "_wall_const", "_header_pos", "where", "position")
 
     def __init__(self, header: BlockHeader, meta: BlockMeta, payload: bytes | memoryview,
                  where: str | None = None, position: int | None = None) -> None:
@@ -587,13 +659,17 @@ class DecodedBlock:
             if len(raw) != header.raw_len:
                 raise ValueError("payload length mismatch")
             mv = memoryview(raw)
+            if header.flags & ~_BLOCK_FLAGS.get(header.version, 0):
+                raise ValueError(f"unknown block flags {header.flags:#x}")
+            with_headers = bool(header.flags & BLOCK_HEADERS)
             chunks = (n + CHUNK_RECORDS - 1) // CHUNK_RECORDS
-            fixed = n * (2 + 2 + 1 + 8 + 8 + 4 + 4)
+            fixed = n * (2 + 2 + 1 + 8 + 8 + 4 + 4 + (4 if with_headers else 0))
             if fixed + 2 * chunks > len(raw):
                 raise ValueError("payload shorter than its columns")
             # column boundaries: ids (2 bytes each), sources, flags (1), mono and wall deltas (8),
-            # data and type-map lengths (4)
-            ends = list(accumulate((2 * n, 2 * n, n, 8 * n, 8 * n, 4 * n, 4 * n), initial=0))
+            # data and type-map lengths (4), v2: header lengths (4)
+            widths = (2 * n, 2 * n, n, 8 * n, 8 * n, 4 * n, 4 * n) + ((4 * n,) if with_headers else ())
+            ends = list(accumulate(widths, initial=0))
             self.name_ids = _unshuffled("H", mv[ends[0]:ends[1]], n)
             self.source_ids = _unshuffled("H", mv[ends[1]:ends[2]], n)
             self.flags = mv[ends[2]:ends[3]].tobytes()
@@ -608,12 +684,19 @@ class DecodedBlock:
             # no type maps: the lengths column is all zero bytes (checked in C, not summed)
             no_types = mv[ends[6]:ends[7]].tobytes().count(0) == 4 * n
             type_lens = array("I", bytes(4 * n)) if no_types else _unshuffled("I", mv[ends[6]:ends[7]], n)
-            chunk_pos = [ends[7]]
+            chunk_pos = [ends[-1]]
             for c in range(0, n, CHUNK_RECORDS):
                 size = sum(data_lens[c:c + CHUNK_RECORDS])
                 chunk_pos.append(chunk_pos[-1] + size + min(CHUNK_RECORDS, n - c) + 1)
             data_end = chunk_pos[-1]
-            if data_end + (0 if no_types else sum(type_lens)) != len(raw):
+            types_end = data_end + (0 if no_types else sum(type_lens))
+            header_pos: list[int] | None = None
+            if with_headers:
+                header_lens = _unshuffled("I", mv[ends[7]:ends[8]], n)
+                header_pos = list(accumulate(header_lens, initial=types_end))
+                if not header_pos[-1] - types_end:
+                    raise ValueError("a header column without headers")
+            if (types_end if header_pos is None else header_pos[-1]) != len(raw):
                 raise ValueError("data lengths do not match the payload")
             _check_ids(mv[ends[0]:ends[1]], n, len(meta.names), self.name_ids)
             _check_ids(mv[ends[1]:ends[2]], n, len(meta.sources), self.source_ids)
@@ -644,6 +727,7 @@ class DecodedBlock:
         self._data_end = data_end
         self._data_pos: list[int] | None = None
         self._type_pos: list[int] | None = None
+        self._header_pos = header_pos
 
     def __len__(self) -> int:
         return self.header.count
@@ -723,6 +807,37 @@ class DecodedBlock:
         tp = self._positions()[1]
         return self._raw[tp[i]:tp[i + 1]]
 
+    def header_bytes(self, i: int) -> bytes:
+        """Record i's encoded headers (b"" when none)."""
+        hp = self._header_pos
+        return b"" if hp is None else self._raw[hp[i]:hp[i + 1]]
+
+    def headers(self, i: int) -> Mapping[str, str]:
+        """Record i's headers (NO_HEADERS when none)."""
+        hp = self._header_pos
+        if hp is None or hp[i] == hp[i + 1]:
+            return NO_HEADERS
+        try:
+            return decode_headers(self._mv[hp[i]:hp[i + 1]])
+        except Exception as exc:
+            raise self._corrupt(exc) from None
+
+    def _headers_of(self, a: int, b: int) -> Iterable[Mapping[str, str]]:
+        """The headers of records a..b-1."""
+        hp = self._header_pos
+        if hp is None:
+            return repeat(NO_HEADERS, b - a)
+        mv = self._mv
+        try:
+            return [decode_headers(mv[x:y]) if x != y else NO_HEADERS for x, y in zip(hp[a:b], hp[a + 1:b + 1])]
+        except Exception as exc:
+            raise self._corrupt(exc) from None
+
+    def _header_bytes_of(self, indices: Iterable[int]) -> list[bytes]:
+        hp, raw = self._header_pos, self._raw
+        assert hp is not None
+        return [raw[hp[i]:hp[i + 1]] for i in indices]
+
     def data(self, i: int) -> Any:
         start = self._start(i)
         try:
@@ -778,7 +893,7 @@ class DecodedBlock:
                 ts, mono = self.chunk_times(c)
                 yield list(map(_new_tuple, repeat(Record), zip(
                     range(first + a, first + b), ts, mono, map(names.__getitem__, nid[a:b]),
-                    map(sources.__getitem__, sid[a:b]), self.chunk_data(c), flags[a:b])))
+                    map(sources.__getitem__, sid[a:b]), self.chunk_data(c), flags[a:b], self._headers_of(a, b))))
             return
         for c, group in groupby(indices, key=lambda i: i // CHUNK_RECORDS):
             idxs = list(group)
@@ -787,11 +902,11 @@ class DecodedBlock:
                 values = self.chunk_data(c)
                 data = [values[i - a] for i in idxs]
                 ts, mono = self.chunk_times(c)
-                yield [Record(first + i, ts[i - a], mono[i - a], names[nid[i]], sources[sid[i]], v, flags[i])
-                       for i, v in zip(idxs, data)]
+                yield [Record(first + i, ts[i - a], mono[i - a], names[nid[i]], sources[sid[i]], v, flags[i],
+                              self.headers(i)) for i, v in zip(idxs, data)]
             else:  # a few records of the chunk: decode and time just those
-                yield [Record(first + i, *self.record_times(i), names[nid[i]], sources[sid[i]], self.data(i), flags[i])
-                       for i in idxs]
+                yield [Record(first + i, *self.record_times(i), names[nid[i]], sources[sid[i]], self.data(i), flags[i],
+                              self.headers(i)) for i in idxs]
 
     def records(self, indices: Sequence[int] | None = None) -> list[Record]:
         """Records (data decoded) for all positions, or for the ascending `indices`."""
@@ -801,8 +916,9 @@ class DecodedBlock:
         return out
 
     def extend_columns(self, a: int, b: int, names: list[str], sources: list[str], data: list[bytes],
-                       flags: bytearray, types: list[bytes]) -> None:
-        """Append records a..b-1 (positions in the block) to the column lists, by C-level maps."""
+                       flags: bytearray, types: list[bytes], headers: list[bytes] | None = None) -> None:
+        """Append records a..b-1 (positions in the block) to the column lists, by C-level maps
+        (`headers`: their encoded headers, b"" for none)."""
         pos, tp = self._positions()
         raw = self._raw
         starts = pos[a:b]
@@ -814,6 +930,8 @@ class DecodedBlock:
             types += map(raw.__getitem__, map(slice, tp[a:b], tp[a + 1:b + 1]))
         else:
             types += repeat(b"", b - a)
+        if headers is not None:
+            headers += repeat(b"", b - a) if self._header_pos is None else self._header_bytes_of(range(a, b))
 
     def raw_records(self, indices: Sequence[int] | None = None) -> list[RawRecord]:
         """Records with data and type map still encoded (bytes), for copying between logs."""
@@ -826,16 +944,19 @@ class DecodedBlock:
             data = list(map(raw.__getitem__, map(slice, pos, map(_add, pos, self._data_lens))))
             types = (list(map(raw.__getitem__, map(slice, tp[:-1], tp[1:]))) if any(self._type_lens)
                      else [b""] * n)
+            headers: Iterable[bytes] = repeat(b"", n) if self._header_pos is None else \
+                self._header_bytes_of(range(n))
             return list(map(_new_tuple, repeat(RawRecord), zip(
                 range(first, first + n), self.timestamps, self.monotonics,
                 map(names.__getitem__, self.name_ids), map(sources.__getitem__, self.source_ids),
-                data, self.flags, types)))
+                data, self.flags, types, headers)))
         lens = self._data_lens
         ids, sids = self.name_ids, self.source_ids
         ts, mono, flags = self.timestamps, self.monotonics, self.flags
         has_types = any(self._type_lens)
+        hb = self.header_bytes
         return [RawRecord(first + i, ts[i], mono[i], names[ids[i]], sources[sids[i]], raw[pos[i]:pos[i] + lens[i]],
-                          flags[i], raw[tp[i]:tp[i + 1]] if has_types else b"") for i in indices]
+                          flags[i], raw[tp[i]:tp[i + 1]] if has_types else b"", hb(i)) for i in indices]
 
 
 def decode_frame(frame: bytes | memoryview, where: str | None = None,
@@ -850,7 +971,8 @@ def decode_frame(frame: bytes | memoryview, where: str | None = None,
 
 
 __all__ = [
-    "BLOCK_MAGIC", "HEADER_SIZE", "MAX_RECORDS", "MAX_EVENT_BYTES", "MAX_NAME_BYTES", "MAX_RAW_LEN",
+    "BLOCK_MAGIC", "BLOCK_VERSION", "READ_VERSIONS", "ROW_FIELDS", "HEADER_SIZE", "MAX_RECORDS", "MAX_EVENT_BYTES", "MAX_NAME_BYTES", "MAX_RAW_LEN",
     "MAX_FRAME_LEN", "BlockHeader", "BlockMeta", "Record", "RawRecord", "RawColumns", "DecodedBlock",
-    "encode_block", "encode_flat", "encode_flat_many", "encode_columns", "parse_header", "parse_meta", "verify_checksum", "decode_frame",
+    "encode_block", "encode_flat", "encode_flat_many", "encode_columns", "parse_header", "parse_meta",
+    "verify_checksum", "decode_frame", "decode_meta_link",
 ]

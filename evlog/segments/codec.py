@@ -4,19 +4,21 @@ Data is stored as plain JSON, so every tool (export, `jq`, the dashboard) reads 
 Values JSON cannot express (Decimal, datetime, date, time, UUID, bytes, tuples, sets,
 non-finite floats) are written in their JSON form (`"50000.0"`, an ISO string, base64...)
 and listed in a small per-record *type map* (`[[path, type], ...]`) kept beside the data,
-so the reader rebuilds the original Python values exactly. Pydantic models are stored as
-their JSON dump; `model_validate` on that dump rebuilds a model equal to the original.
+so the reader rebuilds the original Python values exactly.
+
+The engine knows JSON and these typed values only. Application objects (pydantic models,
+dataclasses, ...) are turned into them above the engine, by the encoder of `evlog.Log`
+(`Log.encoder`), which may pass `encode_data` a `default` for the objects it finds inside.
 """
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime as _dt
 import math
 import uuid
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
 
@@ -63,8 +65,9 @@ def _is_plain(value: Any) -> bool:
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
-def _convert(value: Any, path: list, types: list) -> Any:
-    """Return the JSON form of `value`, appending `[path, type]` for each converted value."""
+def _convert(value: Any, path: list, types: list, default: Callable[[Any], Any] | None = None) -> Any:
+    """Return the JSON form of `value`, appending `[path, type]` for each converted value.
+    `default` turns a value of any other type into one of these (or raises)."""
     t = type(value)
     if t in _PLAIN_SCALARS:
         return value
@@ -78,7 +81,7 @@ def _convert(value: Any, path: list, types: list) -> Any:
         for k, v in value.items():
             key = k if type(k) is str else str(k.value if isinstance(k, Enum) else k)
             path.append(key)
-            out[key] = _convert(v, path, types)
+            out[key] = _convert(v, path, types, default)
             path.pop()
         return out
     if t is list or t is tuple or isinstance(value, (list, tuple)):
@@ -87,7 +90,7 @@ def _convert(value: Any, path: list, types: list) -> Any:
         out_list = []
         for i, v in enumerate(value):
             path.append(i)
-            out_list.append(_convert(v, path, types))
+            out_list.append(_convert(v, path, types, default))
             path.pop()
         return out_list
     if isinstance(value, (set, frozenset)):
@@ -97,9 +100,9 @@ def _convert(value: Any, path: list, types: list) -> Any:
             items.sort()
         except TypeError:
             pass
-        return _convert(items, path, types)
+        return _convert(items, path, types, default)
     if isinstance(value, Enum):
-        return _convert(value.value, path, types)
+        return _convert(value.value, path, types, default)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, str):
@@ -134,42 +137,27 @@ def _convert(value: Any, path: list, types: list) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         types.append([list(path), "bytes"])
         return base64.b64encode(bytes(value)).decode("ascii")
-    if hasattr(value, "__pydantic_serializer__") and hasattr(value, "model_dump"):
-        return _convert(value.model_dump(), path, types)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _convert(dataclasses.asdict(value), path, types)
+    if default is not None:
+        replaced = default(value)
+        if replaced is not value:
+            return _convert(replaced, path, types, default)
     raise EventEncodeError(f"cannot store a value of type {t.__module__}.{t.__qualname__} as JSON")
 
 
-# classes seen to be pydantic models: their instances are dumped by their own serializer
-# without the getattr probe (which costs an exception for every non-model value)
-MODEL_CLASSES: set[type] = set()
-
-
-def encode_data(data: Any) -> tuple[bytes, int, bytes]:
+def encode_data(data: Any, default: Callable[[Any], Any] | None = None) -> tuple[bytes, int, bytes]:
     """Encode event data: returns (json_bytes, flags, type_map_bytes).
 
-    Raises EventEncodeError when the data cannot be represented.
+    `data` is plain JSON (dict, list, str, int, float, bool, None) and the typed values of the
+    format (Decimal, datetime, UUID, bytes, tuple, set, ...; see the module docstring).
+    `default`, if given, is called with any other value found and returns its replacement
+    (e.g. a model's dict), like `json.dumps`'s `default`. Raises EventEncodeError when the
+    data cannot be represented.
     """
-    serializer = getattr(data, "__pydantic_serializer__", None)
-    if serializer is not None and not isinstance(data, type):
-        try:
-            raw = serializer.to_json(data)
-            if len(MODEL_CLASSES) < 10_000:
-                MODEL_CLASSES.add(data.__class__)
-            return raw, FLAG_MODEL, b""
-        except Exception:  # e.g. non-UTF-8 bytes fields: fall back to the typed path
-            try:
-                data = data.model_dump()
-            except Exception as exc:
-                raise EventEncodeError(f"pydantic model {type(data).__qualname__} cannot be dumped: {exc}") from exc
-            raw, flags, types = encode_data(data)
-            return raw, flags | FLAG_MODEL, types
     try:
         if _is_plain(data):
             return encode_json(data), 0, b""
         types: list = []
-        converted = _convert(data, [], types)
+        converted = _convert(data, [], types, default)
         raw = encode_json(converted)
     except EventEncodeError:
         raise

@@ -3,19 +3,24 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from .block import RawColumns, RawRecord, Record
-from .codec import FLAG_MODEL, FLAG_TYPED, MODEL_CLASSES, EventEncodeError, apply_type_map, decode_json, encode_data
+from . import chain
+from .block import RawColumns, Record
+from .codec import encode_data
 from .errors import LogClosedError, LogWriteError, NotARecordingError, RecordingExistsError
 from .fsio import DEFAULT_FS, FileSystem
+from .headers import encode_headers
 from .index import SegmentSummary
-from .manifest import Manifest, is_recording, read_manifest, write_manifest
+from .manifest import FORMAT_VERSION, Manifest, is_recording, read_manifest, write_manifest
 from .reader import LogReader, NameFilter
-from .segment import BlockEntry
 from .recovery import RecoveryReport
 from .retention import RetentionResult
-from .writer import WriterOptions, LogWriter
+from .rows import EncodedRows, check_encoded
+from .segment import BlockEntry
+from .writer import LogWriter, WriterOptions
+
+Encoder = Callable[[Any], "tuple[bytes, int, bytes]"]
 
 
 class Log:
@@ -24,7 +29,13 @@ class Log:
     Open one with `Log.create(path)` (new, for writing), `Log.open(path)` (reading) or
     `Log.open(path, "a")` (appending; recovers a crashed recording first, see
     `recovery_report`). Only one writer at a time holds a recording; readers are unlimited.
+
+    `encoder` turns an event's data into (JSON bytes, flags, type-map bytes) for `append`
+    and `append_batch`: here `codec.encode_data` (plain JSON and the format's typed values);
+    `evlog.Log` replaces it with one that knows application objects (pydantic models...).
     """
+
+    encoder: Encoder = staticmethod(encode_data)
 
     def __init__(self, path: str, manifest: Manifest, writer: LogWriter | None, fs: FileSystem) -> None:
         self.path = path
@@ -33,44 +44,47 @@ class Log:
         self._fs = fs
         self._reader: LogReader | None = None
         self._closed = False
-        if writer is not None:   # the hot case of append, bound once (see LogWriter.model_appender)
-            fast = writer.model_appender(self._append)
-            fast.__doc__, fast.__name__ = Log.append.__doc__, "append"
-            self.append = fast  # type: ignore[method-assign]
 
     # opening --------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | os.PathLike, session_name: str | None = None, *,
                start_time_ns: int | None = None, metadata: dict | None = None, exist_ok: bool = False,
-               fs: FileSystem | None = None, **options: Any) -> "Log":
-        """Create a new recording at `path` and open it for appending.
+               fs: FileSystem | None = None, chain_key: bytes | None = None, **options: Any) -> "Log":
+        """Create a new recording at `path` (format version 2) and open it for appending.
 
         `options` are WriterOptions fields (fsync="always"|"interval"|"never", block_max_age, ...).
+        `chain_key` (1 to 64 bytes) makes the blocks' hash chain a keyed one (a MAC): only
+        the key's holders can append, and `verify(..., chain=True, key=...)` proves that
+        nobody without it altered, removed or reordered a block.
         """
         path = os.fspath(path)
         fs = fs or DEFAULT_FS
         opts = WriterOptions(**options)
+        key = chain.check_key(chain_key)
         if os.path.exists(path):
             if is_recording(path):
                 if exist_ok:
-                    return cls.open(path, "a", fs=fs, **options)
+                    return cls.open(path, "a", fs=fs, chain_key=key, **options)
                 raise RecordingExistsError(f"a recording already exists at {path}")
             if not os.path.isdir(path) or os.listdir(path):
                 raise NotARecordingError(f"{path} exists and is not an empty directory")
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(path, exist_ok=True)
-        manifest = Manifest(session_name=session_name or os.path.basename(os.path.abspath(path)),
-                            start_time_ns=start_time_ns if start_time_ns is not None else time.time_ns(),
-                            metadata=dict(metadata or {}))
+        name = session_name or os.path.basename(os.path.abspath(path))
+        start = start_time_ns if start_time_ns is not None else time.time_ns()
+        manifest = Manifest(session_name=name, start_time_ns=start, format_version=FORMAT_VERSION,
+                            metadata=dict(metadata or {}), chain=chain.new_record(name, start, key))
         write_manifest(fs, path, manifest)
         fs.fsync_dir(parent)
-        writer = LogWriter(path, opts, fs, manifest.start_time_ns)
+        writer = LogWriter(path, opts, fs, manifest, key)
         return cls(path, manifest, writer, fs)
 
     @classmethod
     def open(cls, path: str | os.PathLike, mode: str = "r", *, fs: FileSystem | None = None,
-             **options: Any) -> "Log":
-        """Open a recording for reading (`"r"`) or appending (`"a"`)."""
+             chain_key: bytes | None = None, **options: Any) -> "Log":
+        """Open a recording for reading (`"r"`) or appending (`"a"`; a keyed chain needs its
+        `chain_key`). A format version 1 recording is appended to in version 1: its events
+        cannot have headers (UnsupportedFormatError)."""
         path = os.fspath(path)
         fs = fs or DEFAULT_FS
         if mode not in ("r", "a"):
@@ -80,7 +94,7 @@ class Log:
             log = cls(path, manifest, None, fs)
             log._reader = LogReader(path)
             return log
-        writer = LogWriter(path, WriterOptions(**options), fs, manifest.start_time_ns)
+        writer = LogWriter(path, WriterOptions(**options), fs, manifest, chain_key)
         return cls(path, manifest, writer, fs)
 
     # properties ------------------------------------------------------------------
@@ -98,11 +112,23 @@ class Log:
         return self._writer.report if self._writer else RecoveryReport()
 
     @property
+    def format_version(self) -> int:
+        """The recording's format version (1 or 2): what its new blocks are written in."""
+        return self.manifest.format_version
+
+    @property
     def durable_offset(self) -> int:
-        """Events with offsets below this are on stable storage."""
+        """Events with offsets below this are on stable storage (fsynced), never more: after a
+        failed write or fsync it stays at the last successful fsync."""
         if self._writer is None:
             return self._read().end_offset
         return self._writer.durable_offset
+
+    @property
+    def lost_count(self) -> int:
+        """Events this log accepted (gave an offset) but may not have stored, because the
+        writer failed: those from `durable_offset` on. 0 while writing works."""
+        return 0 if self._writer is None else self._writer.lost_count
 
     @property
     def start_offset(self) -> int:
@@ -126,103 +152,84 @@ class Log:
             raise LogClosedError("the log is open for reading only (use Log.open(path, 'a'))")
         return self._writer
 
-    def append(self, name: str, data: Any = None, source: str = "", timestamp: int | None = None,
-               monotonic: int | None = None) -> int:
-        """Append one event; returns its offset. `timestamp`: wall clock ns (default now);
-        `monotonic`: ns since the recording's start (default: measured now)."""
-        return self._append(name, data, source, timestamp, monotonic)
+    def monotonic_now(self) -> int:
+        """Ns since the recording's start on the writer's monotonic clock: what it would stamp
+        an event appended now (a recorder stamps events at publish with it)."""
+        return self._w().monotonic_now()
 
-    def _append(self, name: str, data: Any = None, source: str = "", timestamp: int | None = None,
-                monotonic: int | None = None) -> int:
+    def append(self, name: str, data: Any = None, source: str = "", timestamp: int | None = None,
+               monotonic: int | None = None, *, headers: Mapping[str, str] | None = None) -> int:
+        """Append one event; returns its offset. `timestamp`: wall clock ns (default: the
+        block's wall-clock base + the monotonic time); `monotonic`: ns since the recording's
+        start (default: measured now); `headers`: a str -> str map stored beside the data."""
         writer = self._writer
         if writer is None or self._closed:
             writer = self._w()   # raises the right error
-        raw, flags, types = encode_data(data)
-        return writer.append_encoded(name, source, flags, timestamp, monotonic, raw, types)
+        raw, flags, types = self.encoder(data)
+        return writer.append_row(name, source, flags, raw, types, encode_headers(headers) if headers else b"",
+                                 timestamp, monotonic)
 
     def append_batch(self, events: Iterable[tuple | dict], *, atomic: bool = False) -> range:
-        """Append many events: tuples `(name, data[, source[, timestamp[, monotonic]]])` or dicts
-        with keys name, data, source, timestamp, monotonic. Returns their offsets.
+        """Append many events: tuples `(name, data[, source[, timestamp[, monotonic[, headers]]]])`
+        or dicts with keys name, data, source, timestamp, monotonic, headers. Returns their
+        offsets. Events without times share one clock read.
 
         With `atomic=True` the batch is stored within one block (never split across two):
         after a crash it is entirely in the log or entirely absent (at most 65,535 events
         and 16 MiB).
         """
         writer = self._w()
-        if not atomic and events.__class__ is list:
-            columns = _model_columns(events)
-            if columns is not None:   # the common batch: (name, model, source) of known classes
-                first = writer.append_measured_columns(*columns)
-                return range(first, first + len(events))
-        rows = []
-        for ev in events:
-            if isinstance(ev, dict):
-                name, data = ev["name"], ev.get("data")
-                source, ts, mono = ev.get("source") or "", ev.get("timestamp"), ev.get("monotonic")
-            else:
-                ev = tuple(ev)
-                if not 1 <= len(ev) <= 5:
-                    raise ValueError("an event tuple is (name, data[, source[, timestamp[, monotonic]]])")
-                name, data, source, ts, mono = ev + (None, None, "", None, None)[len(ev):]
-            raw, flags, types = encode_data(data)
-            rows.append((name, source or "", flags, ts, mono, raw, types))
-        if not rows:
+        events = events if events.__class__ is list else list(events)
+        if not events:
             return range(writer.next_offset, writer.next_offset)
-        first = writer.append_many_encoded(rows, atomic=atomic)
-        return range(first, first + len(rows))
+        if set(map(type, events)) == {tuple} and len(set(map(len, events))) == 1 and 1 <= len(events[0]) <= 6:
+            columns = list(zip(*events))   # the common batch: tuples of one shape, transposed in C
+            n = len(events)
+            for field in range(len(columns), 6):   # the fields the tuples leave out
+                columns.append(((None, "", None, None, None)[field - 1],) * n)
+            names, datas, sources, ts, mono, headers = columns
+        else:
+            names, datas, sources, ts, mono, headers = zip(*map(_event_fields, events))
+        raws, flags, types = zip(*map(self.encoder, datas))
+        if None in sources:
+            sources = [s or "" for s in sources]
+        rows = EncodedRows(names, sources, flags, raws, types, _headers_column(headers), _times_column(ts),
+                           _mono_column(mono, writer))
+        first = writer.append_rows(rows, atomic=atomic)
+        return range(first, first + len(names))
+
+    def append_rows(self, rows: EncodedRows, *, atomic: bool = False, validate: bool = True) -> range:
+        """Append events already encoded, given as columns (`EncodedRows`): the one entry for
+        encoded data (the recorder, imports, raw copies). Checked column by column;
+        `validate` also decodes each row's data and headers: pass False only for bytes the
+        codec produced or copied from verified blocks (`EncodedRows.from_raw`). With
+        `atomic=True` the rows share one block (all or nothing after a crash). Returns their
+        offsets."""
+        writer = self._w()
+        first = writer.append_rows(rows, atomic=atomic, validate=validate)
+        return range(first, first + len(rows.names))
 
     def append_batch_encoded(self, rows: Iterable[tuple[str, str, int, bytes, bytes, int | None, int | None]],
                              *, atomic: bool = False, validate: bool = True) -> range:
-        """Append already-encoded rows `(name, source, flags, data, types, timestamp, monotonic)`.
-
-        With `atomic=True` they share one block (all or nothing after a crash).
-        """
-        batch = []
-        for name, source, flags, data, types, ts, mono in rows:
-            if validate:
-                _check_encoded(data, flags, types)
-            batch.append((name, source, flags, ts, mono, data, types))
+        """`append_rows` of rows given as tuples `(name, source, flags, data, types, timestamp,
+        monotonic)` (the older form)."""
+        rows = rows if rows.__class__ is list else list(rows)
         writer = self._w()
-        if not batch:
+        if not rows:
             return range(writer.next_offset, writer.next_offset)
-        first = writer.append_many_encoded(batch, atomic=atomic)
-        return range(first, first + len(batch))
+        names, sources, flags, datas, types, ts, mono = zip(*rows)
+        return self.append_rows(EncodedRows(names, sources, flags, datas, types, None, _times_column(ts),
+                                            _mono_column(mono, writer)), atomic=atomic, validate=validate)
 
     def append_encoded(self, name: str, source: str, flags: int, data: bytes, types: bytes = b"",
                        timestamp: int | None = None, monotonic: int | None = None, *,
                        validate: bool = True) -> int:
-        """Append an event whose data is already encoded (see `codec.encode_data`).
-
-        `validate` decodes the bytes first, so invalid JSON cannot make a block unreadable;
-        pass False only for bytes that `encode_data` produced.
-        """
+        """`append_rows` of one event (the older form): data already encoded (see
+        `codec.encode_data`). `validate` decodes the bytes first, so invalid JSON cannot make
+        a block unreadable; pass False only for bytes that the codec produced."""
         if validate:
-            _check_encoded(data, flags, types)
-        return self._w().append_encoded(name, source, flags, timestamp, monotonic, data, types)
-
-    def append_raw(self, record: RawRecord, *, timestamp: int | None = None, monotonic: int | None = None,
-                   validate: bool = False) -> int:
-        """Copy a record read with `read(raw=True)` without decoding its data.
-
-        Its bytes come from a block whose checksum was verified, so they are not decoded
-        again; pass `validate=True` for a RawRecord built by hand.
-        """
-        if validate:
-            _check_encoded(record.data, record.flags, record.types)
-        return self._w().append_encoded(
-            record.name, record.source, record.flags,
-            record.timestamp if timestamp is None else timestamp,
-            record.monotonic if monotonic is None else monotonic, record.data, record.types)
-
-    def append_raw_many(self, records: Iterable[RawRecord]) -> range:
-        """Copy many records read with `read(raw=True)` (their own times kept), in one call
-        per batch: the fast path of merge, slice and recover. Returns their new offsets."""
-        writer = self._w()
-        rows = [(r.name, r.source, r.flags, r.timestamp, r.monotonic, r.data, r.types) for r in records]
-        if not rows:
-            return range(writer.next_offset, writer.next_offset)
-        first = writer.extend_trusted(rows)
-        return range(first, first + len(rows))
+            check_encoded(data, flags, types)
+        return self._w().append_row(name, source, flags, data, types, b"", timestamp, monotonic)
 
     def flush(self, sync: bool = True) -> int:
         """Write buffered events, fsync them with `sync`. Returns the offset reached."""
@@ -241,9 +248,7 @@ class Log:
 
     def set_metadata(self, **values: Any) -> None:
         """Update the manifest's free-form metadata (atomically)."""
-        self._w()
-        self.manifest.metadata.update(values)
-        write_manifest(self._fs, self.path, self.manifest)
+        self._w().update_metadata(values)
 
     # reading ---------------------------------------------------------------------
     def _read(self, refresh: bool = True) -> LogReader:
@@ -326,29 +331,37 @@ class Log:
         return f"<Log {self.path!r} {'rw' if self._writer else 'r'}>"
 
 
-def _model_columns(events: list) -> tuple | None:
-    """(names, sources, flags, JSON) of a list of `(name, model, source)` tuples whose models
-    are of classes seen before, encoded in one pass; None for any other batch."""
-    if not events or set(map(type, events)) != {tuple} or set(map(len, events)) != {3}:
-        return None
-    names, models, sources = zip(*events)
-    if not MODEL_CLASSES.issuperset(map(type, models)) or set(map(type, sources)) != {str}:
-        return None
-    try:
-        datas = [m.__pydantic_serializer__.to_json(m) for m in models]
-    except Exception:  # noqa: BLE001 - the general path encodes (or reports) each one
-        return None
-    return names, sources, [FLAG_MODEL] * len(datas), datas
+def _event_fields(ev: Any) -> tuple:
+    """(name, data, source, timestamp, monotonic, headers) of one `append_batch` event."""
+    if isinstance(ev, dict):
+        return (ev["name"], ev.get("data"), ev.get("source") or "", ev.get("timestamp"), ev.get("monotonic"),
+                ev.get("headers"))
+    ev = tuple(ev)
+    if not 1 <= len(ev) <= 6:
+        raise ValueError("an event tuple is (name, data[, source[, timestamp[, monotonic[, headers]]]])")
+    return ev + (None, "", None, None, None)[len(ev) - 1:]
 
 
-def _check_encoded(data: Any, flags: Any, types: Any) -> None:
-    """Reject encoded data that is not one JSON value: stored, it would make its whole block unreadable."""
-    try:
-        value = decode_json(data)
-        if flags & FLAG_TYPED and types:
-            apply_type_map(value, decode_json(types))
-    except Exception as exc:  # noqa: BLE001 - whatever is wrong, it must not reach a block
-        raise EventEncodeError(f"encoded event data is not valid JSON: {exc}") from None
+def _headers_column(headers: Sequence[Any]) -> list[bytes] | None:
+    if not any(headers):
+        return None
+    return [encode_headers(h) if h else b"" for h in headers]
+
+
+def _times_column(values: Sequence[int | None]) -> Sequence[int | None] | None:
+    return None if values.count(None) == len(values) else values
+
+
+def _mono_column(values: Sequence[int | None], writer: LogWriter) -> Sequence[int] | None:
+    """Monotonic times of rows, None when all are to be measured; a None among given ones is
+    measured now (one clock read)."""
+    missing = values.count(None)
+    if missing == len(values):
+        return None
+    if missing:
+        now = writer.monotonic_now()
+        return [now if m is None else m for m in values]
+    return values
 
 
 def refresh_manifest(path: str) -> Manifest:

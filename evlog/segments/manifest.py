@@ -12,7 +12,8 @@ from .fsio import FileSystem
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_NAME = "evlog"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2              # what a new recording is written in
+READ_VERSIONS = (1, 2)          # what this evlog reads (and appends to, each in its own version)
 
 
 def _tool_version() -> str:
@@ -30,13 +31,14 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     created_by: str = field(default_factory=_tool_version)
     metadata: dict[str, Any] = field(default_factory=dict)
+    chain: dict[str, Any] | None = None   # v2: the hash chain's anchor and head (chain.py)
 
     @property
     def start_time(self) -> _dt.datetime:
         return _dt.datetime.fromtimestamp(self.start_time_ns / 1e9, tz=_dt.timezone.utc)
 
     def to_json(self) -> bytes:
-        return json.dumps({
+        doc = {
             "format": FORMAT_NAME,
             "format_version": self.format_version,
             "session_name": self.session_name,
@@ -44,7 +46,10 @@ class Manifest:
             "start_time_ns": self.start_time_ns,
             "created_by": self.created_by,
             "metadata": self.metadata,
-        }, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+        }
+        if self.chain is not None:
+            doc["chain"] = self.chain
+        return json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
 def manifest_path(directory: str) -> str:
@@ -70,15 +75,17 @@ def read_manifest(directory: str) -> Manifest:
         version = doc["format_version"]
     except (ValueError, KeyError, UnicodeDecodeError):
         raise NotARecordingError(f"{directory} is not an evlog recording (unreadable {MANIFEST_NAME})") from None
-    if version != FORMAT_VERSION:
+    if version not in READ_VERSIONS:
         raise UnsupportedFormatError(
-            f"{directory} uses evlog format version {version}; this evlog reads version {FORMAT_VERSION}"
+            f"{directory} uses evlog format version {version}; this evlog reads versions "
+            f"{', '.join(map(str, READ_VERSIONS[:-1]))} and {READ_VERSIONS[-1]}"
         )
     try:
+        chain = doc.get("chain") if version >= 2 else None
         return Manifest(
             session_name=str(doc["session_name"]), start_time_ns=int(doc["start_time_ns"]),
             format_version=version, created_by=str(doc.get("created_by", "")),
-            metadata=dict(doc.get("metadata") or {}),
+            metadata=dict(doc.get("metadata") or {}), chain=dict(chain) if isinstance(chain, dict) else None,
         )
     except (KeyError, TypeError, ValueError):
         raise NotARecordingError(f"{directory} has an incomplete {MANIFEST_NAME}") from None

@@ -73,7 +73,7 @@ def event_json(r: Record, *, with_data: bool = True) -> dict:
     }
     headers = getattr(r, "headers", None)
     if headers:
-        d["headers"] = to_json_mode(headers)
+        d["headers"] = dict(headers)   # str -> str
     if with_data:
         d["event_data"] = to_json_mode(r.data)
     return d

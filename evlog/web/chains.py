@@ -1,15 +1,16 @@
 """Causation chains: the events that share an event's `correlation_id`, arranged by
 `causation_id` (each event caused by the one whose id its causation_id names).
 
-The ids are read from the event's headers (`Record.headers`, per-event headers of the storage
-format v2) and, for recordings without headers (format v1, the original tool's JSON), from the
-event's data: `correlation_id`, `causation_id`, and the event's own id as `event_id`,
+The ids are read from the event's headers (`Record.headers`, the per-event headers of storage
+format v2) and, for events without them (format v1, the original tool's JSON), from the event's
+data: `correlation_id`, `causation_id`, and the event's own id as `event_id`,
 `message_id` or `id`. The scan for the chain is bounded in time and size; the answer says when
 it is partial.
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from .catalog import event_json
@@ -21,7 +22,7 @@ BUDGET_S = 2.0
 
 def _field(record: Any, key: str) -> str | None:
     headers = getattr(record, "headers", None) or {}
-    value = headers.get(key) if isinstance(headers, dict) else None
+    value = headers.get(key) if isinstance(headers, Mapping) else None
     if value is None and isinstance(record.data, dict):
         value = record.data.get(key)
     return None if value is None or isinstance(value, (dict, list)) else str(value)

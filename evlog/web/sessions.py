@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from ..ops.common import OpError
 from ..ops.jsonl import Stamper, parse_event
-from ..segments import Log
+from ..segments import EncodedRows, Log, encode_headers
+from ..segments.errors import EvlogError
 from .catalog import PLAYERS_FILE
 from .security import NAME_RE
 
@@ -72,27 +73,33 @@ class RecordSessions:
     def add(self, name: str | None, events: list[Any]) -> dict:
         """Append events in the form of `evlog import` (`event_name`, `event_data`, `source`,
         optional times: `timestamp_offset_ms` as in the original, `timestamp`, `timestamp_ns`,
-        `monotonic_ns`); an event without a time is stamped when it arrives."""
+        `monotonic_ns`) and optional `headers` (str -> str, stored beside the data: format v2);
+        an event without a time is stamped when it arrives."""
         if len(events) > MAX_BATCH:
             raise SessionError(f"at most {MAX_BATCH} events per request")
-        parsed = []
+        parsed, headers = [], []
         for i, ev in enumerate(events):
             try:   # the same event form and checks as `evlog record` / `evlog import`
                 parsed.append(parse_event(ev, f"event {i}"))
-            except OpError as exc:
-                raise SessionError(str(exc)) from None
+                headers.append(encode_headers(ev.get("headers")))
+            except (OpError, EvlogError) as exc:
+                raise SessionError(f"event {i}: {exc}" if not str(exc).startswith("event ") else str(exc)) from None
         with self._lock:
             name, log = self._pick(name)
             stamper, now = self._stampers[name], time.time_ns()
-            rows = []
+            ts_col, mono_col = [], []
             for p in parsed:
                 timed = p.timestamp is not None or p.monotonic is not None or p.offset_ms is not None
-                ts, mono = stamper.stamp(p, now) if timed else (None, None)
-                rows.append((p.name, p.source, p.flags, p.data, p.types, ts, mono))
-            offsets = log.append_batch_encoded(rows)
+                ts, mono = stamper.stamp(p, now) if timed else (None, log.monotonic_now())
+                ts_col.append(ts)
+                mono_col.append(mono)
+            rows = EncodedRows([p.name for p in parsed], [p.source for p in parsed], [p.flags for p in parsed],
+                               [p.data for p in parsed], [p.types for p in parsed],
+                               headers if any(headers) else None, ts_col, mono_col)
+            offsets = log.append_rows(rows)
             log.flush(sync=False)   # readers (the live view) see them now
-            self._counts[name] += len(rows)
-        return {"status": "ok", "recording": name, "recorded": len(rows),
+            self._counts[name] += len(parsed)
+        return {"status": "ok", "recording": name, "recorded": len(parsed),
                 "offsets": [offsets.start, offsets.stop], "total_events": self._counts[name]}
 
     def stop(self, name: str | None) -> dict:

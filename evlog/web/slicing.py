@@ -1,7 +1,8 @@
 """New recordings made from a selection of another's events (the dashboard's "Create recording",
 the original tool's POST /api/recording/create): offsets, inclusive ranges, or every event
 matching a filter. Events keep their data, names, sources and wall times; the monotonic clock is
-rebased to the first selected event, as the original did with `timestamp_offset_ms`."""
+rebased to the first selected event, as the original did with `timestamp_offset_ms`. Per-event
+headers (format v2) are copied with the events."""
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ from typing import Any
 
 from ..ops.common import raw_where
 from ..recording import open_recording
-from ..segments import Log
+from ..segments import EncodedRows, Log
 
 TICK = 4096
 
@@ -77,10 +78,11 @@ def slice_to(src: str, dest: str, session_name: str, request: SliceRequest, *,
                     log = Log.create(dest, session_name, start_time_ns=r.timestamp,
                                      metadata=metadata or {}, fsync="never")
                 mono = r.monotonic - first_mono
-                if raw:
-                    log.append_raw(r, monotonic=mono)
+                if raw:   # copied as stored: data, types, headers (verified blocks: no re-check)
+                    log.append_rows(EncodedRows.from_raw([r._replace(monotonic=mono)]), validate=False)
                 else:
-                    log.append(r.name, r.data, r.source, timestamp=r.timestamp, monotonic=mono)
+                    log.append(r.name, r.data, r.source, timestamp=r.timestamp, monotonic=mono,
+                               headers=getattr(r, "headers", None) or None)
                 count += 1
     except BaseException:
         if log is not None:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from hypothesis import strategies as st
 
-from evlog.segments import Log
+from evlog import Log   # appends the demo's pydantic models
 
 START = 1_760_000_000_000_000_000   # 2025-10-09T08:53:20Z
 

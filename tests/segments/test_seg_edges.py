@@ -22,6 +22,7 @@ from evlog.segments import (
 )
 from evlog.segments import block as blk
 from evlog.segments import codec
+from evlog.segments.chain import LINK_SIZE
 from evlog.segments.index import SegmentIndex, SegmentSummary, encode_index, parse_index
 from evlog.segments.reader import LogReader, name_predicate
 from evlog.segments.recovery import Problem
@@ -64,11 +65,18 @@ class Point:
     y: tuple
 
 
+def _fields(value):
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+
 def test_codec_conversions():
-    raw, flags, types = encode_data({"e": Color.RED, Color.RED: 1, 5: "k", "i": MyInt(3), "s": MyStr("a"),
-                                     "f": MyFloat(1.5), "nf": MyFloat("inf"), "d": Decimal("-inf"),
-                                     "dc": Point(1, (2, 3)), "mixed": {1, "a"}, "ba": bytearray(b"\x00"),
-                                     "od": __import__("collections").OrderedDict(a=1), "l": [1, (2,)]})
+    value = {"e": Color.RED, Color.RED: 1, 5: "k", "i": MyInt(3), "s": MyStr("a"),
+             "f": MyFloat(1.5), "nf": MyFloat("inf"), "d": Decimal("-inf"),
+             "dc": Point(1, (2, 3)), "mixed": {1, "a"}, "ba": bytearray(b"\x00"),
+             "od": __import__("collections").OrderedDict(a=1), "l": [1, (2,)]}
+    with pytest.raises(EventEncodeError, match="test_seg_edges.Point"):   # the engine knows no dataclass...
+        encode_data(value)
+    raw, flags, types = encode_data(value, _fields)                      # ...a default turns it into a dict
     back = decode_data(raw, flags, types)
     assert back["e"] == "red" and back["red"] == 1 and back["5"] == "k"
     assert back["i"] == 3 and type(back["i"]) is int and back["s"] == "a" and back["f"] == 1.5
@@ -78,6 +86,8 @@ def test_codec_conversions():
     assert back["l"] == [1, (2,)]
     with pytest.raises(EventEncodeError, match="cannot store a value of type"):
         encode_data({"x": object()})
+    with pytest.raises(EventEncodeError, match="cannot store a value of type"):
+        encode_data({"x": object()}, _fields)   # a default that leaves a value as it is
     cyc: list = []
     cyc.append(cyc)
     with pytest.raises(EventEncodeError, match="nested too deeply"):
@@ -90,6 +100,9 @@ def test_codec_conversions():
 
 def test_codec_zoneinfo_and_pydantic():
     from pydantic import BaseModel
+
+    from evlog import Log as TopLog
+    encode_model = TopLog.encoder   # the engine's codec knows no pydantic: evlog.Log's encoder does
     try:
         from zoneinfo import ZoneInfo
         zone = ZoneInfo("Europe/Paris")
@@ -106,11 +119,13 @@ def test_codec_zoneinfo_and_pydantic():
     class Inner(BaseModel):
         x: int
 
-    raw, flags, types = encode_data(Raw(b=b"\xff\x00"))   # not UTF-8: the typed fallback
+    raw, flags, types = encode_model(Raw(b=b"\xff\x00"))   # not UTF-8: the typed fallback
     assert flags & codec.FLAG_MODEL and flags & codec.FLAG_TYPED
     assert decode_data(raw, flags, types) == {"b": b"\xff\x00"}
-    raw, flags, types = encode_data({"m": Inner(x=2)})
+    raw, flags, types = encode_model({"m": Inner(x=2)})
     assert decode_data(raw, flags, types) == {"m": {"x": 2}}
+    with pytest.raises(EventEncodeError, match="Inner"):
+        encode_data({"m": Inner(x=2)})
 
     class Broken(BaseModel):
         b: bytes
@@ -119,7 +134,7 @@ def test_codec_zoneinfo_and_pydantic():
             raise RuntimeError("no dump")
 
     with pytest.raises(EventEncodeError, match="cannot be dumped"):
-        encode_data(Broken(b=b"\xff"))
+        encode_model(Broken(b=b"\xff"))
 
 
 # block ------------------------------------------------------------------------------------
@@ -515,7 +530,7 @@ def test_verify_detects_count_mismatch_and_stale_cover(rec_path, tmp_path):
     frame = bytearray(buf[pos:pos + h.frame_len])
     meta = frame[blk.HEADER_SIZE:blk.HEADER_SIZE + h.meta_len]
     # swap the counts of the first two names: meta still adds up, records disagree
-    n_off = 2 + 2 + len(b"N0")
+    n_off = (LINK_SIZE if h.version >= 2 else 0) + 2 + 2 + len(b"N0")
     n1_off = n_off + 4 + 2 + len(b"N1")
     c0, c1 = struct.unpack_from("<I", meta, n_off)[0], struct.unpack_from("<I", meta, n1_off)[0]
     if c0 == c1:
@@ -568,7 +583,7 @@ def test_tool_version_from_source_tree(monkeypatch):
 
 
 def test_append_batch_encoded_and_raw_validation(rec_path):
-    from evlog.segments import RawRecord
+    from evlog.segments import EncodedRows, RawRecord
     with Log.create(rec_path, fsync="never") as log:
         r = log.append_batch_encoded([("a", "s", 0, b"1", b"", 5, 1), ("b", "s", 0, b'"x"', b"", 6, 2)],
                                      atomic=True)
@@ -577,8 +592,10 @@ def test_append_batch_encoded_and_raw_validation(rec_path):
         with pytest.raises(EventEncodeError):
             log.append_batch_encoded([("a", "s", 0, b"1", b"", None, None), ("b", "s", 0, b"{", b"", None, None)])
         with pytest.raises(EventEncodeError):
-            log.append_raw(RawRecord(0, 1, 1, "n", "", b"[", 0, b""), validate=True)
-        log.append_raw(RawRecord(0, 1, 1, "n", "", b"[1]", 0, b""), validate=True)
+            log.append_rows(EncodedRows.from_raw([RawRecord(0, 1, 1, "n", "", b"[", 0, b"")]), validate=True)
+        with pytest.raises(EventEncodeError, match="headers"):
+            log.append_rows(EncodedRows.from_raw([RawRecord(0, 1, 1, "n", "", b"1", 0, b"", b'{"a":1}')]))
+        log.append_rows(EncodedRows.from_raw([RawRecord(0, 1, 1, "n", "", b"[1]", 0, b"")]), validate=True)
         assert list(iter(log))[-1].data == [1]
     assert [r.data for r in Log.open(rec_path)] == [1, "x", [1]]
 

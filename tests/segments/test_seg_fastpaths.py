@@ -1,6 +1,6 @@
-"""The engine's fast paths give the same results as the general ones: the append hot path,
-group commit under fsync=always, the C-level checks of block decoding, the rare-name
-selection, and salvage's report of a cut middle segment."""
+"""The engine's fast paths give the same results as the general ones: single-row and column
+appends through the one block buffer, group commit under fsync=always, the C-level checks of
+block decoding, the rare-name selection, and salvage's report of a cut middle segment."""
 from __future__ import annotations
 
 import os
@@ -9,9 +9,11 @@ import time
 import pydantic
 import pytest
 
-from evlog.segments import CorruptBlockError, FileSystem, Log, SalvageReport, salvage
+from evlog import Log
+from evlog.segments import CorruptBlockError, EncodedRows, FileSystem, SalvageReport, salvage
 from evlog.segments import block as blk
-from evlog.segments.codec import FLAG_MODEL, FLAG_TYPED, MODEL_CLASSES
+from evlog.segments.codec import FLAG_MODEL, FLAG_TYPED
+from evlog.segments.buffer import ROW_OVERHEAD
 from evlog.segments.reader import _select_ids
 
 
@@ -21,16 +23,15 @@ class Tick(pydantic.BaseModel):
     blob: bytes = b""
 
 
-def test_model_hot_path_and_its_fallback_read_back(tmp_path):
+def test_model_appends_and_the_typed_fallback_read_back(tmp_path):
     path = str(tmp_path / "rec")
     with Log.create(path, fsync="never") as log:
-        log.append("Tick", Tick(pair="BTC", price=1.5), "feed")        # first sight: general path
-        assert Tick in MODEL_CLASSES
-        log.append("Tick", Tick(pair="ETH", price=2.5), "feed")        # hot path
+        log.append("Tick", Tick(pair="BTC", price=1.5), "feed")        # new name and source: checked
+        log.append("Tick", Tick(pair="ETH", price=2.5), "feed")        # known ones: the few type tests
         log.append("Tick", Tick(pair="X", price=3.0, blob=b"\xff\xfe"), "feed")   # to_json fails: typed fallback
         log.append("Other", {"a": 1}, "feed")                         # plain data, new name
         log.append("Other", {"a": 2}, "feed")                         # plain data, hot path
-        log.append("Big", {"x": "y" * (2 << 20)}, "feed")             # above the fast path's size
+        log.append("Big", {"x": "y" * (2 << 20)}, "feed")             # a big one
     with Log.open(path) as log:
         got = list(log.read())
     assert [r.name for r in got] == ["Tick", "Tick", "Tick", "Other", "Other", "Big"]
@@ -43,11 +44,11 @@ def test_model_hot_path_and_its_fallback_read_back(tmp_path):
     assert monos == sorted(monos)
 
 
-def test_hot_path_rejects_appends_after_close(tmp_path):
+def test_appends_after_close_are_rejected(tmp_path):
     from evlog.segments import LogClosedError
     log = Log.create(str(tmp_path / "rec"), fsync="never")
     log.append("Tick", Tick(pair="A", price=1.0), "s")
-    log.append("Tick", Tick(pair="A", price=2.0), "s")   # the hot path
+    log.append("Tick", Tick(pair="A", price=2.0), "s")   # known name and source
     log.close()
     with pytest.raises(LogClosedError):
         log.append("Tick", Tick(pair="A", price=3.0), "s")
@@ -128,8 +129,8 @@ def test_encode_flat_checks_its_shape():
     with pytest.raises(ValueError):
         blk.encode_flat(0, [], None)
     with pytest.raises(ValueError):
-        blk.encode_flat(0, ["a", "s", 0, 1, 1, b"1"], None)
-    flat = [x for row in _rows(["a"], 3) for x in row]
+        blk.encode_flat(0, ["a", "s", 0, 1, 1, b"1", b""], None)   # 7 fields: a row has 8
+    flat = [x for row in _rows(["a"], 3) for x in row + (b"",)]
     assert blk.encode_flat(0, flat, None)[0] == blk.encode_block(0, _rows(["a"], 3), None)[0]
 
 
@@ -165,7 +166,7 @@ def test_salvage_reports_events_cut_from_a_middle_segment(tmp_path):
     assert set(got) | set(range(lost[0].offsets[0], lost[0].offsets[1] + 1)) == set(range(200))
 
 
-def test_atomic_batches_take_one_block_on_the_column_path_and_the_checked_path(tmp_path):
+def test_atomic_batches_take_one_block_checked_or_not(tmp_path):
     path = str(tmp_path / "rec")
     with Log.create(path, fsync="never") as log:
         log.append("A", {"i": -1}, "s")                       # names A and s now checked
@@ -218,7 +219,7 @@ def test_raw_copy_splits_blocks_by_size_and_clamps_times(tmp_path):
     path = str(tmp_path / "copy")
     with Log.create(path, fsync="never", block_max_bytes=4096) as log:
         log.append("first", 1, "s", monotonic=500)
-        got_range = log.append_raw_many(src)
+        got_range = log.append_rows(EncodedRows.from_raw(src), validate=False)
         entries = [e for _seg, e in log.index_entries()]
     assert got_range == range(1, 401)
     with Log.open(path) as log:
@@ -229,14 +230,15 @@ def test_raw_copy_splits_blocks_by_size_and_clamps_times(tmp_path):
     assert all(r.monotonic == s.monotonic for r, s in zip(got[1:], src) if s.monotonic >= monos[0] and
                all(t.monotonic <= s.monotonic for t in src[:s.offset]))
     with Log.open(path) as log:
-        block_bytes = [(e.count, sum(len(r.data) + 30 for r in log.read(e.first_offset, e.first_offset + e.count, raw=True)))
+        block_bytes = [(e.count, sum(len(r.data) + ROW_OVERHEAD for r in log.read(e.first_offset, e.first_offset + e.count,
+                                                                                   raw=True)))
                        for e in entries]
     for count, size in block_bytes:
-        assert size <= 4096 + 30 or count == 1                     # only a row bigger than a block goes alone
+        assert size <= 4096 + ROW_OVERHEAD or count == 1          # only a row bigger than a block goes alone
     with pytest.raises(Exception):
         log2 = Log.create(str(tmp_path / "bad"), fsync="never")
         try:
-            log2.append_raw_many([src[0]._replace(name=7)])
+            log2.append_rows(EncodedRows.from_raw([src[0]._replace(name=7)]), validate=False)
         finally:
             log2.close()
 
@@ -261,16 +263,16 @@ def test_atomic_batches_share_blocks_but_never_span_two(tmp_path):
         assert any(batch.start in b and batch[-1] in b for b in blocks), batch
 
 
-def test_batch_of_models_takes_the_column_path_and_reads_back(tmp_path):
+def test_batch_of_models_spans_blocks_and_reads_back(tmp_path):
     from evlog.segments import EventEncodeError
     path = str(tmp_path / "rec")
     ticks = [Tick(pair=f"P{i}", price=i + 0.5) for i in range(3000)]
     with Log.create(path, fsync="never", block_max_bytes=8192) as log:
-        log.append("Tick", ticks[0], "feed")                      # the class is known from here on
+        log.append("Tick", ticks[0], "feed")
         got = log.append_batch([("Tick", t, "feed") for t in ticks[1:]])
-        mixed = log.append_batch([("Tick", ticks[0], "feed"), ("Other", {"x": 1}, "s"), ("N", None)])  # general path
+        mixed = log.append_batch([("Tick", ticks[0], "feed"), ("Other", {"x": 1}, "s"), ("N", None)])  # mixed shapes
         with pytest.raises(EventEncodeError):
-            log.append_batch([("Tick", ticks[0], "feed"), ("Tick", ticks[1], 7)])   # a bad source: general path error
+            log.append_batch([("Tick", ticks[0], "feed"), ("Tick", ticks[1], 7)])   # a bad source
         with pytest.raises(Exception):
             log.append_batch([("x" * 2000, ticks[0], "feed")])                        # a name too long: checked
         n_blocks = len(log.index_entries())
@@ -280,8 +282,8 @@ def test_batch_of_models_takes_the_column_path_and_reads_back(tmp_path):
         recs = list(log.read())
     assert [r.data["pair"] for r in recs[:3000]] == [t.pair for t in ticks]
     assert [r.name for r in recs[3000:]] == ["Tick", "Other", "N"] and recs[3002].source == ""
-    batch_times = {r.monotonic for r in recs[1:3000]}
-    assert len(batch_times) == 1                                    # one clock read for the batch
+    batch_times = [r.monotonic for r in recs[1:3000]]
+    assert batch_times == list(range(batch_times[0], batch_times[0] + 2999))   # one clock read, 1 ns apart
     assert [r.monotonic for r in recs] == sorted(r.monotonic for r in recs)
     assert [r.offset for r in recs] == list(range(len(recs)))
 
@@ -290,14 +292,14 @@ def test_writer_ids_across_many_names_and_table_restarts(tmp_path, monkeypatch):
     """The block buffer holds the writer's ids of names and sources: every append path maps
     them back to the right strings, above 255 ids (the slow mapping) and across restarts of
     the id table (forced small here)."""
-    from evlog.segments import writer as writer_mod
-    monkeypatch.setattr(writer_mod, "_MAX_IDS", 40)
+    from evlog.segments import buffer as buffer_mod
+    monkeypatch.setattr(buffer_mod, "MAX_IDS", 40)
     path = str(tmp_path / "rec")
     expected = []
     with Log.create(path, fsync="never", block_max_records=97) as log:
         log.append("Tick", Tick(pair="A", price=1.0), "feed")
         expected.append(("Tick", "feed"))
-        for i in range(700):                                   # hot path, general path, many names
+        for i in range(700):                                   # models and dicts, many names
             name, source = f"N{i % 350}", f"S{i % 7}"
             if i % 3:
                 log.append(name, Tick(pair=name, price=i), source)
@@ -310,17 +312,17 @@ def test_writer_ids_across_many_names_and_table_restarts(tmp_path, monkeypatch):
         atomic = [(f"A{i}", {"k": i}, "atom") for i in range(50)]
         log.append_batch(atomic, atomic=True)                   # atomic batch in one block
         expected += [(n, s) for n, _, s in atomic]
-        assert len(log._writer._id_names) <= 40 + 2 * 97        # restarted: bounded by a block
+        assert len(log._writer._buffer.table) <= 40 + 2 * 97    # restarted: bounded by a block
         summary = log.summary()
     with Log.open(path) as log:
         got = [(r.name, r.source) for r in log.read()]
         raws = list(log.read(raw=True))
     copy = str(tmp_path / "copy")
     with Log.create(copy, fsync="never", block_max_records=61) as out:
-        out.append_raw_many(raws[:900])                         # raw copy: column path
-        for raw in raws[900:1000]:
-            out.append_raw(raw)                                 # one by one: append_encoded
-        out.append_raw_many(raws[1000:])
+        out.append_rows(EncodedRows.from_raw(raws[:900]), validate=False)   # raw copy: columns
+        for raw in raws[900:1000]:                                          # one by one: a row each
+            out.append_encoded(raw.name, raw.source, raw.flags, raw.data, raw.types, raw.timestamp, raw.monotonic)
+        out.append_rows(EncodedRows.from_raw(raws[1000:]), validate=False)
     with Log.open(copy) as log:
         copied = [(r.name, r.source) for r in log.read()]
     assert got == expected
@@ -351,7 +353,7 @@ def test_scratch_payload_buffer_is_reused_and_gives_the_same_blocks():
     for n, data in ((50, b'{"i":%d}'), (400, b'{"pad":"' + b"x" * 300 + b'%d"}'), (20, b'"%d"')):
         flat = []
         for i in range(n):
-            flat += (i % 3, 3, 0, None, i, data % i, b"")
+            flat += (i % 3, 3, 0, None, i, data % i, b"", b"")
         table = ["a", "b", "c", "src"]
         with_scratch = blk.encode_flat(0, flat, cctx, 10, table, scratch)
         without = blk.encode_flat(0, flat, cctx, 10, table)
@@ -362,15 +364,15 @@ def test_scratch_payload_buffer_is_reused_and_gives_the_same_blocks():
     assert len(scratch) >= 400 * 300                          # grown once, kept
     random_rows = []
     for i in range(30):                                       # incompressible: stored raw
-        random_rows += (0, 0, 0, None, i, b'"' + os.urandom(40).hex().encode() + b'"', b"")
+        random_rows += (0, 0, 0, None, i, b'"' + os.urandom(40).hex().encode() + b'"', b"", b"")
     frame, header, _ = blk.encode_flat(0, random_rows, cctx, 10, ["x"], scratch)
     assert [r.name for r in blk.decode_frame(frame).records()] == ["x"] * 30
 
 
-def test_hot_path_reports_a_bad_name_or_source_clearly(tmp_path):
+def test_single_row_path_reports_a_bad_name_or_source_clearly(tmp_path):
     from evlog.segments import EventEncodeError
     with Log.create(str(tmp_path / "rec"), fsync="never") as log:
-        log.append("Tick", Tick(pair="A", price=1.0), "s")      # the class is known: hot path
+        log.append("Tick", Tick(pair="A", price=1.0), "s")      # name and source known
         for name, source in ((["not", "hashable"], "s"), ("Tick", {"a": 1}), (7, "s")):
             with pytest.raises(EventEncodeError, match="strings"):
                 log.append(name, Tick(pair="A", price=2.0), source)
@@ -386,13 +388,15 @@ def test_encode_flat_many_equals_encode_flat_block_by_block():
         flat = []
         for i in range(n):
             data = b'"' + (os.urandom(20).hex().encode() if pad == 1 else b"x" * pad) + b'%d"' % i
-            flat += (i % 2, 2, 0, None, 1000 + first + i, data, b"")
+            flat += (i % 2, 2, 0, None, 1000 + first + i, data, b"", b"")
         blocks.append((first, flat, 77, table))
+    from evlog.segments.chain import Chain
     scratch = bytearray(b"\x01" * 10)
-    many = blk.encode_flat_many(blocks, cctx, scratch)
+    many = blk.encode_flat_many(blocks, cctx, scratch, chain=Chain(bytes(32)))
     assert len(many) == len(blocks)
+    one_by_one = Chain(bytes(32))   # the same chain, block after block
     for (first, flat, wall_base, tbl), (frame, header, meta) in zip(blocks, many):
-        one = blk.encode_flat(first, flat, cctx, wall_base, tbl)
+        one = blk.encode_flat(first, flat, cctx, wall_base, tbl, chain=one_by_one)
         assert header == one[1] and meta == one[2]
         assert [tuple(r) for r in blk.decode_frame(frame).records()] == \
             [tuple(r) for r in blk.decode_frame(one[0]).records()]

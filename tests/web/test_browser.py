@@ -348,6 +348,16 @@ def test_causation_chain(page, live_server):
     page.wait_for_function("() => [...document.querySelectorAll('#chain-list li')].map(li => li.dataset.offset).join() === '5'")
     page.keyboard.press("Home")   # an event with no correlation id: no chain
     page.wait_for_function("() => document.getElementById('chain').hidden")
+    # format v2: the ids in the per-event headers, shown in the inspector too
+    with Log.create(os.path.join(root_of(live_server), "orders_v2"), "orders_v2", start_time_ns=START_NS) as log:
+        log.append("OrderPlaced", {"qty": 2}, "Api", headers={"event_id": "a", "correlation_id": "k"})
+        log.append("OrderFilled", {"qty": 2}, "Exchange", headers={"event_id": "b", "correlation_id": "k",
+                                                                    "causation_id": "a"})
+    open_detail(page, live_server, "orders_v2", "?offset=1")
+    page.wait_for_selector("#chain:not([hidden]) #chain-list li")
+    assert page.locator("#chain-list li").evaluate_all("els => els.map(e => e.dataset.offset)") == ["0", "1"]
+    assert page.locator("#ev-tree details[data-path='headers']").count() == 1
+    shot(page, "chain-headers")
     assert not page.errors
 
 

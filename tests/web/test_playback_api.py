@@ -208,18 +208,18 @@ def test_slice_job_progress_cancel_and_finish(client, rec_dir, monkeypatch):
     from evlog.web import slicing
     monkeypatch.setattr(slicing, "TICK", 64)
     _numbered(rec_dir, "src", 50_000)
-    orig = slicing.Log.append_raw
+    orig = slicing.Log.append_rows
 
     def slow_append(self, *a, **kw):
         time.sleep(0.0005)
         return orig(self, *a, **kw)
-    monkeypatch.setattr(slicing.Log, "append_raw", slow_append)
+    monkeypatch.setattr(slicing.Log, "append_rows", slow_append)
     jid = client.post("/api/v1/recording/src/slice/jobs", json={"name": "part", "all_matching": True}).json["job_id"]
     wait_for(lambda: client.get(f"/api/v1/jobs/{jid}").json["done"] > 0)
     st = client.delete(f"/api/v1/jobs/{jid}", json={}).json
     assert st["state"] == "cancelled"
     assert not os.path.exists(os.path.join(rec_dir, "part"))          # nothing left behind
-    monkeypatch.setattr(slicing.Log, "append_raw", orig)
+    monkeypatch.setattr(slicing.Log, "append_rows", orig)
     jid = client.post("/api/v1/recording/src/slice/jobs",
                       json={"name": "part", "all_matching": True, "filter": "data.v < 1000"}).json["job_id"]
     st = wait_for(lambda: (j := client.get(f"/api/v1/jobs/{jid}").json)["state"] != "running" and j, 30)
@@ -270,3 +270,30 @@ def test_original_replay_speed_preset_applies_to_the_next_replay(client):
 
 def test_make_demo_is_untouched_by_the_jobs(rec_dir):
     assert os.path.isdir(make_demo(rec_dir, "again", n=5))
+
+
+def test_headers_of_format_v2_are_shown_chained_recorded_and_sliced(client, rec_dir):
+    """Per-event headers (engine format v2): in the events, in the chain, kept by slices."""
+    with Log.create(os.path.join(rec_dir, "v2"), "v2", start_time_ns=START_NS) as log:
+        log.append("Placed", {"qty": 1}, "api", headers={"event_id": "e1", "correlation_id": "k"})
+        log.append("Noise", {"n": 1}, "x")
+        log.append("Filled", {"qty": 1}, "exch", headers={"event_id": "e2", "correlation_id": "k", "causation_id": "e1"})
+    ev = client.get("/api/v1/recording/v2/event/2").json
+    assert ev["headers"] == {"event_id": "e2", "correlation_id": "k", "causation_id": "e1"}
+    assert "headers" not in client.get("/api/v1/recording/v2/event/1").json
+    c = client.get("/api/v1/recording/v2/chain?offset=2").json
+    assert c["correlation_id"] == "k" and [(e["offset"], e["depth"]) for e in c["events"]] == [(0, 0), (2, 1)]
+    assert client.post("/api/v1/recording/v2/slice", json={"name": "v2cut", "offsets": [0, 2]}).status_code == 201
+    assert client.get("/api/v1/recording/v2cut/event/1").json["headers"]["causation_id"] == "e1"
+    # recorded through the API
+    client.post("/api/v1/record/start", json={"session_name": "hdr"})
+    r = client.post("/api/v1/record/event", json={"events": [
+        {"event_name": "A", "headers": {"correlation_id": "q", "event_id": "1"}},
+        {"event_name": "B", "headers": {"correlation_id": "q", "event_id": "2", "causation_id": "1"}},
+        {"event_name": "C"}]})
+    assert r.status_code == 200 and r.json["recorded"] == 3
+    name = r.json["recording"]
+    assert client.post("/api/v1/record/event", json={"event_name": "D", "headers": {"k": 1}}).status_code == 400
+    client.post("/api/v1/record/stop", json={})
+    c = client.get(f"/api/v1/recording/{name}/chain?offset=1").json
+    assert [(e["event_name"], e["depth"]) for e in c["events"]] == [("A", 0), ("B", 1)]
