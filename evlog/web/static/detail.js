@@ -11,7 +11,7 @@
     first: 0, end: 0, total: 0, summary: null, limit: 100, filter: "",
     page: null, cursor: null, current: null, history: [],
     selected: new Set(), ranges: [], allMatching: false, lastClicked: null,
-    replay: null, status: null, epoch: 0, poll: null, seeking: false,
+    replay: null, status: null, epoch: 0, poll: null, seeking: false, seeks: 0, seeking_n: 0,
     setCursorLine: () => {}, live: null, broken: false,
   };
 
@@ -462,8 +462,11 @@
      carries a new epoch, and statuses of older epochs are ignored (no snap back). */
   async function seekReplay(body) {
     if (!S.replay || !live(S.status)) return;
-    const st = await control("seek", body);
-    if (st) S.epoch = st.epoch;
+    S.seeks++; S.seeking_n++;
+    try {
+      const st = await control("seek", body);
+      if (st) S.epoch = Math.max(S.epoch, st.epoch);
+    } finally { S.seeking_n--; }
   }
   function showStatus(st, fromControl) {
     if (!fromControl && st.epoch < S.epoch) return;   // a poll sent before the last seek
@@ -483,8 +486,10 @@
     $("rp-status").textContent = text;
     $("rp-behind").hidden = !st.behind;
     if (st.behind) $("rp-behind").textContent = `behind schedule: ${rate(st.achieved_speed)}x of ${st.speed}x`;
-    if (!live(st)) clearInterval(S.poll);
-    if (st.position !== null && st.position !== S.cursor && !S.seeking && live(st) && !fromControl) follow(st.position);
+    if (!live(st) && !fromControl) clearInterval(S.poll);
+    // the playhead follows the replay, to its last event when it finished between two polls
+    if (st.position !== null && st.position !== S.cursor && !S.seeking && !fromControl &&
+        (live(st) || st.state === "finished")) follow(st.position);
   }
   let following = false;
   async function follow(offset) {
@@ -497,8 +502,12 @@
   }
   async function pollReplay() {
     if (!S.replay) return;
-    try { showStatus(await api(`${V1}/replay/${S.replay}/status`), false); }
-    catch (e) { clearInterval(S.poll); toast(e.message, "error"); }
+    const seeks = S.seeks;
+    try {
+      const st = await api(`${V1}/replay/${S.replay}/status`);
+      if (seeks !== S.seeks || S.seeking_n > 0) return;   // a seek was sent meanwhile: this status is old
+      showStatus(st, false);
+    } catch (e) { clearInterval(S.poll); toast(e.message, "error"); }
   }
 
   // keyboard ---------------------------------------------------------------------------------------
