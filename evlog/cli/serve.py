@@ -2,6 +2,8 @@
 (the web dashboard)."""
 from __future__ import annotations
 
+import os
+
 import click
 
 from .. import ops
@@ -55,17 +57,28 @@ def demo(n_events: int, out_dir: str, pace: float, serve: bool | None, port: int
 
 
 @click.command()
-@click.argument("directory", default="recordings", type=click.Path(file_okay=False))
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--dir", "--recordings-dir", "dir_option", type=click.Path(file_okay=False),
+              help="The recordings folder (default: recordings), as the argument.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5556, show_default=True, type=int)
-@click.option("--token", default=None, help="Write token (default: $EVLOG_TOKEN, or generated off loopback).")
-def serve(directory: str, host: str, port: int, token: str | None) -> None:
+@click.option("--port", default="5556", show_default=True, help="1-65535.")
+@click.option("--token", default=None, help="Token (default: $EVLOG_TOKEN, or generated off loopback).")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Also answer this Host name (a LAN name); repeatable.")
+@click.option("--public-read", is_flag=True, help="Off loopback, let reads go without the token.")
+def serve(directory: str | None, dir_option: str | None, host: str, port: str, token: str | None,
+          allowed_hosts: tuple[str, ...], public_read: bool) -> None:
     """Start the web dashboard over a directory of recordings."""
-    web_serve = _web_serve()
-    if token is not None:
-        web_serve(directory, host, port, token=token)
-    else:
-        web_serve(directory, host, port)
+    if directory and dir_option and os.path.abspath(directory) != os.path.abspath(dir_option):
+        raise OpError("give the recordings folder once: as DIR or with --dir")
+    try:
+        port_n = int(port)
+    except ValueError:
+        port_n = 0
+    if not 1 <= port_n <= 65535:
+        raise OpError(f"--port must be a number from 1 to 65535, not {port!r}")
+    _web_serve()(directory or dir_option or "recordings", host, port_n, token=token,
+                 allowed_hosts=list(allowed_hosts), public_read=public_read)
 
 
 COMMANDS = [demo, serve]

@@ -11,19 +11,24 @@ __all__ = ["create_app", "serve"]
 
 
 def serve(directory: str = "recordings", host: str = "127.0.0.1", port: int = 5556,
-          token: str | None = None, require_token: bool | None = None) -> None:
+          token: str | None = None, require_token: bool | None = None, *,
+          allowed_hosts: list[str] | None = None, public_read: bool = False) -> None:
     """Run the dashboard (threaded werkzeug server, never in debug mode)."""
     token = token or os.environ.get("EVLOG_TOKEN") or None
-    app = create_app(directory, token=token, host=host, port=port, require_token=require_token)
+    app = create_app(directory, token=token, host=host, port=port, require_token=require_token,
+                     allowed_hosts=allowed_hosts, public_read=public_read)
     tok = app.config["EVLOG_TOKEN"]
     url_host = f"[{host}]" if ":" in host else host
-    print(f"evlog dashboard on http://{url_host}:{port}/ (recordings: {os.path.abspath(directory)})",
-          file=sys.stderr)
+    url = f"http://{url_host}:{port}/"
+    print(f"evlog dashboard on {url} (recordings: {os.path.abspath(directory)})", file=sys.stderr)
     if tok and tok != token:
-        print(f"write token (send as X-Evlog-Token): {tok}", file=sys.stderr)
+        print(f"token (send as X-Evlog-Token): {tok}", file=sys.stderr)
     elif not tok:
         print("writes allowed without a token (loopback only)", file=sys.stderr)
     if not is_loopback(host):
-        print("warning: reachable beyond this machine; writes need the token", file=sys.stderr)
+        reads = "reads are public (--public-read)" if public_read else "reads need it too"
+        print(f"warning: reachable beyond this machine; writes need the token, {reads}", file=sys.stderr)
+        if tok and not public_read:
+            print(f"open {url}?token={tok} (the link sets a cookie for reading)", file=sys.stderr)
     from werkzeug.serving import run_simple
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)

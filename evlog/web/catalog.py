@@ -6,6 +6,7 @@ import datetime as _dt
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -63,15 +64,32 @@ def dir_size(path: str) -> int:
 
 
 def event_json(r: Record, *, with_data: bool = True) -> dict:
-    """One event as the API shows it (the original's keys plus offset and absolute time)."""
+    """One event as the API shows it (the original's keys plus offset and absolute time, and
+    `headers` when the record has any: format v2's per-event headers)."""
     d: dict[str, Any] = {
         "offset": r.offset, "event_name": r.name, "source": r.source,
         "timestamp_offset_ms": r.monotonic / 1e6, "monotonic_ns": r.monotonic,
         "timestamp": iso(r.timestamp), "timestamp_ns": r.timestamp,
     }
+    headers = getattr(r, "headers", None)
+    if headers:
+        d["headers"] = dict(headers)   # str -> str
     if with_data:
         d["event_data"] = to_json_mode(r.data)
     return d
+
+
+def original_duration(ms: float) -> str:
+    """The original tool's duration text: 12.3s, or 4m 5s from a minute on."""
+    s = ms / 1000
+    if s < 60:
+        return f"{s:.1f}s"
+    return f"{int(s // 60)}m {int(s % 60)}s"
+
+
+def relative_message(text: str, root: str) -> str:
+    """An error message without the server's paths: the recordings folder's prefix removed."""
+    return text.replace(root + os.sep, "").replace(root, ".")
 
 
 class Catalog:
@@ -83,6 +101,20 @@ class Catalog:
         self._lock = threading.Lock()
         self._info: dict[str, tuple[Signature, dict]] = {}
         self._legacy: dict[str, tuple[Signature, SegmentSummary, list[tuple[int, int]]]] = {}
+        self._memo: dict[tuple[str, str], tuple[Signature, Any]] = {}
+
+    def memo(self, path: str, key: str, compute: Callable[[], Any]) -> Any:
+        """`compute()` for the recording at `path`, kept until its files change (one value per
+        recording and key: bounded by the folder)."""
+        sig = signature(path)
+        with self._lock:
+            hit = self._memo.get((path, key))
+        if hit is not None and hit[0] == sig:
+            return hit[1]
+        value = compute()
+        with self._lock:
+            self._memo[(path, key)] = (sig, value)
+        return value
 
     # listing --------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -117,18 +149,25 @@ class Catalog:
         try:
             with self.open_path(path) as rec:
                 s = self.summary(rec)
+                duration = (s.last_mono or 0) / 1e6 if s.count else 0.0
                 info = {
                     "name": name, "filename": name, "format": rec.format,
                     "session_name": rec.session_name,
                     "start_time": iso(rec.start_time_ns), "start_time_ns": rec.start_time_ns,
-                    "duration_ms": (s.last_mono or 0) / 1e6 if s.count else 0.0,
-                    "total_events": s.count, "event_types": len(s.names),
+                    "duration_ms": duration, "total_events": s.count, "event_types": len(s.names),
                     "size_bytes": _size(path, sig), "error": None,
+                    # the original tool's keys of GET /api/recordings
+                    "created_at": _dt.datetime.fromtimestamp(rec.start_time_ns / 1e9, tz=_dt.timezone.utc)
+                    .strftime("%Y-%m-%d %H:%M:%S"),
+                    "duration": original_duration(duration), "event_count": s.count,
+                    "unique_events": len(s.names),
                 }
         except Exception as exc:  # noqa: BLE001 - a damaged recording is listed, with its error
+            message = relative_message((str(exc).splitlines() or [type(exc).__name__])[0], self.root)
             info = {"name": name, "filename": name, "format": "unknown", "session_name": name,
                     "start_time": None, "start_time_ns": None, "duration_ms": 0.0, "total_events": 0,
-                    "event_types": 0, "size_bytes": _size(path, sig), "error": str(exc).splitlines()[0]}
+                    "event_types": 0, "size_bytes": _size(path, sig), "error": message,
+                    "created_at": None, "duration": "0s", "event_count": 0, "unique_events": 0}
         with self._lock:
             self._info[name] = (sig, info)
         return info
@@ -139,6 +178,9 @@ class Catalog:
         with self._lock:
             for gone in set(self._info) - set(names):
                 del self._info[gone]
+            paths = {os.path.join(self.root, n) for n in names}
+            for key in [k for k in self._memo if os.path.dirname(k[0]) == self.root and k[0] not in paths]:
+                del self._memo[key]
         return infos
 
     # opening ----------------------------------------------------------------------
@@ -206,6 +248,44 @@ class Catalog:
         }
 
 
+class _Stop(Exception):
+    pass
+
+
+class BudgetedWhere:
+    """A `where` for `read` that ends the read once `deadline` (time.monotonic) has passed,
+    without losing events: a reader tests a whole chunk of records before it yields them, so
+    the offsets accepted but not consumed yet are remembered, and `resume()` is where a next
+    read must start (the first of them, else the record that was not tested). It always moves
+    on: it stops only after testing a record and, if some were accepted, after one was consumed."""
+
+    def __init__(self, where: Callable[[Record], bool] | None, deadline: float) -> None:
+        self.where = where
+        self.deadline = deadline
+        self.pending: deque[int] = deque()
+        self.stop_at: int | None = None
+        self.tested = 0
+        self.took = 0
+
+    def __call__(self, r: Record) -> bool:
+        if self.tested and (self.took or not self.pending) and time.monotonic() > self.deadline:
+            self.stop_at = r.offset
+            raise _Stop
+        self.tested += 1
+        ok = self.where is None or self.where(r)
+        if ok:
+            self.pending.append(r.offset)
+        return ok
+
+    def consumed(self, r: Record) -> None:
+        self.took += 1
+        if self.pending and self.pending[0] == r.offset:
+            self.pending.popleft()
+
+    def resume(self) -> int:
+        return self.pending[0] if self.pending else self.stop_at  # type: ignore[return-value]
+
+
 def page(rec: EvlogRecording | LegacyRecording, offset: int, limit: int, read_kwargs: dict | None,
          budget_s: float = 2.0, from_mono: int | None = None) -> dict:
     """A page of events from `offset` (or the first at `from_mono` ns): at most `limit` events.
@@ -216,46 +296,101 @@ def page(rec: EvlogRecording | LegacyRecording, offset: int, limit: int, read_kw
     kwargs = dict(read_kwargs or {})
     where: Callable[[Record], bool] | None = kwargs.pop("where", None)
     deadline = time.monotonic() + budget_s
-    seen = [offset - 1]
-    stopped = [False]
-
-    def check(r: Record) -> bool:
-        seen[0] = r.offset
-        if where is not None and not where(r):
-            if time.monotonic() > deadline:
-                stopped[0] = True
-                raise _Stop
-            return False
-        return True
-
+    check = BudgetedWhere(where, deadline) if where is not None else None
+    stopped = False
     events: list[dict] = []
     more = False
+    next_offset = offset
     end = None if (kwargs or where or from_mono is not None) else offset + limit + 1
-    it = rec.read(offset, end, start_mono=from_mono, where=check if where else None, **kwargs)
+    it = rec.read(offset, end, start_mono=from_mono, where=check, **kwargs)
     try:
         for r in it:
             if len(events) == limit:
                 more = True
                 break
+            if check is not None:
+                check.consumed(r)
             events.append(event_json(r))
-            seen[0] = r.offset
+            next_offset = r.offset + 1
             if kwargs and time.monotonic() > deadline and len(events) < limit:
-                stopped[0] = True
-                more = True
+                stopped = more = True
                 break
     except _Stop:
-        more = True
+        stopped = more = True
+        next_offset = check.resume() if check is not None else next_offset
     finally:
         close = getattr(it, "close", None)
         if close:
             close()
-    next_offset = (events[-1]["offset"] + 1 if events else offset) if not stopped[0] else seen[0] + 1
     return {"offset": events[0]["offset"] if events else offset, "limit": limit, "events": events,
-            "next_offset": next_offset if more else None, "complete": not stopped[0]}
+            "next_offset": next_offset if more else None, "complete": not stopped}
 
 
-class _Stop(Exception):
-    pass
+def page_before(rec: EvlogRecording | LegacyRecording, before: int, limit: int, read_kwargs: dict | None,
+                budget_s: float = 2.0) -> dict:
+    """The page of at most `limit` events just before offset `before` (read backwards), in
+    ascending order; `prev_offset` is where an earlier page would end (None at the start)."""
+    kwargs = dict(read_kwargs or {})
+    where: Callable[[Record], bool] | None = kwargs.pop("where", None)
+    deadline = time.monotonic() + budget_s
+    events: list[dict] = []
+    stopped = False
+    lowest = before
+    it = rec.read(None, before, reverse=True, **kwargs)
+    more = False
+    try:
+        for r in it:
+            lowest = r.offset
+            if where is not None and not where(r):
+                if time.monotonic() > deadline:
+                    stopped = more = True
+                    break
+                continue
+            if len(events) == limit:
+                more = True
+                break
+            events.append(event_json(r))
+            if (kwargs or where) and time.monotonic() > deadline and len(events) < limit:
+                stopped = more = True
+                break
+    finally:
+        close = getattr(it, "close", None)
+        if close:
+            close()
+    events.reverse()
+    prev = (events[0]["offset"] if events else lowest) if not stopped else lowest
+    return {"offset": events[0]["offset"] if events else before, "limit": limit, "events": events,
+            "prev_offset": prev if more else None, "next_offset": before, "complete": not stopped}
+
+
+def count_matches(rec: EvlogRecording | LegacyRecording, summary: SegmentSummary, read_kwargs: dict,
+                  start: int, budget_s: float = 2.0) -> dict:
+    """How many events match a filter: from the index when the filter is on names only or on
+    sources only (exact, at once), else by scanning from `start` for at most `budget_s`
+    (`next_offset` says where to go on; None once the scan reached the end)."""
+    from ..segments.reader import name_predicate
+    kwargs = dict(read_kwargs)
+    if "where" not in kwargs and len(kwargs) == 1:
+        field, counts = ("names", summary.names) if "names" in kwargs else ("sources", summary.sources)
+        ok = name_predicate(kwargs[field])
+        return {"count": sum(c for k, c in counts.items() if ok(k)), "scanned_from": start,
+                "next_offset": None, "complete": True, "from_index": True}
+    check = BudgetedWhere(kwargs.pop("where", None), time.monotonic() + budget_s)
+    n = 0
+    stopped = False
+    it = rec.read(start, where=check, **kwargs)
+    try:
+        for r in it:
+            check.consumed(r)
+            n += 1
+    except _Stop:
+        stopped = True
+    finally:
+        close = getattr(it, "close", None)
+        if close:
+            close()
+    return {"count": n, "scanned_from": start, "next_offset": check.resume() if stopped else None,
+            "complete": not stopped, "from_index": False}
 
 
 def _size(path: str, sig: Signature) -> int:

@@ -1,11 +1,12 @@
-"""HTML pages: the recordings list, a recording's detail, the diff. Data comes from the API."""
+"""HTML pages: the recordings list (rendered on the server, enhanced by list.js), a recording's
+playback view and the diff (drawn by their scripts from the API)."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 
-from .api import catalog
+from .api import catalog, listing
 
 bp = Blueprint("pages", __name__)
 
@@ -16,7 +17,9 @@ def _ctx() -> dict:
 
 @bp.get("/")
 def index() -> Any:
-    return render_template("index.html", **_ctx())
+    data = listing()
+    data["recordings"].sort(key=lambda r: r["start_time_ns"] or 0, reverse=True)
+    return render_template("index.html", **data, **_ctx())
 
 
 @bp.get("/recording/<name>")

@@ -4,8 +4,8 @@ speed. Each delivered record goes to a buffer the browser polls and, optionally,
 (webhook players) through the shared `evlog.replay.HttpSink`: retries and a report of failures."""
 from __future__ import annotations
 
-import itertools
 import json
+import secrets
 import threading
 import time
 from collections import deque
@@ -18,6 +18,8 @@ from .catalog import event_json
 MIN_SPEED, MAX_SPEED = 0.1, 100.0
 BUFFER = 2000
 MAX_FAILURES = 100
+RATE_WINDOW_NS = 2_000_000_000   # the achieved rate is measured over the last 2 s of deliveries
+BEHIND = 0.8                     # behind schedule: achieved below 80% of the asked speed
 
 
 def check_speed(value: Any) -> float:
@@ -63,18 +65,34 @@ class BrowserSink:
         self.buffer: deque[tuple[int, dict]] = deque(maxlen=BUFFER)
         self.seq = 0
         self.delivered = 0
-        self.position: int | None = None   # offset of the last delivered event
+        self.position: int | None = None   # offset of the last delivered event (or the seek target)
         self.position_mono = 0
+        self.samples: deque[tuple[int, int]] = deque(maxlen=4096)   # (wall ns, recording ns) per delivery
 
     def send(self, record: Any) -> None:
         event = event_json(record)
         if self.http is not None:
             self.http.send(json.dumps(event).encode(), record.offset)
+        now = time.monotonic_ns()
         with self._lock:
             self.seq += 1
             self.buffer.append((self.seq, event))
             self.position, self.position_mono = record.offset, record.monotonic
             self.delivered += 1
+            samples = self.samples
+            samples.append((now, record.monotonic))
+            while len(samples) > 2 and now - samples[0][0] > RATE_WINDOW_NS:
+                samples.popleft()
+
+    def achieved_speed(self) -> float | None:
+        """Recording time advanced per wall-clock time over the last deliveries (None until
+        they span 0.2 s). Call with the lock held."""
+        if len(self.samples) < 2:
+            return None
+        (w0, m0), (w1, m1) = self.samples[0], self.samples[-1]
+        if w1 - w0 < 200_000_000:
+            return None
+        return (m1 - m0) / (w1 - w0)
 
     def after(self, seq: int, limit: int) -> list[dict]:
         with self._lock:
@@ -93,13 +111,11 @@ class Replay:
     """One replay of a recording, run by `evlog.replay.run_replay` in a thread and steered
     through a `ReplayControl` from request threads."""
 
-    _ids = itertools.count(1)
-
     def __init__(self, name: str, open_recording: Callable[[], Any], total: int, *,
                  speed: float = 1.0, start_offset: int = 0, paused: bool = False,
                  http: HttpTargets | None = None, filter_text: str | None = None,
                  clock: Any = None) -> None:
-        self.id = str(next(self._ids))
+        self.id = secrets.token_urlsafe(12)   # unguessable: the id is what steers the replay
         self.name = name
         self._open = open_recording
         self.total = total
@@ -114,6 +130,7 @@ class Replay:
         self._done: str | None = None      # finished / stopped / failed, once the thread ended
         self.error: str | None = None
         self.started_at = time.time()
+        self.epoch = 0        # +1 on each seek: a page ignores statuses of an older epoch
         self.control = _control(paused)
         self._start(start_offset)
 
@@ -147,13 +164,26 @@ class Replay:
     def _live(self) -> bool:
         return self.state in ("playing", "paused")
 
+    def _restart_rate(self) -> None:
+        with self._lock:
+            self.sink.samples.clear()
+
     def pause(self) -> None:
         if self._live():
             self.control.pause()
+            self._restart_rate()
 
     def resume(self) -> None:
         if self._live():
+            self._restart_rate()
             self.control.resume()
+
+    def toggle(self) -> None:
+        """Pause if playing, resume if paused (the original tool's /api/replay/pause)."""
+        if self.state == "paused":
+            self.resume()
+        else:
+            self.pause()
 
     def step(self) -> None:
         if self._live():
@@ -161,12 +191,21 @@ class Replay:
 
     def set_speed(self, speed: Any) -> None:
         self.speed = check_speed(speed)
+        self._restart_rate()
         self.control.set_speed(self.speed)
 
-    def seek(self, offset: int) -> None:
-        """Go on from `offset`; a finished replay restarts there (keeping its paused state)."""
+    def seek(self, offset: int, position_ns: int | None = None) -> None:
+        """Go on from `offset`; a finished replay restarts there (keeping its paused state).
+
+        The position reported is the seek target at once (`position_ns`: its recording time),
+        so a paused replay does not show its old position until the next event is delivered."""
         offset = max(0, int(offset))
         with self._lock:
+            self.epoch += 1
+            self.sink.position = offset
+            if position_ns is not None:
+                self.sink.position_mono = position_ns
+            self.sink.samples.clear()
             restart = self._done == "finished" and not self._stopped
             if restart:
                 self.control = _control(self.control.paused)
@@ -185,11 +224,14 @@ class Replay:
     def status(self) -> dict:
         sink = self.sink
         with self._lock:
+            achieved = sink.achieved_speed()
             d = {"replay_id": self.id, "recording": self.name, "speed": self.speed,
                  "position": sink.position, "position_ms": sink.position_mono / 1e6,
                  "delivered": sink.delivered, "total": self.total, "filter": self.filter,
-                 "last_seq": sink.seq, "error": self.error}
+                 "last_seq": sink.seq, "error": self.error, "epoch": self.epoch,
+                 "achieved_speed": round(achieved, 3) if achieved is not None else None}
         d["state"] = self.state
+        d["behind"] = bool(d["state"] == "playing" and achieved is not None and achieved < BEHIND * self.speed)
         if self.http is not None:
             d["http"] = self.http.report()
         return d
@@ -205,6 +247,7 @@ class ReplayManager:
         self._lock = threading.Lock()
         self._replays: dict[str, Replay] = {}
         self.limit = limit
+        self.preset_speed: float | None = None   # the original's /api/replay/speed with no replay running
 
     def add(self, replay: Replay) -> Replay:
         with self._lock:

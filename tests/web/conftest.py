@@ -27,6 +27,7 @@ def app(rec_dir):
     yield app
     app.extensions["evlog_replays"].stop_all()
     app.extensions["evlog_sessions"].close_all()
+    app.extensions["evlog_jobs"].cancel_all()
 
 
 @pytest.fixture
@@ -65,11 +66,12 @@ class LiveServer:
 @pytest.fixture
 def live_server(rec_dir) -> Iterator[LiveServer]:
     app = create_app(rec_dir)
-    app.config["EVLOG_ALLOWED_HOSTS"] = None   # the port is known only once bound
+    app.config["EVLOG_HOST_POLICY"] = None   # the port is known only once bound
     srv = LiveServer(app)
-    from evlog.web.security import allowed_hosts
-    app.config["EVLOG_ALLOWED_HOSTS"] = allowed_hosts("127.0.0.1", srv.port)
+    from evlog.web.security import HostPolicy
+    app.config["EVLOG_HOST_POLICY"] = HostPolicy("127.0.0.1", srv.port)
     yield srv
     srv.stop()
     app.extensions["evlog_replays"].stop_all()
     app.extensions["evlog_sessions"].close_all()
+    app.extensions["evlog_jobs"].cancel_all()

@@ -3,11 +3,25 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable
+from typing import Any
 
 from evlog.demo import trading_session
 from evlog.segments import Log
 
-START_NS = 1_760_263_200_000_000_000   # 2025-10-12T10:00:00Z
+START_NS = 1_760_263_200_000_000_000
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """The first true value of `pred()`, polled until `timeout` (AssertionError then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")   # 2025-10-12T10:00:00Z
 XSS = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
 
 

@@ -38,13 +38,15 @@ const Charts = (() => {
   /* histogram: bins [{start_ms, end_ms, count}]; onpick(ms) on click; ondrag(ms) while dragging; returns a cursor setter */
   function histogram(container, bins, opts = {}) {
     container.replaceChildren();
-    const width = 900, height = 170, pad = { l: 48, r: 10, t: 10, b: 24 };
+    // drawn at the container's own width (no scaling: a thin strip stays thin on a wide screen)
+    const width = Math.max(300, Math.round(container.clientWidth || 900)), height = opts.height || 170;
+    const pad = { l: 48, r: 10, t: 6, b: 18 };
     const max = Math.max(1, ...bins.map(b => b.count));
     const s = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "histogram", role: "img" });
     const iw = width - pad.l - pad.r, ih = height - pad.t - pad.b;
     const bw = iw / Math.max(bins.length, 1);
     const t0 = bins.length ? bins[0].start_ms : 0, t1 = bins.length ? bins[bins.length - 1].end_ms : 1;
-    for (const frac of [0, 0.5, 1]) {
+    for (const frac of height < 100 ? [0, 1] : [0, 0.5, 1]) {
       const y = pad.t + ih - ih * frac;
       s.append(svg("line", { x1: pad.l, x2: width - pad.r, y1: y, y2: y, class: "gridline" }));
       const lab = svg("text", { x: pad.l - 6, y: y + 4, "text-anchor": "end", class: "axis" });
@@ -62,6 +64,7 @@ const Charts = (() => {
     for (const frac of [0, 0.25, 0.5, 0.75, 1]) {
       const lab = svg("text", { x: pad.l + iw * frac, y: height - 6, "text-anchor": frac === 0 ? "start" : frac === 1 ? "end" : "middle", class: "axis" });
       lab.textContent = ((t0 + (t1 - t0) * frac) / 1000).toFixed(1) + " s";
+      lab.setAttribute("y", height - 4);
       s.append(lab);
     }
     const cursor = svg("line", { x1: pad.l, x2: pad.l, y1: pad.t, y2: pad.t + ih, class: "cursor", visibility: "hidden" });

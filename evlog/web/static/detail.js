@@ -1,116 +1,285 @@
-/* Recording detail: charts, paged timeline with server-side filter, event data, selection → new
-   recording, replay driven by the server's scheduler, and live updates. */
+/* Recording playback view. One playhead (`S.cursor`, an event offset) is shared by the timeline
+   (highlighted, followed), the histogram (red line), the position slider and the server-side
+   replay (moving the playhead seeks a running replay; a running replay moves the playhead).
+   The URL holds the recording, the playhead (offset) and the filter. */
 "use strict";
 (() => {
-  const { api, el, fmtDuration, fmtNum, fmtBytes, fmtDate, toast, needToken, recUrl } = EV;
+  const { V1, api, el, fmtDuration, fmtNum, fmtBytes, fmtDate, pct, toast, needToken, recUrl, busyButton, jsonTree, copyText, inField } = EV;
   const NAME = document.body.dataset.name;
   const $ = id => document.getElementById(id);
-  const state = {
-    offset: 0, limit: 100, filter: "", page: null, history: [], total: 0, firstOffset: 0,
-    selected: new Set(), ranges: [], allMatching: false, lastClicked: null, current: null,
-    replay: null, seq: 0, poll: null, setCursor: () => {}, summary: null, seeking: false,
+  const S = {
+    first: 0, end: 0, total: 0, summary: null, limit: 100, filter: "",
+    page: null, cursor: null, current: null, history: [],
+    selected: new Set(), ranges: [], allMatching: false, lastClicked: null,
+    replay: null, status: null, epoch: 0, poll: null, seeking: false, seeks: 0, seeking_n: 0,
+    setCursorLine: () => {}, live: null, broken: false,
   };
 
-  // header, charts ------------------------------------------------------------------
+  // header, charts ------------------------------------------------------------------------
   async function loadSummary() {
     const s = await api(recUrl(NAME, "/summary"));
-    const grew = state.summary && s.total_events !== state.summary.total_events;
-    state.summary = s;
-    state.total = s.total_events;
-    state.firstOffset = s.first_offset;
+    const grew = S.summary && s.total_events !== S.summary.total_events;
+    S.summary = s; S.total = s.total_events; S.first = s.first_offset; S.end = s.end_offset;
     $("live-badge").hidden = !s.live;
     $("tt").hidden = !s.eventsourcing;
-    const meta = $("meta");
     const item = (k, v) => [el("dt", { text: k }), el("dd", { text: v })];
-    meta.replaceChildren(...[
+    $("meta").replaceChildren(...[
       item("Session", s.session_name), item("Start", fmtDate(s.start_time)), item("Duration", fmtDuration(s.duration_ms)),
       item("Events", fmtNum(s.total_events)), item("Types", fmtNum(Object.keys(s.names).length)),
       item("Format", s.format), item("Stored", fmtBytes(s.stored_bytes)),
     ].flat());
     Charts.bars($("chart-types"), Object.entries(s.names), { onclick: name => setFilter(JSON.stringify(name)) });
-    $("rp-seek").max = Math.max(0, s.end_offset - 1);
+    $("rp-seek").min = S.first; $("rp-seek").max = Math.max(S.first, S.end - 1);
     return grew;
   }
+  let bins = null;
   async function loadHistogram() {
-    const h = await api(recUrl(NAME, "/histogram?bins=120"));
-    state.setCursor = Charts.histogram($("chart-time"), h.bins, {
-      onpick: ms => jumpToTime(ms),
-      ondrag: ms => seekReplay({ position_ms: ms }),
-    });
+    bins = (await api(recUrl(NAME, "/histogram?bins=160"))).bins;
+    drawHistogram();
   }
-  for (const f of ["json", "jsonl", "csv"]) $("exp-" + f).href = recUrl(NAME, "/export?format=" + f);
+  function drawHistogram() {
+    if (!bins) return;
+    S.setCursorLine = Charts.histogram($("chart-time"), bins, { height: 52, onpick: jumpToTime, ondrag: jumpToTime });
+    S.setCursorLine(S.current ? S.current.timestamp_offset_ms : null);
+  }
+  window.addEventListener("resize", () => { clearTimeout(drawHistogram.t); drawHistogram.t = setTimeout(drawHistogram, 150); });
+  function updateExports() {
+    for (const f of ["json", "jsonl", "csv"]) {
+      const q = new URLSearchParams({ format: f });
+      if (S.filter) q.set("filter", S.filter);
+      $("exp-" + f).href = recUrl(NAME, "/export?" + q);
+    }
+    $("exp-scope").textContent = S.filter ? " (filtered)" : "";
+  }
+  function broken(message) {
+    S.broken = true;
+    clearInterval(S.live);
+    $("rec-error").hidden = false;
+    $("rec-error").textContent = "This recording cannot be read: " + message;
+    document.body.classList.add("broken");   // the controls are greyed out: nothing to play
+    document.body.dataset.ready = "error";
+  }
 
-  // timeline -----------------------------------------------------------------------------
-  let inflight = null;
-  async function loadPage(offset, extra = "") {
+  // URL state (deep links) -------------------------------------------------------------------
+  let urlTimer = null;
+  function saveUrl() {
+    clearTimeout(urlTimer);
+    urlTimer = setTimeout(() => {
+      const q = new URLSearchParams();
+      if (S.cursor !== null) q.set("offset", S.cursor);
+      if (S.filter) q.set("filter", S.filter);
+      if (S.limit !== 100) q.set("limit", S.limit);
+      history.replaceState(null, "", location.pathname + (q.toString() ? "?" + q : ""));
+    }, 120);
+  }
+
+  // pages ------------------------------------------------------------------------------------
+  let inflight = null, busyTimer = null;
+  function busy(on) {
+    clearTimeout(busyTimer);
+    if (on) busyTimer = setTimeout(() => { $("filter-msg").textContent = "scanning…"; $("filter-cancel").hidden = false; }, 300);
+    else $("filter-cancel").hidden = true;
+  }
+  /* Load a page: {offset} forward, {before} backwards, {from_ms} from a time; `append` adds
+     the events to the current (partial) page. Returns the page, or null if aborted. */
+  async function load(where, { append = false } = {}) {
     if (inflight) inflight.abort();
-    inflight = new AbortController();
-    const q = new URLSearchParams({ offset: Math.max(0, offset), limit: state.limit });
-    if (state.filter) q.set("filter", state.filter);
+    const ctl = inflight = new AbortController();
+    const q = new URLSearchParams({ limit: append ? S.limit - S.page.events.length : S.limit });
+    for (const [k, v] of Object.entries(where)) q.set(k, typeof v === "number" ? (k === "from_ms" ? v.toFixed(3) : v) : v);
+    if (S.filter) q.set("filter", S.filter);
+    busy(true);
     try {
-      const p = await api(recUrl(NAME, "?" + q + extra), { signal: inflight.signal });
-      state.page = p;
-      state.offset = p.offset;
-      $("filter-msg").textContent = state.filter ? (p.events.length ? "" : "no matching events from here") : "";
+      const p = await api(recUrl(NAME, "?" + q), { signal: ctl.signal });
+      if (append) {
+        S.page.events.push(...p.events);
+        S.page.next_offset = p.next_offset; S.page.complete = p.complete;
+      } else S.page = p;
+      S.page.scanned_to = p.complete ? null : p.next_offset;
       $("filter").classList.remove("bad");
       renderPage();
+      return S.page;
     } catch (e) {
-      if (e.name === "AbortError") return;
-      if (e.status === 400 && state.filter) { $("filter-msg").textContent = e.message; $("filter").classList.add("bad"); }
+      if (e.name === "AbortError") return null;
+      if (e.status === 400 && S.filter) { $("filter-msg").textContent = e.message; $("filter").classList.add("bad"); }
+      else if (e.status === 400 || e.status === 404) broken(e.message);
       else toast(e.message, "error");
+      return null;
+    } finally {
+      if (inflight === ctl) { inflight = null; busy(false); }
     }
+  }
+  function pageStart(offset) {
+    return S.first + Math.floor(Math.max(0, offset - S.first) / S.limit) * S.limit;
+  }
+  function onPage(offset) {
+    const evs = S.page ? S.page.events : [];
+    return evs.length > 0 && evs[0].offset <= offset && offset <= evs[evs.length - 1].offset && evs.some(e => e.offset === offset);
+  }
+  /* Move the playhead to `offset` (loading its page), optionally seeking the replay. */
+  async function moveTo(offset, { seek = true, follow = true } = {}) {
+    offset = Math.max(S.first, Math.min(offset, S.end - 1));
+    if (!onPage(offset)) {
+      const p = await load(S.filter ? { offset } : { offset: pageStart(offset) });
+      if (!p) return;
+      if (S.filter) S.history = [];
+      if (!onPage(offset)) offset = p.events.length ? p.events[0].offset : offset;
+    }
+    setCursor(offset, { follow });
+    if (seek) seekReplay({ offset });
+  }
+  function setCursor(offset, { follow = true } = {}) {
+    S.cursor = offset;
+    const ev = S.page && S.page.events.find(e => e.offset === offset);
+    document.querySelectorAll("#timeline tr.current").forEach(tr => tr.classList.remove("current"));
+    const tr = document.querySelector(`#timeline tr[data-offset="${offset}"]`);
+    if (tr) { tr.classList.add("current"); if (follow) tr.scrollIntoView({ block: "nearest" }); }
+    if (!S.seeking) $("rp-seek").value = offset;
+    if (ev) showEvent(ev);
+    S.setCursorLine(ev ? ev.timestamp_offset_ms : null);
+    saveUrl();
+  }
+  async function step(delta) {
+    const evs = S.page ? S.page.events : [];
+    const i = evs.findIndex(e => e.offset === S.cursor);
+    const j = i < 0 ? (delta > 0 ? 0 : evs.length - 1) : i + delta;
+    if (j >= 0 && j < evs.length) { setCursor(evs[j].offset); seekReplay({ offset: evs[j].offset }); return; }
+    if (delta > 0 && S.page && S.page.next_offset !== null) {
+      const p = await nextPage();
+      if (p && p.events.length) { setCursor(p.events[0].offset); seekReplay({ offset: p.events[0].offset }); }
+    } else if (delta < 0 && evs.length && evs[0].offset > S.first) {
+      const p = await prevPage();
+      if (p && p.events.length) { const last = p.events[p.events.length - 1]; setCursor(last.offset); seekReplay({ offset: last.offset }); }
+    }
+  }
+  async function nextPage() {
+    const p = S.page;
+    if (!p || p.next_offset === null) return null;
+    S.history.push(p.offset);
+    return load({ offset: p.next_offset });
+  }
+  async function prevPage() {
+    const p = S.page;
+    if (!p) return null;
+    const firstShown = p.events.length ? p.events[0].offset : p.offset;
+    if (firstShown <= S.first) return null;
+    if (!S.filter) return load({ offset: Math.max(S.first, pageStart(firstShown) - S.limit) });
+    return load({ before: firstShown });   // filtered: read backwards from the page's first event
   }
   function preview(data) {
     const s = JSON.stringify(data);
-    return s === undefined ? "" : s.length > 120 ? s.slice(0, 119) + "…" : s;
+    return s === undefined ? "" : s.length > 140 ? s.slice(0, 139) + "…" : s;
   }
-  function isSelected(off) {
-    return state.selected.has(off) || state.ranges.some(([a, b]) => a <= off && off <= b);
-  }
+  function isSelected(off) { return S.selected.has(off) || S.ranges.some(([a, b]) => a <= off && off <= b); }
   function renderPage() {
-    const p = state.page;
+    const p = S.page;
     const tbody = document.querySelector("#timeline tbody");
     tbody.replaceChildren(...p.events.map(ev => {
       const cb = el("input", { type: "checkbox", "aria-label": "select event " + ev.offset });
-      cb.checked = state.allMatching || isSelected(ev.offset);
-      cb.disabled = state.allMatching;
+      cb.checked = S.allMatching || isSelected(ev.offset);
+      cb.disabled = S.allMatching;
       cb.addEventListener("click", e => { e.stopPropagation(); toggle(ev.offset, cb.checked, e.shiftKey); });
-      const tr = el("tr", { "data-offset": ev.offset, class: ev.offset === state.current ? "current" : "" },
+      const tr = el("tr", { "data-offset": ev.offset, class: ev.offset === S.cursor ? "current" : "" },
         el("td", { class: "cb" }, cb),
         el("td", { class: "num", text: ev.offset }),
-        el("td", { class: "num", text: (ev.timestamp_offset_ms / 1000).toFixed(3) + " s" }),
+        el("td", { class: "num", text: (ev.timestamp_offset_ms / 1000).toFixed(3) }),
         el("td", { class: "name", text: ev.event_name }),
         el("td", { class: "muted", text: ev.source }),
         el("td", { class: "preview", text: preview(ev.event_data) }));
-      tr.addEventListener("click", () => showEvent(ev));
+      tr.addEventListener("click", () => { setCursor(ev.offset, { follow: false }); seekReplay({ offset: ev.offset }); });
       return tr;
     }));
     const first = p.events.length ? p.events[0].offset : p.offset;
     const last = p.events.length ? p.events[p.events.length - 1].offset : p.offset;
     $("pg-info").textContent = p.events.length
-      ? `#${fmtNum(first)} – #${fmtNum(last)} of ${fmtNum(state.total)}${state.filter ? " (filtered)" : ""}${p.complete ? "" : " · still searching"}`
-      : "no events";
+      ? `#${fmtNum(first)} – #${fmtNum(last)} of ${fmtNum(S.total)}${S.filter ? " (filtered)" : ""}` : "";
     $("pg-next").disabled = p.next_offset === null;
-    $("pg-prev").disabled = state.filter ? state.history.length === 0 : first <= state.firstOffset;
+    $("pg-prev").disabled = first <= S.first;
     $("sel-page").checked = p.events.length > 0 && p.events.every(e => isSelected(e.offset));
+    filterState();
   }
+  /* What the page says about the filter: honest about a scan stopped by its time budget. */
+  function filterState() {
+    const p = S.page, msg = $("filter-msg");
+    const partial = !p.complete;
+    $("filter-continue").hidden = !partial;
+    msg.classList.toggle("partial", partial);
+    if (!S.filter) { msg.textContent = ""; return; }
+    if (partial) {
+      const upto = p.scanned_to !== null && p.scanned_to !== undefined ? p.scanned_to : p.next_offset;
+      const done = pct(upto - S.first, S.total);
+      msg.textContent = p.events.length
+        ? `partial page: scanned to #${fmtNum(upto)} (${done.toFixed(0)}%)`
+        : `partial scan: no match before #${fmtNum(upto)} (${done.toFixed(0)}% scanned)`;
+    } else msg.textContent = p.events.length ? "" : "no matching events from here";
+  }
+  $("filter-continue").addEventListener("click", () => {
+    const p = S.page;
+    if (!p || p.complete) return;
+    if (p.events.length < S.limit) load({ offset: p.next_offset }, { append: p.events.length > 0 });
+    else nextPage();
+  });
+  $("filter-cancel").addEventListener("click", () => { if (inflight) inflight.abort(); busy(false); $("filter-msg").textContent = "cancelled"; });
+
+  // the inspector ----------------------------------------------------------------------------
   function showEvent(ev) {
-    state.current = ev.offset;
-    document.querySelectorAll("#timeline tr.current").forEach(tr => tr.classList.remove("current"));
-    const tr = document.querySelector(`#timeline tr[data-offset="${ev.offset}"]`);
-    if (tr) tr.classList.add("current");
+    S.current = ev;
     $("ev-title").textContent = ev.event_name;
     $("ev-meta").textContent = `#${ev.offset} · ${ev.source || "no source"} · +${(ev.timestamp_offset_ms / 1000).toFixed(3)} s · ${fmtDate(ev.timestamp)}`;
-    $("ev-json").textContent = JSON.stringify(ev.event_data, null, 2);
-    if (state.summary && state.summary.eventsourcing) timeTravel(ev);
+    $("ev-tree").replaceChildren(...(ev.headers ? [jsonTree(ev.headers, "headers", 1)] : []), jsonTree(ev.event_data, "data", 2));
+    $("ev-copy").hidden = false;
+    showChain(ev);
+    if (S.summary && S.summary.eventsourcing) timeTravel(ev);
   }
-  /* An eventsourcing store: the selected event's aggregate (its source) as of that event. */
+  $("ev-copy").addEventListener("click", async () => {
+    if (!S.current) return;
+    const ok = await copyText(JSON.stringify(S.current, null, 2));
+    toast(ok ? `Copied event #${S.current.offset}` : "Copy failed", ok ? "ok" : "error");
+  });
+  const corrOf = ev => (ev.headers && ev.headers.correlation_id) || (ev.event_data && typeof ev.event_data === "object" && !Array.isArray(ev.event_data) ? ev.event_data.correlation_id : undefined);
+  let chainTimer = null, chainFor = null;
+  function showChain(ev, start) {
+    clearTimeout(chainTimer);
+    if (corrOf(ev) === undefined || corrOf(ev) === null) { $("chain").hidden = true; chainFor = null; return; }
+    $("chain").hidden = false;
+    if (chainFor && chainFor.corr === corrOf(ev) && start === undefined) { markChain(ev.offset); return; }
+    $("chain-meta").textContent = "scanning…";
+    chainTimer = setTimeout(async () => {
+      try {
+        const q = new URLSearchParams({ offset: ev.offset });
+        if (start !== undefined) q.set("start", start);
+        const c = await api(recUrl(NAME, "/chain?" + q));
+        if (!S.current || S.current.offset !== ev.offset) return;
+        const prev = start !== undefined && chainFor ? chainFor.events : [];
+        const seen = new Set(prev.map(x => x.offset));
+        chainFor = { corr: c.correlation_id, events: prev.concat(c.events.filter(x => !seen.has(x.offset))), next: c.next_offset };
+        renderChain(c);
+      } catch (e) { $("chain-meta").textContent = e.message; }
+    }, 150);
+  }
+  function renderChain(c) {
+    const list = $("chain-list");
+    list.replaceChildren(...chainFor.events.map(x => {
+      const li = el("li", { "data-offset": x.offset, class: x.offset === S.cursor ? "current" : "", onclick: () => moveTo(x.offset) },
+        el("span", { class: "num", text: "#" + x.offset }), " ", el("span", { class: "name", text: x.event_name }),
+        el("span", { class: "muted small", text: " " + (x.source || "") }));
+      li.style.setProperty("--depth", String(Math.min(x.depth, 12)));   // CSSOM: allowed by the CSP
+      return li;
+    }));
+    $("chain-meta").textContent = `correlation ${c.correlation_id} · ${chainFor.events.length} events` +
+      (c.complete ? "" : " · partial scan");
+    $("chain-more").hidden = c.complete;
+  }
+  function markChain(offset) {
+    document.querySelectorAll("#chain-list li").forEach(li => li.classList.toggle("current", +li.dataset.offset === offset));
+  }
+  $("chain-more").addEventListener("click", () => { if (S.current && chainFor && chainFor.next !== null) showChain(S.current, chainFor.next); });
   async function timeTravel(ev) {
     const q = new URLSearchParams({ offset: ev.offset, originator_id: ev.source || "" });
     $("tt-meta").textContent = `aggregate ${ev.source} as of #${ev.offset}…`;
     try {
       const t = await api(recUrl(NAME, "/timetravel?" + q));
-      if (state.current !== ev.offset) return;   // another event was clicked meanwhile
+      if (!S.current || S.current.offset !== ev.offset) return;
       const a = t.aggregate;
       $("tt-meta").textContent = a
         ? `aggregate ${t.originator_id} as of #${t.offset}: version ${a.version}, ${fmtNum(a.events)} events`
@@ -118,52 +287,76 @@
       $("tt-json").textContent = a ? JSON.stringify(a.state, null, 2) : "";
     } catch (e) { $("tt-meta").textContent = e.message; $("tt-json").textContent = ""; }
   }
-  function go(offset) { state.history = []; loadPage(offset); }
-  $("pg-first").addEventListener("click", () => go(state.firstOffset));
-  $("pg-next").addEventListener("click", () => {
-    const p = state.page;
-    if (p.next_offset === null) return;
-    state.history.push(state.offset);
-    loadPage(p.next_offset);
-  });
-  $("pg-prev").addEventListener("click", () => {
-    if (state.filter) { if (state.history.length) loadPage(state.history.pop()); }
-    else loadPage(Math.max(state.firstOffset, state.offset - state.limit));
-  });
-  $("pg-last").addEventListener("click", () => {
-    if (state.filter) { toast("Last page: clear the filter or use the chart to jump near the end."); return; }
-    go(Math.max(state.firstOffset, state.firstOffset + state.total - state.limit));
-  });
-  $("pg-goto").addEventListener("change", () => { const v = parseInt($("pg-goto").value, 10); if (!isNaN(v)) go(v); });
-  $("pg-size").addEventListener("change", () => { state.limit = parseInt($("pg-size").value, 10); loadPage(state.offset); });
-  function jumpToTime(ms) { state.history = []; loadPage(0, "&from_ms=" + ms.toFixed(3)); }
 
+  // navigation controls ----------------------------------------------------------------------
+  $("pg-first").addEventListener("click", () => { S.history = []; moveTo(S.first); });
+  $("pg-next").addEventListener("click", async () => { const p = await nextPage(); if (p && p.events.length) setCursor(p.events[0].offset); });
+  $("pg-prev").addEventListener("click", async () => { const p = await prevPage(); if (p && p.events.length) setCursor(p.events[0].offset); });
+  $("pg-last").addEventListener("click", async () => {
+    if (!S.filter) { moveTo(S.end - 1); return; }
+    const p = await load({ before: S.end });
+    if (p && p.events.length) setCursor(p.events[p.events.length - 1].offset);
+  });
+  $("pg-goto").addEventListener("change", () => { const v = parseInt($("pg-goto").value, 10); if (!isNaN(v)) moveTo(v); });
+  $("pg-size").addEventListener("change", () => { S.limit = parseInt($("pg-size").value, 10); saveUrl(); moveTo(S.cursor === null ? S.first : S.cursor, { seek: false }); });
+  async function jumpToTime(ms) {
+    const p = await load({ from_ms: ms });
+    if (p && p.events.length) { setCursor(p.events[0].offset); seekReplay({ offset: p.events[0].offset }); }
+  }
+  $("rp-seek").addEventListener("input", () => { S.seeking = true; $("rp-status").textContent = "playhead to #" + $("rp-seek").value; });
+  $("rp-seek").addEventListener("change", () => { S.seeking = false; moveTo(parseInt($("rp-seek").value, 10)); });
+  $("rp-prev").addEventListener("click", () => step(-1));
+  $("rp-next").addEventListener("click", () => step(1));
+
+  // filter -------------------------------------------------------------------------------------
   let filterTimer = null;
   function setFilter(text) { $("filter").value = text; applyFilter(); }
-  function applyFilter() {
-    state.filter = $("filter").value.trim();
-    state.history = [];
-    if (state.allMatching) { state.allMatching = false; updateSelection(); }
-    loadPage(state.firstOffset);
+  async function applyFilter() {
+    S.filter = $("filter").value.trim();
+    S.history = [];
+    if (S.allMatching) { S.allMatching = false; updateSelection(); }
+    updateExports(); saveUrl();
+    countMatches();
+    const from = S.filter ? S.first : pageStart(S.cursor === null ? S.first : S.cursor);
+    const p = await load({ offset: from });
+    if (p && p.events.length) setCursor(S.filter || !onPage(S.cursor) ? p.events[0].offset : S.cursor, { follow: true });
   }
-  $("filter").addEventListener("input", () => { clearTimeout(filterTimer); filterTimer = setTimeout(applyFilter, 250); });
+  $("filter").addEventListener("input", () => { clearTimeout(filterTimer); filterTimer = setTimeout(applyFilter, 300); });
+  /* Match counts: exact at once from the index for names or sources, else counted by
+     successive bounded scans, shown as they go (cancel stops them). */
+  let countRun = 0;
+  async function countMatches() {
+    const run = ++countRun;
+    $("count-cancel").hidden = true;
+    if (!S.filter) { $("match-count").textContent = ""; return; }
+    let n = 0, start = S.first;
+    for (;;) {
+      let c;
+      try { c = await api(recUrl(NAME, "/count?" + new URLSearchParams({ filter: S.filter, start }))); }
+      catch (e) { if (run === countRun) $("match-count").textContent = ""; return; }
+      if (run !== countRun) return;
+      n += c.count;
+      if (c.complete) { $("match-count").textContent = `${fmtNum(n)} match${n === 1 ? "" : "es"}`; $("count-cancel").hidden = true; return; }
+      start = c.next_offset;
+      $("match-count").textContent = `≥ ${fmtNum(n)} matches · counting ${pct(start - S.first, S.total).toFixed(0)}%`;
+      $("count-cancel").hidden = false;
+    }
+  }
+  $("count-cancel").addEventListener("click", () => { countRun++; $("count-cancel").hidden = true;
+    $("match-count").textContent = $("match-count").textContent.replace(/ · counting.*/, " · count stopped"); });
 
-  // selection ---------------------------------------------------------------------------
+  // selection -----------------------------------------------------------------------------------
   function toggle(off, on, shift) {
-    if (shift && state.lastClicked !== null) {
-      const [a, b] = [Math.min(off, state.lastClicked), Math.max(off, state.lastClicked)];
-      if (state.filter) {
-        for (const ev of state.page.events) if (ev.offset >= a && ev.offset <= b) on ? state.selected.add(ev.offset) : state.selected.delete(ev.offset);
-      } else if (on) state.ranges.push([a, b]);
-      else {
-        for (let o = a; o <= b; o++) state.selected.delete(o);
-        state.ranges = splitRanges(state.ranges, a, b);
-      }
-    } else if (on) state.selected.add(off);
-    else { state.selected.delete(off); state.ranges = splitRanges(state.ranges, off, off); }
-    state.lastClicked = off;
-    renderPage();
-    updateSelection();
+    if (shift && S.lastClicked !== null) {
+      const [a, b] = [Math.min(off, S.lastClicked), Math.max(off, S.lastClicked)];
+      if (S.filter) {
+        for (const ev of S.page.events) if (ev.offset >= a && ev.offset <= b) on ? S.selected.add(ev.offset) : S.selected.delete(ev.offset);
+      } else if (on) S.ranges.push([a, b]);
+      else { for (let o = a; o <= b; o++) S.selected.delete(o); S.ranges = splitRanges(S.ranges, a, b); }
+    } else if (on) S.selected.add(off);
+    else { S.selected.delete(off); S.ranges = splitRanges(S.ranges, off, off); }
+    S.lastClicked = off;
+    renderPage(); updateSelection();
   }
   function splitRanges(ranges, a, b) {
     const out = [];
@@ -175,143 +368,193 @@
     return out;
   }
   function selectionCount() {
-    let n = state.ranges.reduce((s, [a, b]) => s + b - a + 1, 0);
-    for (const o of state.selected) if (!state.ranges.some(([a, b]) => a <= o && o <= b)) n++;
+    let n = S.ranges.reduce((s, [a, b]) => s + b - a + 1, 0);
+    for (const o of S.selected) if (!S.ranges.some(([a, b]) => a <= o && o <= b)) n++;
     return n;
   }
   function updateSelection() {
     const info = $("sel-info");
-    if (state.allMatching) info.textContent = state.filter ? `All events matching “${state.filter}” selected.` : "All events selected.";
-    else {
-      const n = selectionCount();
-      info.textContent = n ? `${fmtNum(n)} event${n > 1 ? "s" : ""} selected.` : "No events selected.";
-    }
+    if (S.allMatching) info.textContent = S.filter ? `All events matching “${S.filter}” selected.` : "All events selected.";
+    else { const n = selectionCount(); info.textContent = n ? `${fmtNum(n)} event${n > 1 ? "s" : ""} selected.` : "No events selected."; }
   }
   $("sel-page").addEventListener("change", () => {
-    for (const ev of state.page.events) $("sel-page").checked ? state.selected.add(ev.offset) : state.selected.delete(ev.offset);
-    if (!$("sel-page").checked) for (const ev of state.page.events) state.ranges = splitRanges(state.ranges, ev.offset, ev.offset);
+    for (const ev of S.page.events) $("sel-page").checked ? S.selected.add(ev.offset) : S.selected.delete(ev.offset);
+    if (!$("sel-page").checked) for (const ev of S.page.events) S.ranges = splitRanges(S.ranges, ev.offset, ev.offset);
     renderPage(); updateSelection();
   });
-  $("sel-all").addEventListener("click", () => { state.allMatching = true; renderPage(); updateSelection(); });
+  $("sel-all").addEventListener("click", () => { S.allMatching = true; renderPage(); updateSelection(); });
   $("sel-clear").addEventListener("click", () => {
-    state.selected.clear(); state.ranges = []; state.allMatching = false; state.lastClicked = null;
-    renderPage(); updateSelection();
+    S.selected.clear(); S.ranges = []; S.allMatching = false; S.lastClicked = null; renderPage(); updateSelection();
   });
-  $("sel-create").addEventListener("click", async () => {
+  /* Create recording: a slice job (progress, cancel); the button is busy until it ends. */
+  let sliceJob = null;
+  busyButton($("sel-create"), "Creating…", async () => {
     const name = $("sel-name").value.trim();
     if (!name) { toast("Give the new recording a name.", "error"); $("sel-name").focus(); return; }
     const body = { name };
-    if (state.allMatching) { body.all_matching = true; if (state.filter) body.filter = state.filter; }
-    else { body.offsets = [...state.selected]; body.ranges = state.ranges; }
+    if (S.allMatching) { body.all_matching = true; if (S.filter) body.filter = S.filter; }
+    else { body.offsets = [...S.selected]; body.ranges = S.ranges; }
+    if (!S.allMatching && !selectionCount()) { toast("Select events first.", "error"); return; }
     try {
-      const r = await api(recUrl(NAME, "/slice"), { method: "POST", body });
-      const link = el("a", { href: "/recording/" + encodeURIComponent(r.name), text: r.name, id: "created-link" });
-      const t = $("toast");
-      t.replaceChildren(document.createTextNode(`Created ${fmtNum(r.total_events)} events in `), link);
-      t.className = "toast ok"; t.hidden = false;
+      let job = await api(recUrl(NAME, "/slice/jobs"), { method: "POST", body });
+      sliceJob = job.job_id;
+      $("sel-progress").hidden = false; $("sel-cancel").hidden = false;
+      while (job.state === "running") {
+        $("sel-progress").value = pct(job.done, job.total || 1);
+        await new Promise(r => setTimeout(r, 150));
+        job = await api(`${V1}/jobs/${job.job_id}`);
+      }
+      if (job.state === "finished") {
+        const link = el("a", { href: "/recording/" + encodeURIComponent(job.result.name), text: job.result.name, id: "created-link" });
+        toast(el("span", {}, `Created ${fmtNum(job.result.total_events)} events in `, link), "ok");
+      } else if (job.state === "cancelled") toast("Cancelled: nothing was created.");
+      else toast(job.error || "the slice failed", "error");
     } catch (e) { if (!needToken(e)) toast(e.message, "error"); }
+    finally { sliceJob = null; $("sel-progress").hidden = true; $("sel-cancel").hidden = true; }
+  });
+  $("sel-cancel").addEventListener("click", async () => {
+    if (sliceJob) try { await api(`${V1}/jobs/${sliceJob}`, { method: "DELETE" }); } catch (e) { toast(e.message, "error"); }
   });
 
-  // replay --------------------------------------------------------------------------------
-  const speedOf = () => Math.round(Math.pow(10, parseFloat($("rp-speed").value)) * 100) / 100;
+  // replay ----------------------------------------------------------------------------------------
+  // the log slider gives 10^x; two significant digits make it 20x, not 19.95x
+  const speedOf = () => Number(Math.pow(10, parseFloat($("rp-speed").value)).toPrecision(2));
   $("rp-speed").addEventListener("input", () => { $("rp-speed-v").textContent = speedOf() + "x"; });
-  $("rp-speed").addEventListener("change", async () => {
-    if (state.replay) await control("speed", { speed: speedOf() });
-  });
+  $("rp-speed").addEventListener("change", () => { if (live(S.status)) control("speed", { speed: speedOf() }); });
   $("rp-target").addEventListener("change", () => { $("rp-url").hidden = $("rp-target").value !== "url"; });
+  const live = st => !!st && (st.state === "playing" || st.state === "paused");
   async function control(action, body) {
-    if (!state.replay) return;
-    try { showStatus(await api(`/api/replay/${state.replay}/${action}`, { method: "POST", body: body || {} })); }
-    catch (e) { toast(e.message, "error"); }
+    if (!S.replay) return null;
+    try {
+      const st = await api(`${V1}/replay/${S.replay}/${action}`, { method: "POST", body: body || {} });
+      showStatus(st, true);
+      return st;
+    } catch (e) { if (!needToken(e)) toast(e.message, "error"); return null; }
   }
   async function startReplay(paused) {
-    const body = { speed: speedOf(), start_offset: state.offset, paused: !!paused };
-    if (state.filter) body.filter = state.filter;
+    const body = { speed: speedOf(), start_offset: S.cursor === null ? S.first : S.cursor, paused: !!paused };
+    if (S.filter) body.filter = S.filter;
     const target = $("rp-target").value;
     if (target === "url") body.url = $("rp-url").value.trim();
     if (target === "all") body.player = "all";
     try {
-      const st = await api("/api/replay/start/" + encodeURIComponent(NAME), { method: "POST", body });
-      state.replay = st.replay_id; state.seq = 0;
-      $("rp-feed").replaceChildren();
-      showStatus(st);
-      clearInterval(state.poll);
-      state.poll = setInterval(pollReplay, 150);
-    } catch (e) { if (!needToken(e)) toast(e.message, "error"); }
+      const st = await api(`${V1}/replay/start/${encodeURIComponent(NAME)}`, { method: "POST", body });
+      S.replay = st.replay_id; S.epoch = st.epoch;
+      showStatus(st, true);
+      clearInterval(S.poll);
+      S.poll = setInterval(pollReplay, 200);
+      return st;
+    } catch (e) { if (!needToken(e)) toast(e.message, "error"); return null; }
   }
-  const active = st => st && (st.state === "playing" || st.state === "paused");
-  $("rp-play").addEventListener("click", () => {
-    if (state.replay && state.lastStatus && active(state.lastStatus)) control("resume");
-    else startReplay(false);
-  });
+  async function playPause() {
+    if (live(S.status) && S.status.state === "playing") return control("pause");
+    if (live(S.status)) return control("resume");
+    return startReplay(false);
+  }
+  $("rp-play").addEventListener("click", playPause);
   $("rp-pause").addEventListener("click", () => control("pause"));
-  $("rp-step").addEventListener("click", () => {
-    if (state.replay && active(state.lastStatus)) control("step"); else startReplay(true).then(() => control("step"));
+  $("rp-step").addEventListener("click", async () => {
+    if (!live(S.status)) { if (!await startReplay(true)) return; }
+    control("step");
   });
   $("rp-stop").addEventListener("click", () => control("stop"));
-  $("rp-seek").addEventListener("input", () => { state.seeking = true; $("rp-status").textContent = "seek to #" + $("rp-seek").value; });
-  $("rp-seek").addEventListener("change", () => { state.seeking = false; seekReplay({ offset: parseInt($("rp-seek").value, 10) }); });
+  /* Moving the playhead seeks a live replay (paused or playing); the status of the seek
+     carries a new epoch, and statuses of older epochs are ignored (no snap back). */
   async function seekReplay(body) {
-    if (!state.replay || !active(state.lastStatus)) {
-      if (body.position_ms !== undefined) jumpToTime(body.position_ms); else go(body.offset);
-      return;
-    }
-    $("rp-feed").replaceChildren();
-    await control("seek", body);
+    if (!S.replay || !live(S.status)) return;
+    S.seeks++; S.seeking_n++;
+    try {
+      const st = await control("seek", body);
+      if (st) S.epoch = Math.max(S.epoch, st.epoch);
+    } finally { S.seeking_n--; }
   }
-  function showStatus(st) {
-    state.lastStatus = st;
+  function showStatus(st, fromControl) {
+    if (!fromControl && st.epoch < S.epoch) return;   // a poll sent before the last seek
+    S.status = st;
     const playing = st.state === "playing";
     $("rp-play").disabled = playing;
     $("rp-pause").disabled = !playing;
-    $("rp-stop").disabled = !active(st);
+    $("rp-stop").disabled = !live(st);
     $("replay").dataset.state = st.state;
-    let text = `${st.state} · ${st.speed}x · #${st.position === null ? "–" : st.position} · ${fmtNum(st.delivered)} delivered · +${(st.position_ms / 1000).toFixed(3)} s`;
+    let text = `${st.state} · target ${st.speed}x`;
+    const rate = v => v >= 10 ? v.toFixed(0) : Number(v.toPrecision(2)).toString();
+    if (playing && st.achieved_speed !== null && st.achieved_speed !== undefined) text += ` · achieved ${rate(st.achieved_speed)}x`;
+    text += ` · ${fmtNum(st.delivered)} delivered`;
     if (st.http) text += ` · sent ${st.http.sent}, failed ${st.http.failed}`;
     if (st.http && st.http.failures.length) text += ` (last error: ${st.http.failures[st.http.failures.length - 1].error})`;
     if (st.error) text += ` · error: ${st.error}`;
     $("rp-status").textContent = text;
-    if (st.position !== null && !state.seeking) $("rp-seek").value = st.position;
-    state.setCursor(st.position === null ? null : st.position_ms);
-    if (!active(st)) clearInterval(state.poll);
+    $("rp-behind").hidden = !st.behind;
+    if (st.behind) $("rp-behind").textContent = `behind schedule: ${rate(st.achieved_speed)}x of ${st.speed}x`;
+    if (!live(st) && !fromControl) clearInterval(S.poll);
+    // the playhead follows the replay, to its last event when it finished between two polls
+    if (st.position !== null && st.position !== S.cursor && !S.seeking && !fromControl &&
+        (live(st) || st.state === "finished")) follow(st.position);
+  }
+  let following = false;
+  async function follow(offset) {
+    if (following) return;
+    following = true;
+    try {
+      if (onPage(offset)) setCursor(offset);
+      else await moveTo(offset, { seek: false });
+    } finally { following = false; }
   }
   async function pollReplay() {
-    if (!state.replay) return;
+    if (!S.replay) return;
+    const seeks = S.seeks;
     try {
-      const r = await api(`/api/replay/${state.replay}/events?after=${state.seq}`);
-      const feed = $("rp-feed");
-      for (const ev of r.events) {
-        state.seq = ev.seq;
-        feed.prepend(el("li", {},
-          el("span", { class: "num", text: "#" + ev.offset }),
-          el("span", { class: "num muted", text: "+" + (ev.timestamp_offset_ms / 1000).toFixed(3) + " s" }),
-          el("span", { class: "name", text: ev.event_name }),
-          el("span", { class: "preview", text: preview(ev.event_data) })));
-      }
-      while (feed.children.length > 30) feed.lastChild.remove();
-      showStatus(r.status);
-    } catch (e) { clearInterval(state.poll); toast(e.message, "error"); }
+      const st = await api(`${V1}/replay/${S.replay}/status`);
+      if (seeks !== S.seeks || S.seeking_n > 0) return;   // a seek was sent meanwhile: this status is old
+      showStatus(st, false);
+    } catch (e) { clearInterval(S.poll); toast(e.message, "error"); }
   }
 
-  // live ----------------------------------------------------------------------------------
-  async function live() {
+  // keyboard ---------------------------------------------------------------------------------------
+  document.addEventListener("keydown", e => {
+    if (e.key === "Escape" && inField(e)) { e.target.blur(); return; }
+    if (inField(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+    const keys = {
+      j: () => step(1), ArrowDown: () => step(1), k: () => step(-1), ArrowUp: () => step(-1),
+      ArrowRight: () => $("pg-next").click(), ArrowLeft: () => $("pg-prev").click(),
+      " ": () => playPause(), Home: () => $("pg-first").click(), End: () => $("pg-last").click(),
+      "/": () => $("filter").focus(),
+      x: () => { if (S.cursor !== null) toggle(S.cursor, !isSelected(S.cursor), false); },
+    };
+    const f = keys[e.key];
+    if (f) { e.preventDefault(); f(); }
+  });
+
+  // live recordings ----------------------------------------------------------------------------------
+  async function refreshLive() {
+    if (S.broken) return;
     try {
       const grew = await loadSummary();
       if (grew) {
         await loadHistogram();
-        if (state.page && state.page.next_offset === null) loadPage(state.offset);
-        else if (state.page) renderPage();
+        if (S.page && S.page.next_offset === null) { await load({ offset: S.page.offset }); if (S.cursor !== null) setCursor(S.cursor, { follow: false }); }
       }
-    } catch (e) { /* transient */ }
+    } catch (e) {
+      if (e.status === 400 || e.status === 404) broken(e.message);   // stop polling a damaged recording
+    }
   }
 
   (async () => {
-    try {
-      await loadSummary();
-      state.offset = state.firstOffset;
-      await Promise.all([loadHistogram(), loadPage(state.firstOffset)]);
-      document.body.dataset.ready = "yes";
-    } catch (e) { toast(e.message, "error"); }
-    setInterval(live, 1500);
+    const q = new URLSearchParams(location.search);
+    S.filter = (q.get("filter") || "").trim();
+    $("filter").value = S.filter;
+    const lim = parseInt(q.get("limit") || "", 10);
+    if ([50, 100, 250, 500].includes(lim)) { S.limit = lim; $("pg-size").value = String(lim); }
+    try { await loadSummary(); }
+    catch (e) { broken(e.message); return; }
+    updateExports();
+    const at = parseInt(q.get("offset") || "", 10);
+    const start = isNaN(at) ? S.first : at;
+    await loadHistogram().catch(() => {});
+    if (S.filter) { countMatches(); const p = await load({ offset: start }); if (p && p.events.length) setCursor(p.events[0].offset); }
+    else if (S.total) await moveTo(start, { seek: false });
+    else await load({ offset: S.first });
+    document.body.dataset.ready = "yes";
+    S.live = setInterval(refreshLive, 1500);
   })();
 })();
