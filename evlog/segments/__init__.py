@@ -3,7 +3,8 @@
 Knows nothing of buses or replay; the rest of evlog goes through `Log`.
 """
 from .block import RawColumns, RawRecord, Record
-from .chain import ChainError, ChainReport
+from .chain import ChainError
+from .chainverify import ChainReport
 from .codec import EventEncodeError, decode_data, encode_data, to_json_mode
 from .errors import (
     CorruptBlockError, CorruptIndexError, CorruptRecordingError, EventTooLargeError, EvlogError,

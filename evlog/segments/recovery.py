@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .block import RawRecord, Record, decode_frame
-from .chain import ChainReport, verify_chain
+from .chainverify import ChainReport, verify_chain
 from .errors import CorruptBlockError, CorruptRecordingError, EvlogError, UnsupportedFormatError
 from .fsio import FileSystem
 from .index import SegmentIndex, SegmentSummary, encode_index, parse_index

@@ -28,6 +28,7 @@ from typing import Any
 import zstandard
 
 from . import chain as _chain
+from .chainverify import last_link
 from .block import MAX_EVENT_BYTES, MAX_RAW_LEN, MAX_RECORDS, ROW_FIELDS, encode_flat_many
 from .buffer import BlockBuffer, SealedBlock
 from .errors import LogClosedError, LogWriteError, UnsupportedFormatError
@@ -151,7 +152,7 @@ class LogWriter:
             self._durable_head: tuple[int, bytes] | None = None
             self._recorded_head: tuple[int, bytes] | None = None
             if self.format_version >= 2:
-                head = _chain.last_link(path, manifest)
+                head = last_link(path, manifest)
                 self._chain = _chain.Chain(head[1], self._chain_key)
                 self._written_head = self._durable_head = head
                 self._recorded_head = _chain.recorded_head(manifest)

@@ -45,7 +45,7 @@ def garbage(kind: str, seg_path: str, size: int, seed: int = 0) -> bytes:
         fields = list(_HEADER.unpack(real))
         meta = f.read(fields[4])
     out = bytearray()
-    while len(out) + HEADER_SIZE <= size:
+    while len(out) + HEADER_SIZE + (len(meta) if kind == "crafted" else 0) <= size:
         at = start + len(out)
         if kind == "crafted":
             # the real header and meta, claiming every byte to the end of the file

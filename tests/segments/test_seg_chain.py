@@ -19,6 +19,7 @@ from evlog.cli import cli
 from evlog.segments import ChainError, Log, UnsupportedFormatError, reindex, verify
 from evlog.segments import block as blk
 from evlog.segments import chain as chn
+from evlog.segments import chainverify
 from evlog.segments.retention import retain
 
 from segtools import examples
@@ -64,7 +65,7 @@ def fix_checksum(frame: bytearray) -> bytearray:
 def relink(frame: bytearray, prev: bytes, key: bytes | None) -> tuple[bytearray, bytes]:
     """Rebuild a frame's chain link from `prev` (with `key`), then its checksum."""
     meta_len = struct.unpack_from("<I", frame, 8)[0]
-    parts = chn.frame_parts(bytes(frame), meta_len)
+    parts = chainverify.frame_parts(bytes(frame), meta_len)
     digest = chn.block_hash(prev, parts[0], parts[3], parts[4], key)
     frame[88:88 + 64] = prev + digest
     return fix_checksum(frame), digest
@@ -431,6 +432,6 @@ def test_last_link_without_blocks_falls_back_to_the_record_then_the_anchor(tmp_p
     Log.create(path, "empty", **OPTS).close()
     manifest = Log.open(path).manifest
     start = chn.anchor("empty", manifest.start_time_ns, None)
-    assert chn.last_link(path, manifest) == (0, start)
+    assert chainverify.last_link(path, manifest) == (0, start)
     manifest.chain = None
-    assert chn.last_link(path, manifest) == (0, start)
+    assert chainverify.last_link(path, manifest) == (0, start)
