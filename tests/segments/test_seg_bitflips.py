@@ -122,6 +122,7 @@ def reads(p: Pristine, path: str, where: str) -> None:
     assert summary == p.summary and length == n, where
 
 
+@pytest.mark.slow   # ~30-35 s: run once by `make test` (its second, pure-Python pass skips slow tests)
 def test_bit_flips(pristine, tmp_path):
     rnd = random.Random(11)
     hits = {region: 0 for region in REGIONS}

@@ -9,6 +9,8 @@ recording exactly once and in order (event n at offset n), and the recording ver
 """
 from __future__ import annotations
 
+import pytest
+
 import os
 import random
 import signal
@@ -66,6 +68,7 @@ def check_recording(path: str, acked: int) -> int:
     return n
 
 
+@pytest.mark.slow   # ~30-35 s: run once by `make test` (its second, pure-Python pass skips slow tests)
 def test_sigkill_100_times_loses_no_acknowledged_event(tmp_path):
     rnd = random.Random(20240611)
     path = str(tmp_path / "rec")
