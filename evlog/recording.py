@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterator, Protocol
 
 from . import legacy
 from .closing import Closing
-from .segments import Log, Record, SegmentSummary
+from .segments import Log, RawRecord, Record, SegmentSummary, decode_headers
+from .segments.codec import decode_data
 from .segments.errors import NotARecordingError, RecordingNotFoundError
 from .segments.manifest import is_recording
 from .segments.reader import NameFilter, name_predicate
@@ -163,6 +164,20 @@ class LegacyRecording(_Base):
 
     def close(self) -> None:
         pass
+
+
+def decode_raw(raw: RawRecord) -> Record:
+    """The `Record` of a raw record: its data and headers decoded (what `read()` would give)."""
+    return Record(raw.offset, raw.timestamp, raw.monotonic, raw.name, raw.source,
+                  decode_data(raw.data, raw.flags, raw.types), raw.flags, decode_headers(raw.headers))
+
+
+def raw_where(where: Callable[[Record], bool]) -> Callable[[RawRecord], bool]:
+    """A predicate on decoded records made to test raw records (decodes only to test): the
+    `where` of a filter for `read(raw=True)`."""
+    def test(r: RawRecord) -> bool:
+        return where(decode_raw(r))
+    return test
 
 
 def open_recording(path: str | os.PathLike) -> EvlogRecording | LegacyRecording:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..filters import Filter, parse_filter
-from ..recording import open_recording
-from ..segments import EvlogError, RawRecord, Record
-from ..segments.codec import decode_data, encode_json
+from ..recording import open_recording, raw_where
+from ..segments import EvlogError
+from ..segments.codec import encode_json
 from ..segments.errors import RecordingNotFoundError
 from ..segments.reader import name_predicate
 from ..timespec import TimeSpec, parse_time
@@ -93,14 +93,6 @@ def parse_offsets(text: str) -> tuple[int | None, int | None]:
     if (a is not None and a < 0) or (b is not None and b < 0):
         raise OpError(f"bad offset range {text!r}: offsets are not negative")
     return a, b
-
-
-def raw_where(where: Callable[[Record], bool]) -> Callable[[RawRecord], bool]:
-    """A predicate on decoded records made to test raw records (decodes only to test)."""
-    def test(r: RawRecord) -> bool:
-        return where(Record(r.offset, r.timestamp, r.monotonic, r.name, r.source,
-                            decode_data(r.data, r.flags, r.types), r.flags))
-    return test
 
 
 def select(recording: Any, selection: Selection | None = None, *, raw: bool = False,

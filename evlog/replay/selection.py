@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..filters import Filter, parse_filter
+from ..recording import raw_where
 from ..segments import Record
-from ..segments.codec import decode_data
 from ..segments.errors import EvlogError
 from ..timespec import TimeSpec, parse_time
 
@@ -121,14 +121,8 @@ class Selection:
             kw["sources"] = _all(self.sources)
         if self.wheres:
             where = _all(self.wheres)
-            kw["where"] = _on_raw(where) if raw else where
+            kw["where"] = raw_where(where) if raw else where
         return kw
-
-
-def _on_raw(where: Callable[[Record], bool]) -> Callable[[Any], bool]:
-    def test(r: Any) -> bool:
-        return where(Record(*r[:5], decode_data(r.data, r.flags, r.types), r.flags))
-    return test
 
 
 def _positional_count(func: Callable) -> int:
