@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from collections import Counter
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from . import legacy
 from .closing import Closing
-from .segments import Log, RawRecord, Record, SegmentSummary, decode_headers
-from .segments.codec import decode_data
+from .segments import NO_HEADERS, EvlogError, Log, RawRecord, Record, SegmentSummary, decode_headers, encode_headers
+from .segments.codec import decode_data, encode_json
 from .segments.errors import NotARecordingError, RecordingNotFoundError
 from .segments.manifest import is_recording
 from .segments.reader import NameFilter, name_predicate
@@ -24,6 +24,7 @@ class Recording(Protocol):
     format: str
     session_name: str
     start_time_ns: int
+    may_have_headers: bool
 
     def read(self, start: int | None = None, end: int | None = None, **kwargs: Any) -> Iterator[Record]: ...
     def summary(self) -> SegmentSummary: ...
@@ -58,6 +59,11 @@ class EvlogRecording(_Base):
         self.start_time_ns = self.log.manifest.start_time_ns
         self.metadata = self.log.manifest.metadata
 
+    @property
+    def may_have_headers(self) -> bool:
+        """False when no event can have per-event headers (format version 1)."""
+        return self.log.format_version >= 2
+
     def read(self, start: int | None = None, end: int | None = None, **kwargs: Any) -> Iterator[Record]:
         return self.log.read(start, end, **kwargs)
 
@@ -79,6 +85,7 @@ class LegacyRecording(_Base):
     """A recording of the original tool (one JSON file), read as a stream."""
 
     format = "legacy-json"
+    may_have_headers = True   # the files evlog exports give events their headers (an extra key)
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -99,8 +106,20 @@ class LegacyRecording(_Base):
                 raise legacy.LegacyFormatError(f"{self.path}: event {i} has a non-numeric timestamp_offset_ms")
             mono = max(last_mono, int(round(offset_ms * 1_000_000)))
             last_mono = mono
+            headers = ev.get("headers")
             yield Record(i, start + mono, mono, str(ev.get("event_name")), str(ev.get("source") or ""),
-                         ev.get("event_data"), 0)
+                         ev.get("event_data"), 0, NO_HEADERS if headers is None else self._headers(i, headers))
+
+    def _headers(self, i: int, headers: Any) -> Mapping[str, str]:
+        """An event's `headers` (evlog's export writes them for events that have some; the
+        original tool had none), checked as `Log.append` checks them."""
+        try:
+            if not isinstance(headers, dict):
+                raise EvlogError(f"not an object but {type(headers).__name__}")
+            encode_headers(headers)
+        except EvlogError as exc:
+            raise legacy.LegacyFormatError(f"{self.path}: event {i} has bad \"headers\": {exc}") from None
+        return headers or NO_HEADERS
 
     def read(self, start: int | None = None, end: int | None = None, *, start_time: int | None = None,
              end_time: int | None = None, start_mono: int | None = None, end_mono: int | None = None,
@@ -170,6 +189,14 @@ def decode_raw(raw: RawRecord) -> Record:
     """The `Record` of a raw record: its data and headers decoded (what `read()` would give)."""
     return Record(raw.offset, raw.timestamp, raw.monotonic, raw.name, raw.source,
                   decode_data(raw.data, raw.flags, raw.types), raw.flags, decode_headers(raw.headers))
+
+
+def as_raw(records: Iterable[Record]) -> Iterator[RawRecord]:
+    """Decoded records of plain JSON data (the original format's) as raw records: data and
+    headers in their stored form, so one loop serves both formats."""
+    for r in records:
+        yield RawRecord(r.offset, r.timestamp, r.monotonic, r.name, r.source, encode_json(r.data), r.flags, b"",
+                        encode_headers(r.headers))
 
 
 def raw_where(where: Callable[[Record], bool]) -> Callable[[RawRecord], bool]:
