@@ -1,5 +1,5 @@
 """`export`: a recording (or a selection of it) as the original JSON format, JSON Lines,
-CSV or Parquet, streamed (never more than a block of events in memory)."""
+CSV, Parquet or CloudEvents JSON Lines, streamed (never more than a block of events in memory)."""
 from __future__ import annotations
 
 import os
@@ -15,12 +15,13 @@ from .common import (
     progress_or_noop,
     raw_records,
 )
+from .cloudevents import CloudEventEncoder
 from .jsonl import LineEncoder
 from .legacy_json import write_legacy
 from .output import open_output
 from .tabular import Row, flat_columns, write_csv, write_parquet
 
-FORMATS = ("json", "jsonl", "csv", "parquet")
+FORMATS = ("json", "jsonl", "csv", "parquet", "cloudevents")
 
 
 def export(path: str | os.PathLike, out: str | os.PathLike | BinaryIO | None = None, *,
@@ -45,7 +46,10 @@ def export(path: str | os.PathLike, out: str | os.PathLike | BinaryIO | None = N
             selection = _with_name(selection, event_name)
         with open_output(out) as f:
             if format == "jsonl":
-                return _jsonl(rec, f, selection, tick)
+                return _lines(LineEncoder().lines(raw_records(rec, selection)), f, tick)
+            if format == "cloudevents":
+                encoder = CloudEventEncoder(rec.session_name, rec.start_time_ns)
+                return _lines(encoder.lines(raw_records(rec, selection)), f, tick)
             if format == "json":
                 return _legacy(rec, f, selection, tick)
             if format == "csv" and event_name is not None:
@@ -93,11 +97,12 @@ def _rows(rec: Any, selection: Selection | None, tick: Progress | None) -> Itera
         tick(n)
 
 
-def _jsonl(rec: Any, f: BinaryIO, selection: Selection | None, tick: Progress) -> int:
+def _lines(lines: Iterator[bytes], f: BinaryIO, tick: Progress) -> int:
+    """Write `lines` in runs of _TICK; returns how many."""
     buf: list[bytes] = []
     count = 0
     write = f.write
-    for line in LineEncoder().lines(raw_records(rec, selection)):
+    for line in lines:
         buf.append(line)
         if len(buf) == _TICK:
             write(b"".join(buf))
