@@ -28,9 +28,13 @@ def offset_ms(ns: int) -> int | float:
 
 
 def event_dict(record: Record) -> dict:
-    """A record in the original format's shape (plus its offset)."""
-    return {"timestamp_offset_ms": offset_ms(record.monotonic), "event_name": record.name,
-            "event_data": record.data, "source": record.source, "offset": record.offset}
+    """A record in the original format's shape (plus its offset, and its `headers` when it has
+    some)."""
+    event = {"timestamp_offset_ms": offset_ms(record.monotonic), "event_name": record.name,
+             "event_data": record.data, "source": record.source, "offset": record.offset}
+    if record.headers:
+        event["headers"] = dict(record.headers)
+    return event
 
 
 def _takes_whole_event(func: Callable) -> bool:
