@@ -24,12 +24,15 @@ class Recording(Protocol):
     format: str
     session_name: str
     start_time_ns: int
-    may_have_headers: bool
 
     def read(self, start: int | None = None, end: int | None = None, **kwargs: Any) -> Iterator[Record]: ...
     def summary(self) -> SegmentSummary: ...
+    def any_headers(self) -> bool: ...
     def __len__(self) -> int: ...
     def close(self) -> None: ...
+
+
+_PAGE = 4096   # records per page when scanning header columns
 
 
 class _Base(Closing):
@@ -59,10 +62,18 @@ class EvlogRecording(_Base):
         self.start_time_ns = self.log.manifest.start_time_ns
         self.metadata = self.log.manifest.metadata
 
-    @property
-    def may_have_headers(self) -> bool:
-        """False when no event can have per-event headers (format version 1)."""
-        return self.log.format_version >= 2
+    def any_headers(self) -> bool:
+        """Whether some event has per-event headers: the header columns are scanned page by
+        page (no data decoded, no record built) up to the first event that has some; a format
+        version 1 recording has none."""
+        if self.log.format_version < 2:
+            return False
+        log = self.log
+        end = log.end_offset
+        for first in range(log.start_offset, end, _PAGE):
+            if any(log.read_columns(first, min(end, first + _PAGE)).headers or ()):
+                return True
+        return False
 
     def read(self, start: int | None = None, end: int | None = None, **kwargs: Any) -> Iterator[Record]:
         return self.log.read(start, end, **kwargs)
@@ -85,7 +96,6 @@ class LegacyRecording(_Base):
     """A recording of the original tool (one JSON file), read as a stream."""
 
     format = "legacy-json"
-    may_have_headers = True   # the files evlog exports give events their headers (an extra key)
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -154,6 +164,11 @@ class LegacyRecording(_Base):
         if reverse:  # the old format has no index: reversing means holding the selection
             return iter(list(selected())[::-1])
         return selected()
+
+    def any_headers(self) -> bool:
+        """Whether some event has headers (the key evlog's export adds): a pass over the file
+        up to the first such event."""
+        return any(r.headers for r in self._records())
 
     def summary(self) -> SegmentSummary:
         if self._summary is None:

@@ -77,11 +77,13 @@ _TICK = 4096
 
 
 def _any_headers(rec: Any, selection: Selection | None) -> bool:
-    """Whether some selected event has headers (a table then gets a `headers` column): a first
-    pass over the raw records that stops at the first one, skipped for recordings that cannot
-    hold headers (evlog format version 1)."""
-    if not rec.may_have_headers:
+    """Whether some selected event has headers (a table then gets a `headers` column): the
+    recording's header columns are scanned up to the first event with headers (cheap: no data
+    decoded), then for a selection its events up to the first selected one with headers."""
+    if not rec.any_headers():
         return False
+    if selection is None or selection.empty:
+        return True
     return any(r.headers for r in raw_records(rec, selection))
 
 

@@ -176,3 +176,18 @@ def test_parquet_has_a_headers_column_when_some_event_has_headers(tmp_path) -> N
         [None, {"correlation_id": "c-1", "ünï": "✓"}, None]
     ops.export(_headers_case(tmp_path, False), str(tmp_path / "n.parquet"), format="parquet")
     assert pq.read_table(str(tmp_path / "n.parquet")).column_names == ["offset", "time", "name", "source", "data"]
+
+
+def test_the_headers_column_is_found_past_the_first_pages(tmp_path) -> None:
+    events = [("A", i, "s", i) for i in range(5000)] + [("A", -1, "s", 5000, {"id": "last"})]
+    src = make_recording(str(tmp_path / "r"), events, block_max_records=700)
+    with open_recording(src) as rec:
+        assert rec.any_headers()
+    rows = list(csv.reader(io.StringIO(_export(src, "csv").decode())))
+    assert rows[0][-1] == "headers" and json.loads(rows[-1][-1]) == {"id": "last"} and rows[-2][-1] == ""
+    with open_recording(os.path.join(FORMATS, "v1", "typed")) as rec:
+        assert not rec.any_headers()
+    legacy = tmp_path / "old.json"
+    ops.export(src, str(legacy), format="json", selection=Selection(offsets=(4990, None)))
+    rows = list(csv.reader(io.StringIO(_export(str(legacy), "csv").decode())))
+    assert rows[0][-1] == "headers" and json.loads(rows[-1][-1]) == {"id": "last"}
