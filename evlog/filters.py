@@ -6,6 +6,7 @@
     source == "Orchestrator"   source=Orchestrator
     data.pair == "BTC/USDT"   data.profit < 0   data.items[0].qty >= 1   data["a b"] == 1
     data.tags contains "x"   exists(data.error)   offset >= 100   time >= 1m30s
+    headers.correlation_id == "c-1"   exists(headers.traceparent)   headers["x-id"] in [a, b]
     ... combined with and, or, not and parentheses.
 
 `parse_filter(text)` returns a `Filter`: `matches(record)`, `read_kwargs()` (pushdown for
@@ -85,10 +86,10 @@ def _tokenize(text: str) -> list[_Tok]:
             value, i = _read_string(text, i)
             toks.append(_Tok("str", value, col, text[col - 1:i]))
             continue
-        if text.startswith("data", i) and (i + 4 == n or text[i + 4] in ".[ \t)=!<>,") and \
-                (i == 0 or not _WORD_CHARS.match(text[i - 1])):
-            path, i = _read_path(text, i + 4)
-            toks.append(_Tok("path", tuple(path), col, text[col - 1:i]))
+        root = _path_root(text, i)
+        if root is not None:
+            path, i = _read_path(text, i + len(root))
+            toks.append(_Tok("path", (root, tuple(path)), col, text[col - 1:i]))
             continue
         m = _WORD_CHARS.match(text, i)
         if not m:
@@ -101,6 +102,19 @@ def _tokenize(text: str) -> list[_Tok]:
             toks.append(_Tok("word", word, col, word))
     toks.append(_Tok("end", None, n + 1, "end of filter"))
     return toks
+
+
+_ROOTS = ("data", "headers")   # the roots of a path: the event's data, its headers (format v2)
+
+
+def _path_root(text: str, i: int) -> str | None:
+    """"data" or "headers" when a path starts at `i` (the word alone, or followed by . or [)."""
+    for root in _ROOTS:
+        end = i + len(root)
+        if text.startswith(root, i) and (end == len(text) or text[end] in ".[ \t)=!<>,") and \
+                (i == 0 or not _WORD_CHARS.match(text[i - 1])):
+            return root
+    return None
 
 
 def _read_string(text: str, i: int) -> tuple[str, int]:
@@ -268,9 +282,18 @@ class _Node:
     pure: bool = False
 
 
+def _headers_of(record: Any) -> Any:
+    """A record's headers, or _MISSING when it has none (v1 events, records without the field)."""
+    return getattr(record, "headers", None) or _MISSING
+
+
 def _field_getter(field: Any) -> Callable[[Any], Any]:
     if isinstance(field, tuple):
-        path = field
+        root, path = field
+        if root == "headers":
+            if not path:
+                return _headers_of
+            return lambda r: _resolve(getattr(r, "headers", None) or {}, path)
         if not path:
             return lambda r: r.data
         return lambda r: _resolve(r.data, path)
@@ -370,12 +393,12 @@ class _Parser:
             self.next()
             ftok = self.next()
             if ftok.kind != "path":
-                raise self.error("exists() takes a data field such as data.x", ftok)
+                raise self.error("exists() takes a data or header field such as data.x or headers.id", ftok)
             if not (self.peek().kind == "punct" and self.peek().value == ")"):
                 raise self.error("expected ')'")
             self.next()
-            path = ftok.value
-            return _Node(lambda r: _resolve(r.data, path) is not _MISSING)
+            get = _field_getter(ftok.value)
+            return _Node(lambda r: get(r) is not _MISSING)
         nxt = self.peek(1)
         is_cmp = nxt.kind == "op" and nxt.value in _OPS or self.is_kw(nxt, "in", "contains")
         if tok.kind == "path" or (tok.kind == "word" and tok.value.lower() in _FIELDS and is_cmp):
@@ -494,8 +517,9 @@ def _all_of(preds: list) -> Callable[[str], bool] | None:
 
 class Filter:
     """A parsed filter. `matches(record)` tests a record (anything with .offset, .timestamp,
-    .monotonic, .name, .source and .data); `read_kwargs()` gives `Log.read` arguments that
-    select the same records, skipping blocks without a wanted name or source."""
+    .monotonic, .name, .source and .data, and .headers for header tests: without it, an event
+    has no headers); `read_kwargs()` gives `Log.read` arguments that select the same records,
+    skipping blocks without a wanted name or source."""
 
     def __init__(self, text: str, node: _Node) -> None:
         self.text = text

@@ -249,6 +249,9 @@ class EventRecorder:
                 recorder._count_dropped()
             return original(*args, **kwargs)
 
+        # the wrapper takes what the bus's publish takes: a replay into a recorded bus passes
+        # headers only if that publish accepts them (replay.sinks.accepts_headers reads this)
+        publish.__wrapped__ = original  # type: ignore[attr-defined]
         self._bus_had_own_publish = "publish" in getattr(bus, "__dict__", {})
         try:
             bus.publish = publish

@@ -8,11 +8,12 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from collections import Counter
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from . import legacy
 from .closing import Closing
-from .segments import Log, Record, SegmentSummary
+from .segments import NO_HEADERS, EvlogError, Log, RawRecord, Record, SegmentSummary, decode_headers, encode_headers
+from .segments.codec import decode_data, encode_json
 from .segments.errors import NotARecordingError, RecordingNotFoundError
 from .segments.manifest import is_recording
 from .segments.reader import NameFilter, name_predicate
@@ -26,8 +27,12 @@ class Recording(Protocol):
 
     def read(self, start: int | None = None, end: int | None = None, **kwargs: Any) -> Iterator[Record]: ...
     def summary(self) -> SegmentSummary: ...
+    def any_headers(self) -> bool: ...
     def __len__(self) -> int: ...
     def close(self) -> None: ...
+
+
+_PAGE = 4096   # records per page when scanning header columns
 
 
 class _Base(Closing):
@@ -56,6 +61,19 @@ class EvlogRecording(_Base):
         self.session_name = self.log.session_name
         self.start_time_ns = self.log.manifest.start_time_ns
         self.metadata = self.log.manifest.metadata
+
+    def any_headers(self) -> bool:
+        """Whether some event has per-event headers: the header columns are scanned page by
+        page (no data decoded, no record built) up to the first event that has some; a format
+        version 1 recording has none."""
+        if self.log.format_version < 2:
+            return False
+        log = self.log
+        end = log.end_offset
+        for first in range(log.start_offset, end, _PAGE):
+            if any(log.read_columns(first, min(end, first + _PAGE)).headers or ()):
+                return True
+        return False
 
     def read(self, start: int | None = None, end: int | None = None, **kwargs: Any) -> Iterator[Record]:
         return self.log.read(start, end, **kwargs)
@@ -98,8 +116,20 @@ class LegacyRecording(_Base):
                 raise legacy.LegacyFormatError(f"{self.path}: event {i} has a non-numeric timestamp_offset_ms")
             mono = max(last_mono, int(round(offset_ms * 1_000_000)))
             last_mono = mono
+            headers = ev.get("headers")
             yield Record(i, start + mono, mono, str(ev.get("event_name")), str(ev.get("source") or ""),
-                         ev.get("event_data"), 0)
+                         ev.get("event_data"), 0, NO_HEADERS if headers is None else self._headers(i, headers))
+
+    def _headers(self, i: int, headers: Any) -> Mapping[str, str]:
+        """An event's `headers` (evlog's export writes them for events that have some; the
+        original tool had none), checked as `Log.append` checks them."""
+        try:
+            if not isinstance(headers, dict):
+                raise EvlogError(f"not an object but {type(headers).__name__}")
+            encode_headers(headers)
+        except EvlogError as exc:
+            raise legacy.LegacyFormatError(f"{self.path}: event {i} has bad \"headers\": {exc}") from None
+        return headers or NO_HEADERS
 
     def read(self, start: int | None = None, end: int | None = None, *, start_time: int | None = None,
              end_time: int | None = None, start_mono: int | None = None, end_mono: int | None = None,
@@ -135,6 +165,11 @@ class LegacyRecording(_Base):
             return iter(list(selected())[::-1])
         return selected()
 
+    def any_headers(self) -> bool:
+        """Whether some event has headers (the key evlog's export adds): a pass over the file
+        up to the first such event."""
+        return any(r.headers for r in self._records())
+
     def summary(self) -> SegmentSummary:
         if self._summary is None:
             s = SegmentSummary()
@@ -163,6 +198,28 @@ class LegacyRecording(_Base):
 
     def close(self) -> None:
         pass
+
+
+def decode_raw(raw: RawRecord) -> Record:
+    """The `Record` of a raw record: its data and headers decoded (what `read()` would give)."""
+    return Record(raw.offset, raw.timestamp, raw.monotonic, raw.name, raw.source,
+                  decode_data(raw.data, raw.flags, raw.types), raw.flags, decode_headers(raw.headers))
+
+
+def as_raw(records: Iterable[Record]) -> Iterator[RawRecord]:
+    """Decoded records of plain JSON data (the original format's) as raw records: data and
+    headers in their stored form, so one loop serves both formats."""
+    for r in records:
+        yield RawRecord(r.offset, r.timestamp, r.monotonic, r.name, r.source, encode_json(r.data), r.flags, b"",
+                        encode_headers(r.headers))
+
+
+def raw_where(where: Callable[[Record], bool]) -> Callable[[RawRecord], bool]:
+    """A predicate on decoded records made to test raw records (decodes only to test): the
+    `where` of a filter for `read(raw=True)`."""
+    def test(r: RawRecord) -> bool:
+        return where(decode_raw(r))
+    return test
 
 
 def open_recording(path: str | os.PathLike) -> EvlogRecording | LegacyRecording:

@@ -1,10 +1,11 @@
-"""Commands that convert: export (original JSON, JSON Lines, CSV, Parquet), import."""
+"""Commands that convert: export (original JSON, JSON Lines, CSV, Parquet, CloudEvents), import."""
 from __future__ import annotations
 
 import click
 
 from .. import ops
 from ..ops.common import OpError
+from ..ops.importer import FORMATS as IMPORT_FORMATS
 from ..ops.output import is_stdout
 from .common import bar, msg, quiet_option, selection, selection_options, stdout, stdout_is_tty, total
 
@@ -12,7 +13,8 @@ from .common import bar, msg, quiet_option, selection, selection_options, stdout
 @click.command()
 @click.argument("recording")
 @click.option("--format", "fmt", type=click.Choice(ops.FORMATS), default="jsonl", show_default=True,
-              help="json: the original tool's format; jsonl; csv; parquet (needs evlog[parquet]).")
+              help="json: the original tool's format; jsonl; csv; parquet (needs evlog[parquet]); "
+                   "cloudevents: CloudEvents 1.0 JSON Lines.")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, allow_dash=True),
               help="Output file (default or '-': stdout).")
 @click.option("--name", "event_name", metavar="EVENT", help="CSV: only this event, its data in dotted columns.")
@@ -20,7 +22,7 @@ from .common import bar, msg, quiet_option, selection, selection_options, stdout
 @quiet_option
 def export(recording: str, fmt: str, output: str | None, event_name: str | None, filter_text: str | None,
            start: str | None, end: str | None, offsets: str | None, quiet: bool) -> None:
-    """Write events as the original JSON format, JSON Lines, CSV or Parquet."""
+    """Write events as the original JSON format, JSON Lines, CSV, Parquet or CloudEvents."""
     sel = selection(filter_text, start, end, offsets)
     to_stdout = is_stdout(output)
     if fmt == "parquet" and to_stdout and stdout_is_tty():
@@ -36,11 +38,14 @@ def export(recording: str, fmt: str, output: str | None, event_name: str | None,
 @click.argument("source", type=click.Path())
 @click.option("-o", "--output", "output", type=click.Path(), help="The new recording (default: SOURCE without extension).")
 @click.option("--name", "session_name", help="Session name (default: from the file).")
+@click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS), default="auto", show_default=True,
+              help="json: the original tool's format; jsonl; cloudevents: CloudEvents JSON Lines; "
+                   "auto: told by the first line.")
 @quiet_option
-def import_cmd(source: str, output: str | None, session_name: str | None, quiet: bool) -> None:
-    """Make an evlog recording from an original JSON recording or a JSON Lines file."""
+def import_cmd(source: str, output: str | None, session_name: str | None, fmt: str, quiet: bool) -> None:
+    """Make an evlog recording from an original JSON recording, a JSON Lines file or CloudEvents JSON Lines."""
     with bar("importing", None, quiet) as progress:
-        path = ops.import_recording(source, output, session_name=session_name, progress=progress)
+        path = ops.import_recording(source, output, session_name=session_name, progress=progress, format=fmt)
     msg(f"imported {progress.done} events into {path}")
     click.echo(path)
 

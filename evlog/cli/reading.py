@@ -9,7 +9,7 @@ from .. import ops
 from ..ops.common import OpError
 from ..ops.jsonl import LineEncoder
 from ..ops.timeline import TimelineEntry, classify, preview
-from ..segments import Log
+from ..segments import Log, encode_headers
 from ..segments.codec import encode_json, to_json_mode
 from ..timespec import parse_time
 from .common import msg, selection, selection_options, stdout
@@ -72,7 +72,7 @@ def tail(recording: str, n: int, follow: bool, filter_text: str | None, jsonl: b
     for r in ops.tail(recording, n, selection=selection(filter_text), follow=follow, poll_interval=poll):
         if jsonl:
             out.write(enc.line(r.offset, r.timestamp, r.monotonic, r.name, r.source,
-                               encode_json(to_json_mode(r.data)), r.flags))
+                               encode_json(to_json_mode(r.data)), r.flags, headers=encode_headers(r.headers)))
         else:
             entry = TimelineEntry(r.offset, r.monotonic, r.name, r.source, classify(r.name), preview(r.data, 80))
             out.write((ops.format_entry(entry) + "\n").encode("utf-8"))

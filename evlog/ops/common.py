@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..filters import Filter, parse_filter
-from ..recording import open_recording
-from ..segments import EvlogError, RawRecord, Record
-from ..segments.codec import decode_data, encode_json
+from ..recording import as_raw, open_recording, raw_where
+from ..segments import EvlogError, RawRecord
 from ..segments.errors import RecordingNotFoundError
 from ..segments.reader import name_predicate
 from ..timespec import TimeSpec, parse_time
@@ -95,14 +94,6 @@ def parse_offsets(text: str) -> tuple[int | None, int | None]:
     return a, b
 
 
-def raw_where(where: Callable[[Record], bool]) -> Callable[[RawRecord], bool]:
-    """A predicate on decoded records made to test raw records (decodes only to test)."""
-    def test(r: RawRecord) -> bool:
-        return where(Record(r.offset, r.timestamp, r.monotonic, r.name, r.source,
-                            decode_data(r.data, r.flags, r.types), r.flags))
-    return test
-
-
 def select(recording: Any, selection: Selection | None = None, *, raw: bool = False,
            **extra: Any) -> Iterator[Any]:
     """Stream the selected records of an open recording (raw only for evlog recordings)."""
@@ -117,19 +108,20 @@ def supports_raw(recording: Any) -> bool:
     return getattr(recording, "format", "") == "evlog"
 
 
+def raw_records(recording: Any, selection: Selection | None = None, **extra: Any) -> Iterator[RawRecord]:
+    """The selected records as raw records (data, type map and headers as stored bytes), whatever
+    the format: an evlog recording's as read, without decoding; the original format's encoded
+    from their decoded (plain JSON) values."""
+    if supports_raw(recording):
+        return select(recording, selection, raw=True, **extra)
+    return as_raw(select(recording, selection, **extra))
+
+
 def json_records(recording: Any, selection: Selection | None = None,
                  **extra: Any) -> Iterator[tuple[Any, bytes]]:
-    """(record, JSON bytes of its data) for each selected record, without decoding evlog data.
-
-    For evlog recordings the records are RawRecords and the bytes are the stored JSON; for
-    the original format the data is encoded from the decoded value (it is plain JSON).
-    """
-    if supports_raw(recording):
-        for r in select(recording, selection, raw=True, **extra):
-            yield r, r.data
-    else:
-        for r in select(recording, selection, **extra):
-            yield r, encode_json(r.data)
+    """(record, JSON bytes of its data) for each selected record (`raw_records`)."""
+    for r in raw_records(recording, selection, **extra):
+        yield r, r.data
 
 
 def iso(ns: int) -> str:

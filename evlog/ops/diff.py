@@ -7,7 +7,10 @@ inserted event with the same name are paired as *changed* (reported field by fie
 dotted paths) when their data agree on at least half of their fields, or when that name
 occurs once on each side of the stretch (a replacement in place). Aligned or changed events
 whose times since their recording's start differ by more than `time_tolerance_ns` are
-*timing* differences (only when a tolerance is given).
+*timing* differences (only when a tolerance is given). Per-event headers are compared like
+the source: aligned events whose headers differ are *changed*, each header a field
+`headers.KEY`; `ignore_fields` entries `headers` (all of them) and `headers.KEY` (a glob on
+the key) leave headers out.
 
 Streaming, memory bounded by the window: while the two heads are equal they are consumed
 one by one; at a difference, up to `window` events of each side are aligned with Myers'
@@ -29,9 +32,9 @@ from typing import Any
 
 import msgspec
 
-from ..segments.codec import encode_json
+from ..segments import decode_headers
 from .align import align_window, pair_gap
-from .common import Progress, Selection, named_input, open_input, progress_or_noop, select, supports_raw
+from .common import Progress, Selection, named_input, open_input, progress_or_noop, raw_records
 
 _decode = msgspec.json.decode
 _encoder = msgspec.json.Encoder(order="sorted")
@@ -49,15 +52,19 @@ class Event:
     name: str
     source: str
     data: Any
+    headers: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"offset": self.offset, "time_s": self.monotonic / 1e9, "event_name": self.name,
-                "source": self.source, "event_data": self.data}
+        d = {"offset": self.offset, "time_s": self.monotonic / 1e9, "event_name": self.name,
+             "source": self.source, "event_data": self.data}
+        if self.headers:
+            d["headers"] = self.headers
+        return d
 
 
 @dataclass
 class FieldChange:
-    path: str       # dotted: data.fills.0.price, or source
+    path: str       # dotted: data.fills.0.price, source, or headers.KEY
     old: Any        # None with old_missing when the field is absent
     new: Any
     old_missing: bool = False
@@ -139,12 +146,14 @@ class DiffResult:
 
 
 class _Item:
-    __slots__ = ("_key", "_value", "monotonic", "name", "offset", "raw", "source")
+    __slots__ = ("_headers", "_key", "_value", "headers", "monotonic", "name", "offset", "raw", "source")
 
-    def __init__(self, offset: int, monotonic: int, name: str, source: str, raw: bytes) -> None:
+    def __init__(self, offset: int, monotonic: int, name: str, source: str, raw: bytes, headers: bytes) -> None:
         self.offset, self.monotonic, self.name, self.source, self.raw = offset, monotonic, name, source, raw
+        self.headers = headers          # as stored (b"" for none)
         self._key: Any = None
         self._value: Any = _MISSING
+        self._headers: Any = None       # decoded, without the ignored ones
 
 
 class Differ:
@@ -154,8 +163,10 @@ class Differ:
                  time_tolerance_ns: int | None = None, window: int = 4096, max_edits: int = 512,
                  resync: int = 8, progress: Progress | None = None) -> None:
         self._a, self._b = a, b
-        self.ignore = [_normalize_glob(g) for g in ignore_fields]
+        self.ignore = [_normalize_glob(g) for g in ignore_fields if not _is_header_glob(g)]
         self.ignore_source = "source" in ignore_fields
+        self.ignore_headers = "headers" in ignore_fields
+        self.header_globs = [g[len("headers."):] for g in ignore_fields if g.startswith("headers.")]
         self.tolerance = time_tolerance_ns
         self.window = max(8, window)
         self.max_edits = max_edits
@@ -181,6 +192,26 @@ class Differ:
         if item._key is None:
             item._key = (item.name, item.raw if not self.ignore else _encoder.encode(self.value(item)))
         return item._key
+
+    def header_value(self, item: _Item) -> dict:
+        """The item's headers without the ignored ones."""
+        if item._headers is None:
+            if self.ignore_headers or not item.headers:
+                item._headers = {}
+            else:
+                h = decode_headers(item.headers)
+                globs = self.header_globs
+                item._headers = {k: v for k, v in h.items()
+                                 if not any(fnmatch.fnmatchcase(k, g) for g in globs)} if globs else dict(h)
+        return item._headers
+
+    def header_changes(self, x: _Item, y: _Item) -> list[FieldChange]:
+        """`headers.KEY` changes between two items (none when their stored headers are equal)."""
+        if x.headers == y.headers:
+            return []
+        a, b = self.header_value(x), self.header_value(y)
+        return [FieldChange(f"headers.{c.path}", c.old, c.new, c.old_missing, c.new_missing)
+                for c in _changes(a, b)] if a != b else []
 
     def same(self, x: _Item, y: _Item) -> bool:
         if x.name != y.name:
@@ -234,7 +265,7 @@ class Differ:
                     return
                 n += 1
                 if x.name == y.name and x.source == y.source and (x.data == y.data if plain else False) \
-                        and (tol is None or abs(y.monotonic - x.monotonic) <= tol):
+                        and x.headers == y.headers and (tol is None or abs(y.monotonic - x.monotonic) <= tol):
                     if n >= tick_at:
                         tick_at = n + 4096
                         summary.baseline_events += n
@@ -351,8 +382,7 @@ class Differ:
                         yield d2
                     i, j = pi + 1, pj + 1
                     continue
-                if x.source != y.source and not self.ignore_source:
-                    changes.insert(0, FieldChange("source", x.source, y.source))
+                changes[:0] = self._meta_changes(x, y)
                 d = Difference(CHANGED, self._event(x), self._event(y), changes, self._shift(x, y))
                 self.summary.count(d)
                 yield d
@@ -364,10 +394,16 @@ class Differ:
         delta = y.monotonic - x.monotonic
         return delta if abs(delta) > self.tolerance else None
 
-    def _matched(self, x: _Item, y: _Item) -> Difference | None:
+    def _meta_changes(self, x: _Item, y: _Item) -> list[FieldChange]:
+        """What differs besides the data: the source, then the headers."""
         changes = []
         if x.source != y.source and not self.ignore_source:
             changes.append(FieldChange("source", x.source, y.source))
+        changes += self.header_changes(x, y)
+        return changes
+
+    def _matched(self, x: _Item, y: _Item) -> Difference | None:
+        changes = self._meta_changes(x, y)
         shift = self._shift(x, y)
         if not changes and shift is None:
             self.summary.matched += 1
@@ -377,7 +413,8 @@ class Differ:
         return d
 
     def _event(self, item: _Item) -> Event:
-        return Event(item.offset, item.monotonic, item.name, item.source, _decode(item.raw))
+        return Event(item.offset, item.monotonic, item.name, item.source, _decode(item.raw),
+                     dict(decode_headers(item.headers)))
 
 
 def _resync_point(pairs: list[tuple[int, int]], resync: int, na: int, nb: int,
@@ -393,6 +430,10 @@ def _resync_point(pairs: list[tuple[int, int]], resync: int, na: int, nb: int,
         if length >= resync or (end_a and i == na - 1) or (end_b and j == nb - 1):
             return run_start
     return None
+
+
+def _is_header_glob(g: str) -> bool:
+    return g == "headers" or g.startswith("headers.")
 
 
 def _normalize_glob(g: str) -> str:
@@ -464,15 +505,7 @@ def _changes(a: dict, b: dict) -> list[FieldChange]:
 
 
 def _item(r: Any) -> _Item:
-    return _Item(r.offset, r.monotonic, r.name, r.source, r.data)
-
-
-def _records(rec: Any, selection: Selection | None) -> Iterator[Any]:
-    """Records whose `data` is JSON bytes: raw evlog records as they are read, or the
-    original format's records with their data encoded."""
-    if supports_raw(rec):
-        return select(rec, selection, raw=True)
-    return (r._replace(data=encode_json(r.data)) for r in select(rec, selection))
+    return _Item(r.offset, r.monotonic, r.name, r.source, r.data, r.headers)
 
 
 def iter_diff(baseline: str | os.PathLike, new: str | os.PathLike, *, ignore_fields: Sequence[str] = (),
@@ -480,7 +513,7 @@ def iter_diff(baseline: str | os.PathLike, new: str | os.PathLike, *, ignore_fie
               window: int = 4096, progress: Progress | None = None) -> Iterator[Difference | DiffSummary]:
     """Yield each Difference as found, then the DiffSummary (streaming)."""
     with open_input(baseline) as a, open_input(new) as b:
-        differ = Differ(named_input(baseline, _records(a, selection)), named_input(new, _records(b, selection)),
+        differ = Differ(named_input(baseline, raw_records(a, selection)), named_input(new, raw_records(b, selection)),
                         ignore_fields=ignore_fields,
                         time_tolerance_ns=time_tolerance_ns, window=window, progress=progress)
         yield from differ.run()

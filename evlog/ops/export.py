@@ -1,30 +1,27 @@
 """`export`: a recording (or a selection of it) as the original JSON format, JSON Lines,
-CSV or Parquet, streamed (never more than a block of events in memory)."""
+CSV, Parquet or CloudEvents JSON Lines, streamed (never more than a block of events in memory)."""
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from ..segments import RawRecord
-from ..segments.codec import encode_json
 from .common import (
     OpError,
     Progress,
     Selection,
     iso,
-    json_records,
     open_input,
     progress_or_noop,
-    select,
-    supports_raw,
+    raw_records,
 )
+from .cloudevents import CloudEventEncoder
 from .jsonl import LineEncoder
 from .legacy_json import write_legacy
 from .output import open_output
 from .tabular import Row, flat_columns, write_csv, write_parquet
 
-FORMATS = ("json", "jsonl", "csv", "parquet")
+FORMATS = ("json", "jsonl", "csv", "parquet", "cloudevents")
 
 
 def export(path: str | os.PathLike, out: str | os.PathLike | BinaryIO | None = None, *,
@@ -49,13 +46,19 @@ def export(path: str | os.PathLike, out: str | os.PathLike | BinaryIO | None = N
             selection = _with_name(selection, event_name)
         with open_output(out) as f:
             if format == "jsonl":
-                return _jsonl(rec, f, selection, tick)
+                return _lines(LineEncoder().lines(raw_records(rec, selection)), f, tick)
+            if format == "cloudevents":
+                encoder = CloudEventEncoder(rec.session_name, rec.start_time_ns)
+                return _lines(encoder.lines(raw_records(rec, selection)), f, tick)
             if format == "json":
                 return _legacy(rec, f, selection, tick)
+            if format == "csv" and event_name is not None:
+                columns, headers = flat_columns(_rows(rec, selection, None))
+                return write_csv(f, _rows(rec, selection, tick), columns, headers)
+            headers = _any_headers(rec, selection)
             if format == "csv":
-                columns = flat_columns(_rows(rec, selection, None)) if event_name is not None else None
-                return write_csv(f, _rows(rec, selection, tick), columns)
-            return write_parquet(f, _rows(rec, selection, tick))
+                return write_csv(f, _rows(rec, selection, tick), None, headers)
+            return write_parquet(f, _rows(rec, selection, tick), headers)
 
 
 def _with_name(selection: Selection | None, name: str) -> Selection:
@@ -73,10 +76,21 @@ def _quote(s: str) -> str:
 _TICK = 4096
 
 
+def _any_headers(rec: Any, selection: Selection | None) -> bool:
+    """Whether some selected event has headers (a table then gets a `headers` column): the
+    recording's header columns are scanned up to the first event with headers (cheap: no data
+    decoded), then for a selection its events up to the first selected one with headers."""
+    if not rec.any_headers():
+        return False
+    if selection is None or selection.empty:
+        return True
+    return any(r.headers for r in raw_records(rec, selection))
+
+
 def _rows(rec: Any, selection: Selection | None, tick: Progress | None) -> Iterator[Row]:
     n = 0
-    for r, data in json_records(rec, selection):
-        yield r.offset, r.timestamp, r.name, r.source, data
+    for r in raw_records(rec, selection):
+        yield r.offset, r.timestamp, r.name, r.source, r.data, r.headers
         n += 1
         if tick is not None and n == _TICK:
             tick(n)
@@ -85,16 +99,12 @@ def _rows(rec: Any, selection: Selection | None, tick: Progress | None) -> Itera
         tick(n)
 
 
-def _jsonl(rec: Any, f: BinaryIO, selection: Selection | None, tick: Progress) -> int:
-    if supports_raw(rec):
-        records: Any = select(rec, selection, raw=True)
-    else:  # the original format: data encoded from its (plain JSON) value
-        records = (RawRecord(r.offset, r.timestamp, r.monotonic, r.name, r.source, encode_json(r.data), 0, b"")
-                   for r in select(rec, selection))
+def _lines(lines: Iterator[bytes], f: BinaryIO, tick: Progress) -> int:
+    """Write `lines` in runs of _TICK; returns how many."""
     buf: list[bytes] = []
     count = 0
     write = f.write
-    for line in LineEncoder().lines(records):
+    for line in lines:
         buf.append(line)
         if len(buf) == _TICK:
             write(b"".join(buf))
@@ -114,22 +124,14 @@ def _legacy(rec: Any, f: BinaryIO, selection: Selection | None, tick: Progress) 
         s = rec.summary()
         duration, total = round(rec.duration_ms, 6), s.count
 
-    def events() -> Iterator[tuple[int, str, str, bytes]]:
+    def events() -> Iterator[tuple[int, str, str, bytes, bytes]]:
         n = 0
-        if supports_raw(rec):
-            for _o, _t, mono, name, source, data, _f, _ty, _h in select(rec, selection, raw=True):
-                yield mono, name, source, data
-                n += 1
-                if n == _TICK:
-                    tick(n)
-                    n = 0
-        else:
-            for r in select(rec, selection):
-                yield r.monotonic, r.name, r.source, encode_json(r.data)
-                n += 1
-                if n == _TICK:
-                    tick(n)
-                    n = 0
+        for _o, _t, mono, name, source, data, _f, _ty, headers in raw_records(rec, selection):
+            yield mono, name, source, data, headers
+            n += 1
+            if n == _TICK:
+                tick(n)
+                n = 0
         tick(n)
     count, _ = write_legacy(f, rec.session_name, iso(rec.start_time_ns), events(),
                             duration_ms=duration, total_events=total)

@@ -5,13 +5,15 @@ One line per event:
 
     {"offset": 0, "timestamp": "2025-10-12T10:00:00.000000+00:00", "timestamp_ns": ...,
      "monotonic_ns": 0, "event_name": "...", "source": "...", "event_data": {...},
-     "flags": 4, "event_types": [[["price"], "decimal"]]}
+     "flags": 4, "event_types": [[["price"], "decimal"]], "headers": {"correlation_id": "c-1"}}
 
-`flags` and `event_types` (evlog's type map: which strings are Decimals, datetimes, UUIDs...)
-appear only when not empty; with them, importing the lines back gives the same events.
-Input lines need only `event_name`; `event_data`, `source` and a time are optional: the
-time is `timestamp_ns`, or `timestamp` (ISO text or seconds since the epoch), or
-`timestamp_offset_ms` (ms since the recording's start, the original format's field).
+`flags`, `event_types` (evlog's type map: which strings are Decimals, datetimes, UUIDs...) and
+`headers` (the event's per-event headers, format v2) appear only when not empty, so an event
+without them has the line it had before headers existed; with them, importing the lines back
+gives the same events. Input lines need only `event_name`; `event_data`, `source`, `headers`
+and a time are optional: the time is `timestamp_ns`, or `timestamp` (ISO text or seconds
+since the epoch), or `timestamp_offset_ms` (ms since the recording's start, the original
+format's field).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..segments import EncodedRows, EvlogError, encode_headers
 from ..segments.codec import KNOWN_FLAGS, encode_json
 from .common import OpError
 
@@ -56,7 +59,7 @@ class LineEncoder:
         enc = encode_json
         lo = hi = 0
         second_text = b""
-        for offset, ts, mono, name, source, data, flags, types, _headers in records:
+        for offset, ts, mono, name, source, data, flags, types, headers in records:
             if not lo <= ts < hi:
                 sec = ts // 1_000_000_000
                 lo, hi = sec * 1_000_000_000, (sec + 1) * 1_000_000_000
@@ -71,16 +74,21 @@ class LineEncoder:
                 extra = flag_parts[flags] = b',"flags":%d' % flags
             if types:
                 extra += b',"event_types":' + types
+            if headers:
+                extra += b',"headers":' + headers
             yield (b'{"offset":%d,"timestamp":"%s.%06d+00:00","timestamp_ns":%d,"monotonic_ns":%d,%s,'
                    b'"event_data":%s%s}\n' % (offset, second_text, (ts - lo) // 1000, ts, mono, ns, data, extra))
 
     def line(self, offset: int, timestamp: int, monotonic: int, name: str, source: str,
-             data: bytes, flags: int = 0, types: bytes = b"") -> bytes:
+             data: bytes, flags: int = 0, types: bytes = b"", headers: bytes = b"") -> bytes:
+        """One line; `data`, `types` and `headers` in their stored form (JSON bytes)."""
         extra = b""
         if flags:
             extra = b',"flags":%d' % flags
         if types:
             extra += b',"event_types":' + types
+        if headers:
+            extra += b',"headers":' + headers
         return (b'{"offset":%d,"timestamp":"%s","timestamp_ns":%d,"monotonic_ns":%d,"event_name":%s,'
                 b'"source":%s,"event_data":%s%s}\n' % (
                     offset, self.iso(timestamp), timestamp, monotonic, self._str(name),
@@ -97,6 +105,7 @@ class ParsedEvent:
     timestamp: int | None       # wall clock ns
     monotonic: int | None       # ns since the recording's start
     offset_ms: float | None     # the original format's timestamp_offset_ms
+    headers: bytes = b""        # encode_headers form, b"" for none
 
 
 def parse_event(obj: Any, where: str) -> ParsedEvent:
@@ -137,7 +146,30 @@ def parse_event(obj: Any, where: str) -> ParsedEvent:
         raw = encode_json(data)
     except Exception as exc:  # noqa: BLE001 - msgspec raises several types
         raise OpError(f"{where}: event_data cannot be stored: {exc}") from None
-    return ParsedEvent(name, source, raw, flags, types, ts, mono, off)
+    return ParsedEvent(name, source, raw, flags, types, ts, mono, off, parse_headers(obj.get("headers"), where))
+
+
+def parse_headers(value: Any, where: str) -> bytes:
+    """The stored form of an input's `headers` (an object of strings, or null/absent for none)."""
+    if value is None:
+        return b""
+    if not isinstance(value, dict):
+        raise OpError(f"{where}: \"headers\" must be an object of strings")
+    try:
+        return encode_headers(value)
+    except EvlogError as exc:
+        raise OpError(f"{where}: bad \"headers\": {exc}") from None
+
+
+def append_parsed(log: Any, events: list[tuple[ParsedEvent, int | None, int | None]]) -> range:
+    """Append parsed events with their (timestamp, monotonic) to `log` in one call; returns
+    their offsets. The log checks them (validate=True: the input was not made by evlog)."""
+    evs = [e for e, _t, _m in events]
+    headers = [e.headers for e in evs]
+    return log.append_rows(EncodedRows([e.name for e in evs], [e.source for e in evs], [e.flags for e in evs],
+                                       [e.data for e in evs], [e.types for e in evs],
+                                       headers if any(headers) else None,
+                                       [t for _e, t, _m in events], [m for _e, _t, m in events]))
 
 
 def _parse_timestamp(value: Any, where: str) -> int:

@@ -6,6 +6,11 @@
 When the counts are known in advance (a whole evlog recording: from its index) the header
 comes first, as the original wrote it; otherwise (a filtered export) `duration_ms` and
 `total_events` follow the events array. JSON objects are unordered, so both read the same.
+
+An event that has per-event headers (format v2) gets one more key after `source`,
+`"headers": {...}`: the original format has no place for them, and the original's reader
+takes the four keys it knows from each event and ignores the others, while evlog reads them
+back. An event without headers is written exactly as the original wrote it.
 """
 from __future__ import annotations
 
@@ -24,9 +29,10 @@ def _num_ms(ns: int) -> bytes:
 
 
 def write_legacy(f: BinaryIO, session_name: str, start_time_iso: str,
-                 events: Iterable[tuple[int, str, str, bytes]], *, duration_ms: float | None = None,
+                 events: Iterable[tuple[int, str, str, bytes, bytes]], *, duration_ms: float | None = None,
                  total_events: int | None = None) -> tuple[int, int]:
-    """Write `events` `(monotonic_ns, name, source, data_json)`; returns (count, last_mono)."""
+    """Write `events` `(monotonic_ns, name, source, data_json, headers_json)` (headers b"" for
+    none); returns (count, last_mono)."""
     head = b'{\n  "session_name": %s,\n  "start_time": %s' % (encode_json(session_name), encode_json(start_time_iso))
     known = duration_ms is not None and total_events is not None
     if known:
@@ -37,14 +43,14 @@ def write_legacy(f: BinaryIO, session_name: str, start_time_iso: str,
     last_mono = 0
     buf: list[bytes] = []
     sep = b"\n    "
-    for mono, name, source, data in events:
+    for mono, name, source, data, headers in events:
         ns = pairs.get((name, source))
         if ns is None:
             ns = pairs[(name, source)] = (encode_json(name), encode_json(source))
         ms, rest = divmod(mono, 1_000_000)
         ms_text = b"%d" % ms if not rest else (b"%d.%06d" % (ms, rest)).rstrip(b"0")
-        buf.append(b'%s{"timestamp_offset_ms": %s, "event_name": %s, "event_data": %s, "source": %s}' % (
-            sep, ms_text, ns[0], data, ns[1]))
+        buf.append(b'%s{"timestamp_offset_ms": %s, "event_name": %s, "event_data": %s, "source": %s%s}' % (
+            sep, ms_text, ns[0], data, ns[1], b', "headers": ' + headers if headers else b""))
         sep = b",\n    "
         count += 1
         last_mono = mono

@@ -21,18 +21,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from itertools import accumulate, compress, islice, repeat
 from operator import itemgetter, le, ne
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from ..chunks import chunked
 from ..segments import EncodedRows, Log, RawRecord
-from ..segments.codec import encode_json
 from .common import (
     OpError,
     Progress,
     named_input,
     open_input,
     progress_or_noop,
-    supports_raw,
+    raw_records,
 )
 from .output import check_new_recording, creating
 
@@ -45,13 +44,6 @@ _new_tuple = tuple.__new__
 # (records in merged order, positions where the input changes (the first is 0), the input of
 #  each of those runs, (input, count) taken from each input)
 Batch = tuple[list[RawRecord], list[int], list[int], list[tuple[int, int]]]
-
-
-def _raw_stream(rec: Any) -> Iterable[RawRecord]:
-    if supports_raw(rec):
-        return rec.read(raw=True)
-    return (RawRecord(r.offset, r.timestamp, r.monotonic, r.name, r.source, encode_json(r.data), 0, b"")
-            for r in rec.read())
 
 
 class _Tagged(dict):
@@ -215,7 +207,7 @@ def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, sessio
         with creating(out), \
                 Log.create(out, name, start_time_ns=start, metadata={"merged_from": merged_from}) as log, \
                 open(os.path.join(out, ORIGINS_FILE), "wb") as origins:
-            sources = [named_input(p, _chunks(_raw_stream(r), shift, lab if tag_sources else None))
+            sources = [named_input(p, _chunks(raw_records(r), shift, lab if tag_sources else None))
                        for p, r, shift, lab in zip(inputs, recs, shifts, labels)]
             total = _copy(log, origins, sources, counts, tick)
             origins.flush()

@@ -15,7 +15,7 @@ import msgspec
 from ..segments import Log
 from .common import OpError
 from .output import check_new_recording
-from .jsonl import Stamper, parse_event
+from .jsonl import Stamper, append_parsed, parse_event
 
 _decode = msgspec.json.decode
 
@@ -76,7 +76,7 @@ def record_stream(stream: IO[bytes], path: str | os.PathLike, *, session_name: s
                         result.errors.append(msg)
                     continue
                 ts, mono = stamper.stamp(ev, time.time_ns())
-                log.append_encoded(ev.name, ev.source, ev.flags, ev.data, ev.types, timestamp=ts, monotonic=mono)
+                append_parsed(log, [(ev, ts, mono)])
                 result.events += 1
                 if on_event is not None:
                     on_event(result.events)

@@ -18,7 +18,7 @@ from ..replay.clock import Clock
 from ..replay.control import ReplayControl
 from ..replay.scheduler import run_replay
 from ..replay.selection import Selection as ReplaySelection
-from ..segments import RawRecord
+from ..segments import RawRecord, encode_headers
 from ..segments.codec import encode_json
 from ..timespec import parse_time
 from .common import OpError, Selection, open_input
@@ -36,9 +36,11 @@ def line_encoder() -> Callable[[Any], bytes]:
     line = LineEncoder().line
 
     def encode(r: Any) -> bytes:
-        data = r.data if isinstance(r, RawRecord) else encode_json(r.data)
-        return line(r.offset, r.timestamp, r.monotonic, r.name, r.source, data, r.flags,
-                    getattr(r, "types", b""))[:-1]
+        if isinstance(r, RawRecord):
+            return line(r.offset, r.timestamp, r.monotonic, r.name, r.source, r.data, r.flags, r.types,
+                        r.headers)[:-1]
+        return line(r.offset, r.timestamp, r.monotonic, r.name, r.source, encode_json(r.data), r.flags,
+                    b"", encode_headers(r.headers))[:-1]
     return encode
 
 

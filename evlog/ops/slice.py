@@ -6,15 +6,7 @@ from __future__ import annotations
 import os
 
 from ..segments import EncodedRows, Log
-from ..segments.codec import encode_json
-from .common import (
-    Progress,
-    Selection,
-    open_input,
-    progress_or_noop,
-    select,
-    supports_raw,
-)
+from .common import Progress, Selection, open_input, progress_or_noop, raw_records
 from .output import check_new_recording, creating
 
 _TICK = 4096
@@ -35,24 +27,16 @@ def slice_recording(path: str | os.PathLike, out: str | os.PathLike, selection: 
         with Log.create(out, session_name or f"{rec.session_name}_slice", start_time_ns=rec.start_time_ns,
                         metadata=metadata) as log:
             count = 0
-            if supports_raw(rec):
-                batch: list = []
-                for r in select(rec, selection, raw=True):
-                    batch.append(r)
-                    count += 1
-                    if len(batch) == 512:
-                        log.append_rows(EncodedRows.from_raw(batch), validate=False)   # one call per batch
-                        batch.clear()
-                    if count % _TICK == 0:
-                        tick(_TICK)
-                log.append_rows(EncodedRows.from_raw(batch), validate=False)
-            else:
-                for r in select(rec, selection):
-                    log.append_encoded(r.name, r.source, r.flags, encode_json(r.data), b"",
-                                       timestamp=r.timestamp, monotonic=r.monotonic)
-                    count += 1
-                    if count % _TICK == 0:
-                        tick(_TICK)
+            batch: list = []
+            for r in raw_records(rec, selection):   # evlog records copied raw; the original's encoded
+                batch.append(r)
+                count += 1
+                if len(batch) == 512:
+                    log.append_rows(EncodedRows.from_raw(batch), validate=False)   # one call per batch
+                    batch.clear()
+                if count % _TICK == 0:
+                    tick(_TICK)
+            log.append_rows(EncodedRows.from_raw(batch), validate=False)
             tick(count % _TICK)
     return count
 

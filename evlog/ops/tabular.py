@@ -2,7 +2,9 @@
 
 Columns: offset, time (ISO-8601 UTC), name, source, then either the data as one JSON column
 (`data`, for recordings mixing event names) or, for one chosen event name, the data
-flattened to dotted columns (`data.pair`, `data.fill.price`; lists stay JSON text).
+flattened to dotted columns (`data.pair`, `data.fill.price`; lists stay JSON text); last,
+when some exported event has per-event headers, `headers`: the event's headers as one JSON
+object (empty in CSV, null in Parquet, for an event without headers).
 """
 from __future__ import annotations
 
@@ -49,35 +51,42 @@ def cell(v: Any) -> str:
     return encode_json(v).decode()
 
 
-Row = tuple[int, int, str, str, bytes]   # offset, timestamp ns, name, source, data JSON
+Row = tuple[int, int, str, str, bytes, bytes]   # offset, timestamp ns, name, source, data JSON, headers JSON
 
 
-def flat_columns(rows: Iterable[Row]) -> list[str]:
-    """The union of the dotted columns of all rows, in first-seen order (a streaming pass)."""
+def flat_columns(rows: Iterable[Row]) -> tuple[list[str], bool]:
+    """The union of the dotted columns of all rows, in first-seen order, and whether some row
+    has headers (one streaming pass)."""
     seen: dict[str, None] = {}
-    for _o, _t, _n, _s, data in rows:
+    headers = False
+    for _o, _t, _n, _s, data, h in rows:
+        headers = headers or bool(h)
         for key in flatten(_decode(data)):
             if key not in seen:
                 seen[key] = None
-    return list(seen)
+    return list(seen), headers
 
 
-def write_csv(f: BinaryIO, rows: Iterable[Row], columns: list[str] | None) -> int:
+def write_csv(f: BinaryIO, rows: Iterable[Row], columns: list[str] | None, headers: bool = False) -> int:
     """Write the CSV header and one line per row; `columns`: dotted data columns, or None for
-    one JSON `data` column. Returns the number of rows."""
+    one JSON `data` column; `headers`: a last `headers` column. Returns the number of rows."""
     text = io.TextIOWrapper(f, encoding="utf-8", newline="", write_through=False)
     enc = LineEncoder()
     w = csv.writer(text)
-    w.writerow(["offset", "time", "name", "source"] + (columns if columns is not None else ["data"]))
+    w.writerow(["offset", "time", "name", "source"] + (columns if columns is not None else ["data"]) +
+               (["headers"] if headers else []))
     n = 0
     try:
-        for offset, ts, name, source, data in rows:
-            head = [offset, enc.iso(ts).decode(), name, source]
+        for offset, ts, name, source, data, h in rows:
+            row = [offset, enc.iso(ts).decode(), name, source]
             if columns is None:
-                w.writerow(head + [data.decode("utf-8")])
+                row.append(data.decode("utf-8"))
             else:
                 flat = flatten(_decode(data))
-                w.writerow(head + [cell(flat.get(c)) for c in columns])
+                row += [cell(flat.get(c)) for c in columns]
+            if headers:
+                row.append(h.decode("utf-8"))
+            w.writerow(row)
             n += 1
     finally:
         text.flush()
@@ -88,9 +97,10 @@ def write_csv(f: BinaryIO, rows: Iterable[Row], columns: list[str] | None) -> in
 PARQUET_BATCH = 65_536
 
 
-def write_parquet(f: BinaryIO, rows: Iterable[Row]) -> int:
+def write_parquet(f: BinaryIO, rows: Iterable[Row], headers: bool = False) -> int:
     """Write a Parquet file (zstd): offset int64, time timestamp[ns, UTC], monotonic is not
-    kept, name and source dictionary strings, data JSON text. Streams in row groups."""
+    kept, name and source dictionary strings, data JSON text, and with `headers` the headers
+    as JSON text (null for none). Streams in row groups."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -100,18 +110,21 @@ def write_parquet(f: BinaryIO, rows: Iterable[Row]) -> int:
         ("offset", pa.int64()), ("time", pa.timestamp("ns", tz="UTC")),
         ("name", pa.dictionary(pa.int32(), pa.string())), ("source", pa.dictionary(pa.int32(), pa.string())),
         ("data", pa.string()),
-    ])
+    ] + ([("headers", pa.string())] if headers else []))
     n = 0
     with pq.ParquetWriter(f, schema, compression="zstd") as writer:
         for batch in chunked(rows, PARQUET_BATCH):
-            offsets, times, names, sources, datas = zip(*batch)
-            table = pa.table({
+            offsets, times, names, sources, datas, heads = zip(*batch)
+            columns = {
                 "offset": pa.array(offsets, pa.int64()),
                 "time": pa.array(times, pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
                 "name": pa.array(names, pa.string()).dictionary_encode(),
                 "source": pa.array(sources, pa.string()).dictionary_encode(),
                 "data": pa.array([d.decode("utf-8") for d in datas], pa.string()),
-            }, schema=schema)
+            }
+            if headers:
+                columns["headers"] = pa.array([h.decode("utf-8") if h else None for h in heads], pa.string())
+            table = pa.table(columns, schema=schema)
             writer.write_table(table)
             n += len(batch)
     return n

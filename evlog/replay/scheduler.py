@@ -4,9 +4,10 @@ Due times are computed from one anchor, never from the previous event, so error 
 accumulate; a late replay catches up without sleeping. Pause, seek and speed changes move the
 anchor (see `ReplayControl`). Lateness (publish time minus due time) goes into a histogram.
 
-Two ways to deliver: `publish(name, event, source)` (a bus), or `on_record(record)` (the
-record-level mode: the whole `Record`, or with `raw=True` the stored `RawRecord` whose data is
-the event's JSON bytes). `on_idle(wait_ns)` is called before each wait, so a sink can flush.
+Two ways to deliver: `publish(name, event, source)` (a bus; `publish(name, event, source,
+headers=...)` for an event with headers when the bus's publish takes a `headers` keyword), or
+`on_record(record)` (the record-level mode: the whole `Record`, or with `raw=True` the stored
+`RawRecord` whose data is the event's JSON bytes). `on_idle(wait_ns)` is called before each wait, so a sink can flush.
 """
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..segments import decode_headers
 from ..segments.codec import FLAG_UNSERIALIZABLE
 from .clock import Clock, RealClock
 from .control import ReplayControl
 from .convert import raw_converter, record_converter
 from .options import ReplayError, parse_speed
 from .selection import Selection, resolve_bound
+from .sinks import accepts_headers
 from .stats import LatencyHistogram
 
 __all__ = ["ReplayResult", "ReplayError", "parse_speed", "run_replay"]
@@ -111,6 +114,7 @@ class _Replay:
             raise ReplayError(f"anchor must be 'start' or 'first', not {anchor!r}")
         self.rec = recording
         self.publish = publish
+        self.publish_headers = publish is not None and accepts_headers(publish)
         self.on_record = on_record
         self.on_idle = on_idle
         self.markers = markers
@@ -230,6 +234,7 @@ class _Replay:
         wall0 = time.perf_counter()
         pos = self.start
         publish, convert, clock, ctl = self.publish, self.convert, self.clock, self.control
+        with_headers = self.publish_headers
         on_record, on_idle, skip_markers = self.on_record, self.on_idle, not self.markers
         hist_add = self.hist.add
         progress, position = self.progress, self.position
@@ -315,7 +320,11 @@ class _Replay:
                 else:
                     try:
                         if on_record is None:
-                            publish(rec.name, rec.data if convert is None else convert(rec), rec.source)
+                            event = rec.data if convert is None else convert(rec)
+                            if with_headers and rec.headers:
+                                publish(rec.name, event, rec.source, headers=_headers(rec.headers))
+                            else:
+                                publish(rec.name, event, rec.source)
                         else:
                             on_record(rec)
                         res.published += 1
@@ -361,6 +370,11 @@ class _Replay:
         if ctl is not None:
             ctl.speed = self.speed
         return res
+
+
+def _headers(headers: Any) -> Any:
+    """A record's headers as a dict (a raw record's are still encoded)."""
+    return decode_headers(headers) if headers.__class__ is bytes else headers
 
 
 def run_replay(recording: Any, publish: Callable[[str, Any, str], Any] | None = None,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..filters import Filter, parse_filter
+from ..recording import raw_where
 from ..segments import Record
-from ..segments.codec import decode_data
 from ..segments.errors import EvlogError
 from ..timespec import TimeSpec, parse_time
 
@@ -28,9 +28,13 @@ def offset_ms(ns: int) -> int | float:
 
 
 def event_dict(record: Record) -> dict:
-    """A record in the original format's shape (plus its offset)."""
-    return {"timestamp_offset_ms": offset_ms(record.monotonic), "event_name": record.name,
-            "event_data": record.data, "source": record.source, "offset": record.offset}
+    """A record in the original format's shape (plus its offset, and its `headers` when it has
+    some)."""
+    event = {"timestamp_offset_ms": offset_ms(record.monotonic), "event_name": record.name,
+             "event_data": record.data, "source": record.source, "offset": record.offset}
+    if record.headers:
+        event["headers"] = dict(record.headers)
+    return event
 
 
 def _takes_whole_event(func: Callable) -> bool:
@@ -121,14 +125,8 @@ class Selection:
             kw["sources"] = _all(self.sources)
         if self.wheres:
             where = _all(self.wheres)
-            kw["where"] = _on_raw(where) if raw else where
+            kw["where"] = raw_where(where) if raw else where
         return kw
-
-
-def _on_raw(where: Callable[[Record], bool]) -> Callable[[Any], bool]:
-    def test(r: Any) -> bool:
-        return where(Record(*r[:5], decode_data(r.data, r.flags, r.types), r.flags))
-    return test
 
 
 def _positional_count(func: Callable) -> int:

@@ -5,16 +5,23 @@ Record-level (`run_replay(..., on_record=sink.send, on_idle=sink.idle)`, then `s
 `JsonLinesSink` (a binary stream) and `HttpSink` (POST per event or batched, retries with
 back-off, a report of failures). Both take `encode(record) -> bytes`, one JSON object without
 newline (default `record_json`).
+
+Per-event headers travel with the event: an event-level target whose `publish` takes a
+`headers` keyword gets them (`accepts_headers`; others are called as before), and the
+record-level JSON has a `headers` key (in the body of an HTTP POST, not as HTTP headers: a
+batch carries many events in one request).
 """
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, Mapping, TextIO
 
+from ..segments import encode_headers
 from ..segments.block import RawRecord
 from ..segments.codec import encode_json, to_json_mode
 from ..segments.errors import EvlogError
@@ -27,6 +34,7 @@ __all__ = [
     "SinkConfigError",
     "SinkError",
     "StdoutSink",
+    "accepts_headers",
     "as_publish",
     "record_json",
 ]
@@ -47,6 +55,17 @@ class DeliveryError(EvlogError):
     """Events a sink could not deliver (HttpSink with `on_failure="raise"`)."""
 
 
+def accepts_headers(publish: Callable[..., Any]) -> bool:
+    """Whether `publish` takes a `headers` keyword (a parameter of that name; `**kwargs` alone
+    does not count, so a bus that does not know headers never gets them). A wrapper that
+    sets `__wrapped__` (functools.wraps) is judged by what it wraps."""
+    try:
+        param = inspect.signature(publish).parameters.get("headers")
+    except (TypeError, ValueError):
+        return False
+    return param is not None and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+
+
 def as_publish(target: Any) -> Publish:
     """The function the replayer calls for each event: `target.publish`, or `target` itself."""
     publish = getattr(target, "publish", None)
@@ -59,25 +78,31 @@ def as_publish(target: Any) -> Publish:
 
 
 class StdoutSink:
-    """Writes each event as one JSON line: {"event_name", "source", "event_data"}."""
+    """Writes each event as one JSON line: {"event_name", "source", "event_data"}, and
+    "headers" for an event replayed with headers."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
 
-    def publish(self, event_name: str, event: Any = None, source: str = "") -> None:
+    def publish(self, event_name: str, event: Any = None, source: str = "",
+                headers: Mapping[str, str] | None = None) -> None:
         if hasattr(event, "model_dump"):
             event = event.model_dump(mode="json")
-        line = encode_json({"event_name": event_name, "source": source, "event_data": to_json_mode(event)})
-        self.stream.write(line.decode("utf-8") + "\n")
+        line: dict[str, Any] = {"event_name": event_name, "source": source, "event_data": to_json_mode(event)}
+        if headers:
+            line["headers"] = dict(headers)
+        self.stream.write(encode_json(line).decode("utf-8") + "\n")
 
 
 def record_json(r: Any) -> bytes:
     """A record as one JSON object: offset, timestamp_ns, monotonic_ns, event_name, source,
-    event_data (a raw record's stored JSON as is)."""
-    data = r.data if isinstance(r, RawRecord) else encode_json(to_json_mode(r.data))
+    event_data (a raw record's stored JSON as is), and headers when the event has some."""
+    raw = isinstance(r, RawRecord)
+    data = r.data if raw else encode_json(to_json_mode(r.data))
+    headers = r.headers if raw else encode_headers(r.headers)
     head = encode_json({"offset": r.offset, "timestamp_ns": r.timestamp, "monotonic_ns": r.monotonic,
                         "event_name": r.name, "source": r.source})
-    return head[:-1] + b',"event_data":' + data + b"}"
+    return head[:-1] + b',"event_data":' + data + (b',"headers":' + headers if headers else b"") + b"}"
 
 
 class JsonLinesSink:

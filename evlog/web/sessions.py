@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from ..ops.common import OpError
 from ..ops.jsonl import Stamper, parse_event
-from ..segments import EncodedRows, Log, encode_headers
+from ..segments import EncodedRows, Log
 from ..segments.errors import EvlogError
 from .catalog import PLAYERS_FILE
 from .security import NAME_RE
@@ -77,11 +77,10 @@ class RecordSessions:
         an event without a time is stamped when it arrives."""
         if len(events) > MAX_BATCH:
             raise SessionError(f"at most {MAX_BATCH} events per request")
-        parsed, headers = [], []
+        parsed = []
         for i, ev in enumerate(events):
-            try:   # the same event form and checks as `evlog record` / `evlog import`
+            try:   # the same event form and checks (headers included) as `evlog record` / `evlog import`
                 parsed.append(parse_event(ev, f"event {i}"))
-                headers.append(encode_headers(ev.get("headers")))
             except (OpError, EvlogError) as exc:
                 raise SessionError(f"event {i}: {exc}" if not str(exc).startswith("event ") else str(exc)) from None
         with self._lock:
@@ -93,6 +92,7 @@ class RecordSessions:
                 ts, mono = stamper.stamp(p, now) if timed else (None, log.monotonic_now())
                 ts_col.append(ts)
                 mono_col.append(mono)
+            headers = [p.headers for p in parsed]
             rows = EncodedRows([p.name for p in parsed], [p.source for p in parsed], [p.flags for p in parsed],
                                [p.data for p in parsed], [p.types for p in parsed],
                                headers if any(headers) else None, ts_col, mono_col)

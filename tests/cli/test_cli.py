@@ -195,3 +195,24 @@ def test_user_mistakes_are_one_line_and_status_2(runner, rec, tmp_path, args, me
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("evlog: error:") and message in lines[0]
     assert r.stdout == ""
+
+
+def test_export_and_import_cloudevents(runner, tmp_path):
+    src = make_recording(str(tmp_path / "h"), [("A", {"x": 1}, "s", 0, {"correlation_id": "c-1"}), ("B", 2, "", 5)])
+    r = run(runner, "export", src, "--format", "cloudevents", "-o", tmp_path / "ce.jsonl")
+    assert r.exit_code == 0 and "2 events written" in r.stderr
+    first = json.loads((tmp_path / "ce.jsonl").read_text().splitlines()[0])
+    assert first["specversion"] == "1.0" and first["type"] == "A" and first["correlationid"] == "c-1"
+    r = run(runner, "import", tmp_path / "ce.jsonl", "--format", "cloudevents", "-o", tmp_path / "back")
+    assert r.exit_code == 0 and "imported 2 events" in r.stderr
+    assert [(n, s, d) for n, s, _t, _m, d, _f in read_all(str(tmp_path / "back"))] == [("A", "s", {"x": 1}), ("B", "", 2)]
+    r = runner.invoke(cli, ["import", str(tmp_path / "ce.jsonl"), "--format", "xml"])
+    assert r.exit_code == 2
+
+
+def test_cat_and_tail_show_headers(runner, tmp_path):
+    src = make_recording(str(tmp_path / "h"), [("A", 1, "s", 0, {"correlation_id": "c-1"}), ("B", 2, "", 5)])
+    cat = [json.loads(x) for x in run(runner, "cat", src, "--filter", 'headers.correlation_id == "c-1"').stdout.splitlines()]
+    assert [(x["event_name"], x["headers"]) for x in cat] == [("A", {"correlation_id": "c-1"})]
+    tail = [json.loads(x) for x in run(runner, "tail", src, "--jsonl").stdout.splitlines()]
+    assert tail[0]["headers"] == {"correlation_id": "c-1"} and "headers" not in tail[1]

@@ -16,10 +16,12 @@ START = 1_760_000_000_000_000_000   # 2025-10-09T08:53:20Z
 
 def make_recording(path: str, events: Iterable[tuple], *, session: str = "test", start_ns: int = START,
                    **options: Any) -> str:
-    """events: (name, data, source, mono_ns) tuples; wall time = start + mono."""
+    """events: (name, data, source, mono_ns) or (name, data, source, mono_ns, headers) tuples;
+    wall time = start + mono."""
     with Log.create(path, session, start_time_ns=start_ns, fsync="never", **options) as log:
-        for name, data, source, mono in events:
-            log.append(name, data, source, timestamp=start_ns + mono, monotonic=mono)
+        for name, data, source, mono, *headers in events:
+            log.append(name, data, source, timestamp=start_ns + mono, monotonic=mono,
+                       headers=headers[0] if headers else None)
     return path
 
 
@@ -27,6 +29,13 @@ def read_all(path: str) -> list[tuple]:
     from evlog.recording import open_recording
     with open_recording(path) as rec:
         return [(r.name, r.source, r.timestamp, r.monotonic, r.data, r.flags) for r in rec.read()]
+
+
+def read_full(path: str) -> list[tuple]:
+    """read_all's tuples with the headers (a plain dict) last."""
+    from evlog.recording import open_recording
+    with open_recording(path) as rec:
+        return [(r.name, r.source, r.timestamp, r.monotonic, r.data, r.flags, dict(r.headers)) for r in rec.read()]
 
 
 def trading(n: int, path: str, **kw: Any) -> str:
@@ -56,16 +65,24 @@ event_data = st.one_of(json_value, st.dictionaries(st.sampled_from(["price", "wh
                                                    st.one_of(typed_value, json_leaf), max_size=4))
 
 
+HEADER_KEYS = st.sampled_from(["id", "subject", "correlation_id", "traceparent", "nats.seq", "X-Request-Id", "ünï",
+                               "time", "type", "evlogx"])
+header_maps = st.one_of(st.just({}), st.dictionaries(HEADER_KEYS, st.text(max_size=8), max_size=4))
+
+
 @st.composite
-def event_lists(draw: Any, min_size: int = 0, max_size: int = 30, typed: bool = True) -> list[tuple]:
-    """(name, data, source, mono) with non-decreasing mono."""
+def event_lists(draw: Any, min_size: int = 0, max_size: int = 30, typed: bool = True,
+                headers: bool = False) -> list[tuple]:
+    """(name, data, source, mono) with non-decreasing mono; with `headers`, (name, data, source,
+    mono, headers) where headers is often empty."""
     n = draw(st.integers(min_size, max_size))
     mono = 0
     out = []
     for _ in range(n):
         mono += draw(st.integers(0, 5_000_000_000))
         data = draw(event_data if typed else json_value)
-        out.append((draw(NAMES), data, draw(SOURCES), mono))
+        event = (draw(NAMES), data, draw(SOURCES), mono)
+        out.append(event + (draw(header_maps),) if headers else event)
     return out
 
 
