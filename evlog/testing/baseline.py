@@ -128,7 +128,7 @@ class BaselineRun:
         errors = self._errors_text()
         if self.summary.equal and not errors:
             return True
-        head = f"evlog baseline {spec.path}: "
+        head = f"evlog_baseline {spec.path}: "
         if not self.summary.equal:
             head += (f"this run's outputs differ from the baseline's (evlog diff {spec.path} {self.run_path} "
                      f"--filter '{spec.compared}'):\n")
@@ -144,7 +144,7 @@ class BaselineRun:
         assert self.run_path is not None, "replay() first"
         errors = self._errors_text()
         if errors:
-            self.report = f"evlog baseline {self.spec.path}: not updated: " + errors
+            self.report = f"evlog_baseline {self.spec.path}: not updated: " + errors
             return False
         target = self.spec.path
         staged = target.with_name(f".{target.name}.evlog-new")

@@ -61,7 +61,7 @@ def test_fail_with_the_diff_then_update_then_pass(project):
     baseline = project.path / "recordings" / "baseline_trader"
     first = project.runpytest()
     first.assert_outcomes(failed=1)                       # the baseline has no outputs yet
-    first.stdout.fnmatch_lines(["*evlog baseline *baseline_trader: this run's outputs differ*",
+    first.stdout.fnmatch_lines(["*evlog_baseline *baseline_trader: this run's outputs differ*",
                                 "+ #* PositionPurchased (OrderExecutor)  only in new",
                                 "*recordings differ: 0 only in baseline, * only in new*",
                                 "*run pytest --evlog-update to accept*"])
