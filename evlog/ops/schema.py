@@ -28,7 +28,7 @@ import msgspec
 
 from ..segments import decode_headers, encode_headers
 from ..segments.reader import name_predicate
-from .common import Selection, supports_raw
+from .common import Selection, named_input, supports_raw
 
 __all__ = ["SchemaChange", "detect_schema_changes", "normalize", "selected_names"]
 
@@ -80,7 +80,9 @@ def _data(r: Any) -> Any:
 
 
 def _read(rec: Any, name: str) -> Iterator[Any]:
-    return rec.read(names=name.__eq__, raw=True) if supports_raw(rec) else rec.read(names=name.__eq__)
+    """The events of `name`; a read error names the recording (`rec.path`)."""
+    records = rec.read(names=name.__eq__, raw=True) if supports_raw(rec) else rec.read(names=name.__eq__)
+    return named_input(rec.path, records)
 
 
 def _first(rec: Any, name: str) -> tuple[Any, str | None] | None:
@@ -106,7 +108,8 @@ def _uniform(rec: Any, name: str) -> bool:
 
 def selected_names(rec: Any, selection: Selection | None) -> set[str]:
     """The event names of an open recording (from its summary) that `selection`'s name filter keeps."""
-    names = {n for n, count in rec.summary().names.items() if count}
+    summary = next(named_input(rec.path, (rec.summary() for _ in (0,))))   # an error names the recording
+    names = {n for n, count in summary.names.items() if count}
     if selection is not None and selection.filter is not None:
         wanted = selection.read_kwargs(rec.start_time_ns).get("names")
         if wanted is not None:
