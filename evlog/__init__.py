@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .log import Log
-from .segments import (
-    CorruptRecordingError, EvlogError, NotARecordingError, RawRecord, Record, RecordingNotFoundError,
-    UnsupportedFormatError,
-)
-
 __version__ = "0.1.0"
 
+# Nothing is imported with the package itself: `import evlog.testing.pytest_plugin` (loaded by
+# pytest at start-up, before pytest-cov starts measuring) must not import the engine.
 _LAZY = {
+    "Log": ("evlog.log", "Log"),
+    **{name: ("evlog.segments", name) for name in (
+        "CorruptRecordingError", "EvlogError", "NotARecordingError", "RawRecord", "Record",
+        "RecordingNotFoundError", "UnsupportedFormatError")},
     "EventRecorder": ("evlog.recorder", "EventRecorder"),
     "EventReplayer": ("evlog.replayer", "EventReplayer"),
     "open_recording": ("evlog.recording", "open_recording"),
@@ -20,7 +20,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Import the recorder, replayer and friends on first use (keeps `import evlog` light)."""
+    """Import the log, the recorder, the replayer and friends on first use (keeps `import evlog` light)."""
     if name in _LAZY:
         import importlib
         module, attr = _LAZY[name]

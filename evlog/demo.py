@@ -3,6 +3,7 @@
 `trading_session(n)` yields `(event_name, event, source, offset_ns)` for a bot that runs
 monitoring cycles: fetch a price, compute indicators, sometimes buy or sell, sometimes
 fail. Events are pydantic models of about 200 bytes of JSON. Deterministic for a seed.
+`DemoTrader` is a bot that trades on those market events (the example of docs/testing.md).
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import datetime as _dt
 import random
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from uuid import UUID
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import BaseModel
 
@@ -171,6 +173,50 @@ def trading_session(n_events: int, seed: int = 42, start: _dt.datetime | None = 
             produced += 1
             yield ev
         t_ns = cycle_start + int(cycle_interval_ms * 1e6)
+
+
+def _field(event: Any, name: str) -> Any:
+    """A field of an event published as a model (live) or replayed as a dict."""
+    return event[name] if isinstance(event, dict) else getattr(event, name)
+
+
+class DemoTrader:
+    """A trading bot on a bus, to regression-test (docs/testing.md): it reads the demo's
+    market events (`MarketPriceFetched`, `IndicatorsCalculated`) and publishes its decisions:
+    `PositionPurchased` when the RSI is below `buy_below` and the pair has no open position,
+    `PositionSold` when it is above `sell_above` and one is open. Deterministic: the same
+    inputs give the same decisions (position ids derived from the pair and the cycle)."""
+
+    def __init__(self, bus: Any, *, buy_below: float = 30.0, sell_above: float = 70.0,
+                 budget: Decimal = Decimal("1000")) -> None:
+        self.bus = bus
+        self.buy_below, self.sell_above, self.budget = buy_below, sell_above, budget
+        self.prices: dict[str, tuple[Decimal, Any]] = {}
+        self.open: dict[str, tuple[UUID, Decimal, Decimal]] = {}
+        bus.subscribe("MarketPriceFetched", self.on_price)
+        bus.subscribe("IndicatorsCalculated", self.on_indicators)
+
+    def on_price(self, name: str, event: Any, source: str) -> None:
+        self.prices[_field(event, "pair")] = (Decimal(str(_field(event, "current_price"))), _field(event, "timestamp"))
+
+    def on_indicators(self, name: str, event: Any, source: str) -> None:
+        pair, rsi = _field(event, "pair"), float(_field(event, "rsi"))
+        if pair not in self.prices:
+            return
+        px, when = self.prices[pair]
+        if rsi < self.buy_below and pair not in self.open:
+            qty = (self.budget / px).quantize(Decimal("0.000001"))
+            pid = uuid5(NAMESPACE_URL, f"evlog-demo/{pair}/{_field(event, 'cycle_id')}")
+            self.open[pair] = (pid, px, qty)
+            self.bus.publish("PositionPurchased", PositionPurchased(
+                position_id=pid, pair=pair, purchase_price=px, quantity=qty,
+                fee=(Decimal("0.001") * px * qty).quantize(Decimal("0.00000001")),
+                reason=f"RSI {rsi:.1f} below {self.buy_below:g}", timestamp=when), "OrderExecutor")
+        elif rsi > self.sell_above and pair in self.open:
+            pid, bought, qty = self.open.pop(pair)
+            self.bus.publish("PositionSold", PositionSold(
+                position_id=pid, pair=pair, sell_price=px, quantity=qty, profit=(px - bought) * qty,
+                profit_pct=round(float((px - bought) / bought * 100), 6), timestamp=when), "OrderExecutor")
 
 
 def run_demo(out_dir: str = "recordings", n_events: int = 2000, *, pace: float = 50.0, seed: int = 42,

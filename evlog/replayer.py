@@ -28,6 +28,9 @@ from .replay.clock import Clock
 from .replay.control import ReplayControl
 from .replay.convert import model_resolver
 from .replay.events import EventSequence
+from .replay.harness import HarnessOptions
+from .replay.lockstep import Lockstep
+from .replay.upcast import Upcasters, as_upcasters
 from .replay.scheduler import ReplayError, ReplayResult, run_replay
 from .replay.selection import Selection, offset_ms
 from .replay.sinks import as_publish
@@ -72,14 +75,17 @@ class EventReplayer(Closing):
 
     `registry`: `{event name: pydantic model}` used by every `replay` to rebuild models
     (`events_module_name` does the same from a module's classes). `clock`: an injected clock
-    (tests use `evlog.replay.VirtualClock`). `filter_events` makes the filtered replayers
-    (the private `_selection` and `_session_name`).
+    (tests use `evlog.replay.VirtualClock`). `upcasters`: `{(event name, version): step}` (or
+    an `Upcasters`) bringing old versions of events to the current one in `events` and in
+    every `replay` (see docs/replay.md, schema evolution). `filter_events` makes the filtered
+    replayers (the private `_selection` and `_session_name`).
     """
 
     def __init__(self, path: str | os.PathLike, *, registry: Mapping[str, type] | None = None,
-                 clock: Clock | None = None, _selection: Selection | None = None,
-                 _session_name: str | None = None) -> None:
+                 clock: Clock | None = None, upcasters: Upcasters | Mapping | None = None,
+                 _selection: Selection | None = None, _session_name: str | None = None) -> None:
         self.path = Path(path)
+        self.upcasters = as_upcasters(upcasters)
         self.recording = open_recording(path)
         self.registry = registry
         self.clock = clock
@@ -87,7 +93,8 @@ class EventReplayer(Closing):
         self._count_cache: int | None = None
         self._duration_cache: int | float | None = None
         self.session_name: str = self.recording.session_name if _session_name is None else _session_name
-        self.events = EventSequence(self.recording, self._selection, self._count)
+        self.events = EventSequence(self.recording, self._selection, self._count,
+                                    self.upcasters.upcast_record if self.upcasters is not None else None)
 
     # the original's attributes ---------------------------------------------------------------
     @property
@@ -148,7 +155,8 @@ class EventReplayer(Closing):
                registry: Mapping[str, type] | None = None, start: Any = None, end: Any = None,
                loop: bool | int = False, control: ReplayControl | None = None,
                stop_on_error: bool = False, clock: Clock | None = None,
-               progress: str = "recording") -> ReplayResult:
+               progress: str = "recording", lockstep: Any = False, faults: Any = None,
+               seed: int | None = None, upcasters: Upcasters | Mapping | None = None) -> ReplayResult:
         """Publish the events into `service_bus` (an object with `publish(name, event, source)`
         or a callable) with their recorded timing divided by `speed_multiplier`
         (`float("inf")` or "max": as fast as possible).
@@ -167,6 +175,13 @@ class EventReplayer(Closing):
         fails to): with `progress="recording"` (the original's) `current` is the event's 1-based
         position in `self.events` and `total` is `len(self.events)`; with `progress="selected"`
         they count the events this replay selects (`(k, selected)`).
+
+        Test harness options (docs/replay.md): `lockstep=True` delivers the next event only when
+        the publish of the last one returned (`"ack"` or a `Lockstep(ack=True)`: when the
+        consumer called its `ack()`), on a virtual clock standing at each event's recorded time;
+        `faults="drop=0.01,dup=0.005,delay=50ms@0.02,reorder=3@0.01"` with `seed=42` injects
+        reproducible faults, listed in `result.faults`; `upcasters` (default: the replayer's)
+        bring old event versions to the current one before they are published.
         """
         if progress not in PROGRESS_FORMS:
             raise ReplayError(f"progress must be one of {', '.join(map(repr, PROGRESS_FORMS))}, not {progress!r}")
@@ -174,11 +189,16 @@ class EventReplayer(Closing):
         reg = registry if registry is not None else self.registry
         warnings: list[str] = []
         resolve = model_resolver(reg, events_module_name, warnings)
+        run_clock = clock or self.clock
+        harness = HarnessOptions.of(lockstep=lockstep, faults=faults, seed=seed,
+                                    clock=clock if isinstance(lockstep, Lockstep) else run_clock,
+                                    upcasters=upcasters if upcasters is not None else self.upcasters)
         position = self.events.positions() if progress_callback is not None and progress == "recording" else None
         result = run_replay(self.recording, as_publish(service_bus), selection, speed=speed_multiplier,
-                            clock=clock or self.clock, control=control, start=start, end=end, loop=loop,
+                            clock=harness.lockstep.clock if harness.lockstep else run_clock,
+                            control=control, start=start, end=end, loop=loop,
                             resolve=resolve, progress=progress_callback, position=position,
-                            stop_on_error=stop_on_error)
+                            stop_on_error=stop_on_error, harness=harness)
         result.warnings[:0] = warnings
         return result
 
@@ -228,7 +248,7 @@ class EventReplayer(Closing):
         """A new replayer over the events `predicate` selects (same forms as `event_filter`),
         named `<session_name>_filtered`, whose `duration_ms` is its last event's offset (the
         original's). Nothing is copied: the new replayer reads the same recording through the filter."""
-        return EventReplayer(self.path, registry=self.registry, clock=self.clock,
+        return EventReplayer(self.path, registry=self.registry, clock=self.clock, upcasters=self.upcasters,
                              _selection=self._selection & Selection.of(predicate),
                              _session_name=f"{self.session_name}_filtered")
 

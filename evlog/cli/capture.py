@@ -12,8 +12,11 @@ from ..integrations.natsformat import DEFAULT_SOURCE, SOURCE_HEADER
 from ..ops.nats import FSYNC_CHOICES
 from ..ops.output import check_parent
 from ..ops.record import default_path
+from ..replay.faults import fault_lines, parse_faults
+from ..replay.harness import HarnessOptions
 from ..timespec import parse_time
-from .common import AGE, SIZE, SPEED, bar, msg, quiet_option, selection, selection_options, stdout, total
+from .common import (AGE, SIZE, SPEED, Parsed, bar, msg, quiet_option, selection, selection_options, stdout,
+                     total)
 
 NATS_URL = "nats://HOST:PORT"
 
@@ -32,14 +35,25 @@ NATS_URL = "nats://HOST:PORT"
               help="With --to-nats: the subject of each message: {event_name} {source} {subject} {recording}.")
 @click.option("--dry-run", is_flag=True, help="With --to-nats: print what would be sent, connect to nothing.")
 @click.option("--limit", type=click.IntRange(0), help="With --to-nats: send at most this many messages.")
+@click.option("--lockstep", is_flag=True,
+              help="Send the next event only when the consumer has answered the last one (--to-url: its HTTP "
+                   "response; --to-nats: its reply), on a virtual clock (no waiting).")
+@click.option("--faults", type=Parsed("faults", parse_faults), metavar="SPEC",
+              help="Inject seeded faults, e.g. drop=0.01,dup=0.005,delay=50ms@0.02,reorder=3@0.01.")
+@click.option("--seed", type=int, help="With --faults: the random seed (the same seed gives the same faults).")
 @quiet_option
 def replay(recording: str, speed: float, filter_text: str | None, start: str | None, end: str | None,
            loop: bool, url: str | None, batch: int, retries: int, nats_url: str | None, subject_template: str,
-           dry_run: bool, limit: int | None, quiet: bool) -> None:
+           dry_run: bool, limit: int | None, lockstep: bool, faults: object, seed: int | None, quiet: bool) -> None:
     """Replay events with their recorded timing, as JSON Lines on stdout, to an HTTP endpoint
     (--to-url), or into NATS (--to-nats nats://HOST:PORT, tagged with an Evlog-Replay header)."""
     if end is not None and end.startswith(("nats://", "tls://")) and nats_url is None:
         nats_url, end = end, None   # the older spelling `--to nats://...`
+    if seed is not None and faults is None:
+        raise click.UsageError("--seed goes with --faults")
+    if lockstep and nats_url is None and (url is None or batch != 1):
+        raise click.UsageError("--lockstep needs a consumer that answers each event: --to-url (with --batch 1) "
+                               "or --to-nats (a pipe cannot acknowledge)")
     if nats_url is not None:
         if url is not None or loop:
             raise click.UsageError("--to-nats goes without --to-url and --loop")
@@ -47,7 +61,8 @@ def replay(recording: str, speed: float, filter_text: str | None, start: str | N
             if t is not None:
                 parse_time(t)   # --from and --to are times, whatever the sink
         result = ops.replay_to_nats(recording, nats_url, subject_template=subject_template, speed=speed,
-                                    filter_text=filter_text, start=start, end=end, limit=limit, dry_run=dry_run)
+                                    filter_text=filter_text, start=start, end=end, limit=limit, dry_run=dry_run,
+                                    lockstep=lockstep, faults=faults, seed=seed)
         for line in result.lines():
             msg(line)
         return
@@ -56,12 +71,17 @@ def replay(recording: str, speed: float, filter_text: str | None, start: str | N
     sel = selection(filter_text, start, end)
     sink = ops.HttpSink(url, batch=batch, retries=retries) if url else ops.JsonLinesSink(stdout())
     count = total(recording, sel)
+    harness = HarnessOptions.of(lockstep=lockstep, faults=faults, seed=seed)
+    results: list = []
     with bar("replay", count, quiet) as progress:
         def on_event(n: int, r: object) -> None:
             progress.done = n
             where = f" {n}/{count}" if count and not loop else f" {n}"
             progress.status(f"replay x{speed}{where} t={r.monotonic / 1e9:.3f}s {r.name}")  # type: ignore[attr-defined]
-        n = ops.replay(recording, sink, speed=speed, selection=sel, loop=loop, on_event=on_event)
+        n = ops.replay(recording, sink, speed=speed, selection=sel, loop=loop, on_event=on_event,
+                       harness=harness, on_result=results.append)
+    for line in fault_lines(results[0].faults, results[0].fault_seed) if results else []:
+        msg(line)
     msg(f"replayed {n} events" + (f" to {url}" if url else ""))
 
 

@@ -48,7 +48,7 @@ def selection(filter_text: str | None = None, start: str | None = None, end: str
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 
 
-class _Parsed(click.ParamType):
+class Parsed(click.ParamType):
     """A click parameter parsed by one of evlog's parsers (a bad value is a usage error)."""
 
     def __init__(self, name: str, parse: Callable[[str], Any]) -> None:
@@ -64,9 +64,9 @@ class _Parsed(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-SPEED = _Parsed("speed", parse_speed)    # a positive multiplier, or max (inf)
-AGE = _Parsed("age", parse_age)          # seconds from 7d, 12h, 90s
-SIZE = _Parsed("size", parse_size)       # bytes from 64M, 10G
+SPEED = Parsed("speed", parse_speed)    # a positive multiplier, or max (inf)
+AGE = Parsed("age", parse_age)          # seconds from 7d, 12h, 90s
+SIZE = Parsed("size", parse_size)       # bytes from 64M, 10G
 
 
 def bar(label: str, total: int | None, quiet: bool) -> ProgressBar:

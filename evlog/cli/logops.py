@@ -7,6 +7,7 @@ import click
 
 from .. import ops
 from ..ops.common import OpError
+from ..ops.diff_junit import case_names, write_junit
 from ..ops.diff_render import write_diff
 from ..timespec import parse_duration_ns
 from .common import bar, msg, quiet_option, selection, selection_options, total
@@ -36,7 +37,8 @@ def merge(inputs: tuple[str, ...], output: str, session_name: str | None, tag_so
 @click.option("--ignore-field", "ignore", multiple=True, metavar="PATH",
               help="Data field to ignore (dotted path, globs allowed: timestamp, *.id, data.fills.*.ts). Repeatable.")
 @click.option("--time-tolerance", metavar="T", help="Report timing shifts larger than this (e.g. 50ms). Default: timing is not compared.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text", show_default=True,
+              help="text, json, or junit (JUnit XML for CI: one test case per event type).")
 @click.option("--filter", "filter_text", metavar="EXPR", help="Compare only these events (both sides).")
 @click.option("--window", default=4096, show_default=True, type=click.IntRange(8), help="Alignment window (events).")
 @click.option("--max-differences", default=1000, show_default=True, type=click.IntRange(0),
@@ -52,10 +54,14 @@ def diff(baseline: str, new: str, ignore: tuple[str, ...], time_tolerance: str |
         if tolerance is None:
             raise OpError(f"--time-tolerance {time_tolerance!r} is not a duration (e.g. 50ms, 1s)")
     sel = selection(filter_text)
+    names = case_names(baseline, new, sel) if fmt == "junit" else []
     with bar("comparing", total(baseline, sel), quiet) as progress:
         results = ops.iter_diff(baseline, new, ignore_fields=ignore, time_tolerance_ns=tolerance, selection=sel,
                                 window=window, progress=progress)
-        summary = write_diff(results, sys.stdout, fmt, max_differences or None)
+        if fmt == "junit":
+            summary = write_junit(results, sys.stdout, names, f"evlog diff {baseline} {new}", max_differences or None)
+        else:
+            summary = write_diff(results, sys.stdout, fmt, max_differences or None)
     click.get_current_context().exit(0 if summary.equal else 1)
 
 

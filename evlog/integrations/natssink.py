@@ -26,14 +26,18 @@ class NatsSink(Closing):
     (`Evlog-Replay: <recording>`). Recorded NATS envelopes are unwrapped: the original payload
     is sent. With `dry_run` nothing connects; each message is printed to `out` instead.
     Marker records evlog added to a capture (source "evlog") are not sent.
+    With `reply_timeout` (lock-step replay), each message is a request: `publish` returns when
+    the consumer has replied (an error after `reply_timeout` seconds without a reply).
     """
 
     def __init__(self, url: str, subject_template: str = "replay.{event_name}", recording: str = "",
-                 *, dry_run: bool = False, out: TextIO | None = None, connect_timeout: float = 5.0) -> None:
+                 *, dry_run: bool = False, out: TextIO | None = None, connect_timeout: float = 5.0,
+                 reply_timeout: float | None = None) -> None:
         self.url = parse_nats_url(url)
         self.subject_template = check_subject_template(subject_template)
         self.recording = recording
         self.dry_run = dry_run
+        self.reply_timeout = reply_timeout
         self.out = out or sys.stdout
         self.sent = 0
         self.skipped = 0
@@ -75,8 +79,9 @@ class NatsSink(Closing):
             print_line(self.out, f"{subject} [{hdrs}] {shown}")
         else:
             assert self._loop is not None
-            asyncio.run_coroutine_threadsafe(self._nc.publish(subject, payload, headers=headers),
-                                             self._loop).result()
+            send = (self._nc.publish(subject, payload, headers=headers) if self.reply_timeout is None else
+                    self._nc.request(subject, payload, timeout=self.reply_timeout, headers=headers))
+            asyncio.run_coroutine_threadsafe(send, self._loop).result()
         self.sent += 1
 
     def close(self) -> None:

@@ -35,6 +35,7 @@ import msgspec
 from ..segments import decode_headers
 from .align import align_window, pair_gap
 from .common import Progress, Selection, named_input, open_input, progress_or_noop, raw_records
+from .schema import SchemaChange, detect_schema_changes, normalize
 
 _decode = msgspec.json.decode
 _encoder = msgspec.json.Encoder(order="sorted")
@@ -109,10 +110,11 @@ class DiffSummary:
     inserted: int = 0
     changed: int = 0
     timing: int = 0
+    schema_changes: list[SchemaChange] = field(default_factory=list)   # see ops/schema.py
 
     @property
     def equal(self) -> bool:
-        return not (self.deleted or self.inserted or self.changed or self.timing)
+        return not (self.deleted or self.inserted or self.changed or self.timing or self.schema_changes)
 
     def count(self, d: Difference) -> None:
         if d.kind == DELETED:
@@ -124,9 +126,12 @@ class DiffSummary:
             self.timing += d.time_shift_ns is not None
 
     def to_dict(self) -> dict:
-        return {"equal": self.equal, "baseline_events": self.baseline_events, "new_events": self.new_events,
-                "matched": self.matched, "deleted": self.deleted, "inserted": self.inserted,
-                "changed": self.changed, "timing": self.timing}
+        d = {"equal": self.equal, "baseline_events": self.baseline_events, "new_events": self.new_events,
+             "matched": self.matched, "deleted": self.deleted, "inserted": self.inserted,
+             "changed": self.changed, "timing": self.timing}
+        if self.schema_changes:
+            d["schema"] = [c.to_dict() for c in self.schema_changes]
+        return d
 
 
 @dataclass
@@ -511,11 +516,16 @@ def _item(r: Any) -> _Item:
 def iter_diff(baseline: str | os.PathLike, new: str | os.PathLike, *, ignore_fields: Sequence[str] = (),
               time_tolerance_ns: int | None = None, selection: Selection | None = None,
               window: int = 4096, progress: Progress | None = None) -> Iterator[Difference | DiffSummary]:
-    """Yield each Difference as found, then the DiffSummary (streaming)."""
+    """Yield each Difference as found, then the DiffSummary (streaming). An event type whose
+    schema changed is one `SchemaChange` in the summary, its events compared in the new
+    schema's terms (see ops/schema.py)."""
     with open_input(baseline) as a, open_input(new) as b:
-        differ = Differ(named_input(baseline, raw_records(a, selection)), named_input(new, raw_records(b, selection)),
+        changes = detect_schema_changes(a, b, selection)
+        differ = Differ(named_input(baseline, normalize(raw_records(a, selection), changes, "baseline")),
+                        named_input(new, normalize(raw_records(b, selection), changes, "new")),
                         ignore_fields=ignore_fields,
                         time_tolerance_ns=time_tolerance_ns, window=window, progress=progress)
+        differ.summary.schema_changes = changes
         yield from differ.run()
         yield differ.summary
 

@@ -46,7 +46,9 @@ def format_difference(d: Difference) -> str:
 def format_summary(s: DiffSummary) -> str:
     if s.equal:
         return f"recordings are equal ({s.matched} events)"
-    return (f"recordings differ: {s.deleted} only in baseline, {s.inserted} only in new, {s.changed} changed, "
+    n = len(s.schema_changes)
+    schema = f"{n} schema change{'s' if n > 1 else ''}, " if n else ""
+    return (f"recordings differ: {schema}{s.deleted} only in baseline, {s.inserted} only in new, {s.changed} changed, "
             f"{s.timing} timing shifts ({s.matched} equal; {s.baseline_events} vs {s.new_events} events)")
 
 
@@ -84,6 +86,8 @@ def write_diff(results: Iterable[Difference | DiffSummary], out: TextIO, fmt: st
         s["shown"] = shown
         write(("\n" if shown else "") + '], "summary": ' + json.dumps(s) + "}\n")
     else:
+        for change in summary.schema_changes:
+            write(change.describe() + "\n")
         if shown < difference_count(summary):
             write(f"... {difference_count(summary) - shown} more differences not shown (--max-differences)\n")
         write(format_summary(summary) + "\n")

@@ -7,7 +7,7 @@ import asyncio
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ..filters import parse_filter
@@ -18,6 +18,7 @@ from ..integrations.natssink import NatsSink
 from ..integrations.signals import CaptureSignals
 from ..integrations.status import CaptureStats, StatusServer
 from ..replay.control import ReplayControl
+from ..replay.faults import fault_lines
 from ..replay.options import parse_speed
 from ..replayer import EventReplayer
 from ..segments import EvlogError, Log
@@ -144,22 +145,27 @@ class NatsReplayResult:
     sent: int
     skipped: int
     dry_run: bool
+    faults: list = field(default_factory=list)   # faults injected (`faults=`), as ReplayResult.faults
+    fault_seed: int | None = None
 
     def lines(self) -> list[str]:
         verb = "would send" if self.dry_run else "sent"
         tail = f" ({self.skipped} evlog marker records not sent)" if self.skipped else ""
-        return [f"{verb} {self.sent} messages{tail}"]
+        return [f"{verb} {self.sent} messages{tail}"] + fault_lines(self.faults, self.fault_seed)
 
 
 def replay_to_nats(path: str, url: str, *, subject_template: str = "replay.{event_name}",
                    speed: float | str = 1.0, filter_text: str | None = None, start: Any = None,
                    end: Any = None, limit: int | None = None, dry_run: bool = False,
-                   out: TextIO | None = None) -> NatsReplayResult:
+                   out: TextIO | None = None, lockstep: bool = False, reply_timeout: float = 30.0,
+                   faults: Any = None, seed: int | None = None) -> NatsReplayResult:
     """Publish the events of a recording to NATS through the replayer (`EventReplayer`): its
     timing (`speed` 2 = twice as fast, "max" or inf = as fast as possible), filter language and
     `start`/`end` (as `EventReplayer.replay` takes them: an int offset, or a time "90s" or ISO). Every
     message is tagged `Evlog-Replay: <recording>`. `dry_run` prints what would be sent, without
-    waiting and without connecting."""
+    waiting and without connecting. `lockstep`: each message is a request and the next one
+    goes when the consumer has replied (within `reply_timeout` seconds), on a virtual clock (no
+    waiting). `faults`/`seed`: seeded fault injection (see evlog.replay.faults)."""
     factor = parse_speed(speed)
     if limit is not None and limit < 0:
         raise NatsSetupError("--limit must not be negative")
@@ -167,7 +173,7 @@ def replay_to_nats(path: str, url: str, *, subject_template: str = "replay.{even
         parse_filter(filter_text)  # a syntax error before anything connects
     replayer = EventReplayer(path)
     sink = NatsSink(url, subject_template, replayer.session_name or os.path.basename(os.path.abspath(path)),
-                    dry_run=dry_run, out=out)
+                    dry_run=dry_run, out=out, reply_timeout=reply_timeout if lockstep and not dry_run else None)
     control = ReplayControl()
 
     def publish(name: str, event: Any, source: str = "") -> None:
@@ -181,10 +187,10 @@ def replay_to_nats(path: str, url: str, *, subject_template: str = "replay.{even
     try:
         result = replayer.replay(publish, "max" if dry_run else factor, event_filter=filter_text,
                                  start=start, end=end, control=control,
-                                 stop_on_error=True)
+                                 stop_on_error=True, lockstep=lockstep, faults=faults, seed=seed)
     finally:
         sink.close()
     if result.failed and result.errors:
         raise NatsSetupError(f"replay stopped after {sink.sent} messages: {result.errors[0]}")
-    return NatsReplayResult(sink.sent, sink.skipped, dry_run)
+    return NatsReplayResult(sink.sent, sink.skipped, dry_run, result.faults, result.fault_seed)
 

@@ -16,7 +16,8 @@ from typing import Any, BinaryIO, Protocol
 from ..replay import sinks
 from ..replay.clock import Clock
 from ..replay.control import ReplayControl
-from ..replay.scheduler import run_replay
+from ..replay.harness import HarnessOptions
+from ..replay.scheduler import ReplayResult, run_replay
 from ..replay.selection import Selection as ReplaySelection
 from ..segments import RawRecord, encode_headers
 from ..segments.codec import encode_json
@@ -86,13 +87,18 @@ def _bounds(rec: Any, selection: Selection | None) -> tuple[ReplaySelection, Any
 
 def replay(path: str | os.PathLike, sink: Sink, *, speed: float = 1.0, selection: Selection | None = None,
            loop: bool = False, on_event: Callable[[int, Any], None] | None = None,
-           stop: Callable[[], bool] | None = None, clock: Clock | None = None) -> int:
+           stop: Callable[[], bool] | None = None, clock: Clock | None = None,
+           harness: HarnessOptions | None = None,
+           on_result: Callable[[ReplayResult], Any] | None = None) -> int:
     """Replay the selected events of `path` into `sink`; returns the number sent.
 
     `speed`: 1.0 real time, 10 ten times faster, math.inf as fast as possible. `loop`: start
     again at the end (until `stop()` says so or the process is interrupted). `on_event(n,
     record)` is called after each event (progress). `clock`: an injected clock (tests:
     `evlog.replay.VirtualClock`). A sink's error ends the replay and is raised.
+    `harness`: lock-step, faults, upcasting (`HarnessOptions`; under lock-step each `send`
+    must deliver before it returns: an HttpSink of batch 1). `on_result(result)` gets the
+    scheduler's `ReplayResult` (e.g. its `faults`) when the replay ends.
     """
     if not (speed > 0):
         raise OpError(f"speed must be positive, not {speed}")
@@ -118,9 +124,11 @@ def replay(path: str | os.PathLike, sink: Sink, *, speed: float = 1.0, selection
             return 0
         with open_input(path) as rec:
             sel, start, end = _bounds(rec, selection)
-            run_replay(rec, None, sel, on_record=deliver, on_idle=sink.idle, raw=True, markers=True,
-                       anchor="first", speed=speed, clock=clock, control=control, start=start, end=end,
-                       loop=loop, stop_on_error=True)
+            result = run_replay(rec, None, sel, on_record=deliver, on_idle=sink.idle, raw=True, markers=True,
+                                anchor="first", speed=speed, clock=clock, control=control, start=start, end=end,
+                                loop=loop, stop_on_error=True, harness=harness)
+        if on_result is not None:
+            on_result(result)
         if failure:
             raise failure[0]
         return sent

@@ -5,6 +5,7 @@
 
 Indexing reads one event through the log's offset index; iterating streams. Nothing is held
 in memory but, for a filtered sequence that is indexed, the offsets of its events (8 bytes each).
+`transform(record) -> record` (the replayer's upcasters) is applied to every record shown.
 """
 from __future__ import annotations
 
@@ -13,24 +14,30 @@ from bisect import bisect_right
 from collections import deque
 from typing import Any, Callable, Iterator, Sequence
 
+from ..segments import Record
 from .selection import Selection, event_dict
 
 __all__ = ["EventSequence"]
 
 
 class EventSequence(Sequence):
-    def __init__(self, recording: Any, selection: Selection, count: Any) -> None:
+    def __init__(self, recording: Any, selection: Selection, count: Any,
+                 transform: Callable[[Record], Record] | None = None) -> None:
         self._rec = recording
         self._sel = selection
         self._count = count          # a function giving the number of selected events
         self._offsets: array | None = None
+        self._transform = transform
+
+    def _dict(self, record: Record) -> dict:
+        return event_dict(record if self._transform is None else self._transform(record))
 
     def __len__(self) -> int:
         return self._count()
 
     def __iter__(self) -> Iterator[dict]:
         for record in self._rec.read(**self._sel.read_kwargs()):
-            yield event_dict(record)
+            yield self._dict(record)
 
     def _offset_table(self) -> array:
         """The offsets of a filtered sequence's events, read once (8 bytes an event)."""
@@ -67,14 +74,14 @@ class EventSequence(Sequence):
         kw = self._sel.read_kwargs()
         if self._is_evlog:
             for record in self._rec.read(**kw, reverse=True):
-                return event_dict(record)
+                return self._dict(record)
             return None
         tail = deque(self._rec.read(**kw), maxlen=1)
-        return event_dict(tail[0]) if tail else None
+        return self._dict(tail[0]) if tail else None
 
     def _get(self, offset: int) -> dict:
         for record in self._rec.read(offset, offset + 1):
-            return event_dict(record)
+            return self._dict(record)
         raise IndexError(f"no event at offset {offset}")
 
     def __getitem__(self, index: Any) -> Any:
@@ -85,7 +92,7 @@ class EventSequence(Sequence):
                 if start >= stop:
                     return []
                 base = self._rec.start_offset
-                return [event_dict(r) for r in self._rec.read(base + start, base + stop)]
+                return [self._dict(r) for r in self._rec.read(base + start, base + stop)]
             return [self[i] for i in range(start, stop, step)]
         if not isinstance(index, int) or isinstance(index, bool):
             raise TypeError(f"event indices must be integers or slices, not {type(index).__name__}")

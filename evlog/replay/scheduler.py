@@ -23,6 +23,8 @@ from ..segments.codec import FLAG_UNSERIALIZABLE
 from .clock import Clock, RealClock
 from .control import ReplayControl
 from .convert import raw_converter, record_converter
+from .harness import HarnessOptions
+from .lockstep import LockstepError
 from .options import ReplayError, parse_speed
 from .selection import Selection, resolve_bound
 from .sinks import accepts_headers
@@ -53,6 +55,8 @@ class ReplayResult:
     lateness_p99_ms: float = 0.0
     lateness_max_ms: float = 0.0
     last_offset: int | None = None
+    faults: list = field(default_factory=list)   # every fault injected (`faults=`): Fault(offset, kind, params)
+    fault_seed: int | None = None    # the seed the faults were drawn with (the one given, or a random one)
 
     @property
     def events_per_second(self) -> float:
@@ -64,6 +68,8 @@ class ReplayResult:
         if self.lateness_max_ms:
             text += (f"; lateness p50 {self.lateness_p50_ms:.3f} ms, p99 {self.lateness_p99_ms:.3f} ms,"
                      f" max {self.lateness_max_ms:.3f} ms")
+        if self.faults:
+            text += f"; {len(self.faults)} faults injected"
         for warning in self.warnings:
             text += f"; warning: {warning}"
         return text
@@ -103,7 +109,8 @@ class _Replay:
                  progress: Callable[[int, int], Any] | None, stop_on_error: bool,
                  position: Callable[[int], tuple[int, int]] | None = None,
                  on_record: Callable[[Any], Any] | None = None, on_idle: Callable[[int], Any] | None = None,
-                 raw: bool = False, markers: bool = False, anchor: str = "start") -> None:
+                 raw: bool = False, markers: bool = False, anchor: str = "start",
+                 harness: HarnessOptions | None = None) -> None:
         if not isinstance(loop, (bool, int)) or (not isinstance(loop, bool) and loop < 0):
             raise ReplayError(f"loop must be True, False or a number of passes, not {loop!r}")
         if (publish is None) == (on_record is None):
@@ -121,7 +128,15 @@ class _Replay:
         self.anchor_first = anchor == "first"
         self.selection = selection
         self.speed = parse_speed(speed)
+        harness = harness or HarnessOptions()
+        self.lockstep = harness.lockstep
+        if self.lockstep is not None:
+            if clock is not None and clock is not self.lockstep.clock:
+                raise LockstepError("a lock-step replay runs on its Lockstep's clock: give the clock to the Lockstep")
+            clock = self.lockstep.clock
         self.clock = clock or RealClock()
+        self.upcasters = harness.upcasters
+        self.injector = harness.injector()
         self.control = control
         self.start = resolve_bound(start, recording.start_time_ns, "start")
         self.end = resolve_bound(end, recording.start_time_ns, "end")
@@ -130,13 +145,21 @@ class _Replay:
         self.position = position
         self.stop_on_error = stop_on_error
         is_evlog = getattr(recording, "format", "") == "evlog"
-        self.raw = is_evlog and (raw if on_record is not None else resolve is not None and not selection.wheres)
+        self.raw = is_evlog and (raw if on_record is not None else
+                                 resolve is not None and not selection.wheres and self.upcasters is None)
+        self.upcast = None if self.upcasters is None else (
+            self.upcasters.upcast_raw if self.raw else self.upcasters.upcast_record)
         self.read_kwargs = selection.read_kwargs(raw=self.raw)
         self.convert = (raw_converter(resolve) if self.raw else record_converter(resolve)) if resolve else None
         self.end_kwargs: dict = {}
         if self.end is not None:
             self.end_kwargs = {"end": self.end[1]} if self.end[0] == "offset" else {"end_mono": self.end[1]}
         self.result = ReplayResult(speed=self.speed)
+        if self.injector is not None:
+            self.result.faults = self.injector.faults
+            self.result.fault_seed = self.injector.seed
+        if self.lockstep is not None:
+            self.speed = 1.0   # the virtual clock stands at each event's recorded time
         self.hist = LatencyHistogram()
         self.anchor_clock = 0
         self.anchor_mono: int | None = None
@@ -204,7 +227,7 @@ class _Replay:
             speed, seek, stop = ctl.take()
             if stop:
                 return "stop"
-            if speed is not None:
+            if speed is not None and self.lockstep is None:
                 position = self._position(mono)
                 self.speed = speed
                 self._reanchor(position)
@@ -236,6 +259,7 @@ class _Replay:
         publish, convert, clock, ctl = self.publish, self.convert, self.clock, self.control
         with_headers = self.publish_headers
         on_record, on_idle, skip_markers = self.on_record, self.on_idle, not self.markers
+        upcast, injector, lockstep = self.upcast, self.injector, self.lockstep
         hist_add = self.hist.add
         progress, position = self.progress, self.position
         errors = res.errors
@@ -254,6 +278,8 @@ class _Replay:
                 self.anchor_mono = pos[1] if pos is not None and pos[0] == "mono" else (0 if pos is None else None)
             kwargs = dict(self._start_kwargs(pos), **self.end_kwargs, **self.read_kwargs)
             records: Any = self.rec.read(**kwargs, raw=True) if self.raw else self.rec.read(**kwargs)
+            if injector is not None:
+                records = injector.apply(records)
             ahead = None
             if self.speed != math.inf:
                 # decode the first block before the clock starts, and later blocks in idle time
@@ -319,6 +345,8 @@ class _Replay:
                     res.unserializable += 1
                 else:
                     try:
+                        if upcast is not None:
+                            rec = upcast(rec)
                         if on_record is None:
                             event = rec.data if convert is None else convert(rec)
                             if with_headers and rec.headers:
@@ -328,6 +356,10 @@ class _Replay:
                         else:
                             on_record(rec)
                         res.published += 1
+                        if lockstep is not None:
+                            lockstep.delivered(rec.offset)
+                    except LockstepError:
+                        raise
                     except Exception as exc:  # noqa: BLE001 - a failing handler is counted and reported
                         res.failed += 1
                         if len(errors) < MAX_ERRORS_KEPT:
@@ -347,7 +379,8 @@ class _Replay:
                         progress(*position(rec.offset))
             if covered_hi is None:
                 covered_hi = self._pass_hi()
-            res.filtered_out += max(0, covered_hi - pass_lo - seen)
+            taken = seen - injector.extra if injector is not None else seen   # events read, not deliveries
+            res.filtered_out += max(0, covered_hi - pass_lo - taken)
             if next_pos is not None:
                 pos, seeked = next_pos, True
                 continue
@@ -385,7 +418,7 @@ def run_replay(recording: Any, publish: Callable[[str, Any, str], Any] | None = 
                position: Callable[[int], tuple[int, int]] | None = None,
                stop_on_error: bool = False, on_record: Callable[[Any], Any] | None = None,
                on_idle: Callable[[int], Any] | None = None, raw: bool = False, markers: bool = False,
-               anchor: str = "start") -> ReplayResult:
+               anchor: str = "start", harness: HarnessOptions | None = None) -> ReplayResult:
     """Replay `recording` (an open_recording object) into `publish(name, event, source)`, or
     hand each whole record to `on_record(record)` (give one of the two).
 
@@ -399,8 +432,11 @@ def run_replay(recording: Any, publish: Callable[[str, Any, str], Any] | None = 
     delivers the markers of unserializable events (their flags say so) instead of skipping them.
     `on_idle(wait_ns)`: called before the replay waits for an event due in `wait_ns`.
     `anchor="first"`: each pass's first event is due at once (default "start": at the recording
-    time of the pass's start bound, 0 without one). An exception from `on_idle` ends the replay."""
+    time of the pass's start bound, 0 without one). An exception from `on_idle` ends the replay.
+
+    `harness` (`HarnessOptions`): lock-step delivery on a virtual clock, seeded faults (listed
+    in `result.faults`), upcasting of old event versions (see evlog/replay/harness.py)."""
     return _Replay(recording, publish, selection or Selection(), speed=speed, clock=clock, control=control,
                    start=start, end=end, loop=loop, resolve=resolve, progress=progress, position=position,
                    stop_on_error=stop_on_error, on_record=on_record, on_idle=on_idle, raw=raw,
-                   markers=markers, anchor=anchor).run()
+                   markers=markers, anchor=anchor, harness=harness).run()
