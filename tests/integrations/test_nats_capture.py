@@ -10,6 +10,7 @@ import pytest
 
 from evlog.integrations.nats import CaptureConfig, last_recorded_seq
 from evlog.integrations.natsformat import DROPPED_EVENT, SubjectMapper
+from evlog.ops.cloudevents import parse_rfc3339
 from evlog.segments import Log
 
 from .helpers import CaptureThread, consumer_state, publish_numbered, recorded_numbers
@@ -42,13 +43,17 @@ def test_jetstream_record_keeps_subject_seq_headers_timestamp_and_binary(nats_ur
         recs = list(log.read())
     assert [r.name for r in recs] == ["PriceTick", "new", f"{p}.raw", "Explicit"]
     assert [r.source for r in recs] == ["pricer", "nats", "nats", "nats"]
-    first = recs[0].data
-    assert first["data"] == {"price": 50000.5}
-    assert first["nats"]["subject"] == f"{p}.prices.btc" and first["nats"]["stream"] == stream
-    assert first["nats"]["msg_id"] == "id-1" and first["nats"]["headers"]["Evlog-Source"] == "pricer"
-    assert [r.data["nats"]["seq"] for r in recs] == [1, 2, 3, 4]
-    assert recs[2].data["data"] == b"\xff\x00not json" and recs[2].data["nats"]["binary"] is True
-    assert "binary" not in first["nats"]
+    # the payload is the data; the broker's metadata is in the headers
+    assert recs[0].data == {"price": 50000.5}
+    first = recs[0].headers
+    assert first["subject"] == f"{p}.prices.btc" and first["nats.stream"] == stream
+    assert first["id"] == "id-1" and first["nats.h.Nats-Msg-Id"] == "id-1"
+    assert first["nats.h.Evlog-Source"] == "pricer"
+    assert [r.headers["nats.seq"] for r in recs] == ["1", "2", "3", "4"]
+    assert [r.headers["nats.consumer_seq"] for r in recs] == ["1", "2", "3", "4"]
+    assert recs[2].data == b"\xff\x00not json" and recs[2].headers["datacontenttype"] == "application/octet-stream"
+    assert "datacontenttype" not in first and "nats.reply" not in first and "id" not in recs[1].headers
+    assert all(parse_rfc3339(r.headers["time"], "t") == r.timestamp for r in recs)
     # the record's timestamp is the stream's, taken before the capture started
     assert all(r.timestamp <= t0 for r in recs)
     assert recs[0].timestamp <= recs[3].timestamp
@@ -147,9 +152,9 @@ def test_core_nats_record_and_dropped_messages_reported(nats_url, unique, tmp_pa
         def __getattr__(self, name):
             return getattr(self._log, name)
 
-        def append(self, *args, **kwargs):
+        def append_rows(self, *args, **kwargs):
             time.sleep(0.001)
-            return self._log.append(*args, **kwargs)
+            return self._log.append_rows(*args, **kwargs)
 
     with Log.create(tmp_path / "rec") as real:
         run = CaptureThread(SlowLog(real), CaptureConfig(url=nats_url, subject=f"{subject}.>",
