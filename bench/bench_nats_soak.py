@@ -103,7 +103,7 @@ def check_continuity(rec: str, total: int) -> tuple[int, int]:
         for r in log.read():
             if r.source == "evlog":
                 continue
-            n = r.data["data"]["n"]
+            n = r.data["n"]
             if n != expected or r.offset != n:
                 raise SystemExit(f"FAIL: offset {r.offset} holds number {n}, expected {expected}")
             expected += 1
@@ -215,7 +215,7 @@ def kill(args: argparse.Namespace) -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err.decode()
     with Log.open(rec) as log:
-        numbers = [r.data["data"]["n"] for r in log.read()]
+        numbers = [r.data["n"] for r in log.read()]
     dup = len(numbers) - len(set(numbers))
     missing = n - len(set(numbers))
     print(f"{n} events, SIGKILL at {kills} recorded events, total {time.monotonic() - t0:.1f} s; "

@@ -12,7 +12,9 @@ from decimal import Decimal, InvalidOperation
 
 from .segments.errors import EvlogError
 
-__all__ = ["TimeSpec", "TimeSpecError", "parse_time", "parse_duration_ns"]
+__all__ = ["TimeSpec", "TimeSpecError", "parse_time", "parse_duration_ns", "rfc3339"]
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 class TimeSpecError(EvlogError, ValueError):
@@ -59,6 +61,14 @@ def parse_duration_ns(text: str) -> int | None:
         except InvalidOperation:  # pragma: no cover - the regex only lets numbers through
             return None
     return int(total)
+
+
+def rfc3339(ns: int) -> str:
+    """A wall-clock time in ns as RFC 3339 UTC text, with nanoseconds when not whole seconds
+    (`2025-10-12T10:00:00.523000001Z`): CloudEvents' `time`, a NATS capture's `time` header."""
+    sec, rest = divmod(ns, 1_000_000_000)
+    text = (_EPOCH + _dt.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{rest:09d}Z" if rest else f"{text}Z"
 
 
 def parse_time(text: str) -> TimeSpec:

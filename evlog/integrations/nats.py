@@ -1,6 +1,9 @@
 """Capture from NATS into a recording (core subscription or JetStream pull consumer). The
 replay sink is in natssink.py.
 
+Each message is stored as its payload, with the broker's metadata in the record's headers
+(natsformat.py; a format version 1 recording, which has no headers, is refused).
+
 Exactly-once with JetStream: every record keeps its stream sequence (see natsformat); on start
 the capture reads the last recorded sequence from the log's tail and skips anything at or below
 it; a message is acknowledged only once the block holding it is below `Log.durable_offset`
@@ -21,22 +24,26 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ..segments import Log
+from ..segments import EncodedRows, Log, encode_headers
 from ..segments.codec import EventEncodeError
 from ..segments.errors import EventTooLargeError, EvlogError, LogClosedError, LogWriteError
 from .natsformat import (
+    CAPTURE_METADATA,
     DEFAULT_SOURCE,
     DROPPED_EVENT,
+    ENVELOPES_BEFORE,
     MARKER_SOURCE,
     SOURCE_HEADER,
     NatsError,
     NatsSetupError,
     SubjectMapper,
     check_subject,
-    encode_envelope,
-    envelope_seq,
-    make_envelope,
+    encode_payload,
+    envelope_limit,
+    parse_ack_reply,
     parse_nats_url,
+    record_headers,
+    recorded_seq,
     redact_url,
 )
 from .natsclient import connect, describe_error, import_nats
@@ -44,24 +51,22 @@ from .natspull import PullFeeder
 from .status import CaptureStats, StatusLine, directory_bytes, print_line
 
 REJECTED_EVENT = "evlog.capture.rejected"
-METADATA_KEY = "nats_capture"
+METADATA_KEY = CAPTURE_METADATA
 PULL_EXPIRES = 5.0     # seconds a pull request waits on the server
 
 
 def _parse_ack_reply(reply: str) -> tuple[str, int, int, int, int]:
     """(stream, stream seq, delivered count, timestamp ns, pending) from a JetStream ack subject."""
-    t = reply.split(".")
-    if len(t) == 9:   # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
-        return t[2], int(t[5]), int(t[4]), int(t[7]), int(t[8])
-    if len(t) >= 11:  # $JS.ACK.<domain>.<acchash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>[...]
-        return t[4], int(t[7]), int(t[6]), int(t[9]), int(t[10])
-    raise ValueError(f"not a JetStream reply subject: {reply!r}")
+    a = parse_ack_reply(reply)
+    return a.stream, a.seq, a.delivered, a.timestamp, a.pending
 
 
 def last_recorded_seq(log: Log, stream: str) -> int | None:
-    """The highest stream sequence of `stream` in the recording (read from the tail)."""
+    """The highest stream sequence of `stream` in the recording (read from the tail; the
+    `nats.seq` header, or an older capture's envelope)."""
+    limit = envelope_limit(log.manifest.metadata)
     for rec in log.read(reverse=True):
-        seq = envelope_seq(rec.data, stream)
+        seq = recorded_seq(rec.data, rec.headers, stream, rec.offset < limit)
         if seq is not None:
             return seq
     return None
@@ -125,6 +130,9 @@ class NatsCapture:
         self._dropped_reported = 0
         prior = (log.manifest.metadata.get(METADATA_KEY) or {}) if hasattr(log, "manifest") else {}
         self._dropped_before = int(prior.get("dropped", 0) or 0)
+        # records below this offset may hold an older capture's envelope (natsformat.envelope_limit)
+        limit = envelope_limit(log.manifest.metadata) if hasattr(log, "manifest") else 0
+        self._envelopes_before = int(log.end_offset) if limit == float("inf") else int(limit)
         self._start_ns = log.manifest.start_time_ns
         self._day = _dt.datetime.now(_dt.timezone.utc).date()
         self.fatal: BaseException | None = None
@@ -152,6 +160,9 @@ class NatsCapture:
 
     # running ---------------------------------------------------------------------------
     async def run(self) -> CaptureStats:
+        if getattr(self.log, "format_version", 2) < 2:
+            raise NatsSetupError(f"{self.log.path} is a format version 1 recording, which cannot store the "
+                                 "NATS metadata (headers): record into a new recording")
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         if self._stop_reason:
@@ -230,7 +241,7 @@ class NatsCapture:
         self.stats.received += 1
         headers = msg.headers
         try:
-            self._append(msg.subject, msg.data, headers, None, None, False, None)
+            self._append(msg.subject, msg.data, headers, None, None, False, None, reply=msg.reply)
         except (LogWriteError, LogClosedError) as exc:
             self.fatal = exc
             self.stats.error(str(exc))
@@ -462,7 +473,8 @@ class NatsCapture:
             self._unacked.append((self.log.end_offset - 1, (msg, now)))
             return
         mono = max(0, ts - self._start_ns)
-        offset = self._append(msg.subject, msg.data, msg.headers, stream, seq, delivered > 1, ts, mono)
+        offset = self._append(msg.subject, msg.data, msg.headers, stream, seq, delivered > 1, ts, mono,
+                              reply=msg.reply)
         self._last_seq = seq
         self.stats.last_seq = seq
         self.stats.last_event_ns = ts
@@ -491,26 +503,34 @@ class NatsCapture:
 
     # appending ---------------------------------------------------------------------------
     def _append(self, subject: str, payload: bytes, headers: dict | None, stream: str | None,
-                seq: int | None, redelivered: bool, ts: int | None, mono: int | None = None) -> int:
+                seq: int | None, redelivered: bool, ts: int | None, mono: int | None = None, *,
+                reply: str | None = None) -> int:
+        """Store one message: its payload as the data, the broker's metadata as headers
+        (natsformat.record_headers). `reply`: core NATS, the message's reply subject; JetStream,
+        the ack subject of the capture's consumer (its consumer sequence is kept)."""
         cfg = self.config
         name = cfg.mapper.name(subject, headers)
         source = (headers.get(cfg.source_header) if headers else None) or cfg.default_source
-        data, flags, types, binary = encode_envelope(subject, payload, headers, stream=stream, seq=seq,
-                                                     redelivered=redelivered)
+        data, flags, types, binary = encode_payload(payload)
+        consumer_seq = None
+        if stream is not None and reply:
+            try:
+                consumer_seq = parse_ack_reply(reply).consumer_seq
+            except ValueError:
+                pass
         try:
-            offset = self.log.append_encoded(name, source, flags, data, types, timestamp=ts, monotonic=mono,
-                                             validate=False)  # encode_envelope checked the payload
+            meta = encode_headers(record_headers(
+                subject, headers, stream=stream, seq=seq, consumer_seq=consumer_seq,
+                reply=reply if stream is None else None, timestamp=ts if stream is not None else None,
+                redelivered=redelivered, binary=binary))
+            offset = self.log.append_rows(EncodedRows((name,), (source,), (flags,), (data,), (types,), (meta,),
+                                                      (ts,), (mono,)), validate=False).start
         except (EventTooLargeError, EventEncodeError) as exc:
             # keep the place (and the stream sequence) of what could not be stored
-            envelope, _ = make_envelope(subject, b"", headers, stream=stream, seq=seq, redelivered=redelivered)
-            envelope["data"] = None
-            envelope["nats"].pop("binary", None)
-            envelope["nats"].pop("headers", None)
-            envelope["nats"]["error"] = str(exc)[:300]
-            envelope["nats"]["size"] = len(payload)
             self.stats.error(f"event on {subject} not stored: {exc}")
-            offset = self.log.append(REJECTED_EVENT, envelope, MARKER_SOURCE, timestamp=ts, monotonic=mono)
-            return offset
+            return self.log.append(REJECTED_EVENT, {"error": str(exc)[:300], "size": len(payload)}, MARKER_SOURCE,
+                                   timestamp=ts, monotonic=mono,
+                                   headers=record_headers(subject, None, stream=stream, seq=seq))
         self.stats.recorded += 1
         if binary:
             self.stats.binary += 1
@@ -578,7 +598,8 @@ class NatsCapture:
         meta = dict(self.log.manifest.metadata.get(METADATA_KEY) or {})
         meta.update({"url": redact_url(cfg.url), "subject": cfg.subject, "mode": self.stats.mode,
                      "stream": self._stream, "durable": cfg.durable,
-                     "dropped": self._dropped_before + self.stats.dropped})
+                     "dropped": self._dropped_before + self.stats.dropped,
+                     ENVELOPES_BEFORE: self._envelopes_before})
         now = _dt.datetime.now(_dt.timezone.utc).isoformat()
         if started:
             meta["runs"] = int(meta.get("runs", 0) or 0) + 1

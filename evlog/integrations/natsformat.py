@@ -1,28 +1,35 @@
 """How a NATS message becomes an evlog record, and back.
 
-A recorded NATS message is stored as one record:
+A recorded NATS message is stored as one record (docs/headers.md has the table):
 
-- `name`: from the subject, through a `SubjectMapper` (rules `PATTERN=TEMPLATE`, NATS
-  wildcards `*` and `>`), unless the message carries an `Evlog-Event` header;
+- `name`: the message's `Evlog-Event` header when it has one, else from the subject through a
+  `SubjectMapper` (rules `PATTERN=TEMPLATE`, NATS wildcards `*` and `>`; default: the subject);
 - `source`: the `Evlog-Source` header, else a default ("nats");
 - `timestamp`: the JetStream stream timestamp (ns) or, in core NATS, the time of receipt;
-- `data`: an envelope `{"nats": META, "data": PAYLOAD}` where PAYLOAD is the decoded JSON
-  payload, or the payload bytes when it is not JSON (then META has `"binary": true`), and META
-  holds `subject`, and when known `stream`, `seq` (stream sequence), `msg_id` (`Nats-Msg-Id`
-  header), `headers` (all headers) and `redelivered`.
+- `data`: the payload itself: its JSON value, or the payload's bytes when it is not JSON
+  (then the header `datacontenttype` is `application/octet-stream`);
+- `headers` (format v2): `subject`, `id` (the `Nats-Msg-Id` header), `time` (JetStream's
+  timestamp, RFC 3339), `nats.stream`, `nats.seq`, `nats.consumer_seq`, `nats.reply` (core
+  NATS), `nats.redelivered`, each of the message's own headers under `nats.h.<Name>`, and
+  the well-known `traceparent`, `correlation_id`, `causation_id` when the message has them.
 
+Older captures stored `{"nats": META, "data": PAYLOAD}` as the data; `envelope_limit` tells
+from a recording's metadata which records may hold such an envelope, `as_recorded` unwraps it.
 Nothing here imports the nats client.
 """
 from __future__ import annotations
 
+import math
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from ..segments.codec import decode_json, encode_data, encode_json, to_json_mode
 from ..segments.errors import EvlogError
+from ..timespec import rfc3339
 
 ENVELOPE_KEY = "nats"
 NAME_HEADER = "Evlog-Event"
@@ -191,88 +198,160 @@ class SubjectMapper:
         return name
 
 
-# envelopes -------------------------------------------------------------------------------
-def decode_payload(payload: bytes) -> tuple[Any, bool]:
-    """(value, binary): the JSON value of the payload, or the bytes themselves."""
-    if payload:
-        try:
-            return decode_json(payload), False
-        except Exception:  # noqa: BLE001 - msgspec's DecodeError, UnicodeError...
-            pass
-    return bytes(payload), True
+# JetStream metadata ----------------------------------------------------------------------
+class AckInfo(NamedTuple):
+    """What a JetStream message's reply (ack) subject tells about it."""
+
+    stream: str
+    consumer: str
+    delivered: int        # times delivered (1: first delivery)
+    seq: int              # stream sequence
+    consumer_seq: int
+    timestamp: int        # ns: when the stream stored the message
+    pending: int          # messages of the consumer not yet delivered
 
 
-def encode_envelope(subject: str, payload: bytes, headers: dict[str, str] | None, *,
-                    stream: str | None = None, seq: int | None = None,
-                    redelivered: bool = False) -> tuple[bytes, int, bytes, bool]:
-    """The encoded record data of `make_envelope` (data, flags, type map, binary), built without
-    decoding a JSON payload into Python objects: the payload bytes are checked and embedded."""
-    if payload:
-        try:
-            decode_json(payload)  # a check only: the payload is stored as it came
-        except Exception:  # noqa: BLE001 - not JSON: stored as bytes below
-            pass
-        else:
-            meta = _meta(subject, headers, stream, seq, False, redelivered)
-            return b'{"nats":' + encode_json(meta) + b',"data":' + bytes(payload).strip() + b"}", 0, b"", False
-    envelope, binary = make_envelope(subject, payload, headers, stream=stream, seq=seq, redelivered=redelivered)
-    raw, flags, types = encode_data(envelope)
-    return raw, flags, types, binary
+def parse_ack_reply(reply: str) -> AckInfo:
+    """The metadata in a JetStream ack subject (ValueError for any other subject)."""
+    t = reply.split(".") if reply else []
+    if len(t) == 9 and t[0] == "$JS":   # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
+        return AckInfo(t[2], t[3], int(t[4]), int(t[5]), int(t[6]), int(t[7]), int(t[8]))
+    if len(t) >= 11 and t[0] == "$JS":  # $JS.ACK.<domain>.<acchash>.<stream>.<consumer>.<delivered>.<sseq>...
+        return AckInfo(t[4], t[5], int(t[6]), int(t[7]), int(t[8]), int(t[9]), int(t[10]))
+    raise ValueError(f"not a JetStream reply subject: {reply!r}")
 
 
-def make_envelope(subject: str, payload: bytes, headers: dict[str, str] | None, *,
-                  stream: str | None = None, seq: int | None = None,
-                  redelivered: bool = False) -> tuple[dict, bool]:
-    """The record data for one NATS message; returns (envelope, binary)."""
-    value, binary = decode_payload(payload)
-    return {ENVELOPE_KEY: _meta(subject, headers, stream, seq, binary, redelivered), "data": value}, binary
+# message -> record -----------------------------------------------------------------------
+SUBJECT_KEY = "subject"              # the well-known keys (docs/headers.md)
+ID_KEY = "id"
+TIME_KEY = "time"
+STREAM_KEY = "nats.stream"
+SEQ_KEY = "nats.seq"
+CONSUMER_SEQ_KEY = "nats.consumer_seq"
+REPLY_KEY = "nats.reply"
+REDELIVERED_KEY = "nats.redelivered"
+HEADER_PREFIX = "nats.h."            # the message's own NATS headers, each under nats.h.<Name>
+CONTENT_TYPE_KEY = "datacontenttype"  # as `evlog import --format cloudevents` names it
+BINARY_CONTENT_TYPE = "application/octet-stream"
+WELL_KNOWN = ("traceparent", "correlation_id", "causation_id")   # NATS headers also copied to these keys
 
 
-def _meta(subject: str, headers: dict[str, str] | None, stream: str | None, seq: int | None,
-          binary: bool, redelivered: bool) -> dict[str, Any]:
-    meta: dict[str, Any] = {"subject": subject}
-    if stream is not None:
-        meta["stream"] = stream
-    if seq is not None:
-        meta["seq"] = seq
+def well_known_key(header: str) -> str | None:
+    """The well-known key a NATS header also goes to (`Correlation-Id` -> `correlation_id`), or None."""
+    key = header.lower().replace("-", "_")
+    return key if key in WELL_KNOWN else None
+
+
+def record_headers(subject: str, headers: Mapping[str, str] | None, *, stream: str | None = None,
+                   seq: int | None = None, consumer_seq: int | None = None, reply: str | None = None,
+                   timestamp: int | None = None, redelivered: bool = False,
+                   binary: bool = False) -> dict[str, str]:
+    """The evlog headers of a recorded NATS message (the table in docs/headers.md)."""
+    out = {SUBJECT_KEY: subject}
     if headers:
         msg_id = headers.get(MSG_ID_HEADER)
         if msg_id:
-            meta["msg_id"] = msg_id
-        meta["headers"] = dict(headers)
-    if binary:
-        meta["binary"] = True
+            out[ID_KEY] = str(msg_id)
+    if timestamp is not None:
+        out[TIME_KEY] = rfc3339(timestamp)
+    if stream is not None:
+        out[STREAM_KEY] = stream
+    if seq is not None:
+        out[SEQ_KEY] = str(seq)
+    if consumer_seq is not None:
+        out[CONSUMER_SEQ_KEY] = str(consumer_seq)
+    if reply:
+        out[REPLY_KEY] = reply
     if redelivered:
-        meta["redelivered"] = True
-    return meta
+        out[REDELIVERED_KEY] = "true"
+    if binary:
+        out[CONTENT_TYPE_KEY] = BINARY_CONTENT_TYPE
+    if headers:
+        for name, value in headers.items():
+            value = str(value)
+            out[HEADER_PREFIX + name] = value
+            known = well_known_key(name)
+            if known is not None and known not in out:
+                out[known] = value
+    return out
+
+
+def encode_payload(payload: bytes) -> tuple[bytes, int, bytes, bool]:
+    """(data, flags, type map, binary): a NATS payload as a record's data. A JSON payload is
+    stored as it came (checked, not re-encoded; line breaks between tokens become spaces, so
+    that JSON Lines exports stay one line an event); any other payload, empty included, is
+    stored as its bytes (a typed bytes value, `binary` True)."""
+    if payload:
+        try:
+            decode_json(payload)  # a check only
+        except Exception:  # noqa: BLE001 - msgspec's DecodeError, UnicodeError...: stored as bytes
+            pass
+        else:
+            raw = bytes(payload).strip()
+            if b"\n" in raw or b"\r" in raw:   # only between tokens: JSON strings cannot hold them
+                raw = raw.replace(b"\r", b" ").replace(b"\n", b" ")
+            return raw, 0, b"", False
+    raw, flags, types = encode_data(bytes(payload))
+    return raw, flags, types, True
+
+
+# old envelopes ---------------------------------------------------------------------------
+CAPTURE_METADATA = "nats_capture"     # the manifest metadata the capture writes
+ENVELOPES_BEFORE = "envelopes_before"
+
+
+def envelope_limit(metadata: Mapping[str, Any] | None) -> float:
+    """The offset below which a record may hold an older capture's envelope: 0 for a recording
+    no NATS capture made, `nats_capture.envelopes_before` when the current capture wrote it
+    (the end of the recording when it first appended to an older capture's recording), and
+    every offset (inf) for a recording made only by an older capture."""
+    meta = (metadata or {}).get(CAPTURE_METADATA)
+    if not isinstance(meta, Mapping):
+        return 0
+    limit = meta.get(ENVELOPES_BEFORE)
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else math.inf
 
 
 def is_envelope(data: Any) -> bool:
+    """`{"nats": META, "data": PAYLOAD}`, the data of a message recorded by an older capture."""
     return (type(data) is dict and len(data) == 2 and "data" in data
-            and type(data.get(ENVELOPE_KEY)) is dict and "subject" in data[ENVELOPE_KEY])
+            and type(data.get(ENVELOPE_KEY)) is dict and type(data[ENVELOPE_KEY].get("subject")) is str)
 
 
-def envelope_seq(data: Any, stream: str | None = None) -> int | None:
-    """The stream sequence stored in a record's data (None if it has none, or another stream's)."""
-    if not is_envelope(data):
-        return None
+def unwrap_envelope(data: Any) -> tuple[Any, dict[str, str]]:
+    """(payload, headers) of an older capture's envelope: its payload, and the headers the
+    current capture gives such a message."""
     meta = data[ENVELOPE_KEY]
+    headers = meta.get("headers")
     seq = meta.get("seq")
-    if not isinstance(seq, int) or (stream is not None and meta.get("stream") != stream):
+    stream = meta.get("stream")
+    return data["data"], record_headers(
+        meta["subject"], headers if isinstance(headers, dict) else None,
+        stream=stream if isinstance(stream, str) else None, seq=seq if type(seq) is int else None,
+        redelivered=meta.get("redelivered") is True, binary=meta.get("binary") is True)
+
+
+def as_recorded(data: Any, headers: Mapping[str, str] | None, legacy: bool) -> tuple[Any, Mapping[str, str]]:
+    """(data, headers) of a record, an older capture's envelope unwrapped: `legacy` says the
+    record may be one (its offset is below `envelope_limit`); a record with headers is not."""
+    if legacy and not headers and is_envelope(data):
+        return unwrap_envelope(data)
+    return data, headers or {}
+
+
+def recorded_seq(data: Any, headers: Mapping[str, str] | None, stream: str, legacy: bool) -> int | None:
+    """The stream sequence of `stream` a record keeps (None if it has none, or another stream's)."""
+    data, headers = as_recorded(data, headers, legacy)
+    seq = headers.get(SEQ_KEY)
+    if seq is None or headers.get(STREAM_KEY) != stream:
         return None
-    return seq
+    try:
+        return int(seq)
+    except ValueError:
+        return None
 
 
-def payload_bytes(data: Any) -> bytes:
-    """The bytes to publish for a record's data: an envelope's original payload, else JSON."""
-    if is_envelope(data):
-        data = data["data"]
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    return encode_json(to_json_mode(data))
-
-
-# replay subjects and headers -------------------------------------------------------------
+# record -> message -----------------------------------------------------------------------
 _SUBJECT_FIELDS = {"event_name", "source", "subject", "recording"}
 _UNSAFE = re.compile(r"[\s*>]+")
 
@@ -286,31 +365,61 @@ def _subject_token(text: str) -> str:
     return _UNSAFE.sub("_", text).strip(".") or "_"
 
 
-def replay_subject(template: str, event_name: str, source: str, data: Any, recording: str) -> str:
+def replay_subject(template: str, event_name: str, source: str, headers: Mapping[str, str] | None,
+                   recording: str) -> str:
     """The subject a replayed event goes to. Placeholders: {event_name} {source} {subject}
-    (the original subject of a NATS recording, else the event name) {recording}."""
-    subject = data[ENVELOPE_KEY]["subject"] if is_envelope(data) else event_name
+    (the `subject` header: a recorded NATS message's subject; else the event name) {recording}."""
+    subject = (headers.get(SUBJECT_KEY) if headers else None) or event_name
     out = template.format(event_name=_subject_token(event_name), source=_subject_token(source or "_"),
                           subject=_subject_token(subject), recording=_subject_token(recording))
     return check_subject(out, wildcards=False)
 
 
-def replay_headers(event_name: str, source: str, data: Any, recording: str) -> dict[str, str]:
-    """Headers of a replayed message: Evlog-Replay marks it, original NATS headers are kept
-    except `Nats-*` ones (a reused Nats-Msg-Id would be dropped by JetStream deduplication)."""
-    headers: dict[str, str] = {}
-    if is_envelope(data):
-        meta = data[ENVELOPE_KEY]
-        for k, v in (meta.get("headers") or {}).items():
-            if not k.lower().startswith(("nats-", "evlog-")):
-                headers[k] = str(v)
-        headers["Evlog-Orig-Subject"] = meta["subject"]
-        if "seq" in meta:
-            headers["Evlog-Orig-Seq"] = str(meta["seq"])
-        if meta.get("msg_id"):
-            headers["Evlog-Orig-Msg-Id"] = str(meta["msg_id"])
-    headers[REPLAY_HEADER] = recording
-    headers[NAME_HEADER] = event_name
+def replay_headers(event_name: str, source: str, headers: Mapping[str, str] | None, recording: str,
+                   msg_id: str | None = None) -> dict[str, str]:
+    """NATS headers of a replayed message: the recorded message's own (`nats.h.*`) but `Nats-*`
+    and `Evlog-*` ones, the well-known `traceparent`, `correlation_id`, `causation_id` when no
+    such NATS header was restored, `Evlog-Orig-Subject`/`-Seq`/`-Msg-Id` (the `subject`,
+    `nats.seq`, `id` headers), `Nats-Msg-Id: msg_id` (JetStream drops a message whose id it
+    has seen within its duplicate window) and evlog's own `Evlog-Replay`, `Evlog-Event`,
+    `Evlog-Source`."""
+    out: dict[str, str] = {}
+    if headers:
+        restored: set[str] = set()
+        for key, value in headers.items():
+            if key.startswith(HEADER_PREFIX):
+                name = key[len(HEADER_PREFIX):]
+                if name and not name.lower().startswith(("nats-", "evlog-")):
+                    out[name] = value
+                    restored.add(well_known_key(name) or "")
+        for key in WELL_KNOWN:
+            value = headers.get(key)
+            if value is not None and key not in restored:
+                out[key] = value
+        for key, name in ((SUBJECT_KEY, "Evlog-Orig-Subject"), (SEQ_KEY, "Evlog-Orig-Seq"),
+                          (ID_KEY, "Evlog-Orig-Msg-Id")):
+            if headers.get(key):
+                out[name] = headers[key]
+    if msg_id:
+        out[MSG_ID_HEADER] = msg_id
+    out[REPLAY_HEADER] = recording
+    out[NAME_HEADER] = event_name
     if source:
-        headers[SOURCE_HEADER] = source
-    return headers
+        out[SOURCE_HEADER] = source
+    return out
+
+
+def payload_bytes(data: Any) -> bytes:
+    """The bytes to publish for a record's data: bytes as they are (a recorded non-JSON
+    payload), anything else as JSON."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    return encode_json(to_json_mode(data))
+
+
+def replay_msg_id(session_name: str, start_time_ns: int, offset: int, repeat: int = 0) -> str:
+    """The `Nats-Msg-Id` of a replayed event: the recording and the offset, as CloudEvents
+    exports name it (`evlog:<session>:<start_time_ns>:<offset>`), so a replay resumed or run
+    again publishes nothing twice into a stream that deduplicates; `repeat` numbers the
+    deliveries of a duplicate injected on purpose (a `dup` fault)."""
+    return f"evlog:{session_name}:{start_time_ns}:{offset}" + (f":{repeat}" if repeat else "")

@@ -1,30 +1,40 @@
-"""The NATS replay sink: `publish(event_name, event, source)` for the replayer."""
+"""The NATS replay sink: `send(record)` (record-level: the replay of `evlog replay --to-nats`) or
+`publish(event_name, event, source, headers=None)` (a bus)."""
 from __future__ import annotations
 
 import asyncio
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from ..closing import Closing
 from .natsclient import connect
 from .natsformat import (
     MARKER_SOURCE,
+    as_recorded,
     check_subject_template,
     parse_nats_url,
     payload_bytes,
     replay_headers,
+    replay_msg_id,
     replay_subject,
 )
 from .status import print_line
 
 
 class NatsSink(Closing):
-    """A replay sink: `publish(event_name, event, source)` sends one message to NATS.
+    """A replay sink: `send(record)` (record-level, with the record's offset and headers) or
+    `publish(event_name, event, source, headers=None)` (a bus) sends one message to NATS.
 
-    The subject comes from `subject_template`; headers mark the message as a replay
-    (`Evlog-Replay: <recording>`). Recorded NATS envelopes are unwrapped: the original payload
-    is sent. With `dry_run` nothing connects; each message is printed to `out` instead.
+    The subject comes from `subject_template` (`{subject}`: the `subject` header); the NATS
+    headers are the recorded message's own (`nats.h.*`) and evlog's (natsformat.replay_headers):
+    `Evlog-Replay: <recording>` marks the message, and with `send` and a `start_time_ns`,
+    `Nats-Msg-Id: evlog:<recording>:<start_time_ns>:<offset>` lets a stream with a duplicate
+    window drop what a resumed or repeated replay sends again. The payload is the recorded
+    one (bytes as they are, else JSON). Records below `envelopes_before` (an older capture's
+    recording: natsformat.envelope_limit) that hold an envelope `{"nats":..., "data":...}` are
+    unwrapped. With `dry_run` nothing connects; each message is printed to `out` instead.
     Marker records evlog added to a capture (source "evlog") are not sent.
     With `reply_timeout` (lock-step replay), each message is a request: `publish` returns when
     the consumer has replied (an error after `reply_timeout` seconds without a reply).
@@ -32,15 +42,20 @@ class NatsSink(Closing):
 
     def __init__(self, url: str, subject_template: str = "replay.{event_name}", recording: str = "",
                  *, dry_run: bool = False, out: TextIO | None = None, connect_timeout: float = 5.0,
-                 reply_timeout: float | None = None) -> None:
+                 reply_timeout: float | None = None, start_time_ns: int | None = None,
+                 envelopes_before: float = 0) -> None:
         self.url = parse_nats_url(url)
         self.subject_template = check_subject_template(subject_template)
         self.recording = recording
+        self.start_time_ns = start_time_ns
+        self.envelopes_before = envelopes_before
         self.dry_run = dry_run
         self.reply_timeout = reply_timeout
         self.out = out or sys.stdout
         self.sent = 0
         self.skipped = 0
+        self._last_offset: int | None = None
+        self._repeat = 0
         self._nc: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -60,15 +75,32 @@ class NatsSink(Closing):
             self._stop_loop()
             raise
 
-    def message(self, event_name: str, event: Any, source: str) -> tuple[str, dict[str, str], bytes] | None:
+    def message(self, event_name: str, event: Any, source: str, headers: Mapping[str, str] | None = None,
+                offset: int | None = None) -> tuple[str, dict[str, str], bytes] | None:
         """(subject, headers, payload) for one event, or None for evlog's own marker records."""
         if source == MARKER_SOURCE and event_name.startswith("evlog.capture."):
             return None
-        subject = replay_subject(self.subject_template, event_name, source, event, self.recording)
-        return subject, replay_headers(event_name, source, event, self.recording), payload_bytes(event)
+        legacy = self.envelopes_before > 0 if offset is None else offset < self.envelopes_before
+        event, headers = as_recorded(event, headers, legacy)
+        msg_id = None
+        if offset is not None and self.start_time_ns is not None:
+            # a `dup` fault delivers the same record twice in a row: the copy gets its own id
+            self._repeat = self._repeat + 1 if offset == self._last_offset else 0
+            self._last_offset = offset
+            msg_id = replay_msg_id(self.recording, self.start_time_ns, offset, self._repeat)
+        subject = replay_subject(self.subject_template, event_name, source, headers, self.recording)
+        return (subject, replay_headers(event_name, source, headers, self.recording, msg_id),
+                payload_bytes(event))
 
-    def publish(self, event_name: str, event: Any, source: str = "") -> None:
-        msg = self.message(event_name, event, source)
+    def send(self, record: Any) -> None:
+        """Publish one record (`Record`: name, data, source, headers, offset)."""
+        self._send(self.message(record.name, record.data, record.source, record.headers, record.offset))
+
+    def publish(self, event_name: str, event: Any, source: str = "",
+                headers: Mapping[str, str] | None = None) -> None:
+        self._send(self.message(event_name, event, source, headers))
+
+    def _send(self, msg: tuple[str, dict[str, str], bytes] | None) -> None:
         if msg is None:
             self.skipped += 1
             return

@@ -41,6 +41,7 @@ import msgspec
 
 from ..segments import RawRecord, decode_headers
 from ..segments.codec import FLAG_TYPED, KNOWN_FLAGS, encode_data, encode_json
+from ..timespec import rfc3339
 from .common import OpError
 from .jsonl import ParsedEvent, parse_headers
 
@@ -55,7 +56,6 @@ OWN_PREFIX = "evlog"
 GENERATED_ID = re.compile(r"evlog:.*:\d+:\d+", re.DOTALL)
 
 _decode = msgspec.json.decode
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _NOT_NAME = re.compile(r"[^a-z0-9]+")
 
 # RFC 3986 URI-reference (IP literals in brackets are not accepted: such a source is encoded)
@@ -92,13 +92,6 @@ def source_attribute(source: str) -> str:
     if URI_REFERENCE.fullmatch(source):
         return source
     return quote(source, safe=_SOURCE_SAFE)
-
-
-def rfc3339(ns: int) -> str:
-    """A wall-clock time in ns as RFC 3339 UTC text, with nanoseconds when not whole seconds."""
-    sec, rest = divmod(ns, 1_000_000_000)
-    text = (_EPOCH + _dt.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{rest:09d}Z" if rest else f"{text}Z"
 
 
 def parse_rfc3339(text: Any, where: str) -> int:

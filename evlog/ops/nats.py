@@ -10,16 +10,19 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ..filters import parse_filter
 from ..integrations.nats import CaptureConfig, NatsCapture
 from ..integrations.natsclient import import_nats
-from ..integrations.natsformat import DEFAULT_SOURCE, NAME_HEADER, SOURCE_HEADER, NatsSetupError, SubjectMapper
+from ..integrations.natsformat import (DEFAULT_SOURCE, NAME_HEADER, SOURCE_HEADER, NatsSetupError, SubjectMapper,
+                                      envelope_limit)
 from ..integrations.natssink import NatsSink
 from ..integrations.signals import CaptureSignals
 from ..integrations.status import CaptureStats, StatusServer
 from ..replay.control import ReplayControl
 from ..replay.faults import fault_lines
+from ..replay.harness import HarnessOptions
 from ..replay.options import parse_speed
+from ..replay.scheduler import run_replay
+from ..replay.selection import Selection
 from ..replayer import EventReplayer
 from ..segments import EvlogError, Log
 from ..segments.manifest import is_recording
@@ -159,38 +162,42 @@ def replay_to_nats(path: str, url: str, *, subject_template: str = "replay.{even
                    end: Any = None, limit: int | None = None, dry_run: bool = False,
                    out: TextIO | None = None, lockstep: bool = False, reply_timeout: float = 30.0,
                    faults: Any = None, seed: int | None = None) -> NatsReplayResult:
-    """Publish the events of a recording to NATS through the replayer (`EventReplayer`): its
-    timing (`speed` 2 = twice as fast, "max" or inf = as fast as possible), filter language and
-    `start`/`end` (as `EventReplayer.replay` takes them: an int offset, or a time "90s" or ISO). Every
-    message is tagged `Evlog-Replay: <recording>`. `dry_run` prints what would be sent, without
+    """Publish the events of a recording to NATS through the replay scheduler (the replayer's
+    timing: `speed` 2 = twice as fast, "max" or inf = as fast as possible; its filter language
+    and `start`/`end`: an int offset, or a time "90s" or ISO). Every message is tagged
+    `Evlog-Replay: <recording>` and has `Nats-Msg-Id: evlog:<recording>:<start_time_ns>:<offset>`
+    (a stream with a duplicate window keeps one copy however often a replay is run or
+    resumed); a recorded NATS message gets its subject (`{subject}` in the template) and its
+    headers back (natsformat.replay_headers). `dry_run` prints what would be sent, without
     waiting and without connecting. `lockstep`: each message is a request and the next one
     goes when the consumer has replied (within `reply_timeout` seconds), on a virtual clock (no
     waiting). `faults`/`seed`: seeded fault injection (see evlog.replay.faults)."""
     factor = parse_speed(speed)
     if limit is not None and limit < 0:
         raise NatsSetupError("--limit must not be negative")
-    if filter_text:
-        parse_filter(filter_text)  # a syntax error before anything connects
+    selection = Selection.of(filter_text)   # a syntax error before anything connects
     replayer = EventReplayer(path)
+    harness = HarnessOptions.of(lockstep=lockstep, faults=faults, seed=seed, upcasters=replayer.upcasters)
     sink = NatsSink(url, subject_template, replayer.session_name or os.path.basename(os.path.abspath(path)),
-                    dry_run=dry_run, out=out, reply_timeout=reply_timeout if lockstep and not dry_run else None)
+                    dry_run=dry_run, out=out, reply_timeout=reply_timeout if lockstep and not dry_run else None,
+                    start_time_ns=replayer.start_time_ns, envelopes_before=envelope_limit(replayer.metadata))
     control = ReplayControl()
 
-    def publish(name: str, event: Any, source: str = "") -> None:
+    def send(record: Any) -> None:
         if limit is not None and sink.sent >= limit:
             control.stop()
             return
-        sink.publish(name, event, source)
+        sink.send(record)
         if limit is not None and sink.sent >= limit:
             control.stop()
 
     try:
-        result = replayer.replay(publish, "max" if dry_run else factor, event_filter=filter_text,
-                                 start=start, end=end, control=control,
-                                 stop_on_error=True, lockstep=lockstep, faults=faults, seed=seed)
+        result = run_replay(replayer.recording, None, selection, on_record=send, speed="max" if dry_run else factor,
+                            clock=harness.lockstep.clock if harness.lockstep else None, start=start, end=end,
+                            control=control, stop_on_error=True, harness=harness)
     finally:
         sink.close()
+        replayer.close()
     if result.failed and result.errors:
         raise NatsSetupError(f"replay stopped after {sink.sent} messages: {result.errors[0]}")
     return NatsReplayResult(sink.sent, sink.skipped, dry_run, result.faults, result.fault_seed)
-

@@ -1,5 +1,5 @@
 """Helpers of the NATS integration tests: spawning the recorder, a paced numbered publisher,
-reading numbers back from a recording."""
+reading numbers back from a recording, an older capture's envelope."""
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +55,29 @@ def recorded_numbers(path: str) -> list[int]:
     with Log.open(path) as log:
         for rec in log.read():
             if rec.source != "evlog":
-                out.append(rec.data["data"]["n"])
+                out.append(rec.data["n"])
     return out
+
+
+def old_envelope(subject: str, payload: bytes, headers: dict | None, *, stream: str | None = None,
+                 seq: int | None = None) -> dict:
+    """The data an older NATS capture (before per-event headers) stored for a message."""
+    try:
+        value, binary = json.loads(payload), False
+    except ValueError:
+        value, binary = payload, True
+    meta: dict = {"subject": subject}
+    if stream is not None:
+        meta["stream"] = stream
+    if seq is not None:
+        meta["seq"] = seq
+    if headers:
+        if headers.get("Nats-Msg-Id"):
+            meta["msg_id"] = headers["Nats-Msg-Id"]
+        meta["headers"] = dict(headers)
+    if binary:
+        meta["binary"] = True
+    return {"nats": meta, "data": value}
 
 
 def count_events(path: str) -> int:

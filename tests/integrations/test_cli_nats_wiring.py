@@ -46,7 +46,7 @@ def test_record_from_nats_then_replay_into_nats(nats_url, unique, tmp_path):
     assert "recorded 4 events" in err
     records = list(Log.open(out).read())
     assert [r.name for r in records] == ["price"] * 4
-    assert [r.data["data"]["i"] for r in records] == [0, 1, 2, 3]
+    assert [r.data["i"] for r in records] == [0, 1, 2, 3]
 
     dry = subprocess.run([sys.executable, "-m", "evlog", "replay", str(out), "--to-nats", nats_url, "--dry-run",
                           "--subject-template", f"{unique}-replay.{{event_name}}"],

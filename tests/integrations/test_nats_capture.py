@@ -10,6 +10,7 @@ import pytest
 
 from evlog.integrations.nats import CaptureConfig, last_recorded_seq
 from evlog.integrations.natsformat import DROPPED_EVENT, SubjectMapper
+from evlog.ops.cloudevents import parse_rfc3339
 from evlog.segments import Log
 
 from .helpers import CaptureThread, consumer_state, publish_numbered, recorded_numbers
@@ -42,13 +43,17 @@ def test_jetstream_record_keeps_subject_seq_headers_timestamp_and_binary(nats_ur
         recs = list(log.read())
     assert [r.name for r in recs] == ["PriceTick", "new", f"{p}.raw", "Explicit"]
     assert [r.source for r in recs] == ["pricer", "nats", "nats", "nats"]
-    first = recs[0].data
-    assert first["data"] == {"price": 50000.5}
-    assert first["nats"]["subject"] == f"{p}.prices.btc" and first["nats"]["stream"] == stream
-    assert first["nats"]["msg_id"] == "id-1" and first["nats"]["headers"]["Evlog-Source"] == "pricer"
-    assert [r.data["nats"]["seq"] for r in recs] == [1, 2, 3, 4]
-    assert recs[2].data["data"] == b"\xff\x00not json" and recs[2].data["nats"]["binary"] is True
-    assert "binary" not in first["nats"]
+    # the payload is the data; the broker's metadata is in the headers
+    assert recs[0].data == {"price": 50000.5}
+    first = recs[0].headers
+    assert first["subject"] == f"{p}.prices.btc" and first["nats.stream"] == stream
+    assert first["id"] == "id-1" and first["nats.h.Nats-Msg-Id"] == "id-1"
+    assert first["nats.h.Evlog-Source"] == "pricer"
+    assert [r.headers["nats.seq"] for r in recs] == ["1", "2", "3", "4"]
+    assert [r.headers["nats.consumer_seq"] for r in recs] == ["1", "2", "3", "4"]
+    assert recs[2].data == b"\xff\x00not json" and recs[2].headers["datacontenttype"] == "application/octet-stream"
+    assert "datacontenttype" not in first and "nats.reply" not in first and "id" not in recs[1].headers
+    assert all(parse_rfc3339(r.headers["time"], "t") == r.timestamp for r in recs)
     # the record's timestamp is the stream's, taken before the capture started
     assert all(r.timestamp <= t0 for r in recs)
     assert recs[0].timestamp <= recs[3].timestamp
@@ -147,9 +152,9 @@ def test_core_nats_record_and_dropped_messages_reported(nats_url, unique, tmp_pa
         def __getattr__(self, name):
             return getattr(self._log, name)
 
-        def append(self, *args, **kwargs):
+        def append_rows(self, *args, **kwargs):
             time.sleep(0.001)
-            return self._log.append(*args, **kwargs)
+            return self._log.append_rows(*args, **kwargs)
 
     with Log.create(tmp_path / "rec") as real:
         run = CaptureThread(SlowLog(real), CaptureConfig(url=nats_url, subject=f"{subject}.>",
@@ -231,3 +236,111 @@ def test_record_command_with_clirunner(nats_url, js_stream, tmp_path):
         assert [r.source for r in log.read()][:1] == ["publisher"]
     bad = CliRunner().invoke(cli, ["record", rec, "--from", nats_url, "--subject", "a b"])
     assert bad.exit_code == 2 and bad.stderr.strip() == "evlog: error: invalid NATS subject 'a b'"
+
+
+def test_captured_payloads_are_the_data_for_filters_and_replay(nats_url, js_stream, tmp_path):
+    """`data.pair == ...` finds captured messages, `headers.subject == ...` too, and a replay
+    into an in-process bus publishes the payload itself (issue 11)."""
+    from click.testing import CliRunner
+
+    from evlog import EventReplayer
+    from evlog.cli import cli
+    stream, p = js_stream
+    items = [(f"{p}.prices.btc", json.dumps({"pair": "BTC/USDT", "price": 50000 + i}).encode(),
+              {"Correlation-Id": f"c{i}"}) for i in range(3)]
+    items += [(f"{p}.prices.eth", b'{"pair": "ETH/USDT", "price": 3000}', None),
+              (f"{p}.prices.btc", b'{\n  "pair": "BTC/USDT",\n  "price": 1\n}\n', None)]   # pretty-printed
+    asyncio.run(_publish(nats_url, items))
+    rec = str(tmp_path / "rec")
+    with Log.create(rec) as log:
+        run = CaptureThread(log, CaptureConfig(url=nats_url, subject=f"{p}.>", stream=stream))
+        run.wait(lambda: run.capture.stats.recorded == 5, what="5 events")
+        run.stop()
+    runner = CliRunner()
+    found = runner.invoke(cli, ["cat", rec, "--filter", 'data.pair == "BTC/USDT"'])
+    assert found.exit_code == 0, found.output
+    lines = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [e["event_data"]["price"] for e in lines] == [50000, 50001, 50002, 1]   # one line each
+    assert lines[0]["headers"]["correlation_id"] == "c0" and lines[0]["headers"]["nats.seq"] == "1"
+    by_subject = runner.invoke(cli, ["cat", rec, "--filter", f'headers.subject == "{p}.prices.eth"'])
+    assert [json.loads(line)["event_data"] for line in by_subject.stdout.splitlines()] == \
+        [{"pair": "ETH/USDT", "price": 3000}]
+    by_header = runner.invoke(cli, ["cat", rec, "--filter", 'headers.correlation_id == "c1"'])
+    assert [json.loads(line)["event_data"]["price"] for line in by_header.stdout.splitlines()] == [50001]
+
+    class Bus:
+        def __init__(self) -> None:
+            self.got: list = []
+
+        def publish(self, name, event, source, headers=None) -> None:
+            self.got.append((name, event, headers))
+
+    bus = Bus()
+    EventReplayer(rec).replay(bus, "max")
+    assert [g[1] for g in bus.got] == [json.loads(i[1]) for i in items]
+    assert [g[2]["subject"] for g in bus.got] == [i[0] for i in items]
+
+
+def test_a_capture_resumes_an_older_captures_recording(nats_url, js_stream, tmp_path):
+    """Appending to a recording an older capture made (envelopes, no headers): the last
+    recorded sequence is read from its envelopes, new messages are stored with headers, and
+    the metadata says where the envelopes end."""
+    from evlog.integrations.natsformat import envelope_limit
+
+    from .helpers import old_envelope
+    stream, p = js_stream
+    asyncio.run(publish_numbered(nats_url, p, 30))
+    rec = tmp_path / "rec"
+    with Log.create(rec, metadata={"nats_capture": {"subject": f"{p}.>", "mode": "jetstream", "stream": stream}}) as log:
+        for i in range(10):
+            log.append(f"{p}.s{i % 4}", old_envelope(f"{p}.s{i % 4}", json.dumps({"n": i}).encode(), None,
+                                                     stream=stream, seq=i + 1), "publisher")
+        assert last_recorded_seq(log, stream) == 10
+    with Log.open(rec, "a") as log:
+        run = CaptureThread(log, CaptureConfig(url=nats_url, subject=f"{p}.>", stream=stream))
+        run.wait(lambda: run.capture.stats.last_seq == 30, what="sequence 30")
+        run.stop()
+        assert run.capture.stats.recorded == 20
+        assert last_recorded_seq(log, stream) == 30
+    with Log.open(rec) as log:
+        assert envelope_limit(log.manifest.metadata) == 10
+        recs = list(log.read())
+    assert [r.data["data"]["n"] for r in recs[:10]] == list(range(10))
+    assert [r.data["n"] for r in recs[10:]] == list(range(10, 30))
+    assert [r.headers["nats.seq"] for r in recs[10:]] == [str(s) for s in range(11, 31)]
+
+
+def test_a_format_1_recording_is_refused(tmp_path):
+    """Version 1 has no headers: the capture says so in one line, before connecting."""
+    import os
+    import shutil
+
+    from evlog.integrations.nats import NatsCapture
+    from evlog.integrations.natsformat import NatsSetupError
+    shutil.copytree(os.path.join(os.path.dirname(__file__), "..", "format", "v1", "typed"), tmp_path / "v1")
+    with Log.open(tmp_path / "v1", "a") as log:
+        assert log.format_version == 1
+        capture = NatsCapture(log, CaptureConfig(url="nats://127.0.0.1:1", subject="a.>"), status_stream=None)
+        with pytest.raises(NatsSetupError, match="format version 1 recording.*record into a new recording"):
+            asyncio.run(capture.run())
+        n = len(log)
+    assert len(Log.open(tmp_path / "v1")) == n
+
+
+def test_a_message_too_large_to_store_leaves_a_marker_with_its_sequence(nats_url, js_stream, tmp_path):
+    from evlog.integrations.nats import REJECTED_EVENT
+    stream, p = js_stream
+    # 40 KB of NATS headers (JetStream takes up to 64 KB), twice that as JSON (each " escaped):
+    # more than an event's headers may hold (64 KiB)
+    huge = {f"H{i}": '"' * 1000 for i in range(40)}
+    asyncio.run(_publish(nats_url, [(f"{p}.a", b'{"n": 0}', huge), (f"{p}.b", b'{"n": 1}', None)]))
+    with Log.create(tmp_path / "rec") as log:
+        run = CaptureThread(log, CaptureConfig(url=nats_url, subject=f"{p}.>", stream=stream))
+        run.wait(lambda: run.capture.stats.last_seq == 2, what="sequence 2")
+        run.stop()
+        recs = list(log.read())
+        assert last_recorded_seq(log, stream) == 2
+    assert recs[0].name == REJECTED_EVENT and recs[0].source == "evlog"
+    assert "exceed" in recs[0].data["error"] and recs[0].data["size"] == len(b'{"n": 0}')
+    assert recs[0].headers == {"subject": f"{p}.a", "nats.stream": stream, "nats.seq": "1"}
+    assert recs[1].data == {"n": 1} and run.capture.stats.recorded == 1

@@ -72,5 +72,5 @@ def test_sigkill_three_times_records_each_event_exactly_once(nats_url, js_stream
     assert len(numbers) == N, f"{len(numbers)} events recorded for {N} published (kills at {at_kill})"
     assert sorted(numbers) == list(range(N))
     with Log.open(rec) as log:
-        seqs = [r.data["nats"]["seq"] for r in log.read()]
+        seqs = [int(r.headers["nats.seq"]) for r in log.read()]
     assert seqs == sorted(seqs) and len(set(seqs)) == N
