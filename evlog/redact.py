@@ -315,6 +315,7 @@ class _Matcher:
         self.roots = {root: _closure([(i, 0) for i, p in enumerate(paths) if p[0] == root], self.pats)
                       for root in _ROOTS}
         self._memo: dict[tuple[frozenset, str], frozenset] = {}
+        self._ends: dict[frozenset, tuple[int | None, bool]] = {}
 
     def step(self, states: frozenset, key: str) -> frozenset:
         if not states:
@@ -339,21 +340,28 @@ class _Matcher:
         self._memo[(states, key)] = out
         return out
 
-    def done(self, states: frozenset) -> int | None:
-        """The lowest path id that ends at this node, or None."""
+    def ends(self, states: frozenset) -> tuple[int | None, bool]:
+        """(the lowest path id that ends at this node or None, whether some path goes on below it)."""
+        hit = self._ends.get(states)
+        if hit is not None:
+            return hit
         best = None
+        live = False
         for pid, i in states:
-            if i == len(self.pats[pid]) and (best is None or pid < best):
-                best = pid
-        return best
-
-    def live(self, states: frozenset) -> bool:
-        """Some path goes on below this node."""
-        return any(i < len(self.pats[pid]) for pid, i in states)
+            if i == len(self.pats[pid]):
+                if best is None or pid < best:
+                    best = pid
+            else:
+                live = True
+        if len(self._ends) > 4096:
+            self._ends.clear()
+        self._ends[states] = (best, live)
+        return best, live
 
 
 # the compiled redactor -------------------------------------------------------------------
 _DROP = object()
+_PASS = frozenset((bool, type(None)))   # values no pattern is searched in
 _NEEDS_WALK_RE = re.compile(r"\\[AZ]|\(\?<?!|\^|\$")   # anchors, negative lookarounds
 
 
@@ -388,8 +396,8 @@ class Redactor:
 
     # the fast path: which events need no walk ------------------------------------------
     def _fast_path(self, paths: list[tuple]) -> tuple[re.Pattern | None, bool]:
-        """(a regex of the rules' leaf keys as they appear in JSON text, always-walk): an event
-        whose text matches neither it nor a value pattern holds nothing to redact."""
+        """(one regex: the rules' leaf keys as they appear in JSON text, or a value pattern;
+        always-walk): an event whose text it does not match holds nothing to redact."""
         if self._allow is not None:
             return None, True
         leaves = []
@@ -410,21 +418,19 @@ class Redactor:
         for pat, _mode in self._patterns:
             if _NEEDS_WALK_RE.search(pat.pattern.replace("[^", "[")):
                 return None, True          # anchored: the JSON text would not match as the values do
-        if not leaves:
+        parts = (['"(?:' + "|".join(leaves) + r')"\s*:'] if leaves else []) + [p.pattern for p, _m in self._patterns]
+        if not parts:
             return None, False
-        return re.compile('"(?:' + "|".join(leaves) + r')"\s*:'), False
+        try:   # one scan of the text for all of them
+            return re.compile("|".join(f"(?:{p})" for p in parts)), False
+        except re.error:   # a pattern with global flags cannot be a branch: checked one by one
+            return None, True
 
     def _hit(self, data: bytes) -> bool:
         """Whether the event's JSON text may hold something to redact (never a false no)."""
         if b"\\" in data:
             return True          # escapes: the text is not the values' text
-        text = data.decode("utf-8", "replace")
-        if self._prefilter is not None and self._prefilter.search(text) is not None:
-            return True
-        for pat, _mode in self._patterns:
-            if pat.search(text) is not None:
-                return True
-        return False
+        return self._prefilter.search(data.decode("utf-8", "replace")) is not None  # type: ignore[union-attr]
 
     # rows ------------------------------------------------------------------------------
     def row(self, data: bytes, flags: int, types: bytes, headers: bytes = b"") -> tuple[bytes, int, bytes, bytes]:
@@ -433,7 +439,7 @@ class Redactor:
             data = bytes(data)
         if flags & FLAG_UNSERIALIZABLE:
             data = self._marker(data)
-        elif self._always or self._hit(data):
+        elif self._always or (self._prefilter is not None and self._hit(data)):
             data, flags, types = self._data(data, flags, types)
         if headers and self._has_header_rules:
             headers = self.headers_bytes(headers)
@@ -508,39 +514,48 @@ class Redactor:
               fold: bool) -> Any:
         """`value` redacted: `deny` the rule states at this node, `allow` the allowlist's
         (None: everything is allowed here). Appends the path of each changed node to `changed`."""
-        rule = self._deny.done(deny) if deny else None
-        if rule is not None:
-            changed.append(list(path))
-            return self._apply(self._modes[rule], value)
+        if deny:
+            rule, _ = self._deny.ends(deny)
+            if rule is not None:
+                changed.append(list(path))
+                return self._apply(self._modes[rule], value)
         if allow is not None:
-            if self._allow.done(allow) is not None:       # type: ignore[union-attr]
+            listed, live = self._allow.ends(allow)        # type: ignore[union-attr]
+            if listed is not None:
                 allow = None                               # listed: all below is kept
-            elif not self._allow.live(allow) or value.__class__ not in (dict, list):  # type: ignore[union-attr]
+            elif not live or value.__class__ not in (dict, list):
                 changed.append(list(path))
                 return _DROP if self._unlisted == "drop" else MASK
         cls = value.__class__
-        if cls is dict:
-            if not deny and allow is None and not self._patterns:
+        if cls is dict or cls is list:
+            patterns = self._patterns
+            if not deny and allow is None and not patterns:
                 return value
-            out = {}
             dstep, astep = self._deny.step, (self._allow.step if allow is not None else None)  # type: ignore[union-attr]
-            for k, v in value.items():
-                mk = k.lower() if fold else k
-                path.append(k)
-                nv = self._walk(v, dstep(deny, mk), astep(allow, mk) if astep else None, path, changed, fold)
-                path.pop()
-                if nv is not _DROP:
-                    out[k] = nv
-            return out
-        if cls is list:
-            if not deny and allow is None and not self._patterns:
-                return value
+            walk = self._walk
+            if cls is dict:
+                out = {}
+                for k, v in value.items():
+                    mk = k.lower() if fold else k
+                    d = dstep(deny, mk)
+                    if not d and astep is None and (not patterns or v.__class__ in _PASS):
+                        out[k] = v      # no rule below: as it is
+                        continue
+                    path.append(k)
+                    nv = walk(v, d, astep(allow, mk) if astep else None, path, changed, fold)
+                    path.pop()
+                    if nv is not _DROP:
+                        out[k] = nv
+                return out
             items = []
-            dstep, astep = self._deny.step, (self._allow.step if allow is not None else None)  # type: ignore[union-attr]
             for i, v in enumerate(value):
-                path.append(i)
                 key = str(i)
-                nv = self._walk(v, dstep(deny, key), astep(allow, key) if astep else None, path, changed, fold)
+                d = dstep(deny, key)
+                if not d and astep is None and (not patterns or v.__class__ in _PASS):
+                    items.append(v)
+                    continue
+                path.append(i)
+                nv = walk(v, d, astep(allow, key) if astep else None, path, changed, fold)
                 path.pop()
                 items.append(None if nv is _DROP else nv)
             return items
