@@ -393,11 +393,13 @@ class Redactor:
         self._unlisted = policy.unlisted
         self._has_header_rules = bool(self._deny.roots["headers"]) or self._allow is not None or bool(self._patterns)
         self._prefilter, self._always = self._fast_path(paths)
+        self._scans = tuple(p.search for p in ([self._prefilter] if self._prefilter is not None else [])
+                            + [p for p, _m in self._patterns])
 
     # the fast path: which events need no walk ------------------------------------------
     def _fast_path(self, paths: list[tuple]) -> tuple[re.Pattern | None, bool]:
-        """(one regex: the rules' leaf keys as they appear in JSON text, or a value pattern;
-        always-walk): an event whose text it does not match holds nothing to redact."""
+        """(a regex of the rules' leaf keys as they appear in JSON text, always-walk): an event
+        whose text matches neither it nor a value pattern holds nothing to redact."""
         if self._allow is not None:
             return None, True
         leaves = []
@@ -418,19 +420,23 @@ class Redactor:
         for pat, _mode in self._patterns:
             if _NEEDS_WALK_RE.search(pat.pattern.replace("[^", "[")):
                 return None, True          # anchored: the JSON text would not match as the values do
-        parts = (['"(?:' + "|".join(leaves) + r')"\s*:'] if leaves else []) + [p.pattern for p, _m in self._patterns]
-        if not parts:
-            return None, False
-        try:   # one scan of the text for all of them
-            return re.compile("|".join(f"(?:{p})" for p in parts)), False
-        except re.error:   # a pattern with global flags cannot be a branch: checked one by one
-            return None, True
+        keys = re.compile('"(?:' + "|".join(leaves) + r')"\s*:') if leaves else None
+        return keys, False
 
     def _hit(self, data: bytes) -> bool:
-        """Whether the event's JSON text may hold something to redact (never a false no)."""
+        """Whether the event's JSON text may hold something to redact (never a false no): one
+        scan for the keys, one per value pattern (separate scans beat one alternation: each
+        keeps its literal prefix search)."""
         if b"\\" in data:
             return True          # escapes: the text is not the values' text
-        return self._prefilter.search(data.decode("utf-8", "replace")) is not None  # type: ignore[union-attr]
+        text = data.decode("utf-8", "replace")
+        keys = self._prefilter
+        if keys is not None and keys.search(text) is not None:
+            return True
+        for pat, _mode in self._patterns:
+            if pat.search(text) is not None:
+                return True
+        return False
 
     # rows ------------------------------------------------------------------------------
     def row(self, data: bytes, flags: int, types: bytes, headers: bytes = b"") -> tuple[bytes, int, bytes, bytes]:
@@ -439,8 +445,14 @@ class Redactor:
             data = bytes(data)
         if flags & FLAG_UNSERIALIZABLE:
             data = self._marker(data)
-        elif self._always or (self._prefilter is not None and self._hit(data)):
+        elif self._always or b"\\" in data:
             data, flags, types = self._data(data, flags, types)
+        elif self._scans:   # the fast path (inlined `_hit`): most events stop here
+            text = data.decode("utf-8", "replace")
+            for scan in self._scans:
+                if scan(text) is not None:
+                    data, flags, types = self._data(data, flags, types)
+                    break
         if headers and self._has_header_rules:
             headers = self.headers_bytes(headers)
         return data, flags, types, headers
