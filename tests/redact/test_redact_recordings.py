@@ -171,6 +171,30 @@ def test_dashboard_without_policy_shows_the_data(tmp_path) -> None:
     assert any("PLANTEDSHOWN1" in f for f in found) and any("PLANTEDSHOWN2" in f for f in found)
 
 
+def test_dashboard_replay_sends_redacted_events(tmp_path) -> None:
+    import time
+
+    from evlog.web import create_app
+    events = [({"user": {"api_key": f"PLANTEDREPLAY{i}"}, "i": i}, {"Authorization": f"Bearer PLANTEDHDR{i}"}, [])
+              for i in range(20)]
+    _plain(str(tmp_path / "plain"), events)
+    app = create_app(str(tmp_path), redact=policy("hmac").compile(KEY))
+    try:
+        client = app.test_client()
+        rid = client.post("/api/v1/replay/start/plain", json={"speed": 100}).get_json()["replay_id"]
+        got: list = []
+        deadline = time.monotonic() + 20
+        while len(got) < 20 and time.monotonic() < deadline:
+            body = client.get(f"/api/v1/replay/{rid}/events?after=0").get_data()
+            got = json.loads(body)["events"]
+            time.sleep(0.05)
+        assert len(got) == 20
+        assert not leaks([("replay", body)], [f"PLANTEDREPLAY{i}" for i in range(20)] + ["PLANTEDHDR"])
+        assert body.count(b"hmac:") >= 40
+    finally:
+        app.extensions["evlog_replays"].stop_all()
+
+
 def test_dashboard_records_through_the_policy(tmp_path) -> None:
     from evlog.web import create_app
     app = create_app(str(tmp_path), redact=policy("mask").compile(KEY))
