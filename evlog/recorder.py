@@ -21,6 +21,11 @@ batch); compression and I/O run on the log's own I/O thread.
 stored (after an I/O failure). `recorded + lost + pending == captured` at all times, and
 `flush()` returns `recorded`.
 
+**Redaction.** With `redact=` (an `evlog.redact` policy or Redactor) each event's encoded
+snapshot is redacted on the publishing thread, before it is queued: no byte of a secret
+the policy removes leaves that thread. The policy's id, version and fingerprint are in the
+recording's metadata (`redaction`).
+
 The recorder never breaks the system it observes: the original `publish` always runs and
 returns its own value; an event that cannot be serialized is stored as a marker and counted;
 a full disk or an I/O error stops the recording with a logged error.
@@ -66,7 +71,7 @@ class EventRecorder:
 
     def __init__(self, session_name: str, output_dir: str | os.PathLike = "recordings", *,
                  flush_interval: float = 0.2, fsync: str = "always", max_pending: int = 100_000,
-                 **log_options: Any) -> None:
+                 redact: Any = None, **log_options: Any) -> None:
         if not isinstance(session_name, str) or not session_name.strip():
             raise RecorderError("session_name must be a non-empty string")
         if os.sep in session_name or (os.altsep and os.altsep in session_name):
@@ -75,6 +80,10 @@ class EventRecorder:
             raise RecorderError("flush_interval must be positive")
         self.session_name = session_name
         self.output_dir = Path(output_dir)
+        self._redactor = None
+        if redact is not None:   # evlog.redact: applied to each event's snapshot (docs/redaction.md)
+            from .redact import as_redactor
+            self._redactor = as_redactor(redact)
         self._log_options = dict(log_options, fsync=fsync, block_max_age=flush_interval)
         self._max_pending = max(1, int(max_pending))
         self._wake_at = min(4096, self._max_pending)
@@ -181,8 +190,10 @@ class EventRecorder:
         if self._path is None:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             path = self._default_path()
-            log = Log.create(path, self.session_name, metadata={"recorder": self._counters()},
-                             **self._log_options)
+            metadata = {"recorder": self._counters()}
+            if self._redactor is not None:
+                metadata["redaction"] = self._redactor.metadata()
+            log = Log.create(path, self.session_name, metadata=metadata, **self._log_options)
             self._path = path
         else:  # reopened after save(): continue the same recording
             log = Log.open(self._path, "a", **self._log_options)
@@ -300,6 +311,7 @@ class EventRecorder:
         monotonic_ns = time.monotonic_ns
         wake_at = self._wake_at
         crowded = self._crowded
+        redact = self._redactor.row if self._redactor is not None else None
 
         def capture(event_name: Any, event: Any, source: Any, headers: Any = None) -> None:
             mono = monotonic_ns() - mono_base
@@ -315,6 +327,8 @@ class EventRecorder:
                     data, flags, types = unserializable_marker(event, problem)
             else:
                 head = b""
+            if redact is not None:   # before the bytes leave this thread (a failure drops the event)
+                data, flags, types, head = redact(data, flags, types, head)
             append((name, src, flags, data, types, head, mono))
             if len(queue) > wake_at:  # the thread polls; it is woken only when much is waiting
                 crowded()

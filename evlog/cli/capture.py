@@ -15,8 +15,8 @@ from ..ops.record import default_path
 from ..replay.faults import fault_lines, parse_faults
 from ..replay.harness import HarnessOptions
 from ..timespec import parse_time
-from .common import (AGE, SIZE, SPEED, Parsed, bar, msg, quiet_option, selection, selection_options, stdout,
-                     total)
+from .common import (AGE, SIZE, SPEED, Parsed, bar, msg, quiet_option, redact_options, selection, selection_options,
+                     stdout, total)
 
 NATS_URL = "nats://HOST:PORT"
 
@@ -119,13 +119,14 @@ def replay(recording: str, speed: float, filter_text: str | None, start: str | N
 @click.option("--status-port", type=click.IntRange(0, 65535), help="With --from: serve GET /status on 127.0.0.1:PORT.")
 @click.option("--max-events", type=click.IntRange(1), help="With --from: stop after this many events.")
 @click.option("--duration", type=AGE, metavar="AGE", help="With --from: stop after this long (e.g. 60s, 2h).")
+@redact_options
 def record(recording: str | None, session_name: str | None, out_dir: str, output: str | None, strict: bool,
            source_url: str | None, subject: str | None, stream: str | None, durable: str | None,
            queue: str | None, name_rules: tuple[str, ...], name_template: str, source_header: str,
            default_source: str, fsync: str, fsync_interval: float | None, segment_size: int | None,
            segment_age: float | None, retain_max_age: float | None, retain_max_bytes: int | None,
            roll_daily: bool, status_interval: float, status_port: int | None, max_events: int | None,
-           duration: float | None) -> None:
+           duration: float | None, redact: object) -> None:
     """Record JSON Lines from stdin ({"event_name", "event_data", "source", "timestamp"?})
     until end of input or Ctrl-C, flushing as it goes; or, with --from nats://..., record a
     NATS subject until SIGTERM/SIGINT (see docs/production.md)."""
@@ -146,14 +147,14 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
             session_name=session_name, fsync=fsync, fsync_interval=fsync_interval,
             segment_max_bytes=segment_size, segment_max_age=segment_age, retain_max_age=retain_max_age,
             retain_max_bytes=retain_max_bytes, roll_daily=roll_daily, status_interval=status_interval,
-            status_port=status_port, max_events=max_events, max_seconds=duration)
+            status_port=status_port, max_events=max_events, max_seconds=duration, redact=redact)
         for line in result.lines():
             msg(line)
         return
     if sys.stdin.isatty():
         msg(f"recording stdin into {output} (Ctrl-D or Ctrl-C to stop)")
     result = ops.record_stream(sys.stdin.buffer, output, session_name=session_name or "stdin",
-                               on_error="fail" if strict else "skip")
+                               on_error="fail" if strict else "skip", redact=redact)
     for err in result.errors:
         msg(f"skipped {err}")
     if result.skipped > len(result.errors):

@@ -2,6 +2,7 @@
 --to, --offsets), parameter types (speed, age, size), the progress bar, stdout and messages."""
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +47,36 @@ def selection(filter_text: str | None = None, start: str | None = None, end: str
 
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+
+
+def redact_options(f: Callable) -> Callable:
+    """--redact POLICY, --redact-key-env NAME, --redact-key-file FILE (docs/redaction.md):
+    the command gets `redact`, a compiled Redactor or None."""
+    @click.option("--redact", "redact_policy", metavar="POLICY", type=click.Path(dir_okay=False),
+                  help="Redact events by this policy file (TOML or JSON, docs/redaction.md).")
+    @click.option("--redact-key-env", metavar="NAME", help="With --redact: the HMAC key is in this environment variable.")
+    @click.option("--redact-key-file", metavar="FILE", type=click.Path(dir_okay=False),
+                  help="With --redact: the HMAC key is in this file.")
+    @functools.wraps(f)
+    def wrapper(*args: Any, redact_policy: str | None, redact_key_env: str | None,
+                redact_key_file: str | None, **kwargs: Any) -> Any:
+        return f(*args, redact=redactor_of(redact_policy, redact_key_env, redact_key_file), **kwargs)
+    return wrapper
+
+
+def redactor_of(policy: str | None, key_env: str | None = None, key_file: str | None = None) -> Any:
+    """The Redactor of the --redact options (None without --redact); a bad policy or key is
+    an EvlogError (one line, status 2)."""
+    if policy is None:
+        if key_env or key_file:
+            raise click.UsageError("--redact-key-env and --redact-key-file go with --redact POLICY")
+        return None
+    if key_env and key_file:
+        raise click.UsageError("give the HMAC key once: --redact-key-env or --redact-key-file")
+    from ..redact import RedactionPolicy, load_key
+    p = RedactionPolicy.load(policy)
+    key = load_key(key_env, key_file) if (key_env or key_file) else None
+    return p.compile(key)
 
 
 class Parsed(click.ParamType):

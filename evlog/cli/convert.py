@@ -7,7 +7,7 @@ from .. import ops
 from ..ops.common import OpError
 from ..ops.importer import FORMATS as IMPORT_FORMATS
 from ..ops.output import is_stdout
-from .common import bar, msg, quiet_option, selection, selection_options, stdout, stdout_is_tty, total
+from .common import bar, msg, quiet_option, redact_options, selection, selection_options, stdout, stdout_is_tty, total
 
 
 @click.command()
@@ -19,9 +19,10 @@ from .common import bar, msg, quiet_option, selection, selection_options, stdout
               help="Output file (default or '-': stdout).")
 @click.option("--name", "event_name", metavar="EVENT", help="CSV: only this event, its data in dotted columns.")
 @selection_options()
+@redact_options
 @quiet_option
 def export(recording: str, fmt: str, output: str | None, event_name: str | None, filter_text: str | None,
-           start: str | None, end: str | None, offsets: str | None, quiet: bool) -> None:
+           start: str | None, end: str | None, offsets: str | None, quiet: bool, redact: object) -> None:
     """Write events as the original JSON format, JSON Lines, CSV, Parquet or CloudEvents."""
     sel = selection(filter_text, start, end, offsets)
     to_stdout = is_stdout(output)
@@ -29,7 +30,7 @@ def export(recording: str, fmt: str, output: str | None, event_name: str | None,
         raise OpError("Parquet is binary: give -o FILE or redirect stdout")
     with bar("exporting", total(recording, sel), quiet) as progress:
         n = ops.export(recording, stdout() if to_stdout else output, format=fmt, selection=sel,
-                       event_name=event_name, progress=progress)
+                       event_name=event_name, progress=progress, redact=redact)
     if not to_stdout:
         msg(f"{n} events written to {output}")
 

@@ -10,7 +10,7 @@ from ..ops.common import OpError
 from ..ops.diff_junit import case_names, write_junit
 from ..ops.diff_render import write_diff
 from ..timespec import parse_duration_ns
-from .common import bar, msg, quiet_option, selection, selection_options, total
+from .common import bar, msg, quiet_option, redact_options, selection, selection_options, total
 
 
 @click.command()
@@ -18,8 +18,10 @@ from .common import bar, msg, quiet_option, selection, selection_options, total
 @click.option("-o", "--output", "output", required=True, type=click.Path(), help="The new merged recording.")
 @click.option("--name", "session_name", help="Session name of the merged recording.")
 @click.option("--tag-sources", is_flag=True, help='Also prefix each source with its recording: "label/source".')
+@redact_options
 @quiet_option
-def merge(inputs: tuple[str, ...], output: str, session_name: str | None, tag_sources: bool, quiet: bool) -> None:
+def merge(inputs: tuple[str, ...], output: str, session_name: str | None, tag_sources: bool, quiet: bool,
+          redact: object) -> None:
     """Merge recordings by wall-clock time (ties in input order) into a new recording; each
     event keeps the recording it came from (see `evlog info` and docs/cli.md)."""
     if len(inputs) < 2:
@@ -27,7 +29,8 @@ def merge(inputs: tuple[str, ...], output: str, session_name: str | None, tag_so
     totals = [total(p) for p in inputs]
     known = None if None in totals else sum(t for t in totals if t is not None)
     with bar("merging", known, quiet) as progress:
-        n = ops.merge(list(inputs), output, session_name=session_name, tag_sources=tag_sources, progress=progress)
+        n = ops.merge(list(inputs), output, session_name=session_name, tag_sources=tag_sources, progress=progress,
+                      redact=redact)
     msg(f"merged {n} events from {len(inputs)} recordings into {output}")
 
 
@@ -70,13 +73,14 @@ def diff(baseline: str, new: str, ignore: tuple[str, ...], time_tolerance: str |
 @click.option("-o", "--output", "output", required=True, type=click.Path(), help="The new recording.")
 @selection_options()
 @click.option("--name", "session_name", help="Session name (default: <session>_slice).")
+@redact_options
 @quiet_option
 def slice_cmd(recording: str, output: str, filter_text: str | None, start: str | None, end: str | None,
-              offsets: str | None, session_name: str | None, quiet: bool) -> None:
+              offsets: str | None, session_name: str | None, quiet: bool, redact: object) -> None:
     """Save the selected events as a new recording."""
     sel = selection(filter_text, start, end, offsets)
     with bar("slicing", total(recording, sel), quiet) as progress:
-        n = ops.slice_recording(recording, output, sel, session_name=session_name, progress=progress)
+        n = ops.slice_recording(recording, output, sel, session_name=session_name, progress=progress, redact=redact)
     msg(f"{n} events written to {output}")
 
 

@@ -10,7 +10,7 @@ from .. import ops
 from ..demo import run_demo
 from ..ops.common import OpError
 from ..ops.output import check_parent
-from .common import bar, msg, quiet_option, stderr_is_tty, stdout_is_tty
+from .common import bar, msg, quiet_option, redact_options, stderr_is_tty, stdout_is_tty
 
 
 def _web_serve():   # the dashboard is imported only when a command needs it (Flask is slow to import)
@@ -66,8 +66,9 @@ def demo(n_events: int, out_dir: str, pace: float, serve: bool | None, port: int
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
               help="Also answer this Host name (a LAN name); repeatable.")
 @click.option("--public-read", is_flag=True, help="Off loopback, let reads go without the token.")
+@redact_options
 def serve(directory: str | None, dir_option: str | None, host: str, port: str, token: str | None,
-          allowed_hosts: tuple[str, ...], public_read: bool) -> None:
+          allowed_hosts: tuple[str, ...], public_read: bool, redact: object) -> None:
     """Start the web dashboard over a directory of recordings."""
     if directory and dir_option and os.path.abspath(directory) != os.path.abspath(dir_option):
         raise OpError("give the recordings folder once: as DIR or with --dir")
@@ -78,7 +79,7 @@ def serve(directory: str | None, dir_option: str | None, host: str, port: str, t
     if not 1 <= port_n <= 65535:
         raise OpError(f"--port must be a number from 1 to 65535, not {port!r}")
     _web_serve()(directory or dir_option or "recordings", host, port_n, token=token,
-                 allowed_hosts=list(allowed_hosts), public_read=public_read)
+                 allowed_hosts=list(allowed_hosts), public_read=public_read, redact=redact)
 
 
 COMMANDS = [demo, serve]

@@ -117,6 +117,24 @@ def raw_records(recording: Any, selection: Selection | None = None, **extra: Any
     return as_raw(select(recording, selection, **extra))
 
 
+def redacted(recording: Any, redact: Any) -> Any:
+    """`recording` read through the redaction policy `redact` (evlog.redact: a policy, a
+    Redactor or a policy file), or itself when None: what every operation with a `redact=`
+    option reads, raw copies included (they then decode, redact and encode again)."""
+    if redact is None:
+        return recording
+    from ..redact import as_redactor
+    return as_redactor(redact).recording(recording)
+
+
+def redaction_metadata(redact: Any) -> dict:
+    """`{"redaction": {...}}` for the metadata of a recording written through `redact`."""
+    if redact is None:
+        return {}
+    from ..redact import as_redactor
+    return {"redaction": as_redactor(redact).metadata()}
+
+
 def json_records(recording: Any, selection: Selection | None = None,
                  **extra: Any) -> Iterator[tuple[Any, bytes]]:
     """(record, JSON bytes of its data) for each selected record (`raw_records`)."""

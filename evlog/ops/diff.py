@@ -34,7 +34,7 @@ import msgspec
 
 from ..segments import decode_headers
 from .align import align_window, pair_gap
-from .common import Progress, Selection, named_input, open_input, progress_or_noop, raw_records
+from .common import Progress, Selection, named_input, open_input, progress_or_noop, raw_records, redacted
 from .schema import SchemaChange, detect_schema_changes, normalize
 
 _decode = msgspec.json.decode
@@ -515,11 +515,14 @@ def _item(r: Any) -> _Item:
 
 def iter_diff(baseline: str | os.PathLike, new: str | os.PathLike, *, ignore_fields: Sequence[str] = (),
               time_tolerance_ns: int | None = None, selection: Selection | None = None,
-              window: int = 4096, progress: Progress | None = None) -> Iterator[Difference | DiffSummary]:
+              window: int = 4096, progress: Progress | None = None,
+              redact: Any = None) -> Iterator[Difference | DiffSummary]:
     """Yield each Difference as found, then the DiffSummary (streaming). An event type whose
     schema changed is one `SchemaChange` in the summary, its events compared in the new
-    schema's terms (see ops/schema.py)."""
-    with open_input(baseline) as a, open_input(new) as b:
+    schema's terms (see ops/schema.py). `redact`: both sides read through a redaction policy
+    (evlog.redact; the dashboard's diff under `evlog serve --redact`)."""
+    with open_input(baseline) as a0, open_input(new) as b0:
+        a, b = redacted(a0, redact), redacted(b0, redact)
         changes = detect_schema_changes(a, b, selection)
         differ = Differ(named_input(baseline, normalize(raw_records(a, selection), changes, "baseline")),
                         named_input(new, normalize(raw_records(b, selection), changes, "new")),

@@ -14,6 +14,7 @@ from .common import (
     open_input,
     progress_or_noop,
     raw_records,
+    redacted,
 )
 from .cloudevents import CloudEventEncoder
 from .jsonl import LineEncoder
@@ -26,18 +27,20 @@ FORMATS = ("json", "jsonl", "csv", "parquet", "cloudevents")
 
 def export(path: str | os.PathLike, out: str | os.PathLike | BinaryIO | None = None, *,
            format: str = "jsonl", selection: Selection | None = None, event_name: str | None = None,
-           progress: Progress | None = None) -> int:
+           progress: Progress | None = None, redact: Any = None) -> int:
     """Write the selected events of `path` to `out` (a file path, a binary stream, or None
     for stdout) in `format`; returns the number of events written.
 
     `event_name` (CSV): keep only that event name and flatten its data into dotted columns;
     without it, a recording holding a single event name is flattened too, others get one
-    JSON `data` column.
+    JSON `data` column. `redact`: a redaction policy (evlog.redact) applied to every event
+    written (and tested by the filter after it).
     """
     if format not in FORMATS:
         raise OpError(f"unknown export format {format!r} (choose from {', '.join(FORMATS)})")
     tick = progress_or_noop(progress)
-    with open_input(path) as rec:
+    with open_input(path) as opened:
+        rec = redacted(opened, redact)
         if format == "csv" and event_name is None and (selection is None or selection.filter is None):
             names = list(rec.summary().names) if rec.format == "evlog" else []
             if len(names) == 1:

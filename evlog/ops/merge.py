@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from itertools import accumulate, compress, islice, repeat
 from operator import itemgetter, le, ne
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..chunks import chunked
 from ..segments import EncodedRows, Log, RawRecord
@@ -32,6 +32,8 @@ from .common import (
     open_input,
     progress_or_noop,
     raw_records,
+    redacted,
+    redaction_metadata,
 )
 from .output import check_new_recording, creating
 
@@ -182,9 +184,13 @@ def merge_streams(streams: Sequence[Iterable[RawRecord]]) -> Iterator[tuple[int,
 
 def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, session_name: str | None = None,
           labels: Sequence[str] | None = None, tag_sources: bool = False,
-          progress: Progress | None = None) -> int:
+          progress: Progress | None = None, redact: Any = None) -> int:
     """Merge the recordings `inputs` (evlog or original JSON, any mix) into the new recording
-    `out`; returns the number of events. See the module documentation for the rules."""
+    `out`; returns the number of events. See the module documentation for the rules.
+    `redact`: a redaction policy (evlog.redact) applied to every event copied."""
+    if redact is not None:
+        from ..redact import as_redactor
+        redact = as_redactor(redact)
     if len(inputs) < 1:
         raise OpError("merge needs at least one input recording")
     out = check_new_recording(out)
@@ -192,7 +198,7 @@ def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, sessio
     recs = []
     try:
         for p in inputs:
-            recs.append(open_input(p))
+            recs.append(redacted(open_input(p), redact))
         if labels is None:
             labels = _labels([r.session_name for r in recs])
         if len(labels) != len(recs):
@@ -205,7 +211,8 @@ def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, sessio
         name = session_name or "merged_" + "_".join(r.session_name for r in recs)[:80]
         counts = [0] * len(recs)
         with creating(out), \
-                Log.create(out, name, start_time_ns=start, metadata={"merged_from": merged_from}) as log, \
+                Log.create(out, name, start_time_ns=start,
+                           metadata={"merged_from": merged_from, **redaction_metadata(redact)}) as log, \
                 open(os.path.join(out, ORIGINS_FILE), "wb") as origins:
             sources = [named_input(p, _chunks(raw_records(r), shift, lab if tag_sources else None))
                        for p, r, shift, lab in zip(inputs, recs, shifts, labels)]

@@ -57,10 +57,16 @@ class NatsRecordResult:
 
 
 def _open_for_capture(path: str, session_name: str | None, options: dict[str, Any]) -> tuple[Log, bool]:
-    """(the log, True if it was created): an existing recording is appended to."""
+    """(the log, True if it was created): an existing recording is appended to. With a
+    `redact` option, an `evlog.Log` that redacts every event appended (evlog.redact)."""
+    cls: Any = Log
+    if options.get("redact") is not None:
+        from ..log import Log as cls
+    else:
+        options.pop("redact", None)
     if os.path.exists(path) and is_recording(path):
-        return Log.open(path, "a", **options), False
-    return Log.create(check_new_recording(path), session_name, **options), True
+        return cls.open(path, "a", **options), False
+    return cls.create(check_new_recording(path), session_name, **options), True
 
 
 def record_from_nats(path: str, url: str, subject: str, *, stream: str | None = None,
@@ -75,12 +81,13 @@ def record_from_nats(path: str, url: str, subject: str, *, stream: str | None = 
                      status_port: int | None = None, status_host: str = "127.0.0.1",
                      max_events: int | None = None, max_seconds: float | None = None,
                      status_stream: TextIO | None = None, handle_signals: bool = True,
-                     **capture_options: Any) -> NatsRecordResult:
+                     redact: Any = None, **capture_options: Any) -> NatsRecordResult:
     """Record `subject` from the NATS server at `url` into the recording at `path` (created, or
     appended to: a restarted JetStream capture resumes after the last recorded stream sequence).
 
     Runs until SIGTERM/SIGINT (then flushes, fsyncs, closes: a clean stop), `max_events` or
     `max_seconds`. SIGHUP starts a new segment. Raises an EvlogError subclass on user mistakes.
+    `redact`: a redaction policy (evlog.redact) applied to every message before it is stored.
     """
     import_nats()
     mapper = SubjectMapper.from_specs(list(name_rules), name_template, name_header)
@@ -88,7 +95,7 @@ def record_from_nats(path: str, url: str, subject: str, *, stream: str | None = 
                            source_header=source_header, default_source=default_source,
                            status_interval=status_interval, roll_daily=roll_daily,
                            max_events=max_events, max_seconds=max_seconds, **capture_options)
-    options: dict[str, Any] = {"fsync": fsync}
+    options: dict[str, Any] = {"fsync": fsync, "redact": redact}
     for key, value in (("fsync_interval", fsync_interval), ("segment_max_bytes", segment_max_bytes),
                        ("segment_max_age", segment_max_age), ("retain_max_age", retain_max_age),
                        ("retain_max_bytes", retain_max_bytes)):

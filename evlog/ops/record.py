@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import msgspec
 
-from ..segments import Log
+from ..log import Log
 from .common import OpError
 from .output import check_new_recording
 from .jsonl import Stamper, append_parsed, parse_event
@@ -41,13 +41,14 @@ def default_path(out_dir: str | os.PathLike, name: str) -> str:
 
 def record_stream(stream: IO[bytes], path: str | os.PathLike, *, session_name: str | None = None,
                   on_error: str = "skip", flush_interval: float = 0.2,
-                  on_event: Callable[[int], None] | None = None) -> RecordResult:
+                  on_event: Callable[[int], None] | None = None, redact: Any = None) -> RecordResult:
     """Append each JSON line of `stream` to the new recording `path` until EOF.
 
     Events are flushed (written and fsynced) at least every `flush_interval` seconds while
     lines arrive, and at the end; KeyboardInterrupt stops recording cleanly (the result says
     so). `on_error`: "skip" bad lines (counted, the first 10 messages kept) or "fail".
-    Events without a time get the time they were read.
+    Events without a time get the time they were read. `redact`: a redaction policy
+    (evlog.redact) applied to every event before it is stored.
     """
     if on_error not in ("skip", "fail"):
         raise OpError(f"on_error must be 'skip' or 'fail', not {on_error!r}")
@@ -55,7 +56,7 @@ def record_stream(stream: IO[bytes], path: str | os.PathLike, *, session_name: s
     name = session_name or os.path.basename(os.path.abspath(path))
     result = RecordResult(path)
     stamper = Stamper(time.time_ns())
-    log = Log.create(path, name, start_time_ns=stamper.start_time_ns, fsync="always")
+    log = Log.create(path, name, start_time_ns=stamper.start_time_ns, fsync="always", redact=redact)
     try:
         last_flush = time.monotonic()
         lineno = 0

@@ -12,15 +12,17 @@ __all__ = ["create_app", "serve"]
 
 def serve(directory: str = "recordings", host: str = "127.0.0.1", port: int = 5556,
           token: str | None = None, require_token: bool | None = None, *,
-          allowed_hosts: list[str] | None = None, public_read: bool = False) -> None:
+          allowed_hosts: list[str] | None = None, public_read: bool = False, redact: object = None) -> None:
     """Run the dashboard (threaded werkzeug server, never in debug mode)."""
     token = token or os.environ.get("EVLOG_TOKEN") or None
     app = create_app(directory, token=token, host=host, port=port, require_token=require_token,
-                     allowed_hosts=allowed_hosts, public_read=public_read)
+                     allowed_hosts=allowed_hosts, public_read=public_read, redact=redact)
     tok = app.config["EVLOG_TOKEN"]
     url_host = f"[{host}]" if ":" in host else host
     url = f"http://{url_host}:{port}/"
     print(f"evlog dashboard on {url} (recordings: {os.path.abspath(directory)})", file=sys.stderr)
+    if app.extensions.get("evlog_redactor") is not None:
+        print(f"events redacted by {app.extensions['evlog_redactor']!r}", file=sys.stderr)
     if tok and tok != token:
         print(f"token (send as X-Evlog-Token): {tok}", file=sys.stderr)
     elif not tok:

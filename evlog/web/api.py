@@ -9,12 +9,13 @@ import shutil
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from werkzeug.exceptions import BadRequest, Conflict, NotFound
+from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound
 from werkzeug.exceptions import NotImplemented as NotImplemented501
 
 from .catalog import Catalog, count_matches, event_json, page, page_before
 from .exporting import FORMATS, stream_export
 from .jobs import Job, JobManager
+from .redaction import current_redactor
 from .replays import HttpTargets, Replay, ReplayManager, check_speed
 from .security import check_name, filter_text, json_body, require_token
 from .sessions import Players, RecordSessions, SessionError, check_url
@@ -222,6 +223,8 @@ def timetravel(name: str) -> Any:
     or every aggregate (the first 200) without it."""
     cat = catalog()
     path = cat.path(name)
+    if current_redactor() is not None:   # it reads the store itself: nothing it shows would be redacted
+        raise Forbidden("time travel is not available on a dashboard serving through a redaction policy")
     with cat.open_path(path) as rec:
         end = getattr(rec, "start_offset", 0) + len(rec)
         offset = int_arg("offset", end - 1, 0)
@@ -246,7 +249,7 @@ def export(name: str) -> Any:
     path = catalog().path(name)   # 404 before the response starts
     stem = name.removesuffix(".json")
     suffix = "-filtered" if text else ""
-    return Response(stream_export(path, fmt, text), mimetype=FORMATS[fmt], headers={
+    return Response(stream_export(path, fmt, text, current_redactor()), mimetype=FORMATS[fmt], headers={
         "Content-Disposition": f'attachment; filename="{stem}{suffix}.{fmt}"'})
 
 
@@ -293,7 +296,7 @@ def slice_inputs(name: str) -> tuple[str, str, SliceRequest, str]:
 def slice_recording(name: str) -> Any:
     """Create a new recording from selected events: offsets, ranges and/or all matching a filter."""
     new, dest, req, src = slice_inputs(name)
-    count = slice_to(src, dest, new, req, metadata={"sliced_from": name})
+    count = slice_to(src, dest, new, req, metadata={"sliced_from": name}, redactor=current_redactor())
     if count == 0:
         raise BadRequest("the selection holds no events")
     return jsonify({"status": "created", "name": new, "total_events": count}), 201
@@ -307,13 +310,14 @@ def slice_job(name: str) -> Any:
     with catalog().open_path(src) as rec:
         first, total = getattr(rec, "start_offset", 0), len(rec)
     _check_job_room()
+    redactor = current_redactor()
 
     def work(job: Job) -> dict:
         def progress(offset: int) -> None:
             job.done = offset - first
         try:
             n = slice_to(src, dest, new, req, metadata={"sliced_from": name}, progress=progress,
-                         cancelled=lambda: job.cancelled)
+                         cancelled=lambda: job.cancelled, redactor=redactor)
         except Cancelled:
             job.check()
             raise
@@ -546,7 +550,7 @@ def diff() -> Any:
     a, b, path_a, path_b, text = _diff_names(request.args)
     limit = int_arg("limit", 500, 1, 5000)
     from .diffing import run_diff
-    return jsonify(run_diff(path_a, path_b, a, b, limit or 500, text))
+    return jsonify(run_diff(path_a, path_b, a, b, limit or 500, text, current_redactor()))
 
 
 @bp.post("/diff/jobs")
@@ -556,7 +560,7 @@ def diff_job() -> Any:
     from .diffing import start_diff_job
     a, b, path_a, path_b, text = _diff_names(json_body())
     _check_job_room()
-    job = jobs().add(start_diff_job(path_a, path_b, a, b, text))
+    job = jobs().add(start_diff_job(path_a, path_b, a, b, text, redactor=current_redactor()))
     return jsonify(job.status()), 202
 
 
@@ -608,7 +612,7 @@ def diff_run() -> Any:
     a_offset, b_offset = int_arg("a_offset", 0), int_arg("b_offset", 0)
     n = int_arg("count", 100, 1, 500)
     from .diffing import equal_run
-    return jsonify(equal_run(path_a, path_b, a_offset or 0, b_offset or 0, n or 100, text))
+    return jsonify(equal_run(path_a, path_b, a_offset or 0, b_offset or 0, n or 100, text, current_redactor()))
 
 
 @bp.get("/openapi.json")

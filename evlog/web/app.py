@@ -13,6 +13,7 @@ from ..segments.errors import EvlogError, RecordingNotFoundError
 from . import security
 from .catalog import Catalog, relative_message
 from .jobs import JobManager
+from .redaction import mask_response
 from .replays import ReplayManager
 from .sessions import Players, RecordSessions, SessionError
 
@@ -22,14 +23,18 @@ MAX_BODY = 16 * 1024 * 1024
 def create_app(directory: str, token: str | None = None, *, host: str = "127.0.0.1",
                port: int | None = None, require_token: bool | None = None,
                allowed_hosts: list[str] | None = None, public_read: bool = False,
-               max_body: int = MAX_BODY, check_host: bool = True) -> Flask:
+               max_body: int = MAX_BODY, check_host: bool = True, redact: Any = None) -> Flask:
     """The dashboard over the recordings in `directory`.
 
     Writes need `token` when one is set; one is generated (`app.config["EVLOG_TOKEN"]`) when
     the app is reachable beyond loopback (`host`) and none is given, and then reads need it
     too unless `public_read`. `require_token=True` forces a token even on loopback. The Host
     header must name the app: loopback names, IP literals, or one of `allowed_hosts`.
+    `redact` (an evlog.redact policy, Redactor or policy file): every event the app shows,
+    exports, slices, diffs, replays or records goes through it (web/redaction.py).
     """
+    from ..redact import as_redactor
+    redactor = as_redactor(redact)
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config["MAX_CONTENT_LENGTH"] = max_body
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -43,11 +48,12 @@ def create_app(directory: str, token: str | None = None, *, host: str = "127.0.0
     app.config["EVLOG_HOST"] = host
     app.config["EVLOG_HOST_POLICY"] = security.HostPolicy(host, port, allowed_hosts) if check_host else None
     root = os.path.abspath(directory)
-    cat = Catalog(root)
+    cat = Catalog(root, redactor)
+    app.extensions["evlog_redactor"] = redactor
     app.extensions["evlog_catalog"] = cat
     app.extensions["evlog_replays"] = ReplayManager()
     app.extensions["evlog_jobs"] = JobManager()
-    app.extensions["evlog_sessions"] = RecordSessions(cat.root)
+    app.extensions["evlog_sessions"] = RecordSessions(cat.root, redactor)
     app.extensions["evlog_players"] = Players(cat.root)
 
     from .api import bp as v1_bp
@@ -62,6 +68,7 @@ def create_app(directory: str, token: str | None = None, *, host: str = "127.0.0
     app.jinja_env.filters["filesize"] = fmt_bytes
     app.before_request(security.check_request)
     app.after_request(security.add_headers)
+    app.after_request(mask_response)
     _errors(app, cat.root)
     return app
 

@@ -114,8 +114,9 @@ def relative_message(text: str, root: str) -> str:
 class Catalog:
     """The recordings of one folder, for the web app (thread-safe)."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, redactor: Any = None) -> None:
         self.root = os.path.realpath(root)
+        self.redactor = redactor   # evlog.redact: every recording opened here is read through it
         os.makedirs(self.root, exist_ok=True)
         self._lock = threading.Lock()
         self._info: dict[str, tuple[Signature, dict]] = {}
@@ -237,10 +238,12 @@ class Catalog:
 
     # opening ----------------------------------------------------------------------
     def open_path(self, path: str) -> EvlogRecording | LegacyRecording:
-        return open_recording(path)
+        """The recording at `path`, read through the app's redaction policy if it has one."""
+        rec = open_recording(path)
+        return self.redactor.recording(rec) if self.redactor is not None else rec
 
     def open(self, name: str) -> EvlogRecording | LegacyRecording:
-        return open_recording(self.path(name))
+        return self.open_path(self.path(name))
 
     def _legacy_index(self, rec: LegacyRecording) -> tuple[SegmentSummary, list[tuple[int, int]]]:
         """A legacy file has no index: one scan, cached until the file changes."""

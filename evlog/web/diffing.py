@@ -17,7 +17,7 @@ from typing import Any
 
 from werkzeug.exceptions import NotImplemented as NotImplemented501
 
-from ..recording import open_recording
+from .redaction import open_path
 from ..segments import to_json_mode
 from .jobs import Job
 
@@ -112,8 +112,9 @@ class DiffState:
     """The differences of `b` against the baseline `a` found so far (thread-safe)."""
 
     def __init__(self, path_a: str, path_b: str, name_a: str, name_b: str, filter_text: str | None,
-                 keep: int = KEEP) -> None:
+                 keep: int = KEEP, redactor: Any = None) -> None:
         self.path_a, self.path_b, self.name_a, self.name_b = path_a, path_b, name_a, name_b
+        self.redactor = redactor   # evlog.redact: both sides are read through it
         self.filter = filter_text
         self.keep = keep
         self.lock = threading.Lock()
@@ -121,7 +122,7 @@ class DiffState:
         self.counts: Counter = Counter()
         self.summary: dict | None = None     # the engine's summary, once finished
         self.truncated = False
-        with open_recording(path_a) as a, open_recording(path_b) as b:
+        with open_path(path_a, redactor) as a, open_path(path_b, redactor) as b:
             self.ca, self.cb = getattr(a, "start_offset", 0), getattr(b, "start_offset", 0)
             self.total_a, self.end_a = len(a), getattr(a, "start_offset", 0) + len(a)
 
@@ -156,8 +157,9 @@ class DiffState:
                 job.check()
         selection = Selection(filter=self.filter) if self.filter else None
         kwargs = _read_kwargs(self.filter)
-        with open_recording(self.path_a) as a, open_recording(self.path_b) as b:
-            for d in iter_diff(self.path_a, self.path_b, selection=selection, progress=progress):
+        with open_path(self.path_a, self.redactor) as a, open_path(self.path_b, self.redactor) as b:
+            for d in iter_diff(self.path_a, self.path_b, selection=selection, progress=progress,
+                               redact=self.redactor):
                 if isinstance(d, DiffSummary):
                     with self.lock:
                         self.summary = d.to_dict()
@@ -190,7 +192,7 @@ class DiffState:
             tail_from = (self.ca, self.cb)
         rows: list[dict] = []
         tail = False
-        with open_recording(self.path_a) as a, open_recording(self.path_b) as b:
+        with open_path(self.path_a, self.redactor) as a, open_path(self.path_b, self.redactor) as b:
             for d in shown:
                 base, new = d.get("baseline"), d.get("new")
                 row = _equal_row(a, b, d["a_from"], d["b_from"], kwargs,
@@ -209,10 +211,10 @@ class DiffState:
 
 
 def run_diff(path_a: str, path_b: str, name_a: str, name_b: str, limit: int,
-             filter_text: str | None) -> dict[str, Any]:
+             filter_text: str | None, redactor: Any = None) -> dict[str, Any]:
     """Differences of `b` against the baseline `a` (at most `limit` listed, all counted), and
     `rows`: the aligned view, equal runs included (the whole diff in one request)."""
-    state = DiffState(path_a, path_b, name_a, name_b, filter_text, keep=limit)
+    state = DiffState(path_a, path_b, name_a, name_b, filter_text, keep=limit, redactor=redactor)
     state.run()
     out = state.rows(0, limit)
     differences = [{k: v for k, v in d.items() if k not in ("index", "a_from", "b_from")}
@@ -222,20 +224,20 @@ def run_diff(path_a: str, path_b: str, name_a: str, name_b: str, limit: int,
 
 
 def start_diff_job(path_a: str, path_b: str, name_a: str, name_b: str, filter_text: str | None,
-                   keep: int = KEEP) -> Job:
+                   keep: int = KEEP, redactor: Any = None) -> Job:
     """A streamed diff in a thread: `job.data` is its DiffState."""
-    state = DiffState(path_a, path_b, name_a, name_b, filter_text, keep=keep)
+    state = DiffState(path_a, path_b, name_a, name_b, filter_text, keep=keep, redactor=redactor)
     return Job("diff", state.run, total=state.total_a, data=state,
                info={"a": name_a, "b": name_b, "filter": filter_text})
 
 
 def equal_run(path_a: str, path_b: str, a_offset: int, b_offset: int, count: int,
-              filter_text: str | None) -> dict[str, Any]:
+              filter_text: str | None, redactor: Any = None) -> dict[str, Any]:
     """`count` (at most MAX_RUN_PAGE) equal pairs from (a_offset, b_offset), for expanding a
     collapsed run; `next` says where the run goes on."""
     count = min(count, MAX_RUN_PAGE)
     kwargs = _read_kwargs(filter_text)
-    with open_recording(path_a) as a, open_recording(path_b) as b:
+    with open_path(path_a, redactor) as a, open_path(path_b, redactor) as b:
         xs = list(islice(a.read(a_offset, **kwargs), count))
         ys = list(islice(b.read(b_offset, **kwargs), len(xs)))
     pairs = [[_event(x), _event(y)] for x, y in zip(xs, ys)]

@@ -59,8 +59,9 @@ class _Pipe(io.BufferedIOBase):
                 continue
 
 
-def stream_export(path: str, fmt: str, filter_text: str | None) -> Iterator[bytes]:
-    """The export of `path` in `fmt` (json, jsonl, csv), as chunks of bytes."""
+def stream_export(path: str, fmt: str, filter_text: str | None, redactor: object = None) -> Iterator[bytes]:
+    """The export of `path` in `fmt` (json, jsonl, csv), as chunks of bytes (through the
+    redaction policy `redactor`, if any)."""
     try:
         from ..ops.common import Selection
         from ..ops.export import export
@@ -72,7 +73,7 @@ def stream_export(path: str, fmt: str, filter_text: str | None) -> Iterator[byte
 
     def produce() -> None:
         try:
-            export(path, pipe, format=fmt, selection=selection)
+            export(path, pipe, format=fmt, selection=selection, redact=redactor)
             pipe.flush()
             pipe.put(done)
         except _Cancelled:

@@ -17,6 +17,7 @@ from ..ops.legacy_json import _num_ms
 from ..segments.codec import encode_json
 from .api import catalog, events_of, get_replay, int_arg, players, replays, seek, sessions, start_replay
 from .exporting import stream_export
+from .redaction import current_redactor
 from .replays import HttpTargets, Replay, check_speed
 from .security import json_body
 from .sessions import SessionError, check_url
@@ -52,7 +53,7 @@ def recordings() -> Any:
 def recording(name: str) -> Any:
     """The whole recording in the original's JSON format, streamed by the export engine."""
     path = _recording_or_404(name)
-    return Response(stream_export(path, "json", None), mimetype="application/json")
+    return Response(stream_export(path, "json", None, current_redactor()), mimetype="application/json")
 
 
 def _event_bytes(mono: int, name: str, source: str, data: bytes) -> bytes:
@@ -172,7 +173,7 @@ def create() -> Any:
         filename = f"{new_name}_{stamp}_{n}"
     req = SliceRequest(offsets=offsets, all_matching=not offsets)
     count = slice_to(src, cat.path(filename, must_exist=False), new_name, req,
-                     metadata={"sliced_from": source, "source_file": source})
+                     metadata={"sliced_from": source, "source_file": source}, redactor=current_redactor())
     if count == 0:
         return _error("No events selected", 400)
     return jsonify({"success": True, "filename": filename, "event_count": count})

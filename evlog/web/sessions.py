@@ -26,8 +26,9 @@ class SessionError(ValueError):
 class RecordSessions:
     """Recordings being written through the API; one writer per recording, appends serialized."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, redactor: Any = None) -> None:
         self.root = root
+        self.redactor = redactor   # evlog.redact: applied to every event recorded through the API
         self._lock = threading.Lock()
         self._logs: dict[str, Log] = {}
         self._counts: dict[str, int] = {}
@@ -48,8 +49,13 @@ class RecordSessions:
             while os.path.exists(os.path.join(self.root, name)) or name in self._logs:
                 n += 1
                 name = f"{base}_{n}"
-            log = Log.create(os.path.join(self.root, name), session_name, metadata=metadata or {},
-                             fsync="interval")
+            if self.redactor is not None:
+                from ..log import Log as RedactingLog
+                log = RedactingLog.create(os.path.join(self.root, name), session_name, metadata=metadata or {},
+                                          fsync="interval", redact=self.redactor)
+            else:
+                log = Log.create(os.path.join(self.root, name), session_name, metadata=metadata or {},
+                                 fsync="interval")
             self._logs[name] = log
             self._counts[name] = 0
             self._stampers[name] = Stamper(log.manifest.start_time_ns)

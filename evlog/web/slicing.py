@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ops.common import raw_where
-from ..recording import open_recording
+from .redaction import open_path
 from ..segments import EncodedRows, Log
 
 TICK = 4096
@@ -49,17 +49,20 @@ class SliceRequest:
 
 def slice_to(src: str, dest: str, session_name: str, request: SliceRequest, *,
              metadata: dict | None = None, progress: Callable[[int], Any] | None = None,
-             cancelled: Callable[[], bool] | None = None) -> int:
+             cancelled: Callable[[], bool] | None = None, redactor: Any = None) -> int:
     """Write the selected events of recording `src` into the new recording `dest`; returns the
     count (0: nothing was created). `progress(n)` is told the events scanned so far;
-    `cancelled()` true stops the slice and removes `dest` (raises Cancelled)."""
+    `cancelled()` true stops the slice and removes `dest` (raises Cancelled). With `redactor`
+    (evlog.redact) the events are read through it and the metadata names the policy."""
     lo, hi = request.bounds()
     selected = request.selects()
     count = scanned = 0
     log = None
     try:
-        with open_recording(src) as rec:
+        with open_path(src, redactor) as rec:
             raw = rec.format == "evlog"
+            if redactor is not None:
+                metadata = {**(metadata or {}), "redaction": redactor.metadata()}
             kwargs = dict(request.read_kwargs) if request.all_matching else {}
             if raw and kwargs.get("where") is not None:   # a filter on data tests decoded records
                 kwargs["where"] = raw_where(kwargs["where"])
