@@ -127,7 +127,10 @@ class FlightRecorder(EventRecorder):
         self._excepthooks: tuple[Any, Any, Any, Any] | None = None
         self._exit_hook: Any = None
         self._closed = False
-        Ring(self.keep_bytes, self.keep_ns, 0)   # checks the bounds now (ValueError), not at start
+        try:
+            Ring(self.keep_bytes, self.keep_ns, 0)   # checks the bounds now, not at start
+        except ValueError as exc:
+            raise RecorderError(str(exc)) from None
 
     # state -----------------------------------------------------------------------------------
     @property
