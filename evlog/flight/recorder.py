@@ -154,6 +154,13 @@ class FlightRecorder(EventRecorder):
         """The trigger windows so far, oldest first (`start`, `end`: ns on the ring's clock)."""
         return list(self._windows.all) if self._windows is not None else []
 
+    def describe(self, window: Window) -> dict:
+        """The metadata the window's recording gets (trigger_reason, trigger_time, window_start,
+        window_end, and the rest under "flight"), as of now."""
+        assert self._windows is not None
+        with self._windows.lock:
+            return self._windows.metadata(window)
+
     @property
     def ring_bytes(self) -> int:
         return self._ring.bytes if self._ring is not None else 0

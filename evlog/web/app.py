@@ -22,13 +22,16 @@ MAX_BODY = 16 * 1024 * 1024
 def create_app(directory: str, token: str | None = None, *, host: str = "127.0.0.1",
                port: int | None = None, require_token: bool | None = None,
                allowed_hosts: list[str] | None = None, public_read: bool = False,
-               max_body: int = MAX_BODY, check_host: bool = True) -> Flask:
+               max_body: int = MAX_BODY, check_host: bool = True, snapshot: Any = None,
+               snapshot_after: Any = "10s", snapshot_bytes: Any = "256MiB") -> Flask:
     """The dashboard over the recordings in `directory`.
 
     Writes need `token` when one is set; one is generated (`app.config["EVLOG_TOKEN"]`) when
     the app is reachable beyond loopback (`host`) and none is given, and then reads need it
     too unless `public_read`. `require_token=True` forces a token even on loopback. The Host
     header must name the app: loopback names, IP literals, or one of `allowed_hosts`.
+    `snapshot` (a duration, "60s"): run a flight recorder on the record API's events, written
+    by POST /api/snapshot (web/snapshots.py; `app.extensions["evlog_flight"]`).
     """
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config["MAX_CONTENT_LENGTH"] = max_body
@@ -48,6 +51,10 @@ def create_app(directory: str, token: str | None = None, *, host: str = "127.0.0
     app.extensions["evlog_replays"] = ReplayManager()
     app.extensions["evlog_jobs"] = JobManager()
     app.extensions["evlog_sessions"] = RecordSessions(cat.root)
+    if snapshot is not None:
+        from .snapshots import make_flight
+        flight = make_flight(cat.root, snapshot, snapshot_after, snapshot_bytes)
+        app.extensions["evlog_flight"] = app.extensions["evlog_sessions"].flight = flight
     app.extensions["evlog_players"] = Players(cat.root)
 
     from .api import bp as v1_bp
