@@ -15,8 +15,8 @@ from ..ops.record import default_path
 from ..replay.faults import fault_lines, parse_faults
 from ..replay.harness import HarnessOptions
 from ..timespec import parse_time
-from .common import (AGE, SIZE, SPEED, Parsed, bar, msg, quiet_option, redact_options, selection, selection_options,
-                     stdout, total)
+from .common import (AGE, DURATION, SIZE, SPEED, Parsed, bar, msg, quiet_option, redact_options, selection,
+                     selection_options, stdout, total)
 
 NATS_URL = "nats://HOST:PORT"
 
@@ -120,13 +120,23 @@ def replay(recording: str, speed: float, filter_text: str | None, start: str | N
 @click.option("--max-events", type=click.IntRange(1), help="With --from: stop after this many events.")
 @click.option("--duration", type=AGE, metavar="AGE", help="With --from: stop after this long (e.g. 60s, 2h).")
 @redact_options
+@click.option("--snapshot", "snapshot_keep", type=DURATION, metavar="KEEP",
+              help="Flight recorder: keep the last KEEP (e.g. 60s) in memory and write a recording into --out only "
+                   "when triggered (SIGUSR1, --trigger-on); nothing is written otherwise (docs/flight.md).")
+@click.option("--after", "snapshot_after", type=DURATION, default="10s", show_default=True, metavar="DURATION",
+              help="With --snapshot: how long a triggered recording goes on after the trigger.")
+@click.option("--snapshot-bytes", type=SIZE, default="256MiB", show_default=True, metavar="SIZE",
+              help="With --snapshot: the memory bound of the ring (oldest events dropped first).")
+@click.option("--trigger-on", metavar="FILTER",
+              help="With --snapshot: an event matching this filter triggers, e.g. 'OrderFailed or data.drawdown > 0.05'.")
 def record(recording: str | None, session_name: str | None, out_dir: str, output: str | None, strict: bool,
            source_url: str | None, subject: str | None, stream: str | None, durable: str | None,
            queue: str | None, name_rules: tuple[str, ...], name_template: str, source_header: str,
            default_source: str, fsync: str, fsync_interval: float | None, segment_size: int | None,
            segment_age: float | None, retain_max_age: float | None, retain_max_bytes: int | None,
            roll_daily: bool, status_interval: float, status_port: int | None, max_events: int | None,
-           duration: float | None, redact: object) -> None:
+           duration: float | None, redact: object, snapshot_keep: int | None, snapshot_after: int,
+           snapshot_bytes: int, trigger_on: str | None) -> None:
     """Record JSON Lines from stdin ({"event_name", "event_data", "source", "timestamp"?})
     until end of input or Ctrl-C, flushing as it goes; or, with --from nats://..., record a
     NATS subject until SIGTERM/SIGINT (see docs/production.md)."""
@@ -136,6 +146,12 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
         output = recording
     if source_url is not None and not subject:
         raise click.UsageError("--from needs --subject")
+    if snapshot_keep is not None:
+        return _record_snapshot(out_dir, output, session_name, source_url, subject, queue, name_rules, name_template,
+                                source_header, default_source, stream, durable, strict, status_interval,
+                                max_events, duration, snapshot_keep, snapshot_after, snapshot_bytes, trigger_on)
+    if trigger_on is not None:
+        raise click.UsageError("--trigger-on goes with --snapshot")
     if output is None:
         if not os.path.isdir(out_dir):
             os.mkdir(check_parent(out_dir))   # the folder itself, never a missing parent
@@ -162,6 +178,49 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
     click.echo(ops.format_info(ops.info(output)))
     msg(f"recorded {result.events} events" + (f", skipped {result.skipped} lines" if result.skipped else "")
         + (" (interrupted)" if result.interrupted else ""))
+
+
+def _record_snapshot(out_dir: str, output: str | None, session_name: str | None, source_url: str | None,
+                     subject: str | None, queue: str | None, name_rules: tuple[str, ...], name_template: str,
+                     source_header: str, default_source: str, stream: str | None, durable: str | None, strict: bool,
+                     status_interval: float, max_events: int | None, duration: float | None, keep_ns: int,
+                     after_ns: int, keep_bytes: int, trigger_on: str | None) -> None:
+    """`record --snapshot`: stdin or a core NATS subject into a flight recorder; SIGUSR1 triggers."""
+    if output is not None:
+        raise click.UsageError("--snapshot writes its recordings into --out (named by their trigger time), "
+                               "not to RECORDING or -o")
+    if keep_ns <= 0:
+        raise click.UsageError("--snapshot needs a positive duration, e.g. 60s")
+    if not os.path.isdir(out_dir):
+        os.mkdir(check_parent(out_dir))
+    name = session_name or ("nats" if source_url else "stdin")
+    if source_url is None:
+        msg(f"flight recorder on stdin: the last {keep_ns / 1e9:g}s in memory; kill -USR1 {os.getpid()} "
+            f"writes them and the next {after_ns / 1e9:g}s into {out_dir}")
+        result = ops.record_stream_snapshot(sys.stdin.buffer, out_dir, session_name=name, keep=keep_ns / 1e9,
+                                            after=after_ns / 1e9, keep_bytes=keep_bytes, trigger_on=trigger_on,
+                                            on_error="fail" if strict else "skip")
+        for err in result.errors:
+            msg(f"skipped {err}")
+    else:
+        if stream or durable:
+            raise click.UsageError("--snapshot records core NATS subjects (a JetStream consumer would acknowledge "
+                                   "messages held only in memory)")
+        flight = ops.flight_recorder(name, out_dir, keep_ns / 1e9, after_ns / 1e9, keep_bytes, trigger_on)
+        result = ops.SnapshotResult()
+        try:
+            flight.install_signal_handler()
+            nats = ops.record_from_nats(
+                out_dir, source_url, subject or "", queue=queue, name_rules=name_rules, name_template=name_template,
+                source_header=source_header, default_source=default_source, session_name=name,
+                status_interval=status_interval, max_events=max_events, max_seconds=duration, snapshot=flight)
+            result.events = nats.stats.recorded
+            msg(f"read {nats.stats.recorded} events from {nats.stats.subject}"
+                + (f" (stopped: {nats.stop_reason})" if nats.stop_reason else ""))
+        finally:
+            ops.finish_snapshot(flight, result, "stopped")
+    for line in result.lines():
+        msg(line)
 
 
 COMMANDS = [record, replay]

@@ -100,6 +100,14 @@ AGE = Parsed("age", parse_age)          # seconds from 7d, 12h, 90s
 SIZE = Parsed("size", parse_size)       # bytes from 64M, 10G
 
 
+def _duration_ns(text: str) -> int:
+    from ..flight.recorder import parse_seconds_ns
+    return parse_seconds_ns(text, "duration")
+
+
+DURATION = Parsed("duration", _duration_ns)   # ns from 60s, 1m30s, 500ms
+
+
 def bar(label: str, total: int | None, quiet: bool) -> ProgressBar:
     """A progress bar on stderr when it is a terminal (never in pipes or with -q); `total`
     None shows a count without a bar."""

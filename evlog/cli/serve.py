@@ -10,7 +10,7 @@ from .. import ops
 from ..demo import run_demo
 from ..ops.common import OpError
 from ..ops.output import check_parent
-from .common import bar, msg, quiet_option, redact_options, stderr_is_tty, stdout_is_tty
+from .common import DURATION, SIZE, bar, msg, quiet_option, redact_options, stderr_is_tty, stdout_is_tty
 
 
 def _web_serve():   # the dashboard is imported only when a command needs it (Flask is slow to import)
@@ -67,8 +67,16 @@ def demo(n_events: int, out_dir: str, pace: float, serve: bool | None, port: int
               help="Also answer this Host name (a LAN name); repeatable.")
 @click.option("--public-read", is_flag=True, help="Off loopback, let reads go without the token.")
 @redact_options
+@click.option("--snapshot", "snapshot_keep", type=DURATION, metavar="KEEP",
+              help="Run a flight recorder on the record API's events: the last KEEP in memory, written by "
+                   "POST /api/snapshot (docs/flight.md).")
+@click.option("--snapshot-after", type=DURATION, default="10s", show_default=True, metavar="DURATION",
+              help="With --snapshot: how long a snapshot goes on after POST /api/snapshot.")
+@click.option("--snapshot-bytes", type=SIZE, default="256MiB", show_default=True, metavar="SIZE",
+              help="With --snapshot: the memory bound of the ring.")
 def serve(directory: str | None, dir_option: str | None, host: str, port: str, token: str | None,
-          allowed_hosts: tuple[str, ...], public_read: bool, redact: object) -> None:
+          allowed_hosts: tuple[str, ...], public_read: bool, redact: object, snapshot_keep: int | None, snapshot_after: int,
+          snapshot_bytes: int) -> None:
     """Start the web dashboard over a directory of recordings."""
     if directory and dir_option and os.path.abspath(directory) != os.path.abspath(dir_option):
         raise OpError("give the recordings folder once: as DIR or with --dir")
@@ -78,8 +86,12 @@ def serve(directory: str | None, dir_option: str | None, host: str, port: str, t
         port_n = 0
     if not 1 <= port_n <= 65535:
         raise OpError(f"--port must be a number from 1 to 65535, not {port!r}")
+    if snapshot_keep is not None and snapshot_keep <= 0:
+        raise click.UsageError("--snapshot needs a positive duration, e.g. 60s")
+    snapshot = {} if snapshot_keep is None else {"snapshot": snapshot_keep / 1e9, "snapshot_after": snapshot_after / 1e9,
+                                                 "snapshot_bytes": snapshot_bytes}
     _web_serve()(directory or dir_option or "recordings", host, port_n, token=token,
-                 allowed_hosts=list(allowed_hosts), public_read=public_read, redact=redact)
+                 allowed_hosts=list(allowed_hosts), public_read=public_read, redact=redact, **snapshot)
 
 
 COMMANDS = [demo, serve]

@@ -20,7 +20,8 @@ from .info import format_info, info
 from .maintenance import RecoverResult, recover, reindex, verify
 from .merge import merge, origin_of, origins
 from .nats import NatsRecordResult, NatsReplayResult, record_from_nats, replay_to_nats
-from .record import RecordResult, record_stream
+from .record import (FlightLog, RecordResult, SnapshotResult, finish_snapshot, flight_recorder, record_stream,
+                     record_stream_snapshot)
 from .replay import HttpSink, JsonLinesSink, replay
 from .retention import retain
 from .slice import slice_recording
@@ -57,7 +58,7 @@ __all__ = [
     "origins",
     "parse_offsets",
     "record_from_nats",
-    "record_stream",
+    "record_stream", "record_stream_snapshot", "SnapshotResult", "FlightLog", "flight_recorder", "finish_snapshot",
     "recover",
     "reindex",
     "replay",

@@ -81,13 +81,15 @@ def record_from_nats(path: str, url: str, subject: str, *, stream: str | None = 
                      status_port: int | None = None, status_host: str = "127.0.0.1",
                      max_events: int | None = None, max_seconds: float | None = None,
                      status_stream: TextIO | None = None, handle_signals: bool = True,
-                     redact: Any = None, **capture_options: Any) -> NatsRecordResult:
+                     redact: Any = None, snapshot: Any = None, **capture_options: Any) -> NatsRecordResult:
     """Record `subject` from the NATS server at `url` into the recording at `path` (created, or
     appended to: a restarted JetStream capture resumes after the last recorded stream sequence).
 
     Runs until SIGTERM/SIGINT (then flushes, fsyncs, closes: a clean stop), `max_events` or
     `max_seconds`. SIGHUP starts a new segment. Raises an EvlogError subclass on user mistakes.
     `redact`: a redaction policy (evlog.redact) applied to every message before it is stored.
+    `snapshot`: a FlightRecorder (evlog.flight) that takes the events instead of `path`
+    (core NATS only: a JetStream consumer would acknowledge messages held only in memory).
     """
     import_nats()
     mapper = SubjectMapper.from_specs(list(name_rules), name_template, name_header)
@@ -101,10 +103,17 @@ def record_from_nats(path: str, url: str, subject: str, *, stream: str | None = 
                        ("retain_max_bytes", retain_max_bytes)):
         if value is not None:
             options[key] = value
-    try:
-        log, created = _open_for_capture(path, session_name, options)
-    except ValueError as exc:  # WriterOptions validation
-        raise NatsSetupError(str(exc)) from None
+    if snapshot is not None:
+        if stream or durable:
+            raise NatsSetupError("--snapshot records core NATS subjects (a JetStream consumer would acknowledge "
+                                 "messages held only in memory)")
+        from .record import FlightLog
+        log, created = FlightLog(snapshot), False
+    else:
+        try:
+            log, created = _open_for_capture(path, session_name, options)
+        except ValueError as exc:  # WriterOptions validation
+            raise NatsSetupError(str(exc)) from None
     stats = CaptureStats()
     capture = NatsCapture(log, config, stats, status_stream=status_stream if status_stream is not None else sys.stderr)
     try:

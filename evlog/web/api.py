@@ -391,6 +391,14 @@ def record_status() -> Any:
     return jsonify({"active": sessions().active()})
 
 
+@bp.post("/snapshot")
+@require_token
+def snapshot() -> Any:
+    """Write the flight recorder's last KEEP and the next AFTER (evlog serve --snapshot)."""
+    from .snapshots import trigger
+    return jsonify(trigger(current_app.extensions.get("evlog_flight"), json_body())), 202
+
+
 # replay --------------------------------------------------------------------------
 def start_replay(name: str, body: dict, http: HttpTargets | None) -> Replay:
     """A replay of recording `name` from a request body (speed, filter, start_offset, paused)."""

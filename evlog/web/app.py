@@ -23,7 +23,8 @@ MAX_BODY = 16 * 1024 * 1024
 def create_app(directory: str, token: str | None = None, *, host: str = "127.0.0.1",
                port: int | None = None, require_token: bool | None = None,
                allowed_hosts: list[str] | None = None, public_read: bool = False,
-               max_body: int = MAX_BODY, check_host: bool = True, redact: Any = None) -> Flask:
+               max_body: int = MAX_BODY, check_host: bool = True, redact: Any = None, snapshot: Any = None,
+               snapshot_after: Any = "10s", snapshot_bytes: Any = "256MiB") -> Flask:
     """The dashboard over the recordings in `directory`.
 
     Writes need `token` when one is set; one is generated (`app.config["EVLOG_TOKEN"]`) when
@@ -32,6 +33,8 @@ def create_app(directory: str, token: str | None = None, *, host: str = "127.0.0
     header must name the app: loopback names, IP literals, or one of `allowed_hosts`.
     `redact` (an evlog.redact policy, Redactor or policy file): every event the app shows,
     exports, slices, diffs, replays or records goes through it (web/redaction.py).
+    `snapshot` (a duration, "60s"): run a flight recorder on the record API's events, written
+    by POST /api/snapshot (web/snapshots.py; `app.extensions["evlog_flight"]`).
     """
     from ..redact import as_redactor
     redactor = as_redactor(redact)
@@ -54,6 +57,10 @@ def create_app(directory: str, token: str | None = None, *, host: str = "127.0.0
     app.extensions["evlog_replays"] = ReplayManager()
     app.extensions["evlog_jobs"] = JobManager()
     app.extensions["evlog_sessions"] = RecordSessions(cat.root, redactor)
+    if snapshot is not None:
+        from .snapshots import make_flight
+        flight = make_flight(cat.root, snapshot, snapshot_after, snapshot_bytes)
+        app.extensions["evlog_flight"] = app.extensions["evlog_sessions"].flight = flight
     app.extensions["evlog_players"] = Players(cat.root)
 
     from .api import bp as v1_bp

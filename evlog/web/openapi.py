@@ -124,6 +124,8 @@ def document() -> dict:
                                                 headers={"type": "object", "additionalProperties": _STR}))},
         "/record/stop": {"post": _op("Stop a session", None, body=_obj([], recording=_STR))},
         "/record/status": {"get": _op("Sessions being recorded", None)},
+        "/snapshot": {"post": _op("Write the flight recorder's last KEEP and next AFTER (evlog serve --snapshot)",
+                                  None, status="202", body=_obj([], reason=_STR, after=_STR))},
         "/replay/start/{name}": {"post": _op("Start a replay on the server", "Replay", status="201", params=[NAME],
                                              body=_obj([], speed=_SPEED, filter=_STR, paused=_BOOL,
                                                        start_offset={"type": "integer", "minimum": 0}))},

@@ -34,6 +34,7 @@ class RecordSessions:
         self._counts: dict[str, int] = {}
         self._stampers: dict[str, Stamper] = {}
         self._sessions: dict[str, str] = {}   # recording name -> session name
+        self.flight: Any = None   # evlog serve --snapshot: a FlightRecorder that sees every event added
 
     def start(self, session_name: str | None, metadata: dict | None = None) -> dict:
         """Open a new recording `<session_name>_<YYYYmmdd_HHMMSS>` (the original's file name
@@ -90,6 +91,12 @@ class RecordSessions:
             except (OpError, EvlogError) as exc:
                 raise SessionError(f"event {i}: {exc}" if not str(exc).startswith("event ") else str(exc)) from None
         with self._lock:
+            if self.flight is not None:
+                from .snapshots import feed
+                feed(self.flight, parsed)
+                if not self._logs and name is None:   # snapshot mode without a session: the ring only
+                    return {"status": "ok", "recording": None, "recorded": len(parsed), "snapshot": True,
+                            "total_events": self.flight.info()["captured"]}
             name, log = self._pick(name)
             stamper, now = self._stampers[name], time.time_ns()
             ts_col, mono_col = [], []
