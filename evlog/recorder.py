@@ -41,10 +41,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .codec import encode, unserializable_marker
+from .codec import MODEL_PLAN, cached_plan, encode, unserializable_marker
 from .segments import EncodedRows, Log, encode_headers
 from .segments.block import MAX_NAME_BYTES
-from .segments.codec import FLAG_UNSERIALIZABLE
+from .segments.codec import FLAG_MODEL, FLAG_UNSERIALIZABLE
 from .segments.errors import EvlogError, LogClosedError, LogWriteError, RecordingExistsError
 from .segments.rows import check_row
 
@@ -58,6 +58,8 @@ class RecorderError(EvlogError):
 
 
 _BATCH = 8192          # rows per engine call
+ROW = 7                # fields of a queued row: name, source, flags, data, types, headers, monotonic
+_ABSENT = object()     # an argument the publisher did not pass
 
 
 class EventRecorder:
@@ -90,7 +92,7 @@ class EventRecorder:
         self._poll = min(0.01, flush_interval / 4)  # the thread's polling period when idle
         self._log: Log | None = None
         self._path: Path | None = None
-        self._queue: deque = deque()   # encoded rows, in publish order
+        self._queue: list = []   # encoded rows laid flat (ROW fields each), in publish order
         self._log_lock = threading.RLock()   # the one consumer of the queue at a time
         self._wake = threading.Event()
         self._idle = False
@@ -164,7 +166,7 @@ class EventRecorder:
         `pending` (queued, or written but not yet durable); `unserializable` markers among
         the recorded; the error that stopped the recording, if any."""
         with self._count_lock:
-            queued = len(self._queue)
+            queued = len(self._queue) // ROW
             recorded = self._durable_locked()
             captured = self._taken + queued + self._dropped
             pending = queued + self._in_hand + (self._stored + self._handed - recorded)
@@ -237,15 +239,41 @@ class EventRecorder:
     def _install(self, bus: Any) -> None:
         original = bus.publish
         recorder = self
+        extend = self._queue.extend
+        monotonic_ns = time.monotonic_ns
+        wake_at = self._wake_at * ROW
+        inline = self._redactor is None   # a redacted event takes `_capture`, which redacts it
 
-        def publish(*args: Any, **kwargs: Any) -> Any:
-            if recorder._recording:
-                if not kwargs and len(args) == 3:   # publish(event_name, event, source): the common call
+        def publish(event_name: Any = _ABSENT, event: Any = _ABSENT, source: Any = _ABSENT, /,
+                    *args: Any, **kwargs: Any) -> Any:
+            if inline and source is not _ABSENT and not args and not kwargs:
+                # publish(event_name, event, source): the common call, captured inline (the
+                # steps of `_make_capture`, without a call): stamp, snapshot, queue
+                if recorder._recording:
                     try:
-                        recorder._capture(*args)
+                        mono = monotonic_ns() - recorder._mono_base
+                        if cached_plan(event.__class__) is MODEL_PLAN:
+                            try:
+                                data, flags, types = event.__pydantic_serializer__.to_json(event), FLAG_MODEL, b""
+                            except Exception:  # noqa: BLE001 - the codec's own fallback (or its error)
+                                data, flags, types = encode(event)
+                        else:
+                            data, flags, types = encode(event)
+                    except Exception as exc:  # noqa: BLE001 - stored as a marker, counted
+                        data, flags, types = unserializable_marker(event, exc)
+                    try:
+                        extend((event_name if event_name.__class__ is str else str(event_name),
+                                source if source.__class__ is str else ("" if source is None else str(source)),
+                                flags, data, types, b"", mono))
+                        if len(recorder._queue) > wake_at:   # the thread polls; woken when much waits
+                            recorder._crowded()
                     except Exception as exc:  # noqa: BLE001 - the bus must work whatever happens here
                         recorder._note_capture_error(exc)
-                    return original(*args)
+                elif recorder._failed:
+                    recorder._count_dropped()
+                return original(event_name, event, source)
+            args = tuple(a for a in (event_name, event, source) if a is not _ABSENT) + args
+            if recorder._recording:
                 try:
                     if len(args) >= 2:
                         recorder._capture(args[0], args[1], args[2] if len(args) > 2 else kwargs.get("source", ""),
@@ -306,10 +334,10 @@ class EventRecorder:
         is queued is its value at publish, and queue the encoded row. Rows the log cannot
         store (a name too long...) are found by the log's own checks in the recorder's thread."""
         queue = self._queue
-        append = queue.append
+        extend = queue.extend
         mono_base = self._mono_base
         monotonic_ns = time.monotonic_ns
-        wake_at = self._wake_at
+        wake_at = self._wake_at * ROW
         crowded = self._crowded
         redact = self._redactor.row if self._redactor is not None else None
 
@@ -329,19 +357,23 @@ class EventRecorder:
                 head = b""
             if redact is not None:   # before the bytes leave this thread (a failure drops the event)
                 data, flags, types, head = redact(data, flags, types, head)
-            append((name, src, flags, data, types, head, mono))
+            extend((name, src, flags, data, types, head, mono))   # one C call: atomic under the GIL
             if len(queue) > wake_at:  # the thread polls; it is woken only when much is waiting
                 crowded()
         return capture
 
+    def _queued(self) -> int:
+        """Rows waiting for the recorder's thread."""
+        return len(self._queue) // ROW
+
     def _crowded(self) -> None:
         if self._idle:
             self._wake.set()
-        if len(self._queue) > self._max_pending:
+        if self._queued() > self._max_pending:
             self._back_pressure()
 
     def _back_pressure(self) -> None:
-        while len(self._queue) > self._max_pending // 2 and self._thread is not None and self._thread.is_alive():
+        while self._queued() > self._max_pending // 2 and self._thread is not None and self._thread.is_alive():
             self._wake.set()
             time.sleep(0.0005)
 
@@ -364,7 +396,7 @@ class EventRecorder:
         while True:
             if self._stop_thread and not queue:
                 return
-            if len(queue) < self._wake_at and not self._stop_thread:
+            if len(queue) < self._wake_at * ROW and not self._stop_thread:
                 self._idle = True
                 self._wake.wait(self._poll)
                 self._wake.clear()
@@ -374,21 +406,26 @@ class EventRecorder:
 
     def _drain(self) -> None:
         """Hand every queued row to the log, in order, a batch per call (the recorder's
-        thread, or flush/save/stop)."""
+        thread, or flush/save/stop). The queue is taken with one slice and one `del` (the
+        publishers' `extend`s only add at its end, meanwhile or after); the columns are
+        sliced out of it."""
         queue = self._queue
         with self._log_lock:
             while queue:
                 with self._count_lock:
                     if self._failed or self._log is None:
                         return self._discard_queue_locked()
-                    n = min(len(queue), _BATCH)
-                    batch = [queue.popleft() for _ in range(n)]
+                    k = min(len(queue), _BATCH * ROW)
+                    taken = queue[:k]
+                    del queue[:k]
+                    n = k // ROW
                     self._taken += n
                     self._in_hand += n
                     log = self._log
-                names, sources, flags, datas, types, headers, monos = zip(*batch)
-                rows = EncodedRows(names, sources, flags, datas, types,
-                                   None if headers.count(b"") == n else headers, None, monos)
+                headers = taken[5::ROW]
+                rows = EncodedRows(taken[0::ROW], taken[1::ROW], taken[2::ROW], taken[3::ROW], taken[4::ROW],
+                                   None if headers.count(b"") == n else headers, None, taken[6::ROW])
+                del taken
                 try:
                     try:
                         first = self._append_rows(log, rows)
@@ -413,7 +450,7 @@ class EventRecorder:
         return log.append_rows(rows, validate=False).start
 
     def _discard_queue_locked(self) -> None:
-        n = len(self._queue)
+        n = self._queued()
         self._queue.clear()
         self._taken += n
         self._lost += n
@@ -425,7 +462,7 @@ class EventRecorder:
             if self._failed:
                 return
             durable = self._durable_locked() - self._stored
-            lost = self._in_hand + (self._handed - durable) + len(self._queue)
+            lost = self._in_hand + (self._handed - durable) + self._queued()
             self._lost += self._in_hand + (self._handed - durable)
             self._stored += durable
             self._base += self._handed

@@ -1,8 +1,10 @@
 /* evlog's block encoder, compiled: three pure functions that build a block's per-record
- * columns (`block._mono_column`, `block._lengths_column`, `block._lay_chunks`).
+ * columns (`block._mono_column`, `block._lengths_column`, `block._lay_chunks`), and two
+ * that check the columns of appended rows in one pass each (`rows._row_sizes`,
+ * `rows._monotonic_order`).
  *
  * Optional: when this extension is not built (no C compiler), the Python functions of the
- * same names in evlog/segments/block.py run instead; they are the reference, and
+ * same names in evlog/segments/block.py and rows.py run instead; they are the reference, and
  * tests/segments/test_seg_speedups.py runs the same inputs through both. They hold no state
  * and touch no object but their arguments (the bytearray `lay_chunks` writes into).
  */
@@ -146,15 +148,132 @@ lay_chunks(PyObject *module, PyObject *args)
     return PyLong_FromSsize_t(pos);
 }
 
+/* ---- the checks of appended rows ------------------------------------------------------ */
+
+/* The length of every item of `seq` (a list or tuple) into sizes[i] (added to it when `add`),
+ * the largest into *biggest; 0 when every item is exactly bytes, else 1 (no error set). */
+static int
+add_lengths(PyObject *seq, Py_ssize_t *sizes, Py_ssize_t n, int add, Py_ssize_t *biggest)
+{
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    Py_ssize_t top = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyBytes_CheckExact(items[i]))
+            return 1;
+        Py_ssize_t len = PyBytes_GET_SIZE(items[i]);
+        if (len > top)
+            top = len;
+        sizes[i] = add ? sizes[i] + len : len;
+    }
+    *biggest = top;
+    return 0;
+}
+
+/* row_sizes(datas, types, headers | None) -> (sizes, largest data + types, largest headers)
+ * or None when an item is not exactly bytes or the columns differ in length: each row's
+ * payload bytes (data + type map + headers), `rows._row_sizes_py`. */
+static PyObject *
+row_sizes(PyObject *module, PyObject *args)
+{
+    PyObject *datas, *types, *headers;
+    if (!PyArg_ParseTuple(args, "OOO", &datas, &types, &headers))
+        return NULL;
+    PyObject *cols[3] = {NULL, NULL, NULL};
+    PyObject *given[3] = {datas, types, headers};
+    PyObject *result = NULL;
+    Py_ssize_t *sizes = NULL;
+    int ncols = headers == Py_None ? 2 : 3;
+    for (int c = 0; c < ncols; c++) {
+        cols[c] = PySequence_Fast(given[c], "row_sizes takes sequences of bytes");
+        if (cols[c] == NULL)
+            goto done;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(cols[0]);
+    for (int c = 1; c < ncols; c++) {
+        if (PySequence_Fast_GET_SIZE(cols[c]) != n) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+    }
+    sizes = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
+    if (sizes == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t top_data = 0, top_types = 0, top_head = 0, top_sum = 0;
+    if (add_lengths(cols[0], sizes, n, 0, &top_data) || add_lengths(cols[1], sizes, n, 1, &top_types)) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (sizes[i] > top_sum)
+            top_sum = sizes[i];
+    if (ncols == 3 && add_lengths(cols[2], sizes, n, 1, &top_head)) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    PyObject *list = PyList_New(n);
+    if (list == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyLong_FromSsize_t(sizes[i]);
+        if (v == NULL) {
+            Py_DECREF(list);
+            goto done;
+        }
+        PyList_SET_ITEM(list, i, v);
+    }
+    result = Py_BuildValue("(Nnn)", list, top_sum, top_head);
+done:
+    PyMem_Free(sizes);
+    for (int c = 0; c < 3; c++)
+        Py_XDECREF(cols[c]);
+    return result;
+}
+
+/* monotonic_order(values) -> 0 when an item is not exactly an int in [-2**62, 2**62), else 2
+ * when they never decrease, 1 otherwise: `rows._monotonic_order_py`. */
+static PyObject *
+monotonic_order(PyObject *module, PyObject *values)
+{
+    PyObject *seq = PySequence_Fast(values, "monotonic_order takes a sequence of ints");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    const long long limit = 1LL << 62;
+    long long last = 0;
+    long order = 2;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int overflow = 0;
+        if (!PyLong_CheckExact(items[i])) {
+            order = 0;
+            break;
+        }
+        long long v = PyLong_AsLongLongAndOverflow(items[i], &overflow);
+        if (overflow || v < -limit || v >= limit) {
+            order = 0;
+            break;
+        }
+        if (i && v < last)
+            order = 1;
+        last = v;
+    }
+    Py_DECREF(seq);
+    return PyLong_FromLong(order);
+}
+
 static PyMethodDef speedups_methods[] = {
     {"mono_column", mono_column, METH_O, "The shuffled int64 deltas of a list of monotonic times."},
     {"lengths_column", lengths_column, METH_O, "The shuffled u32 lengths of a list of bytes."},
     {"lay_chunks", lay_chunks, METH_VARARGS, "Write the data section's JSON arrays into a bytearray."},
+    {"row_sizes", row_sizes, METH_VARARGS, "Each row's payload bytes, the largest data and headers (or None)."},
+    {"monotonic_order", monotonic_order, METH_O, "0: not ints within 2**62; 1: ints; 2: ints in order."},
     {NULL, NULL, 0, NULL}
 };
 
 static struct PyModuleDef hotpath_module = {
-    PyModuleDef_HEAD_INIT, "_speedups", "evlog's block encoder columns, compiled (optional).", -1, speedups_methods,
+    PyModuleDef_HEAD_INIT, "_speedups", "evlog's block encoder columns and row checks, compiled (optional).", -1, speedups_methods,
 };
 
 PyMODINIT_FUNC

@@ -9,6 +9,7 @@ one, to name the bad one) or `validate` asks for the data to be decoded.
 """
 from __future__ import annotations
 
+import os
 from operator import add as _add
 from typing import Any, Iterable, NamedTuple, Sequence
 
@@ -104,14 +105,47 @@ def _timestamps_ok(values: Sequence[Any]) -> bool:
     return set(map(type, values)) == {int} and -TIME_LIMIT <= min(values) and max(values) < TIME_LIMIT
 
 
-def _monotonics_ok(values: Sequence[Any]) -> tuple[bool, bool]:
-    """(ints of ns within the limit, already in order). One sort gives both the range and
-    the order (in order, the writer's clamp has nothing to do): C-level, no step per row."""
+def _row_sizes_py(datas: Sequence[Any], types: Sequence[Any],
+                  headers: Sequence[Any] | None) -> tuple[list[int], int, int] | None:
+    """(each row's payload bytes: data + type map + headers, the largest data + type map, the
+    largest headers), or None when an item is not exactly bytes or the columns differ in length."""
+    if len(types) != len(datas) or (headers is not None and len(headers) != len(datas)):
+        return None
+    if not datas:
+        return [], 0, 0
+    if set(map(type, datas)) != {bytes} or set(map(type, types)) != {bytes}:
+        return None
+    sizes = list(map(_add, map(len, datas), map(len, types)))
+    biggest = max(sizes)
+    if headers is None:
+        return sizes, biggest, 0
+    if set(map(type, headers)) != {bytes}:
+        return None
+    head = list(map(len, headers))
+    return list(map(_add, sizes, head)), biggest, max(head)
+
+
+def _monotonic_order_py(values: Sequence[Any]) -> int:
+    """0 when an item is not exactly an int within the limit; else 2 when they never
+    decrease (the writer's clamp has nothing to do), 1 otherwise. One sort gives both the
+    range and the order: C-level, no step per row."""
+    if not values:
+        return 2
     if set(map(type, values)) != {int}:
-        return False, False
+        return 0
     ordered = sorted(values)
-    ok = -TIME_LIMIT <= ordered[0] and ordered[-1] < TIME_LIMIT
-    return ok, ordered == (values if values.__class__ is list else list(values))
+    if not (-TIME_LIMIT <= ordered[0] and ordered[-1] < TIME_LIMIT):
+        return 0
+    return 2 if ordered == (values if values.__class__ is list else list(values)) else 1
+
+
+# the compiled versions (setup.py builds them where it can), equal to these by test
+_row_sizes, _monotonic_order = _row_sizes_py, _monotonic_order_py
+if not os.environ.get("EVLOG_PURE_PYTHON"):
+    try:
+        from ._speedups import monotonic_order as _monotonic_order, row_sizes as _row_sizes
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
 
 
 def checked_sizes(rows: EncodedRows, known: Any) -> tuple[list[int], bool]:
@@ -127,16 +161,14 @@ def checked_sizes(rows: EncodedRows, known: Any) -> tuple[list[int], bool]:
         raise ValueError(f"the columns of encoded rows must have one length (names: {n}, others: {sorted(lengths)})")
     ordered = True
     try:
-        sizes = list(map(_add, map(len, datas), map(len, types)))
-        head_sizes = None if headers is None else list(map(len, headers))
-        ok = (PLAIN_FLAGS.issuperset(flags) and set(map(type, datas)) == {bytes}
-              and set(map(type, types)) == {bytes} and max(sizes) <= MAX_EVENT_BYTES
-              and (headers is None or (set(map(type, headers)) == {bytes} and max(head_sizes) <= MAX_HEADER_BYTES))
-              and (ts is None or _timestamps_ok(ts))
+        found = _row_sizes(datas, types, headers)
+        ok = (found is not None and found[1] <= MAX_EVENT_BYTES and found[2] <= MAX_HEADER_BYTES
+              and PLAIN_FLAGS.issuperset(flags) and (ts is None or _timestamps_ok(ts))
               and all(map(good_name, set(names).union(sources).difference(known))))
         if ok and mono is not None:
-            ok, ordered = _monotonics_ok(mono)
-    except TypeError:   # a length of something that is not bytes, an unhashable name...
+            order = _monotonic_order(mono)
+            ok, ordered = order > 0, order == 2
+    except TypeError:   # an unhashable name...
         ok = False
     if not ok:
         if mono is not None and None in mono:
@@ -146,9 +178,8 @@ def checked_sizes(rows: EncodedRows, known: Any) -> tuple[list[int], bool]:
             check_row(names[i], sources[i], flags[i], None if ts is None else ts[i], None if mono is None else mono[i],
                       datas[i], types[i], b"" if headers is None else headers[i])
         raise EventEncodeError("encoded rows that cannot be stored")   # pragma: no cover - check_row raised
-    if head_sizes is not None:
-        sizes = list(map(_add, sizes, head_sizes))
-    return sizes, ordered
+    assert found is not None
+    return found[0], ordered
 
 
 def validate_rows(rows: EncodedRows) -> None:

@@ -273,7 +273,7 @@ def test_back_pressure_bounds_the_queue(tmp_path) -> None:
     rec.start_recording()
     for i in range(2000):
         rec.record("E", {"i": i})
-        assert len(rec._queue) <= 11
+        assert rec._queued() <= 11
     rec.close()
     assert len(events(rec.path)) == 2000
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from evlog import Log
 from evlog.segments import block as blk
+from evlog.segments import rows as rows_mod
 
 try:
     speedups = importlib.import_module("evlog.segments._speedups")
@@ -65,6 +66,43 @@ def test_lay_chunks_equals_python(datas, chunk, pos, size):
     assert c_end == py_end
     assert c_buf[:c_end] == py_buf[:py_end]     # beyond the end a grown buffer is not defined
     assert len(c_buf) >= c_end
+
+
+ITEMS = st.one_of(st.binary(max_size=60), st.text(max_size=5), st.none(), st.integers(0, 3),
+                  st.builds(bytearray, st.binary(max_size=5)))
+MOSTLY_BYTES = st.one_of(st.binary(max_size=60), st.binary(max_size=60), st.binary(max_size=60), ITEMS)
+
+
+@needs_c
+@given(st.lists(MOSTLY_BYTES, max_size=60), st.lists(MOSTLY_BYTES, max_size=60),
+       st.one_of(st.none(), st.lists(MOSTLY_BYTES, max_size=60)), st.booleans())
+def test_row_sizes_equals_python(datas, types, headers, same_length):
+    if same_length:   # mostly columns of one length, as the writer gets them
+        n = len(datas)
+        types = (types + [b""] * n)[:n]
+        headers = None if headers is None else (headers + [b"h"] * n)[:n]
+    assert speedups.row_sizes(datas, types, headers) == rows_mod._row_sizes_py(datas, types, headers)
+    assert speedups.row_sizes(tuple(datas), tuple(types), headers) == rows_mod._row_sizes_py(datas, types, headers)
+
+
+@needs_c
+@given(st.lists(st.one_of(INT62, INT62, st.integers(), st.booleans(), st.floats(allow_nan=False), st.none()),
+                max_size=60))
+def test_monotonic_order_equals_python(values):
+    assert speedups.monotonic_order(values) == rows_mod._monotonic_order_py(values)
+    ints = [v for v in values if type(v) is int and -(1 << 62) <= v < (1 << 62)]
+    assert speedups.monotonic_order(ints) == rows_mod._monotonic_order_py(ints)
+    assert speedups.monotonic_order(sorted(ints)) == rows_mod._monotonic_order_py(sorted(ints)) == 2
+    assert speedups.monotonic_order(tuple(ints)) == rows_mod._monotonic_order_py(tuple(ints))
+
+
+@needs_c
+def test_row_checks_take_sequences_only():
+    with pytest.raises(TypeError):
+        speedups.row_sizes(5, [], None)
+    with pytest.raises(TypeError):
+        speedups.monotonic_order(5)
+    assert rows_mod._row_sizes is speedups.row_sizes and rows_mod._monotonic_order is speedups.monotonic_order
 
 
 @needs_c
