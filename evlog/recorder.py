@@ -62,6 +62,13 @@ ROW = 7                # fields of a queued row: name, source, flags, data, type
 _ABSENT = object()     # an argument the publisher did not pass
 
 
+
+def queued_rows(taken: list, n: int) -> EncodedRows:
+    """The `n` rows laid flat in `taken` (ROW fields each, as publishers queue them) as columns."""
+    headers = taken[5::ROW]
+    return EncodedRows(taken[0::ROW], taken[1::ROW], taken[2::ROW], taken[3::ROW], taken[4::ROW],
+                       None if headers.count(b"") == n else headers, None, taken[6::ROW])
+
 class EventRecorder:
     """Records the events published on a bus (or given to `record`) into an evlog recording.
 
@@ -422,9 +429,7 @@ class EventRecorder:
                     self._taken += n
                     self._in_hand += n
                     log = self._log
-                headers = taken[5::ROW]
-                rows = EncodedRows(taken[0::ROW], taken[1::ROW], taken[2::ROW], taken[3::ROW], taken[4::ROW],
-                                   None if headers.count(b"") == n else headers, None, taken[6::ROW])
+                rows = queued_rows(taken, n)
                 del taken
                 try:
                     try:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..filters import Filter, parse_filter
-from ..recorder import _BATCH, EventRecorder, RecorderError, _storable
+from ..recorder import _BATCH, ROW, EventRecorder, RecorderError, _storable, queued_rows
 from ..segments.block import RawRecord, Record
 from ..segments.codec import decode_data
 from ..segments.errors import EvlogError
@@ -172,7 +172,7 @@ class FlightRecorder(EventRecorder):
         not yet complete), `lost` (events that could not be captured)."""
         ring, windows = self._ring, self._windows
         with self._count_lock:
-            captured = self._taken + len(self._queue) + self._dropped
+            captured = self._taken + self._queued() + self._dropped
             lost = self._lost
         return {"session_name": self.session_name, "recording": self._recording, "captured": captured,
                 "in_ring": len(ring) if ring else 0, "ring_bytes": ring.bytes if ring else 0,
@@ -228,8 +228,8 @@ class FlightRecorder(EventRecorder):
             if self._started:
                 raise RecorderError("the recorder is stopped (call start_recording again to record)")
             self.start_recording(None)
-        self._queue.append((name, source, flags, data, types, headers, time.monotonic_ns() - self._mono_base))
-        if len(self._queue) > self._wake_at:
+        self._queue.extend((name, source, flags, data, types, headers, time.monotonic_ns() - self._mono_base))
+        if len(self._queue) > self._wake_at * ROW:
             self._crowded()
 
     # triggering ------------------------------------------------------------------------------
@@ -292,7 +292,7 @@ class FlightRecorder(EventRecorder):
         while True:
             if self._stop_thread and not queue:
                 return
-            if len(queue) < self._wake_at and not self._stop_thread:
+            if len(queue) < self._wake_at * ROW and not self._stop_thread:
                 self._idle = True
                 self._wake.wait(self._poll)
                 self._wake.clear()
@@ -308,12 +308,13 @@ class FlightRecorder(EventRecorder):
         with self._log_lock:
             while queue:
                 with self._count_lock:
-                    n = min(len(queue), _BATCH)
-                    batch = [queue.popleft() for _ in range(n)]
+                    k = min(len(queue), _BATCH * ROW)
+                    taken = queue[:k]
+                    del queue[:k]
+                    n = k // ROW
                     self._taken += n
-                names, sources, flags, datas, types, headers, monos = zip(*batch)
-                rows = EncodedRows(names, sources, flags, datas, types,
-                                   None if headers.count(b"") == n else headers, None, monos)
+                rows = queued_rows(taken, n)
+                monos = rows.monotonics
                 if self.trigger_filter is not None:   # the times the ring gives them (the predicate's)
                     rows = rows._replace(monotonics=ring.clamp(monos))
                 try:

@@ -100,7 +100,7 @@ def test_nats_snapshot_with_trigger_on(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, "-m", "evlog", "record", "--from", "nats://127.0.0.1:4222",
                              "--subject", f"{subject}.>", "--snapshot", "30s", "--after", "0.2s",
-                             "--trigger-on", "data.data.n == 150", "--max-events", "300", "--out", str(tmp_path),
+                             "--trigger-on", "data.n == 150", "--max-events", "300", "--out", str(tmp_path),
                              "--status-interval", "0"], stderr=subprocess.PIPE, env=env)
 
     async def publish() -> None:
@@ -122,6 +122,6 @@ def test_nats_snapshot_with_trigger_on(tmp_path):
         proc.kill()
     (path,) = tmp_path.iterdir()
     records, meta = read_recording(path)
-    assert "data.data.n == 150" in meta["trigger_reason"]
-    numbers = [r.data["data"]["n"] for r in records]
+    assert "data.n == 150" in meta["trigger_reason"]
+    numbers = [r.data["n"] for r in records]
     assert numbers == list(range(numbers[0], numbers[-1] + 1)) and 150 in numbers
