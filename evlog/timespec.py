@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass
+from time import gmtime as _gmtime
+from time import strftime as _strftime
 from decimal import Decimal, InvalidOperation
 
 from .segments.errors import EvlogError
 
-__all__ = ["TimeSpec", "TimeSpecError", "parse_time", "parse_duration_ns", "rfc3339"]
-
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+__all__ = ["TimeSpec", "TimeSpecError", "parse_time", "parse_duration_ns", "rfc3339", "Rfc3339"]
 
 
 class TimeSpecError(EvlogError, ValueError):
@@ -67,8 +67,25 @@ def rfc3339(ns: int) -> str:
     """A wall-clock time in ns as RFC 3339 UTC text, with nanoseconds when not whole seconds
     (`2025-10-12T10:00:00.523000001Z`): CloudEvents' `time`, a NATS capture's `time` header."""
     sec, rest = divmod(ns, 1_000_000_000)
-    text = (_EPOCH + _dt.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S")
+    text = _strftime("%Y-%m-%dT%H:%M:%S", _gmtime(sec))   # a few times faster than datetime's
     return f"{text}.{rest:09d}Z" if rest else f"{text}Z"
+
+
+class Rfc3339:
+    """`rfc3339` for times that mostly come in order (a capture's messages, an export's
+    records): the text of the second is reused from one call to the next."""
+
+    __slots__ = ("_second", "_text")
+
+    def __init__(self) -> None:
+        self._second: int | None = None
+        self._text = ""
+
+    def __call__(self, ns: int) -> str:
+        sec, rest = divmod(ns, 1_000_000_000)
+        if sec != self._second:
+            self._second, self._text = sec, rfc3339(sec * 1_000_000_000)[:-1]
+        return f"{self._text}.{rest:09d}Z" if rest else f"{self._text}Z"
 
 
 def parse_time(text: str) -> TimeSpec:

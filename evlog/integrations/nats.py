@@ -24,9 +24,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ..segments import EncodedRows, Log, encode_headers
+from ..segments import Log, encode_headers
 from ..segments.codec import EventEncodeError
 from ..segments.errors import EventTooLargeError, EvlogError, LogClosedError, LogWriteError
+from ..timespec import Rfc3339
 from .natsformat import (
     CAPTURE_METADATA,
     DEFAULT_SOURCE,
@@ -133,6 +134,7 @@ class NatsCapture:
         # records below this offset may hold an older capture's envelope (natsformat.envelope_limit)
         limit = envelope_limit(log.manifest.metadata) if hasattr(log, "manifest") else 0
         self._envelopes_before = int(log.end_offset) if limit == float("inf") else int(limit)
+        self._time_text = Rfc3339()
         self._start_ns = log.manifest.start_time_ns
         self._day = _dt.datetime.now(_dt.timezone.utc).date()
         self.fatal: BaseException | None = None
@@ -462,10 +464,11 @@ class NatsCapture:
     def _record_js_msg(self, msg: Any) -> None:
         self.stats.received += 1
         try:
-            stream, seq, delivered, ts, pending = _parse_ack_reply(msg.reply)
+            ack = parse_ack_reply(msg.reply)
         except ValueError:
             self.stats.error(f"message without JetStream metadata on {msg.subject}")
             return
+        stream, seq, delivered, ts, pending = ack.stream, ack.seq, ack.delivered, ack.timestamp, ack.pending
         self.stats.pending = pending
         now = time.monotonic()
         if seq <= self._last_seq:
@@ -474,7 +477,7 @@ class NatsCapture:
             return
         mono = max(0, ts - self._start_ns)
         offset = self._append(msg.subject, msg.data, msg.headers, stream, seq, delivered > 1, ts, mono,
-                              reply=msg.reply)
+                              consumer_seq=ack.consumer_seq)
         self._last_seq = seq
         self.stats.last_seq = seq
         self.stats.last_event_ns = ts
@@ -504,27 +507,21 @@ class NatsCapture:
     # appending ---------------------------------------------------------------------------
     def _append(self, subject: str, payload: bytes, headers: dict | None, stream: str | None,
                 seq: int | None, redelivered: bool, ts: int | None, mono: int | None = None, *,
-                reply: str | None = None) -> int:
+                reply: str | None = None, consumer_seq: int | None = None) -> int:
         """Store one message: its payload as the data, the broker's metadata as headers
-        (natsformat.record_headers). `reply`: core NATS, the message's reply subject; JetStream,
-        the ack subject of the capture's consumer (its consumer sequence is kept)."""
+        (natsformat.record_headers). `reply`: a core NATS message's reply subject;
+        `consumer_seq`: a JetStream message's sequence in the capture's consumer."""
         cfg = self.config
         name = cfg.mapper.name(subject, headers)
         source = (headers.get(cfg.source_header) if headers else None) or cfg.default_source
         data, flags, types, binary = encode_payload(payload)
-        consumer_seq = None
-        if stream is not None and reply:
-            try:
-                consumer_seq = parse_ack_reply(reply).consumer_seq
-            except ValueError:
-                pass
         try:
             meta = encode_headers(record_headers(
-                subject, headers, stream=stream, seq=seq, consumer_seq=consumer_seq,
-                reply=reply if stream is None else None, timestamp=ts if stream is not None else None,
-                redelivered=redelivered, binary=binary))
-            offset = self.log.append_rows(EncodedRows((name,), (source,), (flags,), (data,), (types,), (meta,),
-                                                      (ts,), (mono,)), validate=False).start
+                subject, headers, stream=stream, seq=seq, consumer_seq=consumer_seq, reply=reply,
+                timestamp=ts if stream is not None else None, redelivered=redelivered, binary=binary,
+                time_text=self._time_text))
+            offset = self.log.append_encoded(name, source, flags, data, types, timestamp=ts, monotonic=mono,
+                                             validate=False, headers=meta)   # bytes the codecs produced
         except (EventTooLargeError, EventEncodeError) as exc:
             # keep the place (and the stream sequence) of what could not be stored
             self.stats.error(f"event on {subject} not stored: {exc}")

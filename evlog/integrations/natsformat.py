@@ -22,8 +22,9 @@ from __future__ import annotations
 import math
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -242,18 +243,25 @@ def well_known_key(header: str) -> str | None:
     return key if key in WELL_KNOWN else None
 
 
+@lru_cache(maxsize=4096)
+def _header_keys(header: str) -> tuple[str, str | None]:
+    """(`nats.h.<header>`, its well-known key or None): computed once per header name."""
+    return HEADER_PREFIX + header, well_known_key(header)
+
+
 def record_headers(subject: str, headers: Mapping[str, str] | None, *, stream: str | None = None,
                    seq: int | None = None, consumer_seq: int | None = None, reply: str | None = None,
-                   timestamp: int | None = None, redelivered: bool = False,
-                   binary: bool = False) -> dict[str, str]:
-    """The evlog headers of a recorded NATS message (the table in docs/headers.md)."""
+                   timestamp: int | None = None, redelivered: bool = False, binary: bool = False,
+                   time_text: Callable[[int], str] = rfc3339) -> dict[str, str]:
+    """The evlog headers of a recorded NATS message (the table in docs/headers.md).
+    `time_text`: how `timestamp` becomes text (a capture passes its `Rfc3339()`)."""
     out = {SUBJECT_KEY: subject}
     if headers:
         msg_id = headers.get(MSG_ID_HEADER)
         if msg_id:
-            out[ID_KEY] = str(msg_id)
+            out[ID_KEY] = msg_id
     if timestamp is not None:
-        out[TIME_KEY] = rfc3339(timestamp)
+        out[TIME_KEY] = time_text(timestamp)
     if stream is not None:
         out[STREAM_KEY] = stream
     if seq is not None:
@@ -268,9 +276,8 @@ def record_headers(subject: str, headers: Mapping[str, str] | None, *, stream: s
         out[CONTENT_TYPE_KEY] = BINARY_CONTENT_TYPE
     if headers:
         for name, value in headers.items():
-            value = str(value)
-            out[HEADER_PREFIX + name] = value
-            known = well_known_key(name)
+            key, known = _header_keys(name)
+            out[key] = value
             if known is not None and known not in out:
                 out[known] = value
     return out

@@ -41,7 +41,7 @@ import msgspec
 
 from ..segments import RawRecord, decode_headers
 from ..segments.codec import FLAG_TYPED, KNOWN_FLAGS, encode_data, encode_json
-from ..timespec import rfc3339
+from ..timespec import Rfc3339, rfc3339  # noqa: F401 - rfc3339: also imported from here
 from .common import OpError
 from .jsonl import ParsedEvent, parse_headers
 
@@ -156,15 +156,7 @@ class CloudEventEncoder:
         self.session = session_name
         self._id_prefix = f"evlog:{session_name}:{start_time_ns}:"
         self._sources: dict[str, tuple[str, str | None]] = {}
-        self._second: int | None = None
-        self._second_text = ""
-
-    def time(self, ns: int) -> str:
-        """`rfc3339(ns)`, the text of the second reused from one event to the next."""
-        sec, rest = divmod(ns, 1_000_000_000)
-        if sec != self._second:
-            self._second, self._second_text = sec, rfc3339(sec * 1_000_000_000)[:-1]
-        return f"{self._second_text}.{rest:09d}Z" if rest else f"{self._second_text}Z"
+        self.time = Rfc3339()   # rfc3339(ns), the text of the second reused from one event to the next
 
     def _source(self, source: str) -> tuple[str, str | None]:
         """(the source attribute, the evlogsource attribute or None)."""

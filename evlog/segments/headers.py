@@ -50,6 +50,22 @@ def encode_headers(headers: Mapping[str, str] | None) -> bytes:
         if not isinstance(headers, Mapping):
             raise EventEncodeError(f"event headers must be a mapping of str to str, not {type(headers).__name__}")
         headers = dict(headers)
+    # the common map passes C-level built-ins; anything else is checked key by key, to name the bad one
+    if {*map(type, headers), *map(type, headers.values())} != _ONLY_STR or "" in headers:
+        _check_items(headers)
+    try:
+        raw = _encode(headers)
+    except (UnicodeEncodeError, TypeError) as exc:
+        raise EventEncodeError(f"event headers cannot be stored: {exc}") from None
+    if len(raw) > MAX_HEADER_BYTES:
+        raise EventTooLargeError(f"event headers of {len(raw)} bytes exceed {MAX_HEADER_BYTES}")
+    return raw
+
+
+_ONLY_STR = frozenset({str})
+
+
+def _check_items(headers: dict) -> None:
     for key, value in headers.items():
         if key.__class__ is not str or value.__class__ is not str:
             if not isinstance(key, str) or not isinstance(value, str):
@@ -58,13 +74,6 @@ def encode_headers(headers: Mapping[str, str] | None) -> bytes:
                     f"{type(key).__name__} -> {type(value).__name__}")
         if not key:
             raise EventEncodeError("event header keys must not be empty")
-    try:
-        raw = _encode(headers)
-    except (UnicodeEncodeError, TypeError) as exc:
-        raise EventEncodeError(f"event headers cannot be stored: {exc}") from None
-    if len(raw) > MAX_HEADER_BYTES:
-        raise EventTooLargeError(f"event headers of {len(raw)} bytes exceed {MAX_HEADER_BYTES}")
-    return raw
 
 
 def decode_headers(raw: bytes | memoryview) -> Mapping[str, str]:

@@ -10,7 +10,7 @@ from .block import RawColumns, Record
 from .codec import encode_data
 from .errors import LogClosedError, LogWriteError, NotARecordingError, RecordingExistsError
 from .fsio import DEFAULT_FS, FileSystem
-from .headers import encode_headers
+from .headers import check_encoded_headers, encode_headers
 from .index import SegmentSummary
 from .manifest import FORMAT_VERSION, Manifest, is_recording, read_manifest, write_manifest
 from .reader import LogReader, NameFilter
@@ -223,13 +223,15 @@ class Log:
 
     def append_encoded(self, name: str, source: str, flags: int, data: bytes, types: bytes = b"",
                        timestamp: int | None = None, monotonic: int | None = None, *,
-                       validate: bool = True) -> int:
-        """`append_rows` of one event (the older form): data already encoded (see
-        `codec.encode_data`). `validate` decodes the bytes first, so invalid JSON cannot make
-        a block unreadable; pass False only for bytes that the codec produced."""
+                       validate: bool = True, headers: bytes = b"") -> int:
+        """`append_rows` of one event, without building columns: data already encoded (see
+        `codec.encode_data`), `headers` too (`encode_headers`). `validate` decodes the bytes
+        first, so invalid JSON cannot make a block unreadable; pass False only for bytes that
+        the codec produced."""
         if validate:
             check_encoded(data, flags, types)
-        return self._w().append_row(name, source, flags, data, types, b"", timestamp, monotonic)
+            check_encoded_headers(headers)
+        return self._w().append_row(name, source, flags, data, types, headers, timestamp, monotonic)
 
     def flush(self, sync: bool = True) -> int:
         """Write buffered events, fsync them with `sync`. Returns the offset reached."""

@@ -152,9 +152,9 @@ def test_core_nats_record_and_dropped_messages_reported(nats_url, unique, tmp_pa
         def __getattr__(self, name):
             return getattr(self._log, name)
 
-        def append_rows(self, *args, **kwargs):
+        def append_encoded(self, *args, **kwargs):
             time.sleep(0.001)
-            return self._log.append_rows(*args, **kwargs)
+            return self._log.append_encoded(*args, **kwargs)
 
     with Log.create(tmp_path / "rec") as real:
         run = CaptureThread(SlowLog(real), CaptureConfig(url=nats_url, subject=f"{subject}.>",
