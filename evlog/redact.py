@@ -24,8 +24,8 @@ A policy (docs/redaction.md) has an `id` and a `version`, and rules:
 append path of evlog has (the recorder's snapshot, `evlog.Log`, JSON Lines, NATS, raw
 copies). The compiled fast path: the path matchers are built once, and an event whose JSON
 text holds none of the rules' key names and matches no value pattern is returned as it is
-(one regular-expression scan of its text); only the others are decoded, walked and encoded
-again. A changed value drops its entries from the type map (a masked Decimal is a string).
+(a substring test per key, a scan per pattern); only the others are decoded, walked and
+encoded again. A changed value drops its entries from the type map (a masked Decimal is a string).
 
 Event names and sources are not redacted (they are identifiers, indexed as they are).
 The policy's id, version and fingerprint (never the key) go in the recording's metadata
@@ -392,70 +392,78 @@ class Redactor:
         self._allow = _Matcher([_parse_path(p, "allowlist") for p in policy.allow]) if policy.allow is not None else None
         self._unlisted = policy.unlisted
         self._has_header_rules = bool(self._deny.roots["headers"]) or self._allow is not None or bool(self._patterns)
-        self._prefilter, self._always = self._fast_path(paths)
-        self._scans = tuple(p.search for p in ([self._prefilter] if self._prefilter is not None else [])
-                            + [p for p, _m in self._patterns])
+        self._needles, globs, self._always = self._fast_path(paths)
+        self._scans = tuple(p.search for p in ([globs] if globs is not None else []) + [p for p, _m in self._patterns])
+        self._fast = bool(self._needles or self._scans)
+        self._row = self.row = self._make_row()   # type: ignore[method-assign]
 
     # the fast path: which events need no walk ------------------------------------------
-    def _fast_path(self, paths: list[tuple]) -> tuple[re.Pattern | None, bool]:
-        """(a regex of the rules' leaf keys as they appear in JSON text, always-walk): an event
-        whose text matches neither it nor a value pattern holds nothing to redact."""
+    def _fast_path(self, paths: list[tuple]) -> tuple[tuple[str, ...], re.Pattern | None, bool]:
+        """(the rules' literal leaf keys as they appear in JSON text (`"api_key"`), a regex of
+        their glob leaf keys, always-walk): an event whose text holds none of them and matches
+        no value pattern holds nothing to redact. Literal keys are found by `in` (faster than
+        any regular expression); the value patterns are scanned one by one (each keeps its
+        literal-prefix search, which one alternation would lose)."""
         if self._allow is not None:
-            return None, True
-        leaves = []
+            return (), None, True
+        needles: list[str] = []
+        globs: list[str] = []
         for p in paths:
             if p[0] != "data":
                 continue
             if len(p) == 1:
-                return None, True          # the whole data
+                return (), None, True      # the whole data
             leaf = p[-1]
             if leaf.__class__ is str:
                 if leaf in (_ANY, _DEEP) or leaf.isdigit() or any(ch in leaf for ch in '"\\') \
                         or any(ord(ch) < 0x20 for ch in leaf):
-                    return None, True      # any key (or a list index): every event
-                leaves.append(re.escape(leaf))
+                    return (), None, True  # any key (or a list index): every event
+                if f'"{leaf}"' not in needles:
+                    needles.append(f'"{leaf}"')
             else:
-                leaves.append(leaf.pattern.replace(r"(?s:", "(?:").replace(r"\Z", "")
-                              .replace(".*", '[^"]*').replace(".", '[^"]'))
+                globs.append(leaf.pattern.replace(r"(?s:", "(?:").replace(r"\Z", "")
+                             .replace(".*", '[^"]*').replace(".", '[^"]'))
         for pat, _mode in self._patterns:
             if _NEEDS_WALK_RE.search(pat.pattern.replace("[^", "[")):
-                return None, True          # anchored: the JSON text would not match as the values do
-        keys = re.compile('"(?:' + "|".join(leaves) + r')"\s*:') if leaves else None
-        return keys, False
-
-    def _hit(self, data: bytes) -> bool:
-        """Whether the event's JSON text may hold something to redact (never a false no): one
-        scan for the keys, one per value pattern (separate scans beat one alternation: each
-        keeps its literal prefix search)."""
-        if b"\\" in data:
-            return True          # escapes: the text is not the values' text
-        text = data.decode("utf-8", "replace")
-        keys = self._prefilter
-        if keys is not None and keys.search(text) is not None:
-            return True
-        for pat, _mode in self._patterns:
-            if pat.search(text) is not None:
-                return True
-        return False
+                return (), None, True      # anchored: the JSON text would not match as the values do
+        glob_re = re.compile('"(?:' + "|".join(globs) + r')"\s*:') if globs else None
+        return tuple(needles), glob_re, False
 
     # rows ------------------------------------------------------------------------------
     def row(self, data: bytes, flags: int, types: bytes, headers: bytes = b"") -> tuple[bytes, int, bytes, bytes]:
-        """An encoded event redacted: (data, flags, types, headers), each as stored."""
-        if data.__class__ is not bytes:
-            data = bytes(data)
-        if flags & FLAG_UNSERIALIZABLE:
-            data = self._marker(data)
-        elif self._always or b"\\" in data:
-            data, flags, types = self._data(data, flags, types)
-        elif self._scans:   # the fast path (inlined `_hit`): most events stop here
-            text = data.decode("utf-8", "replace")
-            for scan in self._scans:
-                if scan(text) is not None:
-                    data, flags, types = self._data(data, flags, types)
-                    break
-        if headers and self._has_header_rules:
-            headers = self.headers_bytes(headers)
-        return data, flags, types, headers
+        """An encoded event redacted: (data, flags, types, headers), each as stored. (Each
+        Redactor replaces this method by the same steps as a closure over its compiled parts:
+        the recorder calls it once per event.)"""
+        return self._row(data, flags, types, headers)
+
+    def _make_row(self) -> Any:
+        marker, walk, headers_bytes = self._marker, self._data, self.headers_bytes
+        always, fast, needles, scans = self._always, self._fast, self._needles, self._scans
+        header_rules = self._has_header_rules
+        unserializable = FLAG_UNSERIALIZABLE
+
+        def row(data: bytes, flags: int, types: bytes, headers: bytes = b"") -> tuple[bytes, int, bytes, bytes]:
+            if data.__class__ is not bytes:
+                data = bytes(data)
+            if flags & unserializable:
+                data = marker(data)
+            elif always or b"\\" in data:
+                data, flags, types = walk(data, flags, types)
+            elif fast:   # the fast path: most events stop here, untouched
+                text = data.decode("utf-8", "replace")
+                for needle in needles:
+                    if needle in text:
+                        data, flags, types = walk(data, flags, types)
+                        break
+                else:
+                    for scan in scans:
+                        if scan(text) is not None:
+                            data, flags, types = walk(data, flags, types)
+                            break
+            if headers and header_rules:
+                headers = headers_bytes(headers)
+            return data, flags, types, headers
+        return row
 
     def raw_record(self, r: Any) -> Any:
         """A RawRecord redacted (the same record when nothing changes)."""

@@ -43,14 +43,14 @@ def mask_response(response: Any) -> Any:
         return response
     if body is None:
         return response
-    secrets = _request_literals()
-    masked = _mask(body, redactor, secrets)
+    filters = _request_filters()
+    masked = _mask(body, redactor, (_literals(filters), filters))
     if masked != body:
         response.set_data(current_app.json.dumps(masked))
     return response
 
 
-def _mask(value: Any, redactor: Any, secrets: list[str]) -> Any:
+def _mask(value: Any, redactor: Any, secrets: tuple[list[str], list[str]]) -> Any:
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
@@ -66,22 +66,39 @@ def _mask(value: Any, redactor: Any, secrets: list[str]) -> Any:
     return value
 
 
-def _mask_text(text: str, redactor: Any, secrets: list[str]) -> str:
-    for s in secrets:
+def _mask_text(text: str, redactor: Any, secrets: tuple[list[str], list[str]]) -> str:
+    """An error message without what the request's filters hold: their literals, and any
+    quoted word of the message found in them (`got 'sk-live...'` of a syntax error)."""
+    literals, filters = secrets
+    for s in literals:
         text = text.replace(s, "***")
-    return redactor.text(text)
+
+    def quoted(m: re.Match) -> str:
+        word = m.group(1)
+        if word.lower() not in _SYNTAX and sum(c.isalnum() for c in word) >= 3 and any(word in f for f in filters):
+            return "'***'"
+        return m.group(0)
+    return redactor.text(_QUOTED.sub(quoted, text))
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+_SYNTAX = frozenset(("and", "or", "not", "in", "true", "false", "null"))
 
 
 _LITERALS = re.compile(r'"((?:[^"\\]|\\.)*)"?|\'((?:[^\'\\]|\\.)*)\'?|(?<![\w.])(-?\d[\w.+-]*)')
 
 
-def _request_literals() -> list[str]:
-    """The literals (strings, numbers) of the filters the request carries: what an error
-    message may quote back."""
+def _request_filters() -> list[str]:
+    """The filter texts the request carries (query string or JSON body)."""
     texts = [v for k, v in request.args.items() if k in _FILTER_KEYS]
     body = request.get_json(silent=True) if request.is_json else None
     if isinstance(body, dict):
         texts += [v for k, v in body.items() if k in _FILTER_KEYS and isinstance(v, str)]
+    return texts
+
+
+def _literals(texts: list[str]) -> list[str]:
+    """The literals (strings, numbers) of filter texts: what an error message may quote back."""
     out: list[str] = []
     for t in texts:
         for m in _LITERALS.finditer(t):

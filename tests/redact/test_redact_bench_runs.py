@@ -16,4 +16,5 @@ def test_bench_redact_quick_runs() -> None:
     for label in ("none", "miss", "hit", "hmac-hit", "allowlist"):
         m = re.search(rf"^{re.escape(label)}\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)\s+([\d.]+)x$", out, re.M)
         assert m and float(m.group(1)) > 0 and float(m.group(3)) > 0, out
+    assert re.search(r"on the encoded bytes \d+ ns, on the dict \d+ ns", out), out
     assert re.search(r"policy matching nothing: [+-]\d+% CPU \[(PASS|MISS)", out), out

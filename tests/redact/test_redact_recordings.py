@@ -122,6 +122,7 @@ def _responses(client, name: str, events, secrets) -> list[tuple[str, bytes]]:
     flt = f'data.api_key == "{s}" or name == "Ev0"'
     urls = [f"/api/v1/recording/{name}?limit=1000", f"/api/v1/recording/{name}?filter={flt}",
             f"/api/v1/recording/{name}/count?filter={flt}", f"/api/v1/recording/{name}/count?filter=(({s}",
+            f"/api/v1/recording/{name}/count?filter=data.x == 1 {s}", f"/api/v1/recording/{name}?filter=Ev0 {s}",
             f"/api/v1/recording/{name}/summary", f"/api/recording/{name}", f"/api/recording/{name}/events",
             f"/api/recording/{name}/fields", f"/api/v1/recording/{name}/export?format=jsonl",
             f"/api/v1/recording/{name}/export?format=csv", f"/api/v1/recording/{name}/export?format=json",

@@ -1,0 +1,81 @@
+"""`evlog record --from nats://... --redact`: the real NATS server; a planted secret (payload
+field, value pattern, message header) reaches no byte of the recording."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from redacttools import all_bytes, leaks
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NATS_URL = "nats://127.0.0.1:4222"
+POLICY = """
+id = "nats"
+[[rules]]
+paths = ["data.data.**.api_key", "data.nats.headers.Authorization"]
+mode = "hmac"
+[[rules]]
+patterns = ['sk-[A-Za-z0-9]{20,}']
+mode = "mask"
+"""
+
+
+def _reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 4222), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.nats
+def test_record_from_nats_through_a_policy(tmp_path) -> None:
+    pytest.importorskip("nats")
+    if not _reachable():
+        pytest.fail("the NATS server is not running on 127.0.0.1:4222: run scripts/test-services.sh")
+    import nats
+    (tmp_path / "p.toml").write_text(POLICY)
+    subject = f"redact{uuid.uuid4().hex[:8]}"
+    n = 20
+    rec = str(tmp_path / "rec")
+    env = dict(os.environ, PYTHONPATH=ROOT, EVLOG_TEST_NATS_KEY="nats-test-key-0123456789")
+    proc = subprocess.Popen([sys.executable, "-m", "evlog", "record", rec, "--from", NATS_URL, "--subject",
+                             f"{subject}.>", "--max-events", str(n), "--status-interval", "0",
+                             "--redact", str(tmp_path / "p.toml"), "--redact-key-env", "EVLOG_TEST_NATS_KEY"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    secrets = [f"PLANTEDNATS{i}" for i in range(n)] + [f"PLANTEDHDR{i}" for i in range(n)] + ["Z" * 24]
+
+    async def publish() -> None:
+        nc = await nats.connect(NATS_URL)
+        for i in range(n):
+            body = {"order": {"api_key": f"PLANTEDNATS{i}"}, "note": "token sk-" + "Z" * 24, "i": i}
+            await nc.publish(f"{subject}.x", json.dumps(body).encode(),
+                             headers={"Authorization": f"Bearer PLANTEDHDR{i}"})
+        await nc.flush()
+        await nc.close()
+    deadline = time.monotonic() + 30
+    while not os.path.exists(os.path.join(rec, "manifest.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)   # subscribed
+    asyncio.run(publish())
+    try:
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    assert not leaks(all_bytes(rec), secrets)
+    from evlog.recording import open_recording
+    with open_recording(rec) as r:
+        datas = [x.data for x in r.read() if x.source != "evlog"]
+        assert r.metadata["redaction"]["id"] == "nats"
+    assert len(datas) == n
+    assert all(d["data"]["order"]["api_key"].startswith("hmac:") and d["data"]["note"] == "token ***"
+               and d["nats"]["headers"]["Authorization"].startswith("hmac:") for d in datas)
