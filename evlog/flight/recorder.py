@@ -218,7 +218,7 @@ class FlightRecorder(EventRecorder):
     # raw events (the CLI's NATS source, the dashboard) -----------------------------------
     def record_encoded(self, name: str, source: str, flags: int, data: bytes, types: bytes = b"",
                        headers: bytes = b"") -> None:
-        """Record an event already encoded (JSON bytes from evlog.codec / the NATS envelope),
+        """Record an event already encoded (JSON bytes from evlog.codec, a NATS payload with its headers),
         stamped now. With a redaction policy the event is decoded and captured as `record`
         captures it, so the policy sees it."""
         if self.redact is not None:

@@ -196,8 +196,9 @@ class FlightLog:
     durable_offset = end_offset
 
     def append_encoded(self, name: str, source: str, flags: int, data: bytes, types: bytes = b"",
-                       timestamp: int | None = None, monotonic: int | None = None, *, validate: bool = True) -> int:
-        self.flight.record_encoded(name, source, flags, data, types)
+                       timestamp: int | None = None, monotonic: int | None = None, *, validate: bool = True,
+                       headers: bytes = b"") -> int:
+        self.flight.record_encoded(name, source, flags, data, types, headers)
         self._count += 1
         return self._count - 1
 

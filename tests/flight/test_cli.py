@@ -101,7 +101,7 @@ def test_nats_snapshot_with_trigger_on(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "evlog", "record", "--from", "nats://127.0.0.1:4222",
                              "--subject", f"{subject}.>", "--snapshot", "30s", "--after", "0.2s",
                              "--trigger-on", "data.n == 150", "--max-events", "300", "--out", str(tmp_path),
-                             "--status-interval", "0"], stderr=subprocess.PIPE, env=env)
+                             "--status-interval", "0.2"], stderr=subprocess.PIPE, env=env)
 
     async def publish() -> None:
         nc = await nats.connect("nats://127.0.0.1:4222")
@@ -114,9 +114,10 @@ def test_nats_snapshot_with_trigger_on(tmp_path):
         await nc.close()
 
     try:
-        time.sleep(1.5)   # connected and subscribed
+        first = proc.stderr.readline().decode()   # the first status line: connected and subscribed
+        assert first.startswith("evlog record:"), first
         asyncio.run(publish())
-        err = proc.communicate(timeout=60)[1].decode()
+        err = first + proc.communicate(timeout=60)[1].decode()
         assert proc.returncode == 0, err
     finally:
         proc.kill()
