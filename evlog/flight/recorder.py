@@ -154,6 +154,11 @@ class FlightRecorder(EventRecorder):
         """The trigger windows so far, oldest first (`start`, `end`: ns on the ring's clock)."""
         return list(self._windows.all) if self._windows is not None else []
 
+    @property
+    def clock_origin_ns(self) -> int:
+        """time.monotonic_ns() at the ring's time 0 (events' and windows' times are ns since)."""
+        return self._mono_base
+
     def describe(self, window: Window) -> dict:
         """The metadata the window's recording gets (trigger_reason, trigger_time, window_start,
         window_end, and the rest under "flight"), as of now."""
@@ -196,7 +201,9 @@ class FlightRecorder(EventRecorder):
                               compression_level=self._compression_level)
             self._writer = WindowWriter(self.session_name, self._wall0, self._on_written,
                                         extra_metadata=self._redaction_metadata)
-            self._windows = Windows(self._ring, self.keep_ns, self._wall0, self._writer)
+            base = self._mono_base
+            self._windows = Windows(self._ring, self.keep_ns, self._wall0, self._writer,
+                                    clock=lambda: time.monotonic_ns() - base)
         self._capture = self._make_capture()
 
     def start_recording(self, service_bus: Any = None) -> None:
@@ -240,11 +247,7 @@ class FlightRecorder(EventRecorder):
         if self._windows is None:
             raise RecorderError("the flight recorder has not started (call start_recording first)")
         after_ns = self.after_ns if after is None else parse_seconds_ns(after, "after")
-        t = time.monotonic_ns() - self._mono_base
-        w = self._windows.request(t, str(reason), after_ns, self._new_path)
-        if self._idle:
-            self._wake.set()
-        return w.path
+        return self._windows.request(None, str(reason), after_ns, self._new_path).path
 
     def _new_path(self, wall_ns: int) -> Path:
         """The next recording's path, named by the trigger's time to the millisecond; no
@@ -283,7 +286,7 @@ class FlightRecorder(EventRecorder):
             self._drain()
             if self._windows is not None and self._ring is not None:
                 self._ring.seal()
-                self._windows.step(time.monotonic_ns() - self._mono_base, end_all=reason)
+                self._windows.step(end_all=reason)
 
     # the recorder's thread -------------------------------------------------------------------
     def _run(self) -> None:
@@ -329,7 +332,7 @@ class FlightRecorder(EventRecorder):
                 logger.warning("evlog flight recorder %s: %s: writing %s", self.session_name, reason, w.path)
             if windows.active() or (ring.open_started and time.monotonic() - ring.open_started > SEAL_AGE):
                 ring.seal()
-            windows.step(time.monotonic_ns() - self._mono_base)
+            windows.step()
 
     def _test_predicate(self, rows: EncodedRows, seqs: range) -> None:
         f = self.trigger_filter

@@ -74,8 +74,9 @@ class Windows:
     """The windows of one flight recorder (see the module's docstring)."""
 
     def __init__(self, ring: Ring, keep_ns: int, wall0: int, writer: "WindowWriter", *,
-                 grace_ns: int = 50_000_000) -> None:
+                 grace_ns: int = 50_000_000, clock: Callable[[], int] | None = None) -> None:
         self.ring = ring
+        self.clock = clock or (lambda: ring.last_mono)   # ns on the ring's clock
         self.keep_ns = keep_ns
         self.wall0 = wall0              # wall clock ns at the ring's time 0
         self.writer = writer
@@ -87,11 +88,13 @@ class Windows:
         self.trigger_count = 0
 
     # any thread ----------------------------------------------------------------------
-    def request(self, t: int, reason: str, after_ns: int, new_path: Callable[[int], Path]) -> Window:
-        """A trigger at ring time `t`: extend the latest window if they meet, else open one.
-        O(1), no I/O but a stat for the new path's name."""
-        wall = self.wall0 + t
+    def request(self, t: int | None, reason: str, after_ns: int, new_path: Callable[[int], Path]) -> Window:
+        """A trigger at ring time `t` (None: now, read under the lock): extend the latest
+        window if they meet, else open one. O(1), no I/O."""
         with self.lock:
+            if t is None:
+                t = self.clock()
+            wall = self.wall0 + t
             self.trigger_count += 1
             w = self.latest
             if w is not None and t - self.keep_ns <= w.end and w.error is None:
@@ -113,30 +116,46 @@ class Windows:
     def active(self) -> bool:
         return bool(self.collecting)
 
-    def step(self, now: int, end_all: str | None = None) -> None:
+    def step(self, now: int | None = None, end_all: str | None = None) -> None:
         """Hand the collecting windows what the ring holds for them, end those past their
         end (all of them, now, with `end_all` = the reason), then evict by age. The ring's
-        open block must be sealed first when a window is collecting (the caller does)."""
+        open block must be sealed first when a window is collecting (the caller does).
+
+        The lock is held twice, briefly (a snapshot of the windows' ends; then ending those
+        whose end did not move meanwhile): a trigger never waits for the handing. `now`
+        (None: the clock, read under the lock) bounds the age eviction: a window opened
+        later starts at or after now - keep, so nothing it wants is evicted."""
         ring = self.ring
         with self.lock:
-            for w in list(self.collecting):
-                end = w.end
-                if end_all is None and ring.last_mono <= end:
-                    if now <= end + self.grace_ns:
-                        self._hand(w, end, partial=False)
-                        continue
-                    ring.hold_time(end)     # quiet past the end: nothing later may fall in it
-                elif end_all is not None:
-                    end = w.end = min(end, max(now, ring.last_mono))
-                    ring.hold_time(end)
-                    w.ended = end_all
-                self._hand(w, end, partial=True)
-                w.collecting = False
-                w.ended = w.ended or "after elapsed"
-                self.collecting.remove(w)
-                self.writer.finish(w, self.metadata(w))
+            if now is None:
+                now = self.clock()
+            todo = [(w, w.end) for w in self.collecting]
+        ended = []
+        for w, end in todo:
+            if end_all is None and ring.last_mono <= end:
+                if now <= end + self.grace_ns:
+                    self._hand(w, end, partial=False)
+                    continue
+                ring.hold_time(end)         # quiet past the end: nothing later may fall in it
+            elif end_all is not None:
+                end = min(end, max(now, ring.last_mono))
+                ring.hold_time(end)
+            self._hand(w, end, partial=True)
+            ended.append((w, end))
+        finishing = []
+        with self.lock:
+            for w, end in ended:
+                if end_all is not None:
+                    w.end = end             # cut short, whatever came meanwhile
+                if w.end == end:            # (a trigger that extended it meanwhile: it goes on)
+                    w.collecting = False
+                    w.ended = end_all or "after elapsed"
+                    self.collecting.remove(w)
+                    finishing.append((w, self.metadata(w)))
             floor = min((w.next_seq for w in self.collecting), default=None)
-            ring.evict(now, floor)
+        for w, meta in finishing:
+            self.writer.finish(w, meta)
+        ring.evict(now, floor)
 
     def _hand(self, w: Window, end: int, partial: bool) -> None:
         """Give the writer the blocks of w up to `end` (`partial`: the last may go past it)."""
