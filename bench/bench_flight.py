@@ -13,8 +13,9 @@
     next one, so an event is surely in the window, surely out, or (at a bound, within a
     microsecond or two) undecided. Missing (surely in, not recorded), outside (recorded,
     surely out) and doubled must be 0; the sequence numbers must be contiguous.
-(c) Trigger cost on the publishing thread: that trigger and 1,000 more later (each extending
-    the same recording: overlapping windows), max and p99; target < 1 ms.
+(c) Trigger cost on the publishing thread: that trigger and up to 1,000 more while its window
+    is collected (with after=0: each meets the window, none moves its end), max and p99,
+    wall clock and the thread's own CPU time; target < 1 ms.
 (d) Publish latency p50/p99 with the flight recorder, and the bus alone at the same pace
     (measured first, in the same run).
 """
@@ -115,8 +116,13 @@ def main() -> None:
             shutil.copytree(window.path, copy_dir)
             state["copied"] = True
 
+        queue = flight._queue   # noqa: SLF001 - its length only: how far the recorder's thread is behind
+        backlog = [0]
+
         def on_tick(i: int, elapsed_ns: int) -> None:
             t = elapsed_ns / 1e9
+            if len(queue) > backlog[0]:
+                backlog[0] = len(queue)
             if t >= state["next_sample"]:
                 state["next_sample"] += 1.0
                 samples.append((t, proc.memory_info().rss, flight.ring_bytes))
@@ -128,19 +134,22 @@ def main() -> None:
                 window = flight.windows[0]
                 state["main"] = window
                 threading.Thread(target=copy_when_written, args=(window,), daemon=True).start()
-                start_extra = t_trigger + after + 1.0
-                state["extra_at"] = start_extra
-                state["extra_every"] = max(0.001, (seconds - 0.5 - start_extra) / 1000)
+                # more triggers while the window is collected, with after=0: each meets the
+                # window and extends it to max(end, t) = end, so the window stays [t - keep, t + after]
+                state["extra_at"] = t_trigger + 0.05
+                state["extra_every"] = max(0.0005, (after - 0.5) / 1000)
             elif state["extra_at"] is not None and state["extras"] < 1000 and t >= state["extra_at"] \
-                    and state["copied"]:
+                    and t < t_trigger + after - 0.2:
                 a, ca = time.perf_counter_ns(), time.thread_time_ns()
-                flight.trigger("more")
+                flight.trigger("more", after=0)
                 costs.append(time.perf_counter_ns() - a)
                 cpu.append(time.thread_time_ns() - ca)
                 state["extras"] += 1
                 state["extra_at"] += state["extra_every"]
 
+        began = time.monotonic()
         published = paced(bus, rate, seconds, lat, pub, on_tick)
+        took = time.monotonic() - began
         flight.stop_recording()
         flight.wait(120)
         info = flight.info()
@@ -195,8 +204,8 @@ def main() -> None:
 
         # (c) trigger cost
         c_max, c_p99 = max(costs), pct(costs, 0.99)
-        print(f"(c) trigger cost on the publishing thread ({len(costs)} triggers, all but the first extending "
-              f"the recording)")
+        print(f"(c) trigger cost on the publishing thread ({len(costs)} triggers, all but the first meeting "
+              f"its window while it is collected)")
         print(f"    p50 {pct(costs, 0.5) / 1e3:.1f} us, p99 {c_p99 / 1e3:.1f} us, max {c_max / 1e3:.1f} us "
               f"[{verdict(c_max < 1_000_000)} max < 1 ms] [{verdict(c_p99 < 1_000_000)} p99 < 1 ms]")
         print(f"    its own CPU time: p50 {pct(cpu, 0.5) / 1e3:.1f} us, p99 {pct(cpu, 0.99) / 1e3:.1f} us, "
@@ -210,6 +219,10 @@ def main() -> None:
         print(f"    bus alone p50 {b50 / 1e3:.2f} us p99 {b99 / 1e3:.2f} us max {max(base_lat) / 1e3:.0f} us; with the flight recorder "
               f"p50 {p50 / 1e3:.2f} us p99 {p99 / 1e3:.2f} us ({p99 / max(b99, 1):.1f}x), "
               f"max {max(lats) / 1e3:.0f} us; captured {info['captured']:,} of {published:,} ({info['lost']} lost)")
+        print(f"    the recorder's queue held at most {backlog[0]:,} events (publishers wait past "
+              f"{flight._max_pending:,}: back-pressure)")   # noqa: SLF001
+        print(f"    achieved {published / took:,.0f} events/s over {took:.1f} s (the pace falls behind when the "
+              f"machine is busy, then catches up)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

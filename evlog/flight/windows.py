@@ -47,7 +47,7 @@ class Window:
     path: Path
     start: int
     end: int
-    triggers: list[dict] = field(default_factory=list)
+    trigger_list: list[tuple] = field(default_factory=list)   # (reason, t, wall, after_ns), formatted later
     trigger_count: int = 0
     collecting: bool = True     # the recorder's thread still hands it events
     next_seq: int = 0           # the ring's blocks before this are handed (or not wanted)
@@ -64,10 +64,16 @@ class Window:
 
     def add_trigger(self, reason: str, t: int, wall: int, after_ns: int) -> None:
         self.trigger_count += 1
-        if len(self.triggers) < MAX_LISTED_TRIGGERS:
-            self.triggers.append({"reason": reason, "time": iso(wall), "time_ns": wall,
-                                  "after_s": after_ns / 1e9, "offset_ns": t - self.start})
-        self.end = max(self.end, t + after_ns)
+        if len(self.trigger_list) < MAX_LISTED_TRIGGERS:
+            self.trigger_list.append((reason, t, wall, after_ns))
+        if t + after_ns > self.end:
+            self.end = t + after_ns
+
+    @property
+    def triggers(self) -> list[dict]:
+        """The triggers listed (the first MAX_LISTED_TRIGGERS), as the metadata has them."""
+        return [{"reason": reason, "time": iso(wall), "time_ns": wall, "after_s": after_ns / 1e9,
+                 "offset_ns": t - self.start} for reason, t, wall, after_ns in self.trigger_list]
 
 
 class Windows:
@@ -195,12 +201,13 @@ class Windows:
     def metadata(self, w: Window) -> dict:
         """The recording's metadata (top-level keys trigger_reason, trigger_time, window_start,
         window_end; the rest under "flight")."""
-        first = w.triggers[0]
+        triggers = w.triggers
+        first = triggers[0]
         return {
             "trigger_reason": first["reason"], "trigger_time": first["time"],
             "window_start": iso(self.wall0 + w.start), "window_end": iso(self.wall0 + w.end),
             "flight": {"keep_s": self.keep_ns / 1e9, "window_start_ns": self.wall0 + w.start,
-                       "window_end_ns": self.wall0 + w.end, "triggers": list(w.triggers),
+                       "window_end_ns": self.wall0 + w.end, "triggers": triggers,
                        "trigger_count": w.trigger_count, "ended": w.ended, "truncated": w.truncated},
         }
 
