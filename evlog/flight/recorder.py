@@ -243,11 +243,17 @@ class FlightRecorder(EventRecorder):
     def trigger(self, reason: str = "trigger", after: Any = None) -> Path:
         """Write the last `keep` and the next `after` seconds (default: the recorder's) to a
         new recording, or extend the window of the latest one if they meet; returns its path.
-        The writing happens on the writer thread: `wait()` for it."""
+        The writing happens on the writer thread: `wait()` for it. On a stopped recorder the
+        window ends at once (nothing follows)."""
         if self._windows is None:
             raise RecorderError("the flight recorder has not started (call start_recording first)")
+        if self._closed:
+            raise RecorderError("the flight recorder is closed")
         after_ns = self.after_ns if after is None else parse_seconds_ns(after, "after")
-        return self._windows.request(None, str(reason), after_ns, self._new_path).path
+        path = self._windows.request(None, str(reason), after_ns, self._new_path).path
+        if not self._recording:   # stopped: nothing follows, the ring is written as it is
+            self.end_windows("stopped")
+        return path
 
     def _new_path(self, wall_ns: int) -> Path:
         """The next recording's path, named by the trigger's time to the millisecond; no

@@ -34,6 +34,7 @@ from .ring import Ring, RingBlock
 logger = logging.getLogger("evlog.flight")
 
 MAX_LISTED_TRIGGERS = 100   # triggers listed in a recording's metadata (all are counted)
+MAX_KEPT_WINDOWS = 1000     # windows a recorder remembers (`recordings`); the written ones go first
 
 
 def iso(wall_ns: int) -> str:
@@ -115,6 +116,9 @@ class Windows:
             w.add_trigger(reason, t, wall, after_ns)
             self.latest = w
             self.collecting.append(w)
+            if len(self.all) >= MAX_KEPT_WINDOWS:   # bounded: forget old written windows
+                self.all = [x for x in self.all[:-MAX_KEPT_WINDOWS // 10] if not x.written.is_set()] \
+                    + self.all[-MAX_KEPT_WINDOWS // 10:]
             self.all.append(w)
             return w
 
