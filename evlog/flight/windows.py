@@ -12,7 +12,7 @@ a block's events by their times, and each event lands in one window once.
 
 `request` (any thread, under the lock; no I/O, nothing proportional to the ring) is what a
 trigger costs the thread that pulls it. The writer thread decodes the ring's blocks
-(`RawRecord`s) and appends them through the engine's raw path (`Log.append_rows` of
+(as columns) and appends them through the engine's raw path (`Log.append_rows` of
 `EncodedRows`, validate=False: bytes of verified blocks), fsync="always"; at the end of
 the window it fsyncs, writes the metadata (trigger reason and time, window bounds) and
 closes the recording. A recording extended after it was closed is reopened for appending.
@@ -23,11 +23,15 @@ import datetime as _dt
 import logging
 import queue
 import threading
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import sub as _sub
 from pathlib import Path
 from typing import Callable
 
 from ..segments import EncodedRows, Log
+from ..segments.block import decode_frame
 from ..segments.errors import EvlogError
 from .ring import Ring, RingBlock
 
@@ -289,19 +293,35 @@ class WindowWriter:
         return log
 
     def _rows(self, w: Window, blocks: list[RingBlock], from_seq: int, low: int, high: int) -> None:
+        """Append the events of `blocks` from sequence `from_seq` with times in [low, high]:
+        the span is found by bisection on the block's times (they never decrease) and taken as
+        columns by C-level maps (`DecodedBlock.extend_columns`), no Python object per event."""
         log = self._log(w)
         base = w.start
         for block in blocks:
-            records = [r for r in block.raw_records() if r.offset >= from_seq and low <= r.monotonic <= high]
-            if not records:
+            if block.end_seq <= from_seq:
                 continue
-            _offs, ts, mono, names, sources, datas, flags, types, headers = zip(*records)
-            rows = EncodedRows(names, sources, flags, datas, types, headers, ts, [m - base for m in mono])
+            decoded = decode_frame(block.frame)
+            monos = decoded.monotonics
+            a = max(from_seq - block.first_seq, bisect_left(monos, low), 0)
+            b = bisect_right(monos, high)
+            if a >= b:
+                continue
+            names: list[str] = []
+            sources: list[str] = []
+            datas: list[bytes] = []
+            types: list[bytes] = []
+            headers: list[bytes] = []
+            flags = bytearray()
+            decoded.extend_columns(a, b, names, sources, datas, flags, types, headers)
+            n = b - a
+            rows = EncodedRows(names, sources, list(flags), datas, types, None if headers.count(b"") == n else headers,
+                               decoded.timestamps[a:b], list(map(_sub, monos[a:b], repeat(base, n))))
             log.append_rows(rows, validate=False)
             if w.first_seq is None:
-                w.first_seq = records[0].offset
-            w.last_seq = records[-1].offset
-            w.events += len(records)
+                w.first_seq = block.first_seq + a
+            w.last_seq = block.first_seq + b - 1
+            w.events += n
 
     def _finish(self, w: Window, metadata: dict) -> None:
         log = self._log(w)
