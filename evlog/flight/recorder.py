@@ -216,21 +216,26 @@ class FlightRecorder(EventRecorder):
             self.install_exit_hook()
 
     def _redaction_metadata(self) -> dict:
-        """What a trigger recording says of the redaction policy its events went through."""
-        if self.redact is None:
-            return {}
-        describe = getattr(self.redact, "metadata", None)
-        return {"redaction": describe() if callable(describe) else {"policy": repr(self.redact)}}
+        """What a trigger recording says of the redaction policy its events went through (the
+        recorder's redactor, evlog.redact, when it has one)."""
+        redactor = getattr(self, "_redactor", None)
+        if redactor is not None and callable(getattr(redactor, "metadata", None)):
+            return {"redaction": redactor.metadata()}
+        return {} if self.redact is None else {"redaction": {"policy": repr(self.redact)}}
 
     # raw events (the CLI's NATS source, the dashboard) -----------------------------------
     def record_encoded(self, name: str, source: str, flags: int, data: bytes, types: bytes = b"",
                        headers: bytes = b"") -> None:
         """Record an event already encoded (JSON bytes from evlog.codec / the NATS envelope),
-        stamped now. With a redaction policy the event is decoded and captured as `record`
-        captures it, so the policy sees it."""
+        stamped now. With a redaction policy, the recorder's redactor takes the bytes first (or,
+        without one, the event is decoded and captured as `record` captures it)."""
         if self.redact is not None:
-            self.record(name, decode_data(data, flags, types), source, decode_headers(headers) if headers else None)
-            return
+            redactor = getattr(self, "_redactor", None)
+            if redactor is None:
+                self.record(name, decode_data(data, flags, types), source,
+                            decode_headers(headers) if headers else None)
+                return
+            data, flags, types, headers = redactor.row(data, flags, types, headers)
         if not self._recording:
             if self._started:
                 raise RecorderError("the recorder is stopped (call start_recording again to record)")
