@@ -14,6 +14,7 @@ _LAZY = {
         "RecordingNotFoundError", "UnsupportedFormatError")},
     "EventRecorder": ("evlog.recorder", "EventRecorder"),
     "EventReplayer": ("evlog.replayer", "EventReplayer"),
+    "FlightRecorder": ("evlog.flight", "FlightRecorder"),
     "open_recording": ("evlog.recording", "open_recording"),
     "parse_filter": ("evlog.filters", "parse_filter"),
 }
@@ -31,5 +32,5 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Log", "Record", "RawRecord", "EvlogError", "CorruptRecordingError", "NotARecordingError",
     "RecordingNotFoundError", "UnsupportedFormatError", "EventRecorder", "EventReplayer",
-    "open_recording", "parse_filter", "__version__",
+    "FlightRecorder", "open_recording", "parse_filter", "__version__",
 ]

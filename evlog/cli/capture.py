@@ -149,7 +149,8 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
     if snapshot_keep is not None:
         return _record_snapshot(out_dir, output, session_name, source_url, subject, queue, name_rules, name_template,
                                 source_header, default_source, stream, durable, strict, status_interval,
-                                max_events, duration, snapshot_keep, snapshot_after, snapshot_bytes, trigger_on)
+                                status_port, max_events, duration, snapshot_keep, snapshot_after, snapshot_bytes,
+                                trigger_on)
     if trigger_on is not None:
         raise click.UsageError("--trigger-on goes with --snapshot")
     if output is None:
@@ -183,7 +184,8 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
 def _record_snapshot(out_dir: str, output: str | None, session_name: str | None, source_url: str | None,
                      subject: str | None, queue: str | None, name_rules: tuple[str, ...], name_template: str,
                      source_header: str, default_source: str, stream: str | None, durable: str | None, strict: bool,
-                     status_interval: float, max_events: int | None, duration: float | None, keep_ns: int,
+                     status_interval: float, status_port: int | None, max_events: int | None,
+                     duration: float | None, keep_ns: int,
                      after_ns: int, keep_bytes: int, trigger_on: str | None) -> None:
     """`record --snapshot`: stdin or a core NATS subject into a flight recorder; SIGUSR1 triggers."""
     if output is not None:
@@ -213,7 +215,8 @@ def _record_snapshot(out_dir: str, output: str | None, session_name: str | None,
             nats = ops.record_from_nats(
                 out_dir, source_url, subject or "", queue=queue, name_rules=name_rules, name_template=name_template,
                 source_header=source_header, default_source=default_source, session_name=name,
-                status_interval=status_interval, max_events=max_events, max_seconds=duration, snapshot=flight)
+                status_interval=status_interval, status_port=status_port, max_events=max_events,
+                max_seconds=duration, snapshot=flight)
             result.events = nats.stats.recorded
             msg(f"read {nats.stats.recorded} events from {nats.stats.subject}"
                 + (f" (stopped: {nats.stop_reason})" if nats.stop_reason else ""))

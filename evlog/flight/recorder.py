@@ -154,6 +154,11 @@ class FlightRecorder(EventRecorder):
         """The trigger windows so far, oldest first (`start`, `end`: ns on the ring's clock)."""
         return list(self._windows.all) if self._windows is not None else []
 
+    @property
+    def clock_origin_ns(self) -> int:
+        """time.monotonic_ns() at the ring's time 0 (events' and windows' times are ns since)."""
+        return self._mono_base
+
     def describe(self, window: Window) -> dict:
         """The metadata the window's recording gets (trigger_reason, trigger_time, window_start,
         window_end, and the rest under "flight"), as of now."""
@@ -196,7 +201,9 @@ class FlightRecorder(EventRecorder):
                               compression_level=self._compression_level)
             self._writer = WindowWriter(self.session_name, self._wall0, self._on_written,
                                         extra_metadata=self._redaction_metadata)
-            self._windows = Windows(self._ring, self.keep_ns, self._wall0, self._writer)
+            base = self._mono_base
+            self._windows = Windows(self._ring, self.keep_ns, self._wall0, self._writer,
+                                    clock=lambda: time.monotonic_ns() - base)
         self._capture = self._make_capture()
 
     def start_recording(self, service_bus: Any = None) -> None:
@@ -209,21 +216,26 @@ class FlightRecorder(EventRecorder):
             self.install_exit_hook()
 
     def _redaction_metadata(self) -> dict:
-        """What a trigger recording says of the redaction policy its events went through."""
-        if self.redact is None:
-            return {}
-        describe = getattr(self.redact, "metadata", None)
-        return {"redaction": describe() if callable(describe) else {"policy": repr(self.redact)}}
+        """What a trigger recording says of the redaction policy its events went through (the
+        recorder's redactor, evlog.redact, when it has one)."""
+        redactor = getattr(self, "_redactor", None)
+        if redactor is not None and callable(getattr(redactor, "metadata", None)):
+            return {"redaction": redactor.metadata()}
+        return {} if self.redact is None else {"redaction": {"policy": repr(self.redact)}}
 
     # raw events (the CLI's NATS source, the dashboard) -----------------------------------
     def record_encoded(self, name: str, source: str, flags: int, data: bytes, types: bytes = b"",
                        headers: bytes = b"") -> None:
         """Record an event already encoded (JSON bytes from evlog.codec, a NATS payload with its headers),
-        stamped now. With a redaction policy the event is decoded and captured as `record`
-        captures it, so the policy sees it."""
+        stamped now. With a redaction policy, the recorder's redactor takes the bytes first (or,
+        without one, the event is decoded and captured as `record` captures it)."""
         if self.redact is not None:
-            self.record(name, decode_data(data, flags, types), source, decode_headers(headers) if headers else None)
-            return
+            redactor = getattr(self, "_redactor", None)
+            if redactor is None:
+                self.record(name, decode_data(data, flags, types), source,
+                            decode_headers(headers) if headers else None)
+                return
+            data, flags, types, headers = redactor.row(data, flags, types, headers)
         if not self._recording:
             if self._started:
                 raise RecorderError("the recorder is stopped (call start_recording again to record)")
@@ -236,15 +248,17 @@ class FlightRecorder(EventRecorder):
     def trigger(self, reason: str = "trigger", after: Any = None) -> Path:
         """Write the last `keep` and the next `after` seconds (default: the recorder's) to a
         new recording, or extend the window of the latest one if they meet; returns its path.
-        The writing happens on the writer thread: `wait()` for it."""
+        The writing happens on the writer thread: `wait()` for it. On a stopped recorder the
+        window ends at once (nothing follows)."""
         if self._windows is None:
             raise RecorderError("the flight recorder has not started (call start_recording first)")
+        if self._closed:
+            raise RecorderError("the flight recorder is closed")
         after_ns = self.after_ns if after is None else parse_seconds_ns(after, "after")
-        t = time.monotonic_ns() - self._mono_base
-        w = self._windows.request(t, str(reason), after_ns, self._new_path)
-        if self._idle:
-            self._wake.set()
-        return w.path
+        path = self._windows.request(None, str(reason), after_ns, self._new_path).path
+        if not self._recording:   # stopped: nothing follows, the ring is written as it is
+            self.end_windows("stopped")
+        return path
 
     def _new_path(self, wall_ns: int) -> Path:
         """The next recording's path, named by the trigger's time to the millisecond; no
@@ -283,7 +297,7 @@ class FlightRecorder(EventRecorder):
             self._drain()
             if self._windows is not None and self._ring is not None:
                 self._ring.seal()
-                self._windows.step(time.monotonic_ns() - self._mono_base, end_all=reason)
+                self._windows.step(end_all=reason)
 
     # the recorder's thread -------------------------------------------------------------------
     def _run(self) -> None:
@@ -330,7 +344,7 @@ class FlightRecorder(EventRecorder):
                 logger.warning("evlog flight recorder %s: %s: writing %s", self.session_name, reason, w.path)
             if windows.active() or (ring.open_started and time.monotonic() - ring.open_started > SEAL_AGE):
                 ring.seal()
-            windows.step(time.monotonic_ns() - self._mono_base)
+            windows.step()
 
     def _test_predicate(self, rows: EncodedRows, seqs: range) -> None:
         f = self.trigger_filter

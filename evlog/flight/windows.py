@@ -12,7 +12,7 @@ a block's events by their times, and each event lands in one window once.
 
 `request` (any thread, under the lock; no I/O, nothing proportional to the ring) is what a
 trigger costs the thread that pulls it. The writer thread decodes the ring's blocks
-(`RawRecord`s) and appends them through the engine's raw path (`Log.append_rows` of
+(as columns) and appends them through the engine's raw path (`Log.append_rows` of
 `EncodedRows`, validate=False: bytes of verified blocks), fsync="always"; at the end of
 the window it fsyncs, writes the metadata (trigger reason and time, window bounds) and
 closes the recording. A recording extended after it was closed is reopened for appending.
@@ -23,17 +23,23 @@ import datetime as _dt
 import logging
 import queue
 import threading
+import time
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import sub as _sub
 from pathlib import Path
 from typing import Callable
 
 from ..segments import EncodedRows, Log
+from ..segments.block import decode_frame
 from ..segments.errors import EvlogError
 from .ring import Ring, RingBlock
 
 logger = logging.getLogger("evlog.flight")
 
 MAX_LISTED_TRIGGERS = 100   # triggers listed in a recording's metadata (all are counted)
+MAX_KEPT_WINDOWS = 1000     # windows a recorder remembers (`recordings`); the written ones go first
 
 
 def iso(wall_ns: int) -> str:
@@ -47,7 +53,7 @@ class Window:
     path: Path
     start: int
     end: int
-    triggers: list[dict] = field(default_factory=list)
+    trigger_list: list[tuple] = field(default_factory=list)   # (reason, t, wall, after_ns), formatted later
     trigger_count: int = 0
     collecting: bool = True     # the recorder's thread still hands it events
     next_seq: int = 0           # the ring's blocks before this are handed (or not wanted)
@@ -64,18 +70,25 @@ class Window:
 
     def add_trigger(self, reason: str, t: int, wall: int, after_ns: int) -> None:
         self.trigger_count += 1
-        if len(self.triggers) < MAX_LISTED_TRIGGERS:
-            self.triggers.append({"reason": reason, "time": iso(wall), "time_ns": wall,
-                                  "after_s": after_ns / 1e9, "offset_ns": t - self.start})
-        self.end = max(self.end, t + after_ns)
+        if len(self.trigger_list) < MAX_LISTED_TRIGGERS:
+            self.trigger_list.append((reason, t, wall, after_ns))
+        if t + after_ns > self.end:
+            self.end = t + after_ns
+
+    @property
+    def triggers(self) -> list[dict]:
+        """The triggers listed (the first MAX_LISTED_TRIGGERS), as the metadata has them."""
+        return [{"reason": reason, "time": iso(wall), "time_ns": wall, "after_s": after_ns / 1e9,
+                 "offset_ns": t - self.start} for reason, t, wall, after_ns in self.trigger_list]
 
 
 class Windows:
     """The windows of one flight recorder (see the module's docstring)."""
 
     def __init__(self, ring: Ring, keep_ns: int, wall0: int, writer: "WindowWriter", *,
-                 grace_ns: int = 50_000_000) -> None:
+                 grace_ns: int = 50_000_000, clock: Callable[[], int] | None = None) -> None:
         self.ring = ring
+        self.clock = clock or (lambda: ring.last_mono)   # ns on the ring's clock
         self.keep_ns = keep_ns
         self.wall0 = wall0              # wall clock ns at the ring's time 0
         self.writer = writer
@@ -87,11 +100,13 @@ class Windows:
         self.trigger_count = 0
 
     # any thread ----------------------------------------------------------------------
-    def request(self, t: int, reason: str, after_ns: int, new_path: Callable[[int], Path]) -> Window:
-        """A trigger at ring time `t`: extend the latest window if they meet, else open one.
-        O(1), no I/O but a stat for the new path's name."""
-        wall = self.wall0 + t
+    def request(self, t: int | None, reason: str, after_ns: int, new_path: Callable[[int], Path]) -> Window:
+        """A trigger at ring time `t` (None: now, read under the lock): extend the latest
+        window if they meet, else open one. O(1), no I/O."""
         with self.lock:
+            if t is None:
+                t = self.clock()
+            wall = self.wall0 + t
             self.trigger_count += 1
             w = self.latest
             if w is not None and t - self.keep_ns <= w.end and w.error is None:
@@ -106,6 +121,9 @@ class Windows:
             w.add_trigger(reason, t, wall, after_ns)
             self.latest = w
             self.collecting.append(w)
+            if len(self.all) >= MAX_KEPT_WINDOWS:   # bounded: forget old written windows
+                self.all = [x for x in self.all[:-MAX_KEPT_WINDOWS // 10] if not x.written.is_set()] \
+                    + self.all[-MAX_KEPT_WINDOWS // 10:]
             self.all.append(w)
             return w
 
@@ -113,30 +131,46 @@ class Windows:
     def active(self) -> bool:
         return bool(self.collecting)
 
-    def step(self, now: int, end_all: str | None = None) -> None:
+    def step(self, now: int | None = None, end_all: str | None = None) -> None:
         """Hand the collecting windows what the ring holds for them, end those past their
         end (all of them, now, with `end_all` = the reason), then evict by age. The ring's
-        open block must be sealed first when a window is collecting (the caller does)."""
+        open block must be sealed first when a window is collecting (the caller does).
+
+        The lock is held twice, briefly (a snapshot of the windows' ends; then ending those
+        whose end did not move meanwhile): a trigger never waits for the handing. `now`
+        (None: the clock, read under the lock) bounds the age eviction: a window opened
+        later starts at or after now - keep, so nothing it wants is evicted."""
         ring = self.ring
         with self.lock:
-            for w in list(self.collecting):
-                end = w.end
-                if end_all is None and ring.last_mono <= end:
-                    if now <= end + self.grace_ns:
-                        self._hand(w, end, partial=False)
-                        continue
-                    ring.hold_time(end)     # quiet past the end: nothing later may fall in it
-                elif end_all is not None:
-                    end = w.end = min(end, max(now, ring.last_mono))
-                    ring.hold_time(end)
-                    w.ended = end_all
-                self._hand(w, end, partial=True)
-                w.collecting = False
-                w.ended = w.ended or "after elapsed"
-                self.collecting.remove(w)
-                self.writer.finish(w, self.metadata(w))
+            if now is None:
+                now = self.clock()
+            todo = [(w, w.end) for w in self.collecting]
+        ended = []
+        for w, end in todo:
+            if end_all is None and ring.last_mono <= end:
+                if now <= end + self.grace_ns:
+                    self._hand(w, end, partial=False)
+                    continue
+                ring.hold_time(end)         # quiet past the end: nothing later may fall in it
+            elif end_all is not None:
+                end = min(end, max(now, ring.last_mono))
+                ring.hold_time(end)
+            self._hand(w, end, partial=True)
+            ended.append((w, end))
+        finishing = []
+        with self.lock:
+            for w, end in ended:
+                if end_all is not None:
+                    w.end = end             # cut short, whatever came meanwhile
+                if w.end == end:            # (a trigger that extended it meanwhile: it goes on)
+                    w.collecting = False
+                    w.ended = end_all or "after elapsed"
+                    self.collecting.remove(w)
+                    finishing.append((w, self.metadata(w)))
             floor = min((w.next_seq for w in self.collecting), default=None)
-            ring.evict(now, floor)
+        for w, meta in finishing:
+            self.writer.finish(w, meta)
+        ring.evict(now, floor)
 
     def _hand(self, w: Window, end: int, partial: bool) -> None:
         """Give the writer the blocks of w up to `end` (`partial`: the last may go past it)."""
@@ -176,12 +210,13 @@ class Windows:
     def metadata(self, w: Window) -> dict:
         """The recording's metadata (top-level keys trigger_reason, trigger_time, window_start,
         window_end; the rest under "flight")."""
-        first = w.triggers[0]
+        triggers = w.triggers
+        first = triggers[0]
         return {
             "trigger_reason": first["reason"], "trigger_time": first["time"],
             "window_start": iso(self.wall0 + w.start), "window_end": iso(self.wall0 + w.end),
             "flight": {"keep_s": self.keep_ns / 1e9, "window_start_ns": self.wall0 + w.start,
-                       "window_end_ns": self.wall0 + w.end, "triggers": list(w.triggers),
+                       "window_end_ns": self.wall0 + w.end, "triggers": triggers,
                        "trigger_count": w.trigger_count, "ended": w.ended, "truncated": w.truncated},
         }
 
@@ -259,19 +294,36 @@ class WindowWriter:
         return log
 
     def _rows(self, w: Window, blocks: list[RingBlock], from_seq: int, low: int, high: int) -> None:
+        """Append the events of `blocks` from sequence `from_seq` with times in [low, high]:
+        the span is found by bisection on the block's times (they never decrease) and taken as
+        columns by C-level maps (`DecodedBlock.extend_columns`), no Python object per event."""
         log = self._log(w)
         base = w.start
         for block in blocks:
-            records = [r for r in block.raw_records() if r.offset >= from_seq and low <= r.monotonic <= high]
-            if not records:
+            if block.end_seq <= from_seq:
                 continue
-            _offs, ts, mono, names, sources, datas, flags, types, headers = zip(*records)
-            rows = EncodedRows(names, sources, flags, datas, types, headers, ts, [m - base for m in mono])
+            decoded = decode_frame(block.frame)
+            monos = decoded.monotonics
+            a = max(from_seq - block.first_seq, bisect_left(monos, low), 0)
+            b = bisect_right(monos, high)
+            if a >= b:
+                continue
+            names: list[str] = []
+            sources: list[str] = []
+            datas: list[bytes] = []
+            types: list[bytes] = []
+            headers: list[bytes] = []
+            flags = bytearray()
+            decoded.extend_columns(a, b, names, sources, datas, flags, types, headers)
+            n = b - a
+            rows = EncodedRows(names, sources, list(flags), datas, types, None if headers.count(b"") == n else headers,
+                               decoded.timestamps[a:b], list(map(_sub, monos[a:b], repeat(base, n))))
             log.append_rows(rows, validate=False)
+            time.sleep(0)   # give up the GIL between blocks: a publishing thread waits ~a block, not 5 ms
             if w.first_seq is None:
-                w.first_seq = records[0].offset
-            w.last_seq = records[-1].offset
-            w.events += len(records)
+                w.first_seq = block.first_seq + a
+            w.last_seq = block.first_seq + b - 1
+            w.events += n
 
     def _finish(self, w: Window, metadata: dict) -> None:
         log = self._log(w)

@@ -93,11 +93,13 @@ class RecordSessions:
         with self._lock:
             if self.flight is not None:
                 from .snapshots import feed
-                feed(self.flight, parsed)
                 if not self._logs and name is None:   # snapshot mode without a session: the ring only
+                    feed(self.flight, parsed)
                     return {"status": "ok", "recording": None, "recorded": len(parsed), "snapshot": True,
                             "total_events": self.flight.info()["captured"]}
             name, log = self._pick(name)
+            if self.flight is not None:
+                feed(self.flight, parsed)   # a request refused (no such session) feeds nothing
             stamper, now = self._stampers[name], time.time_ns()
             ts_col, mono_col = [], []
             for p in parsed:

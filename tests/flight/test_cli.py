@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 from click.testing import CliRunner
@@ -91,21 +92,36 @@ def _nats_up() -> bool:
         return False
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _connected(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as r:
+            return bool(json.loads(r.read())["connected"])
+    except OSError:
+        return False
+
+
 @pytest.mark.nats
 def test_nats_snapshot_with_trigger_on(tmp_path):
     nats = pytest.importorskip("nats")
     if not _nats_up():
         pytest.fail("the NATS server is not running on 127.0.0.1:4222")
     subject = f"flight{os.getpid()}{int(time.time() * 1000) % 100000}"
+    port = _free_port()
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, "-m", "evlog", "record", "--from", "nats://127.0.0.1:4222",
                              "--subject", f"{subject}.>", "--snapshot", "30s", "--after", "0.2s",
-                             "--trigger-on", "data.n == 150", "--max-events", "300", "--out", str(tmp_path),
-                             "--status-interval", "0.2"], stderr=subprocess.PIPE, env=env)
+                             "--trigger-on", "data.n == 300", "--out", str(tmp_path),
+                             "--status-interval", "0", "--status-port", str(port)], stderr=subprocess.PIPE, env=env)
 
     async def publish() -> None:
         nc = await nats.connect("nats://127.0.0.1:4222")
-        for i in range(300):
+        for i in range(600):
             await nc.publish(f"{subject}.tick", json.dumps({"n": i}).encode())
             if i % 50 == 49:
                 await nc.flush()
@@ -114,15 +130,21 @@ def test_nats_snapshot_with_trigger_on(tmp_path):
         await nc.close()
 
     try:
-        first = proc.stderr.readline().decode()   # the first status line: connected and subscribed
-        assert first.startswith("evlog record:"), first
+        deadline = time.monotonic() + 30
+        while not _connected(port):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.1)
+        time.sleep(0.3)
         asyncio.run(publish())
-        err = first + proc.communicate(timeout=60)[1].decode()
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=60)[1].decode()
         assert proc.returncode == 0, err
     finally:
         proc.kill()
     (path,) = tmp_path.iterdir()
     records, meta = read_recording(path)
-    assert "data.n == 150" in meta["trigger_reason"]
-    numbers = [r.data["n"] for r in records]
-    assert numbers == list(range(numbers[0], numbers[-1] + 1)) and 150 in numbers
+    assert "data.n == 300" in meta["trigger_reason"]
+    numbers = [r.data["n"] for r in records]   # from the first (within keep) to 0.2 s after n == 300
+    assert numbers == list(range(numbers[-1] + 1)) and 300 < numbers[-1] < 599
+    assert meta["flight"]["ended"] == "after elapsed"

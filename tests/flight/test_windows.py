@@ -207,3 +207,18 @@ def test_bad_arguments_are_one_line_errors(tmp_path):
         FlightRecorder("t", trigger_on="data.x >", output_dir=tmp_path)
     with pytest.raises(RecorderError, match="not started"):
         FlightRecorder("t", output_dir=tmp_path).trigger("x")
+
+
+def test_a_trigger_on_a_stopped_recorder_writes_the_ring_at_once(tmp_path):
+    f = FlightRecorder("t", keep="5s", after="10s", output_dir=tmp_path)
+    bus = ServiceBus()
+    f.start_recording(bus)
+    n = publish_for(bus, 0.1)
+    f.stop_recording()
+    path = f.trigger("after the fact")
+    assert f.wait(10)
+    records, meta = read_recording(path)
+    assert [r.data["i"] for r in records] == list(range(n)) and meta["flight"]["ended"] == "stopped"
+    f.close()
+    with pytest.raises(RecorderError, match="closed"):
+        f.trigger("late")
