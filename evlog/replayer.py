@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
 from .closing import Closing
-from .recording import open_recording
+from .recording import RAW, Query, open_recording
 from .replay.clock import Clock
 from .replay.control import ReplayControl
 from .replay.convert import model_resolver
@@ -139,10 +139,7 @@ class EventReplayer(Closing):
                 self._count_cache = sum(n for name, n in self.recording.summary().names.items()
                                         if sel.name_ok(name))
             else:
-                raw = self.format == "evlog" and not sel.wheres
-                kw = sel.read_kwargs()
-                self._count_cache = sum(1 for _ in (self.recording.read(**kw, raw=True) if raw
-                                                    else self.recording.read(**kw)))
+                self._count_cache = self.recording.count(Query(**sel.read_kwargs()))
         return self._count_cache
 
     def __len__(self) -> int:
@@ -235,10 +232,7 @@ class EventReplayer(Closing):
         tied = {name for name, n in counts.items() if seen_counts[n] > 1}
         first: dict[str, int] = {}
         if tied:
-            raw = self.format == "evlog"
-            records = self.recording.read(names=tied.__contains__, raw=True) if raw else \
-                self.recording.read(names=tied.__contains__)
-            for r in records:
+            for r in self.recording.read(names=tied.__contains__, raw=RAW in self.recording.capabilities):
                 first.setdefault(r.name, r.offset)
                 if len(first) == len(tied):
                     break

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..filters import Filter, parse_filter
-from ..recording import as_raw, open_recording, raw_where
+from ..recording import RAW, Query, open_recording, raw_where
 from ..segments import EvlogError, RawRecord
 from ..segments.errors import RecordingNotFoundError
-from ..segments.reader import name_predicate
 from ..timespec import TimeSpec, parse_time
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -105,16 +104,15 @@ def select(recording: Any, selection: Selection | None = None, *, raw: bool = Fa
 
 
 def supports_raw(recording: Any) -> bool:
-    return getattr(recording, "format", "") == "evlog"
+    """Whether raw reads of `recording` are its stored bytes (not encoded on the fly)."""
+    return RAW in recording.capabilities
 
 
 def raw_records(recording: Any, selection: Selection | None = None, **extra: Any) -> Iterator[RawRecord]:
     """The selected records as raw records (data, type map and headers as stored bytes), whatever
     the format: an evlog recording's as read, without decoding; the original format's encoded
-    from their decoded (plain JSON) values."""
-    if supports_raw(recording):
-        return select(recording, selection, raw=True, **extra)
-    return as_raw(select(recording, selection, **extra))
+    from their decoded (plain JSON) values by the recording."""
+    return select(recording, selection, raw=True, **extra)
 
 
 def json_records(recording: Any, selection: Selection | None = None,
@@ -130,33 +128,19 @@ def iso(ns: int) -> str:
 
 
 def total_events(recording: Any) -> int | None:
-    """The event count when it is cheap to know (evlog: from the index), else None."""
-    if supports_raw(recording):
-        return len(recording)
-    return None
+    """The event count when it is cheap to know (an index: evlog's), else None."""
+    return recording.indexed_count()
 
 
 def selected_count(recording: Any, selection: Selection | None = None) -> int | None:
     """How many events `selection` selects, when the index says it without reading events
     (evlog recordings: everything, a name or a source filter from the counts per name and
     source, an offset range), else None (a data filter, a time range, the original format)."""
-    count = total_events(recording)
-    if count is None or selection is None or selection.empty:
-        return count
+    if selection is None or selection.empty:
+        return recording.indexed_count()
     if selection.start is not None or selection.end is not None:
         return None
-    kwargs = selection.read_kwargs(recording.start_time_ns)
-    if "where" in kwargs or ("names" in kwargs and "sources" in kwargs):
-        return None
-    for key, counts in (("names", "names"), ("sources", "sources")):
-        if key in kwargs:
-            if selection.offsets is not None:
-                return None
-            wanted = name_predicate(kwargs[key])
-            return sum(n for name, n in getattr(recording.summary(), counts).items() if wanted(name))
-    first = max(kwargs.get("start", recording.start_offset), recording.start_offset)
-    end = min(kwargs.get("end", recording.start_offset + count), recording.start_offset + count)
-    return max(0, end - first)
+    return recording.indexed_count(Query(**selection.read_kwargs(recording.start_time_ns)))
 
 
 class InputError(OpError):

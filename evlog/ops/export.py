@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from ..recording import INDEX
 from .common import (
     OpError,
     Progress,
@@ -39,7 +40,7 @@ def export(path: str | os.PathLike, out: str | os.PathLike | BinaryIO | None = N
     tick = progress_or_noop(progress)
     with open_input(path) as rec:
         if format == "csv" and event_name is None and (selection is None or selection.filter is None):
-            names = list(rec.summary().names) if rec.format == "evlog" else []
+            names = list(rec.summary().names) if INDEX in rec.capabilities else []   # no pass over a file
             if len(names) == 1:
                 event_name = names[0]
         if event_name is not None and format in ("csv", "parquet"):
@@ -120,7 +121,7 @@ def _lines(lines: Iterator[bytes], f: BinaryIO, tick: Progress) -> int:
 
 def _legacy(rec: Any, f: BinaryIO, selection: Selection | None, tick: Progress) -> int:
     duration = total = None
-    if (selection is None or selection.empty) and rec.format == "evlog":
+    if (selection is None or selection.empty) and INDEX in rec.capabilities:
         s = rec.summary()
         duration, total = round(rec.duration_ms, 6), s.count
 

@@ -59,12 +59,11 @@ def slice_to(src: str, dest: str, session_name: str, request: SliceRequest, *,
     log = None
     try:
         with open_recording(src) as rec:
-            raw = rec.format == "evlog"
             kwargs = dict(request.read_kwargs) if request.all_matching else {}
-            if raw and kwargs.get("where") is not None:   # a filter on data tests decoded records
+            if kwargs.get("where") is not None:   # a filter on data tests decoded records
                 kwargs["where"] = raw_where(kwargs["where"])
             first_mono = 0
-            for r in rec.read(lo, hi, raw=raw, **kwargs):
+            for r in rec.read(lo, hi, raw=True, **kwargs):
                 scanned += 1
                 if scanned % TICK == 0:
                     if cancelled is not None and cancelled():
@@ -78,11 +77,8 @@ def slice_to(src: str, dest: str, session_name: str, request: SliceRequest, *,
                     log = Log.create(dest, session_name, start_time_ns=r.timestamp,
                                      metadata=metadata or {}, fsync="never")
                 mono = r.monotonic - first_mono
-                if raw:   # copied as stored: data, types, headers (verified blocks: no re-check)
-                    log.append_rows(EncodedRows.from_raw([r._replace(monotonic=mono)]), validate=False)
-                else:
-                    log.append(r.name, r.data, r.source, timestamp=r.timestamp, monotonic=mono,
-                               headers=getattr(r, "headers", None) or None)
+                # copied as stored: data, types, headers (verified blocks: no re-check)
+                log.append_rows(EncodedRows.from_raw([r._replace(monotonic=mono)]), validate=False)
                 count += 1
     except BaseException:
         if log is not None:
