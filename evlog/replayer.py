@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
 from .closing import Closing
-from .recording import RAW, Query, open_recording
+from .recording import RAW, open_recording
 from .replay.clock import Clock
 from .replay.control import ReplayControl
 from .replay.convert import model_resolver
@@ -139,7 +139,7 @@ class EventReplayer(Closing):
                 self._count_cache = sum(n for name, n in self.recording.summary().names.items()
                                         if sel.name_ok(name))
             else:
-                self._count_cache = self.recording.count(Query(**sel.read_kwargs()))
+                self._count_cache = self.recording.count(sel.query())
         return self._count_cache
 
     def __len__(self) -> int:

@@ -18,10 +18,8 @@ from ..replay.clock import Clock
 from ..replay.control import ReplayControl
 from ..replay.harness import HarnessOptions
 from ..replay.scheduler import ReplayResult, run_replay
-from ..replay.selection import Selection as ReplaySelection
 from ..segments import RawRecord, encode_headers
 from ..segments.codec import encode_json
-from ..timespec import parse_time
 from .common import OpError, Selection, open_input
 from .jsonl import LineEncoder
 
@@ -68,23 +66,6 @@ class HttpSink(sinks.HttpSink):
                          opener=opener)
 
 
-def _bounds(rec: Any, selection: Selection | None) -> tuple[ReplaySelection, Any, Any]:
-    """The scheduler's selection, start and end for an operations Selection."""
-    if selection is None:
-        return ReplaySelection(), None, None
-    first, last = selection.offsets or (None, None)
-    if (first is not None and selection.start is not None) or (last is not None and selection.end is not None):
-        raise OpError("replay takes a start (end) time or offset, not both")
-    start = selection.start if first is None else max(first, 0)
-    end = selection.end if last is None else max(last, 0)
-    if end is not None and not isinstance(end, int):
-        spec = parse_time(end) if isinstance(end, str) else end
-        if spec.to_mono(rec.start_time_ns) < 0:
-            end = 0  # before the recording: nothing
-    sel = ReplaySelection.of(selection.filter) if selection.filter is not None else ReplaySelection()
-    return sel, start, end
-
-
 def replay(path: str | os.PathLike, sink: Sink, *, speed: float = 1.0, selection: Selection | None = None,
            loop: bool = False, on_event: Callable[[int, Any], None] | None = None,
            stop: Callable[[], bool] | None = None, clock: Clock | None = None,
@@ -123,9 +104,8 @@ def replay(path: str | os.PathLike, sink: Sink, *, speed: float = 1.0, selection
         if stop is not None and stop():
             return 0
         with open_input(path) as rec:
-            sel, start, end = _bounds(rec, selection)
-            result = run_replay(rec, None, sel, on_record=deliver, on_idle=sink.idle, raw=True, markers=True,
-                                anchor="first", speed=speed, clock=clock, control=control, start=start, end=end,
+            result = run_replay(rec, None, selection, on_record=deliver, on_idle=sink.idle, raw=True, markers=True,
+                                anchor="first", speed=speed, clock=clock, control=control,
                                 loop=loop, stop_on_error=True, harness=harness)
         if on_result is not None:
             on_result(result)

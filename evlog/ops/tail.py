@@ -6,7 +6,6 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..segments.query import Query
 from .common import Selection, open_input
 
 
@@ -19,11 +18,10 @@ def tail(path: str | os.PathLike, n: int = 10, *, selection: Selection | None = 
     recording that cannot be followed (a JSON file) says so.
     """
     with open_input(path) as rec:
-        kwargs = selection.read_kwargs(rec.start_time_ns) if selection else {}
-        found = rec.last(n, Query(**kwargs))
+        query = (selection or Selection()).query(rec.start_time_ns)
+        found = rec.last(n, query)
         yield from found
         if not follow:
             return
-        kwargs.pop("start", None)
         start = found[-1].offset + 1 if found else None
-        yield from rec.follow(start, poll_interval=poll_interval, stop=stop, query=Query(**kwargs))
+        yield from rec.follow(start, poll_interval=poll_interval, stop=stop, query=query)

@@ -13,7 +13,7 @@ from array import array
 from bisect import bisect_right
 from typing import Any, Callable, Iterator, Sequence
 
-from ..recording import RAW, Query
+from ..recording import RAW
 from ..segments import Record
 from .selection import Selection, event_dict
 
@@ -66,7 +66,7 @@ class EventSequence(Sequence):
     def last(self) -> dict | None:
         """The last event (None if there is none): `Recording.last` (backwards through an
         evlog recording's index, streamed through an original JSON file)."""
-        found = self._rec.last(1, Query(**self._sel.read_kwargs()))
+        found = self._rec.last(1, self._sel.query())
         return self._dict(found[0]) if found else None
 
     def _get(self, offset: int) -> dict:

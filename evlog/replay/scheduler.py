@@ -18,7 +18,7 @@ from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..recording import RAW, Query
+from ..recording import RAW
 from ..segments import decode_headers
 from ..segments.codec import FLAG_UNSERIALIZABLE
 from .clock import Clock, RealClock
@@ -198,7 +198,7 @@ class _Replay:
         sel = self.selection
         if pos is None and self.end is None and not sel.wheres and not sel.sources:
             return sum(n for name, n in self.rec.summary().names.items() if sel.name_ok(name))
-        return self.rec.count(Query(**self._start_kwargs(pos), **self.end_kwargs, **sel.read_kwargs()))
+        return self.rec.count(sel.query().but(**self._start_kwargs(pos), **self.end_kwargs))
 
     @staticmethod
     def _start_kwargs(pos: tuple[str, int] | None) -> dict:
@@ -436,7 +436,13 @@ def run_replay(recording: Any, publish: Callable[[str, Any, str], Any] | None = 
 
     `harness` (`HarnessOptions`): lock-step delivery on a virtual clock, seeded faults (listed
     in `result.faults`), upcasting of old event versions (see evlog/replay/harness.py)."""
-    return _Replay(recording, publish, selection or Selection(), speed=speed, clock=clock, control=control,
+    selection = selection or Selection()
+    if selection.bounded:   # the selection's ranges are the replay's bounds
+        if start is not None or end is not None:
+            raise ReplayError("give the bounds as start/end or in the selection, not both")
+        start, end = selection.replay_bounds(recording.start_time_ns)
+        selection = selection.unbounded()
+    return _Replay(recording, publish, selection, speed=speed, clock=clock, control=control,
                    start=start, end=end, loop=loop, resolve=resolve, progress=progress, position=position,
                    stop_on_error=stop_on_error, on_record=on_record, on_idle=on_idle, raw=raw,
                    markers=markers, anchor=anchor, harness=harness).run()
