@@ -31,7 +31,8 @@ from .replay.events import EventSequence
 from .replay.harness import HarnessOptions
 from .replay.lockstep import Lockstep
 from .replay.upcast import Upcasters, as_upcasters
-from .replay.scheduler import ReplayError, ReplayResult, run_replay
+from .replay.facade import ReplayOptions, play
+from .replay.scheduler import ReplayError, ReplayResult
 from .replay.selection import Selection, offset_ms
 from .replay.sinks import as_publish
 
@@ -182,7 +183,7 @@ class EventReplayer(Closing):
         """
         if progress not in PROGRESS_FORMS:
             raise ReplayError(f"progress must be one of {', '.join(map(repr, PROGRESS_FORMS))}, not {progress!r}")
-        selection = self._selection & Selection.of(event_filter)
+        selection = self._selection & Selection.of(event_filter) & Selection(start=start, end=end)
         reg = registry if registry is not None else self.registry
         warnings: list[str] = []
         resolve = model_resolver(reg, events_module_name, warnings)
@@ -191,11 +192,11 @@ class EventReplayer(Closing):
                                     clock=clock if isinstance(lockstep, Lockstep) else run_clock,
                                     upcasters=upcasters if upcasters is not None else self.upcasters)
         position = self.events.positions() if progress_callback is not None and progress == "recording" else None
-        result = run_replay(self.recording, as_publish(service_bus), selection, speed=speed_multiplier,
-                            clock=harness.lockstep.clock if harness.lockstep else run_clock,
-                            control=control, start=start, end=end, loop=loop,
-                            resolve=resolve, progress=progress_callback, position=position,
-                            stop_on_error=stop_on_error, harness=harness)
+        options = ReplayOptions(speed=speed_multiplier, selection=selection, anchor="start", markers=False,
+                                loop=loop, stop_on_error=stop_on_error, harness=harness,
+                                clock=harness.lockstep.clock if harness.lockstep else run_clock)
+        result = play(self.recording, as_publish(service_bus), options, control=control, resolve=resolve,
+                      progress=progress_callback, position=position)
         result.warnings[:0] = warnings
         return result
 
