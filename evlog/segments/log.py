@@ -92,7 +92,7 @@ class Log:
         manifest = read_manifest(path)
         if mode == "r":
             log = cls(path, manifest, None, fs)
-            log._reader = LogReader(path)
+            log._reader = LogReader(path, manifest)
             return log
         writer = LogWriter(path, WriterOptions(**options), fs, manifest, chain_key)
         return cls(path, manifest, writer, fs)

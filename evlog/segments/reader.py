@@ -181,9 +181,9 @@ class SegmentView:
 class LogReader:
     """Streams records of a recording directory; safe to use while a writer appends."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, manifest: Manifest | None = None) -> None:
         self.path = os.fspath(path)
-        self.manifest: Manifest = read_manifest(self.path)
+        self.manifest: Manifest = manifest if manifest is not None else read_manifest(self.path)
         self._views: list[SegmentView] = []
         self._closed = False
         self._last_block: tuple[str, BlockEntry, DecodedBlock] | None = None
