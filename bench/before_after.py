@@ -4,6 +4,7 @@ this tree, `--runs` times each; prints the per-CPU-second figures of each run an
 
     .venv/bin/python bench/before_after.py --base cdcbfff --runs 3 bench_ops.py --quick
     .venv/bin/python bench/before_after.py --base cdcbfff --runs 3 bench_replay.py --quick
+    .venv/bin/python bench/before_after.py --base cdcbfff --runs 5 bench_surface.py --events 100000
 
 Per-CPU-second figures (events per second of the process's CPU time) are the ones least moved
 by a loaded machine; the ratio after/before of their medians is the result (>= ~0.95: no slower,
@@ -25,6 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPS_ROW = re.compile(r"^(info|export jsonl|export json \(original\)|slice \(all\)|merge 2 x N/2|diff \(1% changes\))"
                      r"\s+[\d,]+\s+[\d.]+ m?s\s+[\d,]+\s+[\d,]+\s+[\d.]+x\s+([\d,]+)")
 REPLAY_ROW = re.compile(r"^\s+evlog (dicts|models)\s*:.*?([\d,]+) ev/s per CPU-second")
+PAIR = re.compile(r"(\w+)=([\d.]+)")   # bench_surface.py's `name=value` line
 
 
 def figures(output: str) -> dict[str, float]:
@@ -33,6 +35,8 @@ def figures(output: str) -> dict[str, float]:
         m = OPS_ROW.match(line) or REPLAY_ROW.match(line)
         if m:
             out[m.group(1)] = float(m.group(2).replace(",", ""))
+        elif "=" in line and not line.startswith(" "):
+            out.update((k, float(v)) for k, v in PAIR.findall(line))
     return out
 
 
@@ -56,6 +60,9 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="evlog-before-after-")
     try:
         trees = {"before": base_tree(a.base, tmp), "after": ROOT}
+        script = os.path.join(trees["before"], "bench", a.bench)
+        if not os.path.exists(script):   # a benchmark newer than the revision: it runs on the old code too
+            shutil.copy(os.path.join(ROOT, "bench", a.bench), script)
         runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
         for i in range(a.runs):
             for label, tree in trees.items():
