@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
 from .closing import Closing
-from .recording import open_recording
+from .recording import RAW, open_recording
 from .replay.clock import Clock
 from .replay.control import ReplayControl
 from .replay.convert import model_resolver
@@ -31,7 +31,8 @@ from .replay.events import EventSequence
 from .replay.harness import HarnessOptions
 from .replay.lockstep import Lockstep
 from .replay.upcast import Upcasters, as_upcasters
-from .replay.scheduler import ReplayError, ReplayResult, run_replay
+from .replay.facade import ReplayOptions, play
+from .replay.scheduler import ReplayError, ReplayResult
 from .replay.selection import Selection, offset_ms
 from .replay.sinks import as_publish
 
@@ -139,10 +140,7 @@ class EventReplayer(Closing):
                 self._count_cache = sum(n for name, n in self.recording.summary().names.items()
                                         if sel.name_ok(name))
             else:
-                raw = self.format == "evlog" and not sel.wheres
-                kw = sel.read_kwargs()
-                self._count_cache = sum(1 for _ in (self.recording.read(**kw, raw=True) if raw
-                                                    else self.recording.read(**kw)))
+                self._count_cache = self.recording.count(sel.query())
         return self._count_cache
 
     def __len__(self) -> int:
@@ -185,7 +183,7 @@ class EventReplayer(Closing):
         """
         if progress not in PROGRESS_FORMS:
             raise ReplayError(f"progress must be one of {', '.join(map(repr, PROGRESS_FORMS))}, not {progress!r}")
-        selection = self._selection & Selection.of(event_filter)
+        selection = self._selection & Selection.of(event_filter) & Selection(start=start, end=end)
         reg = registry if registry is not None else self.registry
         warnings: list[str] = []
         resolve = model_resolver(reg, events_module_name, warnings)
@@ -194,11 +192,11 @@ class EventReplayer(Closing):
                                     clock=clock if isinstance(lockstep, Lockstep) else run_clock,
                                     upcasters=upcasters if upcasters is not None else self.upcasters)
         position = self.events.positions() if progress_callback is not None and progress == "recording" else None
-        result = run_replay(self.recording, as_publish(service_bus), selection, speed=speed_multiplier,
-                            clock=harness.lockstep.clock if harness.lockstep else run_clock,
-                            control=control, start=start, end=end, loop=loop,
-                            resolve=resolve, progress=progress_callback, position=position,
-                            stop_on_error=stop_on_error, harness=harness)
+        options = ReplayOptions(speed=speed_multiplier, selection=selection, anchor="start", markers=False,
+                                loop=loop, stop_on_error=stop_on_error, harness=harness,
+                                clock=harness.lockstep.clock if harness.lockstep else run_clock)
+        result = play(self.recording, as_publish(service_bus), options, control=control, resolve=resolve,
+                      progress=progress_callback, position=position)
         result.warnings[:0] = warnings
         return result
 
@@ -235,10 +233,7 @@ class EventReplayer(Closing):
         tied = {name for name, n in counts.items() if seen_counts[n] > 1}
         first: dict[str, int] = {}
         if tied:
-            raw = self.format == "evlog"
-            records = self.recording.read(names=tied.__contains__, raw=True) if raw else \
-                self.recording.read(names=tied.__contains__)
-            for r in records:
+            for r in self.recording.read(names=tied.__contains__, raw=RAW in self.recording.capabilities):
                 first.setdefault(r.name, r.offset)
                 if len(first) == len(tied):
                     break

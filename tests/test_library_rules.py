@@ -33,3 +33,22 @@ def test_the_pattern_finds_what_it_forbids():
 def test_no_gc_switch_or_constructor_bypass_in_the_library():
     found = offending_lines(ROOT)
     assert not found, "process-wide switch or constructor bypass:\n" + "\n".join(found)
+
+
+def test_no_private_name_is_imported_from_another_module():
+    """A helper two modules share is public (no `from x import _helper` across modules)."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent / "evlog"
+    pattern = re.compile(r"^\s*from\s+\S+\s+import\s+(.*)$")
+    found = []
+    for p in root.rglob("*.py"):
+        for n, line in enumerate(p.read_text().splitlines(), 1):
+            m = pattern.match(line)
+            if not m or "__future__" in line:
+                continue
+            for name in m.group(1).strip("()").split(","):
+                word = name.strip().split(" as ")[0].strip()
+                if word.startswith("_") and not word.startswith("__") and word != "_speedups":
+                    found.append(f"{p.relative_to(root)}:{n}: {line.strip()}")
+    assert found == []

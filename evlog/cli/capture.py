@@ -26,6 +26,8 @@ NATS_URL = "nats://HOST:PORT"
 @click.option("--speed", default="1", show_default=True, type=SPEED, metavar="X|max", help="Speed multiplier, or max.")
 @selection_options(offsets=False)
 @click.option("--loop", is_flag=True, help="Start again at the end (until Ctrl-C).")
+@click.option("--sink", "sink_url", metavar="URL",
+              help="Where the events go: http(s)://... (as --to-url) or nats://... (as --to-nats); default stdout.")
 @click.option("--to-url", "url", metavar="URL", help="POST events to this HTTP endpoint instead of stdout.")
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(1), help="Events per POST.")
 @click.option("--retries", default=3, show_default=True, type=click.IntRange(0), help="Retries of a failed POST.")
@@ -43,12 +45,15 @@ NATS_URL = "nats://HOST:PORT"
 @click.option("--seed", type=int, help="With --faults: the random seed (the same seed gives the same faults).")
 @quiet_option
 def replay(recording: str, speed: float, filter_text: str | None, start: str | None, end: str | None,
-           loop: bool, url: str | None, batch: int, retries: int, nats_url: str | None, subject_template: str,
+           loop: bool, sink_url: str | None, url: str | None, batch: int, retries: int, nats_url: str | None, subject_template: str,
            dry_run: bool, limit: int | None, lockstep: bool, faults: object, seed: int | None, quiet: bool) -> None:
     """Replay events with their recorded timing, as JSON Lines on stdout, to an HTTP endpoint
     (--to-url), or into NATS (--to-nats nats://HOST:PORT, tagged with an Evlog-Replay header)."""
-    if end is not None and end.startswith(("nats://", "tls://")) and nats_url is None:
-        nats_url, end = end, None   # the older spelling `--to nats://...`
+    url, nats_url = _sink(sink_url, url, nats_url)
+    for option, value in (("--from", start), ("--to", end)):
+        if value is not None and "://" in value:
+            raise click.UsageError(f"{option} is a time; send the events elsewhere with --sink URL "
+                                   f"(or --to-url / --to-nats)")
     if seed is not None and faults is None:
         raise click.UsageError("--seed goes with --faults")
     if lockstep and nats_url is None and (url is None or batch != 1):
@@ -83,6 +88,21 @@ def replay(recording: str, speed: float, filter_text: str | None, start: str | N
     for line in fault_lines(results[0].faults, results[0].fault_seed) if results else []:
         msg(line)
     msg(f"replayed {n} events" + (f" to {url}" if url else ""))
+
+
+def _sink(sink_url: str | None, url: str | None, nats_url: str | None) -> tuple[str | None, str | None]:
+    """(HTTP URL, NATS URL) from --sink, --to-url and --to-nats (at most one of them)."""
+    if sink_url is None:
+        if url is not None and nats_url is not None:
+            raise click.UsageError("--to-url and --to-nats: give one sink")
+        return url, nats_url
+    if url is not None or nats_url is not None:
+        raise click.UsageError("--sink goes without --to-url and --to-nats")
+    if sink_url.startswith(("http://", "https://")):
+        return sink_url, None
+    if sink_url.startswith(("nats://", "tls://")):
+        return None, sink_url
+    raise click.UsageError(f"--sink takes an http://, https:// or nats:// URL, not {sink_url!r}")
 
 
 @click.command()

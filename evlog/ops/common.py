@@ -8,15 +8,12 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from ..filters import Filter, parse_filter
-from ..recording import as_raw, open_recording, raw_where
+from ..recording import RAW, Query, open_recording, raw_where  # noqa: F401 - raw_where: shared
+from ..selection import Selection
 from ..segments import EvlogError, RawRecord
 from ..segments.errors import RecordingNotFoundError
-from ..segments.reader import name_predicate
-from ..timespec import TimeSpec, parse_time
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
@@ -30,53 +27,6 @@ class OpError(EvlogError):
 
 def _noop(_n: int) -> None:
     pass
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which events of a recording an operation reads: a filter, a time range, an offset range.
-
-    `filter` is filter-language text (see evlog.filters) or a parsed Filter; `start`/`end`
-    are times (`"90s"`, `"1m30s"`, an ISO timestamp) or parsed TimeSpecs, inclusive;
-    `offsets` is `(first, end)` with `end` exclusive (either may be None).
-    """
-
-    filter: str | Filter | None = None
-    start: str | TimeSpec | None = None
-    end: str | TimeSpec | None = None
-    offsets: tuple[int | None, int | None] | None = None
-
-    @property
-    def empty(self) -> bool:
-        return self.filter is None and self.start is None and self.end is None and self.offsets is None
-
-    def read_kwargs(self, start_time_ns: int, raw: bool = False) -> dict:
-        """Keyword arguments for `Recording.read` selecting these events."""
-        kwargs: dict[str, Any] = {}
-        if self.filter is not None:
-            flt = parse_filter(self.filter) if not isinstance(self.filter, Filter) else self.filter
-            kwargs.update(flt.read_kwargs())
-            if raw and "where" in kwargs:
-                kwargs["where"] = raw_where(kwargs["where"])
-        if self.start is not None:
-            kwargs["start_mono"] = max(0, _spec(self.start).to_mono(start_time_ns))
-        if self.end is not None:
-            end_mono = _spec(self.end).to_mono(start_time_ns)
-            if end_mono < 0:
-                kwargs["end"] = 0  # before the recording: nothing
-            else:
-                kwargs["end_mono"] = end_mono
-        if self.offsets is not None:
-            first, end = self.offsets
-            if first is not None:
-                kwargs["start"] = max(first, 0)
-            if end is not None:
-                kwargs["end"] = min(end, kwargs.get("end", end))
-        return kwargs
-
-
-def _spec(value: str | TimeSpec) -> TimeSpec:
-    return value if isinstance(value, TimeSpec) else parse_time(value)
 
 
 def parse_offsets(text: str) -> tuple[int | None, int | None]:
@@ -96,25 +46,22 @@ def parse_offsets(text: str) -> tuple[int | None, int | None]:
 
 def select(recording: Any, selection: Selection | None = None, *, raw: bool = False,
            **extra: Any) -> Iterator[Any]:
-    """Stream the selected records of an open recording (raw only for evlog recordings)."""
-    kwargs = selection.read_kwargs(recording.start_time_ns, raw) if selection else {}
-    kwargs.update(extra)
-    if raw:
-        kwargs["raw"] = True
-    return recording.read(**kwargs)
+    """Stream the selected records of an open recording (`raw`: as `RawRecord`s); `extra`:
+    more `Query` arguments (e.g. `reverse=True`)."""
+    query = (selection or Selection()).query(recording.start_time_ns, raw)
+    return recording.read(query, **extra)
 
 
 def supports_raw(recording: Any) -> bool:
-    return getattr(recording, "format", "") == "evlog"
+    """Whether raw reads of `recording` are its stored bytes (not encoded on the fly)."""
+    return RAW in recording.capabilities
 
 
 def raw_records(recording: Any, selection: Selection | None = None, **extra: Any) -> Iterator[RawRecord]:
     """The selected records as raw records (data, type map and headers as stored bytes), whatever
     the format: an evlog recording's as read, without decoding; the original format's encoded
-    from their decoded (plain JSON) values."""
-    if supports_raw(recording):
-        return select(recording, selection, raw=True, **extra)
-    return as_raw(select(recording, selection, **extra))
+    from their decoded (plain JSON) values by the recording."""
+    return select(recording, selection, raw=True, **extra)
 
 
 def redacted(recording: Any, redact: Any) -> Any:
@@ -148,33 +95,19 @@ def iso(ns: int) -> str:
 
 
 def total_events(recording: Any) -> int | None:
-    """The event count when it is cheap to know (evlog: from the index), else None."""
-    if supports_raw(recording):
-        return len(recording)
-    return None
+    """The event count when it is cheap to know (an index: evlog's), else None."""
+    return recording.indexed_count()
 
 
 def selected_count(recording: Any, selection: Selection | None = None) -> int | None:
     """How many events `selection` selects, when the index says it without reading events
     (evlog recordings: everything, a name or a source filter from the counts per name and
     source, an offset range), else None (a data filter, a time range, the original format)."""
-    count = total_events(recording)
-    if count is None or selection is None or selection.empty:
-        return count
+    if selection is None or selection.empty:
+        return recording.indexed_count()
     if selection.start is not None or selection.end is not None:
         return None
-    kwargs = selection.read_kwargs(recording.start_time_ns)
-    if "where" in kwargs or ("names" in kwargs and "sources" in kwargs):
-        return None
-    for key, counts in (("names", "names"), ("sources", "sources")):
-        if key in kwargs:
-            if selection.offsets is not None:
-                return None
-            wanted = name_predicate(kwargs[key])
-            return sum(n for name, n in getattr(recording.summary(), counts).items() if wanted(name))
-    first = max(kwargs.get("start", recording.start_offset), recording.start_offset)
-    end = min(kwargs.get("end", recording.start_offset + count), recording.start_offset + count)
-    return max(0, end - first)
+    return recording.indexed_count(selection.query(recording.start_time_ns))
 
 
 class InputError(OpError):

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from ..recording import INDEX
 from .common import (
     OpError,
     Progress,
@@ -42,7 +43,7 @@ def export(path: str | os.PathLike, out: str | os.PathLike | BinaryIO | None = N
     with open_input(path) as opened:
         rec = redacted(opened, redact)
         if format == "csv" and event_name is None and (selection is None or selection.filter is None):
-            names = list(rec.summary().names) if rec.format == "evlog" else []
+            names = list(rec.summary().names) if INDEX in rec.capabilities else []   # no pass over a file
             if len(names) == 1:
                 event_name = names[0]
         if event_name is not None and format in ("csv", "parquet"):
@@ -123,7 +124,7 @@ def _lines(lines: Iterator[bytes], f: BinaryIO, tick: Progress) -> int:
 
 def _legacy(rec: Any, f: BinaryIO, selection: Selection | None, tick: Progress) -> int:
     duration = total = None
-    if (selection is None or selection.empty) and rec.format == "evlog":
+    if (selection is None or selection.empty) and INDEX in rec.capabilities:
         s = rec.summary()
         duration, total = round(rec.duration_ms, 6), s.count
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..recording import INDEX
 from .common import iso, open_input
 
 
@@ -13,11 +14,12 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
     decoded); the original JSON format is read once as a stream."""
     with open_input(path) as rec:
         s = rec.summary()
-        segments = rec.log.segments() if rec.format == "evlog" else []
+        segments = rec.segments()
         duration_ms = rec.duration_ms
         out: dict[str, Any] = {
             "path": os.fspath(path),
             "format": rec.format,
+            "indexed": INDEX in rec.capabilities,
             "session_name": rec.session_name,
             "start_time": iso(rec.start_time_ns),
             "start_time_ns": rec.start_time_ns,
@@ -48,10 +50,10 @@ def format_info(d: dict[str, Any]) -> str:
         f"Events:      {d['total_events']}",
     ]
     size = f"Size:        {_human(d['size_bytes'])}"
-    if d["format"] == "evlog" and d["compression_ratio"]:
+    if d.get("indexed") and d["compression_ratio"]:
         size += f" ({_human(d['raw_bytes'])} uncompressed, {d['compression_ratio']:.1f}x compression)"
     lines.append(size)
-    if d["format"] == "evlog":
+    if d.get("indexed"):
         lines.append(f"Segments:    {len(d['segments'])} ({d['blocks']} blocks)")
     if d["metadata"].get("merged_from"):
         lines.append("Merged from: " + ", ".join(str(m.get("session_name", m.get("path")))

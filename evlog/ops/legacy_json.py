@@ -20,7 +20,7 @@ from typing import BinaryIO
 from ..segments.codec import encode_json
 
 
-def _num_ms(ns: int) -> bytes:
+def num_ms(ns: int) -> bytes:
     """Milliseconds as exact decimal text: 523, 523.5, 523.000001 (no float rounding)."""
     ms, rest = divmod(ns, 1_000_000)
     if not rest:
@@ -60,6 +60,6 @@ def write_legacy(f: BinaryIO, session_name: str, start_time_iso: str,
     f.write(b"".join(buf))
     f.write(b"\n  ]" if count else b"]")
     if not known:
-        f.write(b',\n  "duration_ms": %s,\n  "total_events": %d' % (_num_ms(last_mono), count))
+        f.write(b',\n  "duration_ms": %s,\n  "total_events": %d' % (num_ms(last_mono), count))
     f.write(b"\n}\n")
     return count, last_mono

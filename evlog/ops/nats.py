@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, TextIO
 
 from ..integrations.nats import CaptureConfig, NatsCapture
@@ -21,7 +22,7 @@ from ..replay.control import ReplayControl
 from ..replay.faults import fault_lines
 from ..replay.harness import HarnessOptions
 from ..replay.options import parse_speed
-from ..replay.scheduler import run_replay
+from ..replay.facade import ReplayOptions, play
 from ..replay.selection import Selection
 from ..replayer import EventReplayer
 from ..segments import EvlogError, Log
@@ -191,7 +192,7 @@ def replay_to_nats(path: str, url: str, *, subject_template: str = "replay.{even
     factor = parse_speed(speed)
     if limit is not None and limit < 0:
         raise NatsSetupError("--limit must not be negative")
-    selection = Selection.of(filter_text)   # a syntax error before anything connects
+    selection = Selection(filter=filter_text, start=start, end=end)   # a syntax error before anything connects
     replayer = EventReplayer(path)
     harness = HarnessOptions.of(lockstep=lockstep, faults=faults, seed=seed, upcasters=replayer.upcasters)
     sink = NatsSink(url, subject_template, replayer.session_name or os.path.basename(os.path.abspath(path)),
@@ -208,9 +209,9 @@ def replay_to_nats(path: str, url: str, *, subject_template: str = "replay.{even
             control.stop()
 
     try:
-        result = run_replay(replayer.recording, None, selection, on_record=send, speed="max" if dry_run else factor,
-                            clock=harness.lockstep.clock if harness.lockstep else None, start=start, end=end,
-                            control=control, stop_on_error=True, harness=harness)
+        options = ReplayOptions(speed="max" if dry_run else factor, selection=selection, stop_on_error=True,
+                                clock=harness.lockstep.clock if harness.lockstep else None, harness=harness)
+        result = play(replayer.recording, SimpleNamespace(send=send), options, control=control)
     finally:
         sink.close()
         replayer.close()

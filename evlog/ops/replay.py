@@ -17,11 +17,11 @@ from ..replay import sinks
 from ..replay.clock import Clock
 from ..replay.control import ReplayControl
 from ..replay.harness import HarnessOptions
-from ..replay.scheduler import ReplayResult, run_replay
-from ..replay.selection import Selection as ReplaySelection
+from ..replay.facade import ReplayOptions, play
+from ..replay.options import ReplayError
+from ..replay.scheduler import ReplayResult
 from ..segments import RawRecord, encode_headers
 from ..segments.codec import encode_json
-from ..timespec import parse_time
 from .common import OpError, Selection, open_input
 from .jsonl import LineEncoder
 
@@ -68,31 +68,23 @@ class HttpSink(sinks.HttpSink):
                          opener=opener)
 
 
-def _bounds(rec: Any, selection: Selection | None) -> tuple[ReplaySelection, Any, Any]:
-    """The scheduler's selection, start and end for an operations Selection."""
-    if selection is None:
-        return ReplaySelection(), None, None
-    first, last = selection.offsets or (None, None)
-    if (first is not None and selection.start is not None) or (last is not None and selection.end is not None):
-        raise OpError("replay takes a start (end) time or offset, not both")
-    start = selection.start if first is None else max(first, 0)
-    end = selection.end if last is None else max(last, 0)
-    if end is not None and not isinstance(end, int):
-        spec = parse_time(end) if isinstance(end, str) else end
-        if spec.to_mono(rec.start_time_ns) < 0:
-            end = 0  # before the recording: nothing
-    sel = ReplaySelection.of(selection.filter) if selection.filter is not None else ReplaySelection()
-    return sel, start, end
+class _Delivering:
+    """`sink` with `send` counting and checking for a stop (the record sink `play` is given)."""
+
+    def __init__(self, send: Callable[[Any], None], sink: Sink) -> None:
+        self.send = send
+        self.idle = sink.idle
 
 
-def replay(path: str | os.PathLike, sink: Sink, *, speed: float = 1.0, selection: Selection | None = None,
+def replay(path: str | os.PathLike, sink: Sink, *, speed: float | str = 1.0, selection: Selection | None = None,
            loop: bool = False, on_event: Callable[[int, Any], None] | None = None,
            stop: Callable[[], bool] | None = None, clock: Clock | None = None,
            harness: HarnessOptions | None = None,
            on_result: Callable[[ReplayResult], Any] | None = None) -> int:
     """Replay the selected events of `path` into `sink`; returns the number sent.
 
-    `speed`: 1.0 real time, 10 ten times faster, math.inf as fast as possible. `loop`: start
+    `speed`: 1.0 real time, 10 ten times faster, math.inf or "max" as fast as possible
+    (`evlog.replay.parse_speed`). `loop`: start
     again at the end (until `stop()` says so or the process is interrupted). `on_event(n,
     record)` is called after each event (progress). `clock`: an injected clock (tests:
     `evlog.replay.VirtualClock`). A sink's error ends the replay and is raised.
@@ -100,8 +92,11 @@ def replay(path: str | os.PathLike, sink: Sink, *, speed: float = 1.0, selection
     must deliver before it returns: an HttpSink of batch 1). `on_result(result)` gets the
     scheduler's `ReplayResult` (e.g. its `faults`) when the replay ends.
     """
-    if not (speed > 0):
-        raise OpError(f"speed must be positive, not {speed}")
+    try:
+        options = ReplayOptions(speed=speed, selection=selection or Selection(), anchor="first", markers=True,
+                                raw=True, loop=loop, stop_on_error=True, clock=clock, harness=harness)
+    except ReplayError as exc:   # an operation's bad option is an OpError
+        raise OpError(str(exc)) from None
     control = ReplayControl() if stop is not None else None
     sent = 0
     failure: list[BaseException] = []
@@ -123,10 +118,7 @@ def replay(path: str | os.PathLike, sink: Sink, *, speed: float = 1.0, selection
         if stop is not None and stop():
             return 0
         with open_input(path) as rec:
-            sel, start, end = _bounds(rec, selection)
-            result = run_replay(rec, None, sel, on_record=deliver, on_idle=sink.idle, raw=True, markers=True,
-                                anchor="first", speed=speed, clock=clock, control=control, start=start, end=end,
-                                loop=loop, stop_on_error=True, harness=harness)
+            result = play(rec, _Delivering(deliver, sink), options, control=control)
         if on_result is not None:
             on_result(result)
         if failure:

@@ -81,7 +81,7 @@ def _data(r: Any) -> Any:
 
 def _read(rec: Any, name: str) -> Iterator[Any]:
     """The events of `name`; a read error names the recording (`rec.path`)."""
-    records = rec.read(names=name.__eq__, raw=True) if supports_raw(rec) else rec.read(names=name.__eq__)
+    records = rec.read(names=name.__eq__, raw=supports_raw(rec))   # decoded where raw would encode
     return named_input(rec.path, records)
 
 

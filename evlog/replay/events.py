@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections import deque
 from typing import Any, Callable, Iterator, Sequence
 
+from ..recording import RAW
 from ..segments import Record
 from .selection import Selection, event_dict
 
@@ -42,15 +42,10 @@ class EventSequence(Sequence):
     def _offset_table(self) -> array:
         """The offsets of a filtered sequence's events, read once (8 bytes an event)."""
         if self._offsets is None:
-            raw = self._is_evlog and not self._sel.wheres
             kw = self._sel.read_kwargs()
-            self._offsets = array("q", (r.offset for r in (self._rec.read(**kw, raw=True) if raw
-                                                           else self._rec.read(**kw))))
+            raw = RAW in self._rec.capabilities and "where" not in kw
+            self._offsets = array("q", (r.offset for r in self._rec.read(**kw, raw=raw)))
         return self._offsets
-
-    @property
-    def _is_evlog(self) -> bool:
-        return getattr(self._rec, "format", "") == "evlog"
 
     def _offset_of(self, i: int) -> int:
         if self._sel.empty:
@@ -69,15 +64,10 @@ class EventSequence(Sequence):
         return lambda offset: (bisect_right(offsets, offset), total)
 
     def last(self) -> dict | None:
-        """The last event (None if there is none): read backwards through the index of an evlog
-        recording, streamed through an original JSON file."""
-        kw = self._sel.read_kwargs()
-        if self._is_evlog:
-            for record in self._rec.read(**kw, reverse=True):
-                return self._dict(record)
-            return None
-        tail = deque(self._rec.read(**kw), maxlen=1)
-        return self._dict(tail[0]) if tail else None
+        """The last event (None if there is none): `Recording.last` (backwards through an
+        evlog recording's index, streamed through an original JSON file)."""
+        found = self._rec.last(1, self._sel.query())
+        return self._dict(found[0]) if found else None
 
     def _get(self, offset: int) -> dict:
         for record in self._rec.read(offset, offset + 1):

@@ -18,6 +18,7 @@ from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..recording import RAW
 from ..segments import decode_headers
 from ..segments.codec import FLAG_UNSERIALIZABLE
 from .clock import Clock, RealClock
@@ -144,9 +145,11 @@ class _Replay:
         self.progress = progress
         self.position = position
         self.stop_on_error = stop_on_error
-        is_evlog = getattr(recording, "format", "") == "evlog"
-        self.raw = is_evlog and (raw if on_record is not None else
-                                 resolve is not None and not selection.wheres and self.upcasters is None)
+        # record-level: raw as asked (a format without stored bytes encodes them); publish: raw
+        # only where it is the stored bytes and models are rebuilt from them
+        self.raw = raw if on_record is not None else (
+            RAW in recording.capabilities and resolve is not None and not selection.wheres
+            and self.upcasters is None)
         self.upcast = None if self.upcasters is None else (
             self.upcasters.upcast_raw if self.raw else self.upcasters.upcast_record)
         self.read_kwargs = selection.read_kwargs(raw=self.raw)
@@ -166,8 +169,7 @@ class _Replay:
 
     # bounds ------------------------------------------------------------------------------------
     def _first_offset(self, **bounds: Any) -> int | None:
-        raw = getattr(self.rec, "format", "") == "evlog"
-        for r in self.rec.read(**bounds, raw=raw) if raw else self.rec.read(**bounds):
+        for r in self.rec.read(**bounds, raw=RAW in self.rec.capabilities):
             return r.offset
         return None
 
@@ -196,9 +198,7 @@ class _Replay:
         sel = self.selection
         if pos is None and self.end is None and not sel.wheres and not sel.sources:
             return sum(n for name, n in self.rec.summary().names.items() if sel.name_ok(name))
-        raw = getattr(self.rec, "format", "") == "evlog" and not sel.wheres
-        kw = dict(self._start_kwargs(pos), **self.end_kwargs, **sel.read_kwargs())
-        return sum(1 for _ in (self.rec.read(**kw, raw=True) if raw else self.rec.read(**kw)))
+        return self.rec.count(sel.query().but(**self._start_kwargs(pos), **self.end_kwargs))
 
     @staticmethod
     def _start_kwargs(pos: tuple[str, int] | None) -> dict:
@@ -277,7 +277,7 @@ class _Replay:
             else:
                 self.anchor_mono = pos[1] if pos is not None and pos[0] == "mono" else (0 if pos is None else None)
             kwargs = dict(self._start_kwargs(pos), **self.end_kwargs, **self.read_kwargs)
-            records: Any = self.rec.read(**kwargs, raw=True) if self.raw else self.rec.read(**kwargs)
+            records: Any = self.rec.read(**kwargs, raw=self.raw)
             if injector is not None:
                 records = injector.apply(records)
             ahead = None
@@ -427,8 +427,8 @@ def run_replay(recording: Any, publish: Callable[[str, Any, str], Any] | None = 
     pass selects; with `position`, `(current, total)` is `position(offset)` instead (the
     replayer's "position in the whole recording").
 
-    Record-level options: `raw=True` hands evlog recordings' `RawRecord`s (data: the stored JSON
-    bytes, with `flags` and `types`; other formats give decoded `Record`s); `markers=True` also
+    Record-level options: `raw=True` hands `RawRecord`s (data: the event's JSON bytes, with
+    `flags` and `types`: an evlog recording's as stored, the original format's encoded); `markers=True` also
     delivers the markers of unserializable events (their flags say so) instead of skipping them.
     `on_idle(wait_ns)`: called before the replay waits for an event due in `wait_ns`.
     `anchor="first"`: each pass's first event is due at once (default "start": at the recording
@@ -436,7 +436,13 @@ def run_replay(recording: Any, publish: Callable[[str, Any, str], Any] | None = 
 
     `harness` (`HarnessOptions`): lock-step delivery on a virtual clock, seeded faults (listed
     in `result.faults`), upcasting of old event versions (see evlog/replay/harness.py)."""
-    return _Replay(recording, publish, selection or Selection(), speed=speed, clock=clock, control=control,
+    selection = selection or Selection()
+    if selection.bounded:   # the selection's ranges are the replay's bounds
+        if start is not None or end is not None:
+            raise ReplayError("give the bounds as start/end or in the selection, not both")
+        start, end = selection.replay_bounds(recording.start_time_ns)
+        selection = selection.unbounded()
+    return _Replay(recording, publish, selection, speed=speed, clock=clock, control=control,
                    start=start, end=end, loop=loop, resolve=resolve, progress=progress, position=position,
                    stop_on_error=stop_on_error, on_record=on_record, on_idle=on_idle, raw=raw,
                    markers=markers, anchor=anchor, harness=harness).run()

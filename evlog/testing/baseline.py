@@ -21,17 +21,18 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from ..log import Log
-from ..ops.common import Selection as OpsSelection
 from ..ops.diff import DiffSummary, iter_diff
 from ..ops.diff_render import write_diff
 from ..recording import open_recording
 from ..replay.convert import model_resolver, raw_converter
 from ..replay.harness import HarnessOptions
 from ..replay.lockstep import Lockstep
-from ..replay.scheduler import ReplayResult, run_replay
+from ..replay.facade import ReplayOptions, play
+from ..replay.scheduler import ReplayResult
 from ..replay.selection import Selection
 from ..segments import EncodedRows, EvlogError
 from ..segments.codec import decode_data
@@ -97,9 +98,10 @@ class BaselineRun:
                     def deliver(rec: Any) -> None:
                         log.append_rows(EncodedRows.from_raw([rec]), validate=False)
                         publish(rec.name, convert(rec), rec.source)
-                    self.result = run_replay(
-                        base, on_record=deliver, raw=True, selection=Selection.of(spec.inputs), speed="max",
-                        harness=HarnessOptions.of(lockstep=self.lockstep, upcasters=spec.upcasters))
+                    options = ReplayOptions(speed="max", selection=Selection.of(spec.inputs), anchor="start",
+                                            markers=False, raw=True,
+                                            harness=HarnessOptions.of(lockstep=self.lockstep, upcasters=spec.upcasters))
+                    self.result = play(base, SimpleNamespace(send=deliver), options)
                 self.outputs = capture.captured
         self.errors = list(self.result.errors)
         return self.result
@@ -123,7 +125,7 @@ class BaselineRun:
         out = io.StringIO()
         self.summary = write_diff(
             iter_diff(spec.path, self.run_path, ignore_fields=tuple(spec.ignore_fields), time_tolerance_ns=tolerance,
-                      selection=OpsSelection(filter=spec.compared)),
+                      selection=Selection(filter=spec.compared)),
             out, "text", spec.max_differences)
         errors = self._errors_text()
         if self.summary.equal and not errors:

@@ -268,10 +268,10 @@ def slice_request(body: dict) -> SliceRequest:
         raise BadRequest("ranges must be a list of [first, last] offset pairs")
     if len(offsets) > MAX_SLICE or len(ranges) > MAX_SLICE:
         raise BadRequest(f"at most {MAX_SLICE} offsets and ranges")
-    kwargs = parse_filter_kwargs(flt) or {}
+    parse_filter_kwargs(flt)   # a bad filter is a 400 here
     if not offsets and not ranges and not all_matching:
         raise BadRequest("nothing selected: give offsets, ranges or all_matching")
-    return SliceRequest(offsets, [(a, b) for a, b in ranges], all_matching, kwargs)
+    return SliceRequest(offsets, [(a, b) for a, b in ranges], all_matching, flt if flt and flt.strip() else None)
 
 
 def new_recording_path(body: dict) -> tuple[str, str]:
@@ -305,16 +305,16 @@ def slice_recording(name: str) -> Any:
 @bp.post("/recording/<name>/slice/jobs")
 @require_token
 def slice_job(name: str) -> Any:
-    """The same slice in a thread, with progress (`done` of `total` offsets scanned) and cancel."""
+    """The same slice in a thread, with progress (`done` of `total` events read) and cancel."""
     new, dest, req, src = slice_inputs(name)
     with catalog().open_path(src) as rec:
-        first, total = getattr(rec, "start_offset", 0), len(rec)
+        total = rec.indexed_count(req.selection().query(rec.start_time_ns)) or len(rec)
     _check_job_room()
     redactor = current_redactor()
 
     def work(job: Job) -> dict:
-        def progress(offset: int) -> None:
-            job.done = offset - first
+        def progress(n: int) -> None:
+            job.done = min(total, job.done + n)
         try:
             n = slice_to(src, dest, new, req, metadata={"sliced_from": name}, progress=progress,
                          cancelled=lambda: job.cancelled, redactor=redactor)

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..recording import EvlogRecording, LegacyRecording, open_recording
+from ..recording import INDEX, BlockInfo, Recording, open_recording
 from ..segments import Record, SegmentSummary, to_json_mode
 from ..segments.manifest import is_recording
 from .security import NAME_RE, resolve
@@ -120,7 +120,7 @@ class Catalog:
         os.makedirs(self.root, exist_ok=True)
         self._lock = threading.Lock()
         self._info: dict[str, tuple[Signature, dict]] = {}
-        self._legacy: dict[str, tuple[Signature, SegmentSummary, list[tuple[int, int]]]] = {}
+        self._legacy: dict[str, tuple[Signature, SegmentSummary, list[BlockInfo]]] = {}   # unindexed: scanned
         self._memo: dict[tuple[str, str], tuple[Signature, Any]] = {}
         self._saved_path = os.path.join(self.root, CATALOG_FILE)
         self._dirty = False
@@ -237,43 +237,41 @@ class Catalog:
         return infos
 
     # opening ----------------------------------------------------------------------
-    def open_path(self, path: str) -> EvlogRecording | LegacyRecording:
+    def open_path(self, path: str) -> Recording:
         """The recording at `path`, read through the app's redaction policy if it has one."""
         rec = open_recording(path)
         return self.redactor.recording(rec) if self.redactor is not None else rec
 
-    def open(self, name: str) -> EvlogRecording | LegacyRecording:
+    def open(self, name: str) -> Recording:
         return self.open_path(self.path(name))
 
-    def _legacy_index(self, rec: LegacyRecording) -> tuple[SegmentSummary, list[tuple[int, int]]]:
-        """A legacy file has no index: one scan, cached until the file changes."""
+    def _scanned(self, rec: Recording) -> tuple[SegmentSummary, list[BlockInfo]]:
+        """The summary and blocks of a recording without an index (a JSON file): one scan
+        each, cached until the file changes."""
         sig = signature(rec.path)
         with self._lock:
             hit = self._legacy.get(rec.path)
         if hit is not None and hit[0] == sig:
             return hit[1], hit[2]
         s = rec.summary()
-        monos = [(r.offset, r.monotonic) for r in rec.read()]
+        blocks = list(rec.blocks())
         with self._lock:
-            self._legacy[rec.path] = (sig, s, monos)
-        return s, monos
+            self._legacy[rec.path] = (sig, s, blocks)
+        return s, blocks
 
-    def summary(self, rec: EvlogRecording | LegacyRecording) -> SegmentSummary:
-        if isinstance(rec, LegacyRecording):
-            return self._legacy_index(rec)[0]
+    def summary(self, rec: Recording) -> SegmentSummary:
+        if INDEX not in rec.capabilities:
+            return self._scanned(rec)[0]
         return rec.summary()
 
     # histogram ----------------------------------------------------------------------
-    def blocks(self, rec: EvlogRecording | LegacyRecording) -> Iterator[tuple[int, int, int, int]]:
+    def blocks(self, rec: Recording) -> Iterator[BlockInfo]:
         """(first offset, count, first mono, last mono) per block, from the index alone."""
-        if isinstance(rec, LegacyRecording):
-            for off, mono in self._legacy_index(rec)[1]:
-                yield off, 1, mono, mono
-            return
-        for _segment, e in rec.log.index_entries():
-            yield e.first_offset, e.count, e.first_mono, e.last_mono
+        if INDEX not in rec.capabilities:
+            return iter(self._scanned(rec)[1])
+        return rec.blocks()
 
-    def histogram(self, rec: EvlogRecording | LegacyRecording, bins: int) -> dict:
+    def histogram(self, rec: Recording, bins: int) -> dict:
         """Events over time in `bins` equal slices of the recording, spread per block."""
         s = self.summary(rec)
         lo, hi = s.first_mono or 0, s.last_mono or 0
@@ -341,7 +339,7 @@ class BudgetedWhere:
         return self.pending[0] if self.pending else self.stop_at  # type: ignore[return-value]
 
 
-def page(rec: EvlogRecording | LegacyRecording, offset: int, limit: int, read_kwargs: dict | None,
+def page(rec: Recording, offset: int, limit: int, read_kwargs: dict | None,
          budget_s: float = 2.0, from_mono: int | None = None) -> dict:
     """A page of events from `offset` (or the first at `from_mono` ns): at most `limit` events.
 
@@ -381,7 +379,7 @@ def page(rec: EvlogRecording | LegacyRecording, offset: int, limit: int, read_kw
             "next_offset": next_offset if more else None, "complete": not stopped}
 
 
-def page_before(rec: EvlogRecording | LegacyRecording, before: int, limit: int, read_kwargs: dict | None,
+def page_before(rec: Recording, before: int, limit: int, read_kwargs: dict | None,
                 budget_s: float = 2.0) -> dict:
     """The page of at most `limit` events just before offset `before` (read backwards), in
     ascending order; `prev_offset` is where an earlier page would end (None at the start)."""
@@ -418,7 +416,7 @@ def page_before(rec: EvlogRecording | LegacyRecording, before: int, limit: int, 
             "prev_offset": prev if more else None, "next_offset": before, "complete": not stopped}
 
 
-def count_matches(rec: EvlogRecording | LegacyRecording, summary: SegmentSummary, read_kwargs: dict,
+def count_matches(rec: Recording, summary: SegmentSummary, read_kwargs: dict,
                   start: int, budget_s: float = 2.0) -> dict:
     """How many events match a filter: from the index when the filter is on names only or on
     sources only (exact, at once), else by scanning from `start` for at most `budget_s`

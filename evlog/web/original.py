@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
 
-from ..ops.legacy_json import _num_ms
+from ..ops.legacy_json import num_ms
 from ..segments.codec import encode_json
 from .api import catalog, events_of, get_replay, int_arg, players, replays, seek, sessions, start_replay
 from .exporting import stream_export
@@ -58,7 +58,7 @@ def recording(name: str) -> Any:
 
 def _event_bytes(mono: int, name: str, source: str, data: bytes) -> bytes:
     return b'{"timestamp_offset_ms": %s, "event_name": %s, "event_data": %s, "source": %s}' % (
-        _num_ms(mono), encode_json(name), data, encode_json(source))
+        num_ms(mono), encode_json(name), data, encode_json(source))
 
 
 @bp.get("/recording/<name>/events")

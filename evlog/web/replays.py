@@ -1,5 +1,5 @@
 """Replays started from the dashboard, driven by the Python replayer's scheduler and control
-(`evlog.replay.run_replay`, `ReplayControl`): the same drift-free timing, pause, step, seek and
+(`evlog.replay.play`, `ReplayControl`): the same drift-free timing, pause, step, seek and
 speed. Each delivered record goes to a buffer the browser polls and, optionally, to HTTP endpoints
 (webhook players) through the shared `evlog.replay.HttpSink`: retries and a report of failures."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ..replay import HttpSink, ReplayControl, ReplayError, Selection, parse_speed, run_replay
+from ..replay import HttpSink, ReplayControl, ReplayError, ReplayOptions, Selection, parse_speed, play
 from .catalog import event_json
 
 MIN_SPEED, MAX_SPEED = 0.1, 100.0
@@ -108,7 +108,7 @@ def _control(paused: bool) -> ReplayControl:
 
 
 class Replay:
-    """One replay of a recording, run by `evlog.replay.run_replay` in a thread and steered
+    """One replay of a recording, run by `evlog.replay.play` in a thread and steered
     through a `ReplayControl` from request threads."""
 
     def __init__(self, name: str, open_recording: Callable[[], Any], total: int, *,
@@ -143,8 +143,9 @@ class Replay:
     def _run(self, control: ReplayControl, offset: int) -> None:
         try:
             with self._open() as rec:
-                result = run_replay(rec, None, self.selection, on_record=self.sink.send, speed=self.speed,
-                                    clock=self.clock, control=control, start=offset)
+                options = ReplayOptions(speed=self.speed, selection=self.selection & Selection(start=offset),
+                                        anchor="start", markers=False, clock=self.clock)
+                result = play(rec, self.sink, options, control=control)
             done = "stopped" if result.stopped else "finished"
         except Exception as exc:  # noqa: BLE001 - reported in status, never a traceback to the user
             done, self.error = "failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,8 +1,8 @@
 """New recordings made from a selection of another's events (the dashboard's "Create recording",
 the original tool's POST /api/recording/create): offsets, inclusive ranges, or every event
-matching a filter. Events keep their data, names, sources and wall times; the monotonic clock is
-rebased to the first selected event, as the original did with `timestamp_offset_ms`. Per-event
-headers (format v2) are copied with the events."""
+matching a filter, written by the `slice` operation (`evlog.ops.slice_recording`). Events keep
+their data, names, sources, headers and wall times; the new recording starts at the first
+selected event (`rebase`), as the original did with `timestamp_offset_ms`."""
 from __future__ import annotations
 
 import os
@@ -11,15 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ops.common import raw_where
-from .redaction import open_path
-from ..segments import EncodedRows, Log
+from ..ops.slice import SliceCancelled, slice_recording
+from ..selection import Selection
 
-TICK = 4096
-
-
-class Cancelled(Exception):
-    """The slice was cancelled; what was written is removed."""
+Cancelled = SliceCancelled   # the slice was cancelled; what was written is removed
 
 
 @dataclass
@@ -27,7 +22,7 @@ class SliceRequest:
     offsets: list[int] = field(default_factory=list)
     ranges: list[tuple[int, int]] = field(default_factory=list)   # inclusive
     all_matching: bool = False
-    read_kwargs: dict = field(default_factory=dict)               # the filter, for all_matching
+    filter: str | None = None                                     # for all_matching
 
     def everything(self) -> bool:
         return self.all_matching and not self.offsets and not self.ranges
@@ -39,9 +34,16 @@ class SliceRequest:
         highs = [*self.offsets, *(b for _, b in self.ranges)]
         return min(lows), max(highs) + 1
 
-    def selects(self) -> Callable[[int], bool]:
+    def selection(self) -> Selection:
+        """The events to read: the filter (all_matching), between the lowest and highest chosen offsets."""
+        lo, hi = self.bounds()
+        return Selection(filter=self.filter if self.all_matching else None,
+                         offsets=None if lo is None and hi is None else (lo, hi))
+
+    def selects(self) -> Callable[[int], bool] | None:
+        """Which of the events read are kept (None: all)."""
         if self.everything():
-            return lambda _off: True
+            return None
         chosen = set(self.offsets)
         spans = sorted(self.ranges)
         return lambda off: off in chosen or any(a <= off <= b for a, b in spans)
@@ -51,50 +53,12 @@ def slice_to(src: str, dest: str, session_name: str, request: SliceRequest, *,
              metadata: dict | None = None, progress: Callable[[int], Any] | None = None,
              cancelled: Callable[[], bool] | None = None, redactor: Any = None) -> int:
     """Write the selected events of recording `src` into the new recording `dest`; returns the
-    count (0: nothing was created). `progress(n)` is told the events scanned so far;
-    `cancelled()` true stops the slice and removes `dest` (raises Cancelled). With `redactor`
-    (evlog.redact) the events are read through it and the metadata names the policy."""
-    lo, hi = request.bounds()
-    selected = request.selects()
-    count = scanned = 0
-    log = None
-    try:
-        with open_path(src, redactor) as rec:
-            raw = rec.format == "evlog"
-            if redactor is not None:
-                metadata = {**(metadata or {}), "redaction": redactor.metadata()}
-            kwargs = dict(request.read_kwargs) if request.all_matching else {}
-            if raw and kwargs.get("where") is not None:   # a filter on data tests decoded records
-                kwargs["where"] = raw_where(kwargs["where"])
-            first_mono = 0
-            for r in rec.read(lo, hi, raw=raw, **kwargs):
-                scanned += 1
-                if scanned % TICK == 0:
-                    if cancelled is not None and cancelled():
-                        raise Cancelled
-                    if progress is not None:
-                        progress(r.offset)
-                if not selected(r.offset):
-                    continue
-                if log is None:
-                    first_mono = r.monotonic
-                    log = Log.create(dest, session_name, start_time_ns=r.timestamp,
-                                     metadata=metadata or {}, fsync="never")
-                mono = r.monotonic - first_mono
-                if raw:   # copied as stored: data, types, headers (verified blocks: no re-check)
-                    log.append_rows(EncodedRows.from_raw([r._replace(monotonic=mono)]), validate=False)
-                else:
-                    log.append(r.name, r.data, r.source, timestamp=r.timestamp, monotonic=mono,
-                               headers=getattr(r, "headers", None) or None)
-                count += 1
-    except BaseException:
-        if log is not None:
-            log.close()
-            log = None
-        if os.path.isdir(dest):
-            shutil.rmtree(dest, ignore_errors=True)
-        raise
-    finally:
-        if log is not None:
-            log.close()
+    count (0: nothing was created). `progress(n)`: n more events read; `cancelled()` true stops
+    the slice and removes `dest` (raises Cancelled). With `redactor` (evlog.redact) the events
+    are read through it and the metadata names the policy."""
+    count = slice_recording(src, dest, request.selection(), session_name=session_name, progress=progress,
+                            keep=request.selects(), rebase=True, metadata=metadata or {}, cancelled=cancelled,
+                            redact=redactor)
+    if count == 0 and os.path.isdir(dest):
+        shutil.rmtree(dest, ignore_errors=True)
     return count

@@ -159,6 +159,38 @@ def test_replay_to_stdout(runner, rec):
     assert run(runner, "replay", rec, "--speed", "fast").exit_code == 2
 
 
+def test_replay_sink_url_posts_to_http_and_no_time_option_is_a_url(runner, rec):
+    import http.server
+    import threading
+    got: list[bytes] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/events"
+        r = run(runner, "replay", rec, "--speed", "max", "--filter", "PositionSold", "--sink", url, "-q")
+        assert r.exit_code == 0, r.stderr
+        assert got and {json.loads(b)["event_name"] for b in got} == {"PositionSold"}
+        assert f"to {url}" in r.stderr
+    finally:
+        server.shutdown()
+    for args, text in ((["--to", "nats://127.0.0.1:4222"], "--to is a time"),
+                       (["--from", "http://x"], "--from is a time"),
+                       (["--sink", "ftp://x"], "--sink takes an http://"),
+                       (["--sink", "http://x", "--to-url", "http://y"], "--sink goes without"),
+                       (["--speed", "0"], "speed must be positive")):
+        r = run(runner, "replay", rec, *args)
+        assert r.exit_code == 2 and text in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+
+
 def test_demo_records_and_shows(runner, tmp_path):
     r = run(runner, "demo", "--events", 120, "--out", tmp_path, "--pace", "inf", "--no-serve")
     assert r.exit_code == 0

@@ -55,10 +55,13 @@ def test_record_from_nats_then_replay_into_nats(nats_url, unique, tmp_path):
     lines = dry.stdout.strip().splitlines()
     assert len(lines) == 4 and all(line.startswith(f"{unique}-replay.price ") for line in lines)
     assert "Evlog-Replay=" in lines[0] and "would send 4 messages" in dry.stderr
-    # the older spelling `--to nats://...` still works
-    limited = subprocess.run([sys.executable, "-m", "evlog", "replay", str(out), "--to", nats_url, "--dry-run",
+    # --sink URL is the general form; --to is a time, never a URL
+    limited = subprocess.run([sys.executable, "-m", "evlog", "replay", str(out), "--sink", nats_url, "--dry-run",
                               "--limit", "2"], capture_output=True, text=True, timeout=60)
     assert limited.returncode == 0 and len(limited.stdout.strip().splitlines()) == 2, limited.stderr
+    refused = subprocess.run([sys.executable, "-m", "evlog", "replay", str(out), "--to", nats_url, "--dry-run"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--to is a time" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_replay_dry_run_needs_a_nats_target(tmp_path):

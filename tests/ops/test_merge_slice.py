@@ -241,3 +241,30 @@ def test_merge_leaves_a_disabled_collector_disabled(tmp_path):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("fmt", ["evlog", "json"])
+def test_slice_keeps_chosen_offsets_rebased_and_is_the_dashboards_slice(tmp_path, fmt):
+    from evlog.web.slicing import SliceRequest, slice_to
+    src = make_recording(str(tmp_path / "src"), [("A", {"i": i}, "s", i * 1_000_000) for i in range(10)])
+    if fmt == "json":
+        ops.export(src, str(tmp_path / "src.json"), format="json")
+        src = str(tmp_path / "src.json")
+    n = ops.slice_recording(src, tmp_path / "ops", Selection(offsets=(3, 8)), keep=lambda o: o % 2 == 1,
+                            rebase=True, metadata={"from": "test"})
+    req = SliceRequest(offsets=[3, 5], ranges=[(7, 7)])
+    assert n == slice_to(src, str(tmp_path / "web"), "web", req, metadata={"from": "test"}) == 3
+    for out in ("ops", "web"):
+        with open_recording(tmp_path / out) as rec:
+            assert [(r.offset, r.monotonic, r.data["i"]) for r in rec.read()] == \
+                [(0, 0, 3), (1, 2_000_000, 5), (2, 4_000_000, 7)]
+            assert rec.start_time_ns == START + 3_000_000 and rec.metadata == {"from": "test"}
+    assert slice_to(src, str(tmp_path / "none"), "x", SliceRequest(all_matching=True, filter="B")) == 0
+    assert not os.path.exists(tmp_path / "none")
+
+
+def test_a_cancelled_slice_leaves_nothing(tmp_path):
+    src = make_recording(str(tmp_path / "src"), [("A", {"i": i}, "s", i) for i in range(10_000)])
+    with pytest.raises(importlib.import_module("evlog.ops.slice").SliceCancelled):
+        ops.slice_recording(src, tmp_path / "out", cancelled=lambda: True)
+    assert not os.path.exists(tmp_path / "out")

@@ -205,13 +205,14 @@ def test_diff_job_cancel(client, rec_dir):
 
 
 def test_slice_job_progress_cancel_and_finish(client, rec_dir, monkeypatch):
-    from evlog.web import slicing
-    monkeypatch.setattr(slicing, "TICK", 64)
+    import importlib
+    slicing = importlib.import_module("evlog.ops.slice")   # the dashboard's slice is the operation
+    monkeypatch.setattr(slicing, "_TICK", 64)
     _numbered(rec_dir, "src", 50_000)
     orig = slicing.Log.append_rows
 
     def slow_append(self, *a, **kw):
-        time.sleep(0.0005)
+        time.sleep(0.05)   # per batch of 512 events
         return orig(self, *a, **kw)
     monkeypatch.setattr(slicing.Log, "append_rows", slow_append)
     jid = client.post("/api/v1/recording/src/slice/jobs", json={"name": "part", "all_matching": True}).json["job_id"]
