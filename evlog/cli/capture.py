@@ -93,7 +93,8 @@ def replay(recording: str, speed: float, filter_text: str | None, start: str | N
 @click.option("-o", "--output", "output", type=click.Path(), help="Exact path of the recording.")
 @click.option("--strict", is_flag=True, help="Stop at the first line that is not an event (default: skip it).")
 @click.option("--from", "source_url", metavar=NATS_URL, help="Record from NATS instead of stdin.")
-@click.option("--subject", help="With --from: the subject to record (wildcards allowed, e.g. 'trading.>').")
+@click.option("--subject", help="With --from: the subject to record (wildcards allowed, e.g. 'trading.>'); "
+                                "with --stream it may be left out: the whole stream.")
 @click.option("--stream", help="With --from: JetStream stream (exactly-once through a pull consumer).")
 @click.option("--durable", help="With --from: JetStream durable consumer name (created if missing).")
 @click.option("--queue", help="With --from: core NATS queue group (recorders sharing a subject).")
@@ -119,13 +120,19 @@ def replay(recording: str, speed: float, filter_text: str | None, start: str | N
 @click.option("--status-port", type=click.IntRange(0, 65535), help="With --from: serve GET /status on 127.0.0.1:PORT.")
 @click.option("--max-events", type=click.IntRange(1), help="With --from: stop after this many events.")
 @click.option("--duration", type=AGE, metavar="AGE", help="With --from: stop after this long (e.g. 60s, 2h).")
+@click.option("--shared", is_flag=True,
+              help="With --durable: several recorders share the consumer, each writing its own recording "
+                   "(explicit acks); join them with evlog merge --by-sequence.")
+@click.option("--give-up-after", type=AGE, metavar="AGE",
+              help="With --from: exit with an error after waiting this long for NATS (no server reachable, "
+                   "no JetStream leader). Default: wait and retry for ever.")
 def record(recording: str | None, session_name: str | None, out_dir: str, output: str | None, strict: bool,
            source_url: str | None, subject: str | None, stream: str | None, durable: str | None,
            queue: str | None, name_rules: tuple[str, ...], name_template: str, source_header: str,
            default_source: str, fsync: str, fsync_interval: float | None, segment_size: int | None,
            segment_age: float | None, retain_max_age: float | None, retain_max_bytes: int | None,
            roll_daily: bool, status_interval: float, status_port: int | None, max_events: int | None,
-           duration: float | None) -> None:
+           duration: float | None, shared: bool, give_up_after: float | None) -> None:
     """Record JSON Lines from stdin ({"event_name", "event_data", "source", "timestamp"?})
     until end of input or Ctrl-C, flushing as it goes; or, with --from nats://..., record a
     NATS subject until SIGTERM/SIGINT (see docs/production.md)."""
@@ -134,7 +141,11 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
             raise click.UsageError("give the recording either as RECORDING or with -o, not both")
         output = recording
     if source_url is not None and not subject:
-        raise click.UsageError("--from needs --subject")
+        if not stream:
+            raise click.UsageError("--from needs --subject (or --stream: the whole stream)")
+        subject = ">"
+    if source_url is None and (shared or give_up_after is not None):
+        raise click.UsageError("--shared and --give-up-after go with --from nats://...")
     if output is None:
         if not os.path.isdir(out_dir):
             os.mkdir(check_parent(out_dir))   # the folder itself, never a missing parent
@@ -146,7 +157,8 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
             session_name=session_name, fsync=fsync, fsync_interval=fsync_interval,
             segment_max_bytes=segment_size, segment_max_age=segment_age, retain_max_age=retain_max_age,
             retain_max_bytes=retain_max_bytes, roll_daily=roll_daily, status_interval=status_interval,
-            status_port=status_port, max_events=max_events, max_seconds=duration)
+            status_port=status_port, max_events=max_events, max_seconds=duration, shared=shared,
+            give_up_after=give_up_after)
         for line in result.lines():
             msg(line)
         return

@@ -1,5 +1,9 @@
 """Health of a long-running capture: counters, a periodic status line, an HTTP endpoint.
 
+While the capture cannot make progress (no server reachable, no JetStream leader for the
+stream or its consumer) `waiting_for` says what it waits for, the status line ends with
+`WAITING: ...` and `/healthz` answers 503.
+
 `CaptureStats` is updated by the capture (one thread: the event loop); `StatusLine` turns two
 snapshots into `events recorded, rate, lag, bytes, last error`; `StatusServer` serves the latest
 snapshot as JSON on `GET /status` (and `GET /healthz`) from a daemon thread.
@@ -41,6 +45,9 @@ class CaptureStats:
     last_error_at: float | None = None
     connected: bool = False
     reconnects: int = 0
+    waiting_for: str | None = None      # what the capture waits for ("JetStream leader of stream S", ...)
+    waiting_since: float | None = None  # since when (Unix time)
+    resumes: int = 0                    # JetStream: pull sessions resumed (after a reconnect, a leader change)
     started_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
@@ -101,7 +108,11 @@ class StatusLine:
                 parts.append(f"fetched by sequence {snap['backfilled']}")
         else:
             parts.append(f"dropped {snap['dropped']}")
-        if not snap["connected"]:
+        if snap.get("waiting_for"):
+            since = snap.get("waiting_since")
+            waited = f" ({max(0.0, now - since):.0f}s)" if since else ""
+            parts.append(f"WAITING: {snap['waiting_for']}{waited}")
+        elif not snap["connected"]:
             parts.append("DISCONNECTED")
         if snap["last_error"]:
             parts.append(f"last error: {snap['last_error']}")
@@ -122,8 +133,9 @@ class StatusServer:
                     self._send(200, outer._get())
                 elif path == "/healthz":
                     snap = outer._get()
-                    ok = snap.get("connected", False)
-                    self._send(200 if ok else 503, {"ok": ok, "last_error": snap.get("last_error")})
+                    ok = bool(snap.get("connected", False)) and not snap.get("waiting_for")
+                    self._send(200 if ok else 503, {"ok": ok, "waiting_for": snap.get("waiting_for"),
+                                                    "last_error": snap.get("last_error")})
                 else:
                     self._send(404, {"error": "not found"})
 
