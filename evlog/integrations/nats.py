@@ -61,6 +61,7 @@ from .status import CaptureStats, StatusLine, directory_bytes, print_line
 REJECTED_EVENT = "evlog.capture.rejected"
 METADATA_KEY = "nats_capture"
 PULL_EXPIRES = 2.0     # seconds a pull request waits on the server
+JS_API_TIMEOUT = 3.0   # seconds a JetStream API request (stream, consumer info) waits: then tried again
 
 
 def _parse_ack_reply(reply: str) -> tuple[str, int, int, int, int, int]:
@@ -387,7 +388,7 @@ class NatsCapture:
     # JetStream ---------------------------------------------------------------------------
     async def _run_jetstream(self, nc: Any) -> None:
         cfg = self.config
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=JS_API_TIMEOUT)
         stream = await self._find_stream(js)
         if stream is None:
             return   # stopped while waiting
