@@ -123,6 +123,9 @@ def replay(recording: str, speed: float, filter_text: str | None, start: str | N
 @click.option("--shared", is_flag=True,
               help="With --durable: several recorders share the consumer, each writing its own recording "
                    "(explicit acks); join them with evlog merge --by-sequence.")
+@click.option("--ack-wait", type=AGE, metavar="AGE",
+              help="With --durable: for a consumer evlog creates, how long the server waits for an ack before "
+                   "redelivering (default 60s): what a recorder killed with --shared delays its messages.")
 @click.option("--give-up-after", type=AGE, metavar="AGE",
               help="With --from: exit with an error after waiting this long for NATS (no server reachable, "
                    "no JetStream leader). Default: wait and retry for ever.")
@@ -132,7 +135,7 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
            default_source: str, fsync: str, fsync_interval: float | None, segment_size: int | None,
            segment_age: float | None, retain_max_age: float | None, retain_max_bytes: int | None,
            roll_daily: bool, status_interval: float, status_port: int | None, max_events: int | None,
-           duration: float | None, shared: bool, give_up_after: float | None) -> None:
+           duration: float | None, shared: bool, ack_wait: float | None, give_up_after: float | None) -> None:
     """Record JSON Lines from stdin ({"event_name", "event_data", "source", "timestamp"?})
     until end of input or Ctrl-C, flushing as it goes; or, with --from nats://..., record a
     NATS subject until SIGTERM/SIGINT (see docs/production.md)."""
@@ -144,8 +147,9 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
         if not stream:
             raise click.UsageError("--from needs --subject (or --stream: the whole stream)")
         subject = ">"
-    if source_url is None and (shared or give_up_after is not None):
-        raise click.UsageError("--shared and --give-up-after go with --from nats://...")
+    if source_url is None and (shared or give_up_after is not None or ack_wait is not None):
+        raise click.UsageError("--shared, --ack-wait and --give-up-after go with --from nats://...")
+    extra = {} if ack_wait is None else {"ack_wait": ack_wait}
     if output is None:
         if not os.path.isdir(out_dir):
             os.mkdir(check_parent(out_dir))   # the folder itself, never a missing parent
@@ -158,7 +162,7 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
             segment_max_bytes=segment_size, segment_max_age=segment_age, retain_max_age=retain_max_age,
             retain_max_bytes=retain_max_bytes, roll_daily=roll_daily, status_interval=status_interval,
             status_port=status_port, max_events=max_events, max_seconds=duration, shared=shared,
-            give_up_after=give_up_after)
+            give_up_after=give_up_after, **extra)
         for line in result.lines():
             msg(line)
         return

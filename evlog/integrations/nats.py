@@ -61,6 +61,7 @@ from .status import CaptureStats, StatusLine, directory_bytes, print_line
 REJECTED_EVENT = "evlog.capture.rejected"
 METADATA_KEY = "nats_capture"
 PULL_EXPIRES = 2.0     # seconds a pull request waits on the server
+SHARED_BATCH = 500     # messages per pull request of a recorder sharing its consumer
 JS_API_TIMEOUT = 3.0   # seconds a JetStream API request (stream, consumer info) waits: then tried again
 
 
@@ -409,7 +410,8 @@ class NatsCapture:
                     return
         max_pending = info.config.max_ack_pending or 0
         self._ack_threshold = max(1, max_pending // 2) if max_pending > 0 else 50_000
-        batch = max(1, min(cfg.fetch_batch, self._ack_threshold))
+        # recorders sharing the consumer take turns by request: smaller ones share it finer
+        batch = max(1, min(min(cfg.fetch_batch, SHARED_BATCH) if cfg.shared else cfg.fetch_batch, self._ack_threshold))
         assert self._stop is not None
         while not self._stop.is_set() and self.fatal is None:
             await self._js_session(nc, js, stream, consumer, batch)

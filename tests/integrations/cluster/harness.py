@@ -159,6 +159,17 @@ class Cluster:
             return int(info.cluster.leader.lstrip("n"))
         return self._until(leader, 30, f"no leader for {name}")
 
+    def consumer_outstanding(self, stream: str, durable: str) -> int:
+        """Messages the consumer has not delivered, or delivered without an ack."""
+        async def info():
+            nc = await self._connect()
+            try:
+                ci = await nc.jetstream(timeout=3).consumer_info(stream, durable)
+            finally:
+                await nc.close()
+            return ci.num_pending + ci.num_ack_pending
+        return self._until(info, 30, f"no consumer {durable}")
+
     def stream_messages(self, name: str) -> int:
         async def count():
             nc = await self._connect()
@@ -456,6 +467,78 @@ def run_scenario(cluster: Cluster, scenario: str, n: int, workdir: str, rate: fl
                            for f, g in zip(faults, faults[1:] + [None])],
         "resumes": sum(int(m) for m in re.findall(r"(\d+) sessions resumed", stderr)), "stderr": stderr[-4000:],
         "waiting_lines": sum(1 for line in stderr.splitlines() if "WAITING:" in line),
+    })
+    cluster.delete_stream(name)
+    return result
+
+
+# scale-out ---------------------------------------------------------------------------------
+def recorder_cpu(proc: subprocess.Popen) -> float:
+    """CPU seconds (user + system) the recorder process has used so far."""
+    import psutil
+    t = psutil.Process(proc.pid).cpu_times()
+    return t.user + t.system
+
+
+def run_shared(cluster: Cluster, recorders: int, n: int, workdir: str, *, kill_one_at: float | None = None,
+               ack_wait: str = "5s", timeout: float = 300.0, rate: float = 0.0, prefill: bool = True) -> dict:
+    """`recorders` recorders share one durable consumer (--shared) of a fresh R3 stream holding `n`
+    numbered events (published first with `prefill`, else at `rate` while they record); with
+    `kill_one_at` (a fraction of `n`) the last recorder is killed with SIGKILL then. Returns the
+    drain rate, each recorder's share and CPU per event, and the check of their
+    `merge --by-sequence`."""
+    from evlog import ops
+    name = f"S{uuid.uuid4().hex[:8].upper()}"
+    prefix = name.lower()
+    cluster.ensure_running()
+    cluster.create_stream(name, [f"{prefix}.>"])
+    publisher = Publisher(cluster.urls, prefix, n, rate=rate, window=500)
+    if prefill:
+        publisher.start().join()
+    recs = [os.path.join(workdir, f"{name}-r{i}") for i in range(recorders)]
+    ports = [free_port() for _ in recs]
+    procs = [spawn(recorder_cmd(r, cluster.urls, name, f"{prefix}.>", "shared", "--shared", "--ack-wait", ack_wait,
+                                "--status-port", str(p)), r + ".log") for r, p in zip(recs, ports)]
+    killed = None
+    try:
+        for p, port in zip(procs, ports):
+            wait_healthy(port, p)
+        cpu0 = [recorder_cpu(p) for p in procs]
+        t0 = time.monotonic()
+        counts0 = [count_events(r) for r in recs]
+        count0 = sum(counts0)   # prefilled: what the first ones took alone
+        if not prefill:
+            publisher.start()
+        deadline = t0 + timeout
+        while sum(count_events(r) for r in recs) < n and time.monotonic() < deadline:
+            if kill_one_at is not None and killed is None and sum(count_events(r) for r in recs) >= n * kill_one_at:
+                procs[-1].send_signal(signal.SIGKILL)
+                procs[-1].wait(30)
+                killed = len(procs) - 1
+            time.sleep(0.05)
+        seconds = time.monotonic() - t0
+        if not prefill:
+            publisher.join()
+        while cluster.consumer_outstanding(name, "shared") and time.monotonic() < deadline:
+            time.sleep(0.2)   # duplicates counted above: until every message is acknowledged
+        cpu = [recorder_cpu(p) - c if i != killed else None for i, (p, c) in enumerate(zip(procs, cpu0))]
+        counts1 = [count_events(r) for r in recs]
+    finally:
+        codes = [stop(p) for p in procs]
+    shares = [count_events(r) for r in recs]
+    out = os.path.join(workdir, f"{name}-merged")
+    t = time.monotonic()
+    merged = ops.merge_by_sequence(recs, out)
+    merge_seconds = time.monotonic() - t
+    pairs = read_numbers(out)
+    result = check_exactly_once(pairs, n)
+    result.update({
+        "recorders": recorders, "events": n, "seconds": round(seconds, 2),
+        "rate": round((n - count0) / seconds), "before_all_up": count0,
+        "shares": shares, "killed": killed, "exit": codes, "merge_duplicates": merged.duplicates,
+        "merge_seconds": round(merge_seconds, 2),
+        "cpu_us_per_event": [round(c / s * 1e6, 1) if c is not None and s else None
+                             for c, s in zip(cpu, [c1 - c0 for c1, c0 in zip(counts1, counts0)])],
     })
     cluster.delete_stream(name)
     return result
