@@ -85,6 +85,20 @@ def last_recorded_seq(log: Log, stream: str) -> int | None:
     return None
 
 
+def _covers(pattern: str, subject: str) -> bool:
+    """Whether every subject matching `subject` (a stream's subject, wildcards allowed) also
+    matches `pattern`."""
+    if pattern == ">" or pattern == subject:
+        return True
+    p, s = pattern.split("."), subject.split(".")
+    for i, tok in enumerate(p):
+        if tok == ">":
+            return len(s) > i
+        if i >= len(s) or s[i] == ">" or (tok != "*" and tok != s[i]):
+            return False
+    return len(p) == len(s)
+
+
 @dataclass
 class CaptureConfig:
     url: str
@@ -167,6 +181,7 @@ class NatsCapture:
         self._gave_up: NatsError | None = None
         self._connect_error = "no answer"
         self._nc: Any = None
+        self._stream_subjects: list[str] = []
 
     # control (thread-safe) --------------------------------------------------------------
     def request_stop(self, reason: str = "stop") -> None:
@@ -438,7 +453,8 @@ class NatsCapture:
         while True:
             try:
                 stream = cfg.stream or await js.find_stream_name_by_subject(cfg.subject)
-                await js.stream_info(stream)
+                info = await js.stream_info(stream)
+                self._stream_subjects = list(info.config.subjects or [])
                 self._wait_state(None)
                 return stream
             except nats.js.errors.NotFoundError:
@@ -450,6 +466,16 @@ class NatsCapture:
                                  f"JetStream is not available: {describe_error(exc)}")
                 if await self._pause(self._backoff.next()):
                     return None
+
+    def _filter(self, subject: str | None) -> str | None:
+        """The consumer's filter, none when it takes the whole stream anyway: nats-server 2.9
+        delivers from a wildcard-filtered consumer started in mid-stream at a few hundred
+        messages a second (an unfiltered one at thousands)."""
+        if subject is None or subject == ">":
+            return None
+        if self._stream_subjects and all(_covers(subject, s) for s in self._stream_subjects):
+            return None
+        return subject
 
     async def _ensure_consumer(self, js: Any, stream: str, consumer: str) -> Any:
         """The consumer's info, created if missing (again after it was lost: it starts after the
@@ -463,7 +489,8 @@ class NatsCapture:
         except nats.js.errors.NotFoundError:
             policy = api.AckPolicy.EXPLICIT if cfg.shared else api.AckPolicy.ALL
             config = api.ConsumerConfig(ack_policy=policy, max_ack_pending=cfg.max_ack_pending,
-                                        ack_wait=cfg.ack_wait, filter_subject=cfg.filter_subject, name=consumer)
+                                        ack_wait=cfg.ack_wait, filter_subject=self._filter(cfg.filter_subject),
+                                        name=consumer)
             if self._last_seq:
                 config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
                 config.opt_start_seq = self._last_seq + 1
@@ -507,15 +534,17 @@ class NatsCapture:
             return
         delivered = info.delivered.stream_seq if info.delivered else 0
         if delivered > self._last_seq and not cfg.shared:
-            # a previous capture (or connection) was handed messages it never made durable: they
-            # would come back only after ack_wait, behind newer ones. Record them now, in order.
+            # a previous capture (or connection, or consumer leader) was handed messages that are
+            # not in the recording: they would come back only after ack_wait, behind newer ones,
+            # where they would be taken for duplicates. Start the consumer again after the
+            # recording's last sequence (the recording is the truth of what was recorded).
             try:
-                await self._backfill(nc, js, stream, self._last_seq + 1, delivered)
+                await self._restart_consumer(js, stream, consumer, info)
             except transient_errors() as exc:
-                text = f"fetching sequences {self._last_seq + 1}..{delivered}: {describe_error(exc)}"
+                text = f"restarting consumer {consumer!r} after sequence {self._last_seq}: {describe_error(exc)}"
                 self._wait_state(waiting, text)
                 self._break_session(text)
-                return  # retried from where it stopped
+                return  # tried again by the next session
             if self._session_broken:
                 return
         self._session_started = True
@@ -551,71 +580,25 @@ class NatsCapture:
     def _on_pull_problem(self, text: str) -> None:
         self.stats.error(text)
 
-    async def _backfill(self, nc: Any, js: Any, stream: str, first: int, last: int) -> None:
-        """Record the messages of sequences first..last (those matching the subject) in order,
-        read through a temporary consumer that acknowledges nothing."""
+    async def _restart_consumer(self, js: Any, stream: str, consumer: str, info: Any) -> None:
+        """Delete the consumer and create it again delivering from the recording's last sequence
+        + 1, with the same ack policy, ack wait, max ack pending and filter."""
         nats = import_nats()
         api = nats.js.api
-        name = f"evlog-backfill-{uuid.uuid4().hex[:12]}"
-        await js.add_consumer(stream, config=api.ConsumerConfig(
-            name=name, ack_policy=api.AckPolicy.NONE, deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=first, filter_subject=self.config.filter_subject, inactive_threshold=30.0))
-        done = asyncio.Event()
-        progress = [time.monotonic()]
-
-        def on_message(msg: Any) -> None:
-            if done.is_set() or self.fatal is not None:
-                return
-            try:
-                _, seq, _, ts, pending, _ = _parse_ack_reply(msg.reply)
-            except ValueError:
-                return
-            progress[0] = time.monotonic()
-            if seq > last:
-                done.set()
-                return
-            if seq > self._last_seq:
-                try:
-                    self._append(msg.subject, msg.data, msg.headers, stream, seq, True, ts,
-                                 max(0, ts - self._start_ns))
-                except (LogWriteError, LogClosedError) as exc:
-                    self.fatal = exc
-                    self.stats.error(str(exc))
-                    self.request_stop("write failure")
-                    done.set()
-                    return
-                self._last_seq = seq
-                self.stats.last_seq = seq
-                self.stats.last_event_ns = ts
-                self.stats.backfilled += 1
-            if seq >= last or pending == 0:
-                done.set()
-
-        feeder = PullFeeder(nc, stream, name, on_message, self._on_pull_problem,
-                            batch=min(self.config.fetch_batch, max(1, last - first + 1)), expires=1.0)
-        await feeder.start()
+        old = info.config
+        self.stats.restarts += 1
         try:
-            while not done.is_set():
-                if (self._stop is not None and self._stop.is_set()) or self._session_broken:
-                    return
-                if time.monotonic() - progress[0] > 5.0:
-                    info = await js.consumer_info(stream, name)
-                    if info.num_pending == 0:
-                        return  # the rest was deleted from the stream, or no longer matches
-                    # stalled (its leader died?): fetched again by the next session
-                    raise asyncio.TimeoutError(f"fetching by sequence stalled at {self._last_seq}")
-                try:
-                    await asyncio.wait_for(done.wait(), 0.1)
-                except asyncio.TimeoutError:
-                    pass
-                if feeder.credit() < feeder.batch:
-                    await feeder.top_up()
-        finally:
-            await feeder.close()
-            try:
-                await js.delete_consumer(stream, name)
-            except Exception:  # noqa: BLE001 - it expires by itself after 30 s
-                pass
+            await js.delete_consumer(stream, consumer)
+        except nats.js.errors.NotFoundError:
+            pass
+        config = api.ConsumerConfig(
+            name=consumer, durable_name=consumer if self.config.durable else None,
+            ack_policy=old.ack_policy or api.AckPolicy.ALL, ack_wait=old.ack_wait or self.config.ack_wait,
+            max_ack_pending=old.max_ack_pending or self.config.max_ack_pending,
+            filter_subject=self._filter(old.filter_subject or self.config.filter_subject),
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self._last_seq + 1,
+            inactive_threshold=None if self.config.durable else 30.0)
+        await js.add_consumer(stream, config=config)
 
     def _record_js(self, msg: Any) -> None:
         if self.fatal is not None or self._session_broken:

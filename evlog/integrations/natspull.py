@@ -11,8 +11,8 @@ messages, so the client does not drop any.
 
 In a cluster the consumer's leader can die or change: its open requests then vanish (no
 status ever comes back), or end with 409 "Leadership Change", or the request finds no
-responder (503). `on_broken(reason)` reports each of these (a request is taken as lost
-`LOST_AFTER` seconds past its expiry), so that the capture can resume from the consumer's state at once
+responder (503). `on_broken(reason)` reports each of these (requests are taken as lost when
+nothing came back for `LOST_AFTER` seconds past a request's expiry), so that the capture can resume from the consumer's state at once
 instead of waiting for the messages delivered in flight to come back after `ack_wait`.
 """
 from __future__ import annotations
@@ -24,7 +24,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-LOST_AFTER = 2.5   # seconds past its expiry after which a request the server never ended is lost
+LOST_AFTER = 2.5   # seconds past a request's expiry with nothing at all received: the leader is gone
+ENDED_AFTER = 0.3  # seconds past its expiry after which a request is taken as ended (a server can end
+                   # a partly filled request without a status): the credit goes to new requests
 
 
 class PullFeeder:
@@ -48,6 +50,7 @@ class PullFeeder:
         self._closed = False
         self.broken: str | None = None    # why the session should resume (see on_broken); stops top-ups
         self.answered = False             # the server answered a request (a message or a status)
+        self._last_answer = time.monotonic()
 
     async def start(self) -> None:
         self._prefix = self._nc.new_inbox()
@@ -61,7 +64,8 @@ class PullFeeder:
         lost = [t for t, r in self._requests.items() if r[1] < now]
         for token in lost:
             self._credit -= self._requests.pop(token)[0]   # the server never answered it
-        if lost and not self._closed:
+        if lost and not self._closed and now - self._last_answer > self.expires + LOST_AFTER:
+            # nothing at all came back (a client busy with a backlog still receives: not lost)
             self._broke(f"{len(lost)} pull request(s) unanswered (the consumer's leader is gone?)")
         return self._credit
 
@@ -84,7 +88,7 @@ class PullFeeder:
             while not self._closed and self.credit() < 2 * self.batch:
                 self._counter += 1
                 token = str(self._counter)
-                self._requests[token] = [self.batch, time.monotonic() + self.expires + LOST_AFTER]
+                self._requests[token] = [self.batch, time.monotonic() + self.expires + ENDED_AFTER]
                 self._credit += self.batch
                 body = json.dumps({"batch": self.batch, "expires": int(self.expires * 1e9)}).encode()
                 try:
@@ -98,6 +102,7 @@ class PullFeeder:
 
     async def _cb(self, msg: Any) -> None:
         requests = self._requests
+        self._last_answer = time.monotonic()
         if msg.reply:
             self.answered = True
             if requests:

@@ -31,7 +31,7 @@ class CaptureStats:
     duplicates: int = 0                 # JetStream redeliveries already recorded (skipped)
     dropped: int = 0                    # core NATS: messages the client dropped (slow consumer)
     acked: int = 0                      # JetStream messages acknowledged (after fsync)
-    backfilled: int = 0                 # JetStream: fetched by sequence on restart (see nats.py)
+    restarts: int = 0                   # JetStream: consumer started again after the last recorded sequence
     binary: int = 0                     # payloads that were not JSON (kept as bytes)
     last_seq: int | None = None         # JetStream: last recorded stream sequence
     pending: int | None = None          # JetStream: messages in the stream not yet delivered
@@ -104,8 +104,8 @@ class StatusLine:
         if snap["mode"] == "jetstream":
             parts.append(f"acked {snap['acked']}")
             parts.append(f"dup {snap['duplicates']}")
-            if snap["backfilled"]:
-                parts.append(f"fetched by sequence {snap['backfilled']}")
+            if snap["restarts"]:
+                parts.append(f"consumer restarts {snap['restarts']}")
         else:
             parts.append(f"dropped {snap['dropped']}")
         if snap.get("waiting_for"):

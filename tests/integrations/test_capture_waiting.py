@@ -97,6 +97,7 @@ def test_pull_request_endings(code, description, broken):
 
 def test_unanswered_pull_requests_break_the_session(monkeypatch):
     monkeypatch.setattr(natspull, "LOST_AFTER", 0.05)
+    monkeypatch.setattr(natspull, "ENDED_AFTER", 0.01)
 
     async def main():
         nc = FakeNats()
