@@ -44,7 +44,9 @@ def _numbers_in_stream(urls: str, stream: str) -> list[int]:
                 msgs = await sub.fetch(500, timeout=2)
             except nats.errors.TimeoutError:
                 break
-            out += [json.loads(m.data)["n"] for m in msgs]
+            for m in msgs:
+                out.append(json.loads(m.data)["n"])
+                await m.ack()   # (a pull consumer stops at max_ack_pending unacknowledged)
         await nc.close()
         return out
     return asyncio.run(read())
