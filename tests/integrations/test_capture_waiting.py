@@ -114,3 +114,30 @@ def test_unanswered_pull_requests_break_the_session(monkeypatch):
     reasons, more = _run(main())
     assert reasons and "unanswered" in reasons[0]
     assert more == 0
+
+
+@pytest.mark.parametrize("pattern, subject, covers", [
+    ("a.>", "a.>", True), ("a.>", "a.b", True), ("a.>", "a.*", True), (">", "x.y", True),
+    ("a.*", "a.b", True), ("a.*.c", "a.x.c", True),
+    ("a.b", "a.>", False), ("a.*", "a.>", False), ("a.b", "a.*", False), ("b.>", "a.>", False),
+    ("a.*", "a.b.c", False),
+])
+def test_a_filter_covering_the_stream_is_left_out(pattern, subject, covers):
+    from evlog.integrations.nats import _covers
+    assert _covers(pattern, subject) is covers
+
+
+def test_cluster_options_need_their_partners(tmp_path):
+    import subprocess
+    import sys
+    base = [sys.executable, "-m", "evlog", "record", str(tmp_path / "r")]
+    shared = subprocess.run(base + ["--from", "nats://127.0.0.1:1", "--subject", "a.>", "--shared"],
+                            capture_output=True, text=True, timeout=60)
+    assert shared.returncode == 2
+    assert shared.stderr.strip().splitlines()[-1].endswith("--shared needs --durable (the consumer the recorders share)")
+    no_from = subprocess.run(base + ["--give-up-after", "5s"], capture_output=True, text=True, timeout=60,
+                             input="")
+    assert no_from.returncode == 2 and "go with --from nats://" in no_from.stderr
+    no_subject = subprocess.run(base + ["--from", "nats://127.0.0.1:1"], capture_output=True, text=True, timeout=60)
+    assert no_subject.returncode == 2 and "--from needs --subject (or --stream: the whole stream)" in no_subject.stderr
+    assert not (tmp_path / "r").exists()
