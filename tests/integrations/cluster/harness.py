@@ -503,6 +503,7 @@ def run_shared(cluster: Cluster, recorders: int, n: int, workdir: str, *, kill_o
     try:
         for p, port in zip(procs, ports):
             wait_healthy(port, p)
+        time.sleep(0.5)   # healthy once the stream answers: their first pull requests go out just after
         cpu0 = [recorder_cpu(p) for p in procs]
         t0 = time.monotonic()
         counts0 = [count_events(r) for r in recs]

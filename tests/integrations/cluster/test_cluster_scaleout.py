@@ -15,7 +15,7 @@ pytestmark = pytest.mark.nats
 
 @pytest.mark.timeout(300)
 def test_two_shared_recorders_merge_to_every_message_once(cluster, tmp_path):
-    result = run_shared(cluster, 2, 6000, str(tmp_path), prefill=False)
+    result = run_shared(cluster, 2, 6000, str(tmp_path), prefill=False, rate=2000)
     print(json.dumps(result))
     assert (result["recorded"], result["lost"], result["duplicated"], result["out_of_order"]) == (6000, 0, 0, 0)
     assert all(share > 0 for share in result["shares"]), result   # both got a share
