@@ -113,7 +113,8 @@ def _sink(sink_url: str | None, url: str | None, nats_url: str | None) -> tuple[
 @click.option("-o", "--output", "output", type=click.Path(), help="Exact path of the recording.")
 @click.option("--strict", is_flag=True, help="Stop at the first line that is not an event (default: skip it).")
 @click.option("--from", "source_url", metavar=NATS_URL, help="Record from NATS instead of stdin.")
-@click.option("--subject", help="With --from: the subject to record (wildcards allowed, e.g. 'trading.>').")
+@click.option("--subject", help="With --from: the subject to record (wildcards allowed, e.g. 'trading.>'); "
+                                "with --stream it may be left out: the whole stream.")
 @click.option("--stream", help="With --from: JetStream stream (exactly-once through a pull consumer).")
 @click.option("--durable", help="With --from: JetStream durable consumer name (created if missing).")
 @click.option("--queue", help="With --from: core NATS queue group (recorders sharing a subject).")
@@ -149,6 +150,15 @@ def _sink(sink_url: str | None, url: str | None, nats_url: str | None) -> tuple[
               help="With --snapshot: the memory bound of the ring (oldest events dropped first).")
 @click.option("--trigger-on", metavar="FILTER",
               help="With --snapshot: an event matching this filter triggers, e.g. 'OrderFailed or data.drawdown > 0.05'.")
+@click.option("--shared", is_flag=True,
+              help="With --durable: several recorders share the consumer, each writing its own recording "
+                   "(explicit acks); join them with evlog merge --by-sequence.")
+@click.option("--ack-wait", type=AGE, metavar="AGE",
+              help="With --durable: for a consumer evlog creates, how long the server waits for an ack before "
+                   "redelivering (default 60s): what a recorder killed with --shared delays its messages.")
+@click.option("--give-up-after", type=AGE, metavar="AGE",
+              help="With --from: exit with an error after waiting this long for NATS (no server reachable, "
+                   "no JetStream leader). Default: wait and retry for ever.")
 def record(recording: str | None, session_name: str | None, out_dir: str, output: str | None, strict: bool,
            source_url: str | None, subject: str | None, stream: str | None, durable: str | None,
            queue: str | None, name_rules: tuple[str, ...], name_template: str, source_header: str,
@@ -156,7 +166,8 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
            segment_age: float | None, retain_max_age: float | None, retain_max_bytes: int | None,
            roll_daily: bool, status_interval: float, status_port: int | None, max_events: int | None,
            duration: float | None, redact: object, snapshot_keep: int | None, snapshot_after: int,
-           snapshot_bytes: int, trigger_on: str | None) -> None:
+           snapshot_bytes: int, trigger_on: str | None, shared: bool, ack_wait: float | None,
+           give_up_after: float | None) -> None:
     """Record JSON Lines from stdin ({"event_name", "event_data", "source", "timestamp"?})
     until end of input or Ctrl-C, flushing as it goes; or, with --from nats://..., record a
     NATS subject until SIGTERM/SIGINT (see docs/production.md)."""
@@ -165,7 +176,12 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
             raise click.UsageError("give the recording either as RECORDING or with -o, not both")
         output = recording
     if source_url is not None and not subject:
-        raise click.UsageError("--from needs --subject")
+        if not stream:
+            raise click.UsageError("--from needs --subject (or --stream: the whole stream)")
+        subject = ">"
+    if source_url is None and (shared or give_up_after is not None or ack_wait is not None):
+        raise click.UsageError("--shared, --ack-wait and --give-up-after go with --from nats://...")
+    extra = {} if ack_wait is None else {"ack_wait": ack_wait}
     if snapshot_keep is not None:
         return _record_snapshot(out_dir, output, session_name, source_url, subject, queue, name_rules, name_template,
                                 source_header, default_source, stream, durable, strict, status_interval,
@@ -184,7 +200,8 @@ def record(recording: str | None, session_name: str | None, out_dir: str, output
             session_name=session_name, fsync=fsync, fsync_interval=fsync_interval,
             segment_max_bytes=segment_size, segment_max_age=segment_age, retain_max_age=retain_max_age,
             retain_max_bytes=retain_max_bytes, roll_daily=roll_daily, status_interval=status_interval,
-            status_port=status_port, max_events=max_events, max_seconds=duration, redact=redact)
+            status_port=status_port, max_events=max_events, max_seconds=duration, redact=redact, shared=shared,
+            give_up_after=give_up_after, **extra)
         for line in result.lines():
             msg(line)
         return

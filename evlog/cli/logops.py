@@ -18,17 +18,30 @@ from .common import bar, msg, quiet_option, redact_options, selection, selection
 @click.option("-o", "--output", "output", required=True, type=click.Path(), help="The new merged recording.")
 @click.option("--name", "session_name", help="Session name of the merged recording.")
 @click.option("--tag-sources", is_flag=True, help='Also prefix each source with its recording: "label/source".')
+@click.option("--by-sequence", is_flag=True,
+              help="Recordings of recorders sharing a JetStream consumer: order by stream sequence (nats.seq), "
+                   "each message once.")
 @redact_options
 @quiet_option
-def merge(inputs: tuple[str, ...], output: str, session_name: str | None, tag_sources: bool, quiet: bool,
-          redact: object) -> None:
+def merge(inputs: tuple[str, ...], output: str, session_name: str | None, tag_sources: bool, by_sequence: bool,
+          quiet: bool, redact: object) -> None:
     """Merge recordings by wall-clock time (ties in input order) into a new recording; each
-    event keeps the recording it came from (see `evlog info` and docs/cli.md)."""
-    if len(inputs) < 2:
+    event keeps the recording it came from (see `evlog info` and docs/cli.md). With
+    --by-sequence: by JetStream stream sequence, duplicates dropped."""
+    if len(inputs) < 2 and not by_sequence:
         raise OpError("merge needs at least two recordings")
     totals = [total(p) for p in inputs]
     known = None if None in totals else sum(t for t in totals if t is not None)
     with bar("merging", known, quiet) as progress:
+        if by_sequence:
+            if redact is not None:
+                raise click.UsageError("--redact goes without --by-sequence (redact the merged recording with evlog slice --redact)")
+            result = ops.merge_by_sequence(list(inputs), output, session_name=session_name, tag_sources=tag_sources,
+                                           progress=progress)
+            span = f"sequences {result.first_seq}..{result.last_seq}" if result.first_seq is not None else "no sequences"
+            msg(f"merged {result.events} events from {len(inputs)} recordings into {output} by sequence "
+                f"(stream {result.stream or '?'}, {span}, {result.duplicates} duplicates dropped)")
+            return
         n = ops.merge(list(inputs), output, session_name=session_name, tag_sources=tag_sources, progress=progress,
                       redact=redact)
     msg(f"merged {n} events from {len(inputs)} recordings into {output}")

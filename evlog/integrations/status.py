@@ -1,5 +1,9 @@
 """Health of a long-running capture: counters, a periodic status line, an HTTP endpoint.
 
+While the capture cannot make progress (no server reachable, no JetStream leader for the
+stream or its consumer) `waiting_for` says what it waits for, the status line ends with
+`WAITING: ...` and `/healthz` answers 503.
+
 `CaptureStats` is updated by the capture (one thread: the event loop); `StatusLine` turns two
 snapshots into `events recorded, rate, lag, bytes, last error`; `StatusServer` serves the latest
 snapshot as JSON on `GET /status` (and `GET /healthz`) from a daemon thread.
@@ -27,7 +31,7 @@ class CaptureStats:
     duplicates: int = 0                 # JetStream redeliveries already recorded (skipped)
     dropped: int = 0                    # core NATS: messages the client dropped (slow consumer)
     acked: int = 0                      # JetStream messages acknowledged (after fsync)
-    backfilled: int = 0                 # JetStream: fetched by sequence on restart (see nats.py)
+    restarts: int = 0                   # JetStream: consumer started again after the last recorded sequence
     binary: int = 0                     # payloads that were not JSON (kept as bytes)
     last_seq: int | None = None         # JetStream: last recorded stream sequence
     pending: int | None = None          # JetStream: messages in the stream not yet delivered
@@ -41,6 +45,9 @@ class CaptureStats:
     last_error_at: float | None = None
     connected: bool = False
     reconnects: int = 0
+    waiting_for: str | None = None      # what the capture waits for ("JetStream leader of stream S", ...)
+    waiting_since: float | None = None  # since when (Unix time)
+    resumes: int = 0                    # JetStream: pull sessions resumed (after a reconnect, a leader change)
     started_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
@@ -97,11 +104,15 @@ class StatusLine:
         if snap["mode"] == "jetstream":
             parts.append(f"acked {snap['acked']}")
             parts.append(f"dup {snap['duplicates']}")
-            if snap["backfilled"]:
-                parts.append(f"fetched by sequence {snap['backfilled']}")
+            if snap["restarts"]:
+                parts.append(f"consumer restarts {snap['restarts']}")
         else:
             parts.append(f"dropped {snap['dropped']}")
-        if not snap["connected"]:
+        if snap.get("waiting_for"):
+            since = snap.get("waiting_since")
+            waited = f" ({max(0.0, now - since):.0f}s)" if since else ""
+            parts.append(f"WAITING: {snap['waiting_for']}{waited}")
+        elif not snap["connected"]:
             parts.append("DISCONNECTED")
         if snap["last_error"]:
             parts.append(f"last error: {snap['last_error']}")
@@ -122,8 +133,9 @@ class StatusServer:
                     self._send(200, outer._get())
                 elif path == "/healthz":
                     snap = outer._get()
-                    ok = snap.get("connected", False)
-                    self._send(200 if ok else 503, {"ok": ok, "last_error": snap.get("last_error")})
+                    ok = bool(snap.get("connected", False)) and not snap.get("waiting_for")
+                    self._send(200 if ok else 503, {"ok": ok, "waiting_for": snap.get("waiting_for"),
+                                                    "last_error": snap.get("last_error")})
                 else:
                     self._send(404, {"error": "not found"})
 

@@ -6,6 +6,7 @@
     ops.import_recording("old.json", "run1")                  # original JSON or JSON Lines
     ops.slice_recording("run1", "fails", ops.Selection(filter="*Failed"))
     ops.merge(["a", "b"], "ab")                                # k-way by timestamp
+    ops.merge_by_sequence(["r1", "r2"], "all")                 # shards of a JetStream stream, by sequence
     ops.record_from_nats("rec", "nats://127.0.0.1:4222", "trading.>", max_events=100)
     result = ops.diff("baseline", "new", ignore_fields=["*.timestamp"])
     result.equal, result.summary, result.differences
@@ -19,6 +20,7 @@ from .importer import import_recording
 from .info import format_info, info
 from .maintenance import RecoverResult, recover, reindex, verify
 from .merge import merge, origin_of, origins
+from .merge_seq import SequenceMergeResult, merge_by_sequence
 from .nats import NatsRecordResult, NatsReplayResult, record_from_nats, replay_to_nats
 from .record import (FlightLog, RecordResult, SnapshotResult, finish_snapshot, flight_recorder, record_stream,
                      record_stream_snapshot)
@@ -54,6 +56,8 @@ __all__ = [
     "info",
     "iter_diff",
     "merge",
+    "merge_by_sequence",
+    "SequenceMergeResult",
     "origin_of",
     "origins",
     "parse_offsets",

@@ -47,7 +47,7 @@ class NatsRecordResult:
                + (f" (stopped: {self.stop_reason})" if self.stop_reason else "")]
         if s.mode == "jetstream":
             out.append(f"jetstream: last stream sequence {s.last_seq}, {s.duplicates} redeliveries skipped, "
-                       f"{s.backfilled} fetched by sequence, {s.acked} acknowledged")
+                       f"{s.acked} acknowledged, {s.resumes} sessions resumed, {s.restarts} consumer restarts")
         else:
             out.append(f"core nats: {s.dropped} messages dropped by the client (slow consumer)")
         if s.binary:

@@ -80,12 +80,18 @@ def _try(fn):
         return False
 
 
-def test_unreachable_server_is_one_line_and_nonzero(tmp_path):
-    cmd = recorder_cmd(str(tmp_path / "rec"), "--subject", "x.>")
+def test_unreachable_server_waits_then_gives_up_in_one_line(tmp_path):
+    """The recorder waits for a server (with status lines saying so); --give-up-after ends it."""
+    cmd = recorder_cmd(str(tmp_path / "rec"), "--subject", "x.>", "--give-up-after", "2s",
+                       "--status-interval", "1")
     cmd[cmd.index("--from") + 1] = "nats://127.0.0.1:1"
+    t0 = time.monotonic()
     proc = spawn(cmd)
     out, err = proc.communicate(timeout=60)
+    assert time.monotonic() - t0 >= 2
     assert proc.returncode == 2
-    assert err.decode().strip() == "evlog: error: cannot connect to NATS at nats://127.0.0.1:1: " \
-        "[Errno 111] Connect call failed ('127.0.0.1', 1)"
+    lines = err.decode().strip().splitlines()
+    assert "WAITING: connecting to nats://127.0.0.1:1" in lines[0], lines
+    assert lines[-1] == "evlog: error: cannot connect to NATS at nats://127.0.0.1:1: " \
+        "[Errno 111] Connect call failed ('127.0.0.1', 1) (gave up after 2s)"
     assert not (tmp_path / "rec").exists()
