@@ -270,7 +270,11 @@ class _Replay:
         stop = False
         seeked = False
         while True:
-            pass_lo = self._pass_lo(pos)
+            # a pass from a time: with nothing filtered out, its first record read is where it
+            # starts (known when it comes, not by reading the block twice); else looked up
+            pass_lo: int | None = None
+            if pos is None or pos[0] != "mono" or not self.selection.empty or injector is not None:
+                pass_lo = self._pass_lo(pos)
             total = self._count(pos) if progress is not None and position is None else 0
             if self.anchor_first and not seeked:
                 self.anchor_mono = None   # the pass's first event is due at once
@@ -302,6 +306,8 @@ class _Replay:
                         break
                     stepping = action == "step"
                 seen += 1
+                if pass_lo is None:
+                    pass_lo = rec.offset
                 if not stepping and self.speed != math.inf:
                     if self.anchor_mono is None:
                         self.anchor_mono = mono
@@ -379,6 +385,8 @@ class _Replay:
                         progress(*position(rec.offset))
             if covered_hi is None:
                 covered_hi = self._pass_hi()
+            if pass_lo is None:   # a pass from a time that read nothing (and filters nothing)
+                pass_lo = covered_hi
             taken = seen - injector.extra if injector is not None else seen   # events read, not deliveries
             res.filtered_out += max(0, covered_hi - pass_lo - taken)
             if next_pos is not None:
