@@ -78,6 +78,11 @@ class EvlogRecording(_Base):
     def read(self, start: int | None = None, end: int | None = None, **kwargs: Any) -> Iterator[Record]:
         return self.log.read(start, end, **kwargs)
 
+    def read_columns(self, start: int, end: int) -> Any:
+        """The records of offsets [start, end) as columns of encoded data (`Log.read_columns`:
+        no object per record), for bulk readers such as a max-speed replay."""
+        return self.log.read_columns(start, end)
+
     def summary(self) -> SegmentSummary:
         return self.log.summary()
 
