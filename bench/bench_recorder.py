@@ -3,7 +3,7 @@ events with Decimal and datetime fields (`evlog.demo`). Every figure is measured
 baseline in the same run, rounds interleaved (the machine is shared and noisy); PASS/MISS per
 target with the ratio.
 
-    .venv/bin/python bench/bench_recorder.py            # 200,000 events, 3 rounds (~1-2 min)
+    .venv/bin/python bench/bench_recorder.py            # 200,000 events, 3 rounds (~6-10 min on 2 loaded cores)
     .venv/bin/python bench/bench_recorder.py --quick    # smoke run
 
 (a) The tight publish loop's cost per event (bus + recorder, on the publishing thread, the
