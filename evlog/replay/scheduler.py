@@ -76,7 +76,8 @@ class ReplayResult:
         return text
 
 
-MAX_SPEED_PAGE = 4096           # records per page of a max-speed replay (`_max_speed_pass`)
+MAX_SPEED_PAGE = 4096           # records per page of a max-speed replay (`_max_speed_pass`), and the
+                                # fewest records a pass must cover to be read by pages
 LOOKAHEAD = 256                 # records decoded ahead while waiting...
 LOOKAHEAD_SLACK_NS = 2_000_000  # ...when the next event is due in more than this
 
@@ -357,9 +358,11 @@ class _Replay:
             next_pos = None
             ahead = None
             records: Any = ()
-            if self.max_speed_pages and (pos is None or pos[0] == "offset"):
-                assert pass_lo is not None
-                seen, stop, covered_hi = self._max_speed_pass(pass_lo, self._pass_hi())
+            pass_hi = self._pass_hi() if self.max_speed_pages and (pos is None or pos[0] == "offset") else None
+            if pass_hi is not None and pass_lo is not None and pass_hi - pass_lo >= MAX_SPEED_PAGE:
+                # (a shorter pass, such as a seek, decodes less by the general loop: a page
+                # reads its blocks' positions whole)
+                seen, stop, covered_hi = self._max_speed_pass(pass_lo, pass_hi)
             else:
                 kwargs = dict(self._start_kwargs(pos), **self.end_kwargs, **self.read_kwargs)
                 records = self.rec.read(**kwargs, raw=True) if self.raw else self.rec.read(**kwargs)

@@ -85,6 +85,7 @@ def test_pages_deliver_what_the_general_loop_delivers(tmp_path_factory, monkeypa
 
 
 def test_the_pages_are_the_path_taken_at_max_speed_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(scheduler, "MAX_SPEED_PAGE", 5)
     _make(tmp_path / "r", [0, 1, 2, 3] * 10)
     calls = []
     original = scheduler._Replay._max_speed_pass
@@ -96,17 +97,21 @@ def test_the_pages_are_the_path_taken_at_max_speed_only(tmp_path, monkeypatch):
     with open_recording(str(tmp_path / "r")) as recording:
         run_replay(recording, Bus().publish, speed="max")
         assert calls == [(0, 40)]
-        run_replay(recording, Bus().publish, speed="max", start=5, end=9)
-        assert calls[-1] == (5, 9)
+        run_replay(recording, Bus().publish, speed="max", start=5, end=30)
+        assert calls[-1] == (5, 30)
         n = len(calls)
+        run_replay(recording, Bus().publish, speed="max", start=5, end=9)                 # a seek: shorter
+        assert len(calls) == n
         run_replay(recording, Bus().publish, speed=1000.0)                                # timed
         run_replay(recording, Bus().publish, speed="max", resolve=lambda name: None)    # models
         run_replay(recording, Bus().publish, speed="max", start=_dt.timedelta(0))        # from a time
         assert len(calls) == n
 
 
-def test_a_corrupt_event_in_a_page_is_a_corrupt_block_error(tmp_path):
+def test_a_corrupt_event_in_a_page_is_a_corrupt_block_error(tmp_path, monkeypatch):
     from evlog.segments.errors import CorruptBlockError
+
+    monkeypatch.setattr(scheduler, "MAX_SPEED_PAGE", 1)
 
     with Log.create(tmp_path / "r", "bad", fsync="never") as log:
         log.append("A", {"i": 1}, "s")   # (no API writes invalid JSON: the page is spoilt on reading)
