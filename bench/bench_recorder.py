@@ -3,7 +3,7 @@ events with Decimal and datetime fields (`evlog.demo`). Every figure is measured
 baseline in the same run, rounds interleaved (the machine is shared and noisy); PASS/MISS per
 target with the ratio.
 
-    .venv/bin/python bench/bench_recorder.py            # 200,000 events, 3 rounds (~1-2 min)
+    .venv/bin/python bench/bench_recorder.py            # 200,000 events, 3 rounds (~6-10 min on 2 loaded cores)
     .venv/bin/python bench/bench_recorder.py --quick    # smoke run
 
 (a) The tight publish loop's cost per event (bus + recorder, on the publishing thread, the
@@ -135,12 +135,13 @@ def durable_round(events: list, tmp: str, rnd: int, keep: bool = False) -> dict:
     their paths are in the result."""
     gc.collect()
     path = os.path.join(tmp, f"floor{rnd}.bin")
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     floor = FloorRecorder(path)
     for name, event, source, off in events:
         floor.append(name, event, source, off)
     floor.close()
-    out: dict = {"floor": time.perf_counter() - t0, "floor_size": file_size(path)}
+    out: dict = {"floor": time.perf_counter() - t0, "floor_cpu": time.process_time() - c0,
+                 "floor_size": file_size(path)}
     if keep:
         out["floor_path"] = path
     else:
@@ -148,13 +149,14 @@ def durable_round(events: list, tmp: str, rnd: int, keep: bool = False) -> dict:
     bus = new_bus()
     rec = EventRecorder(f"durable{rnd}", tmp)   # fsync="always"
     gc.collect()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     rec.start_recording(bus)
     publish = bus.publish
     for name, event, source, _ in events:
         publish(name, event, source)
     durable = rec.flush()
     out["evlog"] = time.perf_counter() - t0
+    out["evlog_cpu"] = time.process_time() - c0   # every thread: publisher, recorder, log writer
     assert durable == len(events), (durable, rec.info())
     rec.close()
     out["evlog_size"] = file_size(str(rec.path))
@@ -261,6 +263,13 @@ def evlog_replay(replayer: EventReplayer, only: str | None = None) -> int:
     res = replayer.replay(bus, speed_multiplier="max", event_filter=only)
     assert bus.count == res.published
     return bus.count
+
+
+def cli_replay(path: str) -> int:
+    """`evlog replay PATH --speed max` in a child process, its JSON Lines to /dev/null."""
+    subprocess.run([sys.executable, "-m", "evlog", "replay", path, "--speed", "max", "-q"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return 0
 
 
 def timed(fn: Callable[[], int]) -> tuple[float, int]:
@@ -502,6 +511,9 @@ def main() -> int:
         print(f"    floor (pydantic JSON + zstd-3 1 MiB blocks + write + fsync) {fl:.3f} s; "
               f"EventRecorder start_recording -> flush() {ev:.3f} s")
         print(f"    evlog / floor = {ev / fl:.2f} (rounds {spread(ratios)}) [{verdict(ev / fl <= 1.3)} <= 1.3]")
+        fc, ec = min(r["floor_cpu"] for r in durables), min(r["evlog_cpu"] for r in durables)
+        print(f"    CPU (all threads, best round): floor {fc:.3f} s, evlog {ec:.3f} s = {ec / fc:.2f}x "
+              f"(the figure a loaded machine distorts least)")
 
         lat = latency_round(events[: args.paced_events], tmp, 0, args.rate)
         print(f"\n(c) publish latency at a paced {args.rate:,.0f} events/s, {args.paced_events:,} events "
@@ -530,6 +542,9 @@ def main() -> int:
         print(f"    EventReplayer.replay(bus, 'max') {n / b['full']:,.0f} ev/s ({b['full']:.3f} s); floor decode "
               f"(zstd + {FLOOR_DECODER} per event) {n / b['floor']:,.0f} ev/s ({b['floor']:.3f} s)")
         print(f"    evlog / floor = {e_ratio:.2f} [{verdict(e_ratio >= 0.7)} >= 0.7]")
+        cli_s, _ = timed(lambda: cli_replay(last["evlog_path"]))
+        print(f"    beside it, the CLI: evlog replay --speed max (JSON Lines to /dev/null, the process's start "
+              f"included) {n / cli_s:,.0f} ev/s ({cli_s:.3f} s) = {b['floor'] / cli_s:.2f}x the floor's decode")
         f_ratio = b["full"] / b["rare"]
         print(f"\n(f) rare-name replay ({RARE}, {rare_n:,} events = {rare_n / n * 100:.2f} %)")
         print(f"    event_filter={RARE!r} {b['rare'] * 1e3:.1f} ms vs the full replay {b['full'] * 1e3:.1f} ms: "

@@ -193,6 +193,11 @@ class EvlogRecording(Recording):
                 return True
         return False
 
+    def read_columns(self, start: int, end: int) -> Any:
+        """The records of offsets [start, end) as columns of encoded data (`Log.read_columns`:
+        no object per record), for bulk readers such as a max-speed replay."""
+        return self.log.read_columns(start, end)
+
     def summary(self) -> SegmentSummary:
         return self.log.summary()
 

@@ -38,10 +38,14 @@ import hmac as _hmac
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
+from .recording import REVERSE, Recording, as_raw, decode_raw
+from .segments import Record, SegmentSummary
+from .segments.query import Query
 from .segments.codec import FLAG_TYPED, FLAG_UNSERIALIZABLE, decode_json, encode_json
 from .segments.errors import EvlogError
 from .segments.headers import decode_headers, encode_headers
@@ -672,49 +676,74 @@ def _mask_literal(m: re.Match) -> str:
 
 
 # reading through a policy ----------------------------------------------------------------
-class RedactedRecording:
+class RedactedRecording(Recording):
     """An open recording (evlog or the original format) read through a policy: every record
-    `read` gives, raw or decoded, is redacted, and a filter (`where`) tests the redacted
-    record, so a filter cannot probe what was removed. Everything else is the recording's."""
+    it gives (`read`, `last`, `follow`, raw or decoded) is redacted, and a filter (`where`)
+    tests the redacted record, so a filter cannot probe what was removed. What holds no event
+    data (summary, blocks, offsets, counts by name) is the recording's; its metadata is
+    scrubbed. Bulk column reads are not offered (readers fall back to records)."""
 
-    def __init__(self, rec: Any, redactor: Redactor) -> None:
+    def __init__(self, rec: Recording, redactor: Redactor) -> None:
         self._rec = rec
         self.redactor = redactor
+        self.path = rec.path
+        self.format = rec.format
+        self.session_name = rec.session_name
+        self.start_time_ns = rec.start_time_ns
+        self.capabilities = rec.capabilities
+        self.header_duration_ms = rec.header_duration_ms
+        self.metadata = redactor.scrub(rec.metadata or {})
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._rec, name)
-
-    @property
-    def metadata(self) -> dict:
-        return self.redactor.scrub(getattr(self._rec, "metadata", {}) or {})
-
-    def read(self, start: int | None = None, end: int | None = None, *, where: Any = None, raw: bool = False,
-             **kwargs: Any) -> Iterator[Any]:
-        from .recording import as_raw, decode_raw
-        r = self.redactor
-        if getattr(self._rec, "format", "") == "evlog":
-            it: Iterator[Any] = r.raw_records(self._rec.read(start, end, raw=True, **kwargs))
-            if not raw:
-                it = map(decode_raw, it)
-        else:
-            it = r.raw_records(as_raw(self._rec.read(start, end, **kwargs)))
-            if not raw:
-                it = map(decode_raw, it)
-        if where is not None:
-            it = filter(where, it)
+    def read_query(self, query: Query) -> Iterator[Any]:
+        it: Iterator[Any] = self.redactor.raw_records(self._rec.read_query(query.but(raw=True, where=None)))
+        if not query.raw:
+            it = map(decode_raw, it)
+        if query.where is not None:
+            it = filter(query.where, it)
         return it
 
-    def __iter__(self) -> Iterator[Any]:
-        return self.read()
+    def last(self, n: int, query: Query | None = None) -> list[Any]:
+        if n <= 0:
+            return []
+        if REVERSE not in self.capabilities:
+            return super().last(n, query)
+        found = list(islice(self.read_query((query or Query()).but(reverse=True)), n))
+        found.reverse()
+        return found
+
+    def follow(self, start: int | None = None, *, poll_interval: float = 0.1,
+               stop: Callable[[], bool] | None = None, query: Query | None = None) -> Iterator[Record]:
+        where = query.where if query is not None else None
+        inner = self._rec.follow(start, poll_interval=poll_interval, stop=stop,
+                                 query=query.but(where=None) if query is not None else None)
+        it: Iterator[Any] = map(decode_raw, self.redactor.raw_records(as_raw(inner)))
+        return filter(where, it) if where is not None else it
+
+    def summary(self) -> SegmentSummary:
+        return self._rec.summary()
 
     def __len__(self) -> int:
         return len(self._rec)
 
+    @property
+    def start_offset(self) -> int:
+        return self._rec.start_offset
+
+    @property
+    def end_offset(self) -> int:
+        return self._rec.end_offset
+
+    def blocks(self) -> Iterator[Any]:
+        return self._rec.blocks()
+
+    def segments(self) -> list[tuple[str, int, int]]:
+        return self._rec.segments()
+
+    def any_headers(self) -> bool:
+        return self._rec.any_headers()
+
+    def indexed_count(self, query: Query | None = None) -> int | None:
+        return self._rec.indexed_count(query)
+
     def close(self) -> None:
         self._rec.close()
-
-    def __enter__(self) -> "RedactedRecording":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()

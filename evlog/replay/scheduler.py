@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from itertools import islice
+from itertools import islice, repeat
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..recording import RAW
 from ..segments import decode_headers
-from ..segments.codec import FLAG_UNSERIALIZABLE
+from ..segments.codec import FLAG_MODEL, FLAG_UNSERIALIZABLE, decode_data, decode_json
+from ..segments.errors import CorruptBlockError
 from .clock import Clock, RealClock
 from .control import ReplayControl
 from .convert import raw_converter, record_converter
@@ -76,6 +77,8 @@ class ReplayResult:
         return text
 
 
+MAX_SPEED_PAGE = 4096           # records per page of a max-speed replay (`_max_speed_pass`), and the
+                                # fewest records a pass must cover to be read by pages
 LOOKAHEAD = 256                 # records decoded ahead while waiting...
 LOOKAHEAD_SLACK_NS = 2_000_000  # ...when the next event is due in more than this
 
@@ -158,6 +161,14 @@ class _Replay:
         if self.end is not None:
             self.end_kwargs = {"end": self.end[1]} if self.end[0] == "offset" else {"end_mono": self.end[1]}
         self.result = ReplayResult(speed=self.speed)
+        # at max speed, dicts into a bus with nothing to filter, watch or transform: the
+        # records are read as pages of columns (no object per record) and published in a
+        # tight loop (`_max_speed_pass`); every other replay takes the general loop
+        self.read_columns = getattr(recording, "read_columns", None)
+        self.max_speed_pages = (math.isinf(self.speed) and self.read_columns is not None and publish is not None
+                                and resolve is None and selection.empty and control is None and progress is None
+                                and position is None and self.upcasters is None and self.injector is None
+                                and self.lockstep is None and (self.end is None or self.end[0] == "offset"))
         if self.injector is not None:
             self.result.faults = self.injector.faults
             self.result.fault_seed = self.injector.seed
@@ -252,6 +263,68 @@ class _Replay:
             return None
 
     # the loop ----------------------------------------------------------------------------------
+    def _max_speed_pass(self, lo: int, hi: int) -> tuple[int, bool, int | None]:
+        """Publish offsets [lo, hi) at max speed, read `MAX_SPEED_PAGE` records at a time as
+        columns, each event's JSON decoded alone (`decode_data`, type maps applied). Returns
+        (records read, stopped by stop_on_error, the offset the pass covered up to if it stopped)."""
+        res = self.result
+        publish = self.publish
+        with_headers, skip_markers = self.publish_headers, not self.markers
+        seen = 0
+        for a in range(lo, hi, MAX_SPEED_PAGE):
+            page = self.read_columns(a, min(hi, a + MAX_SPEED_PAGE))
+            offsets, names, sources, datas, flags, types, headers = page
+            if flags.count(0) + flags.count(FLAG_MODEL) == len(flags) and (not with_headers or not any(headers)):
+                # the common page: plain JSON, no marker, no type map, no headers to pass on
+                for offset, name, data, source in zip(offsets, names, datas, sources):
+                    try:
+                        event = decode_json(data)
+                    except Exception as exc:  # noqa: BLE001 - what the general path's reader says
+                        raise CorruptBlockError(f"bad event data: {exc}", offsets=(offset, offset)) from None
+                    try:
+                        publish(name, event, source)
+                        res.published += 1
+                    except Exception as exc:  # noqa: BLE001 - a failing handler is counted and reported
+                        if self._failed_publish(offset, name, exc):
+                            return seen + offset - page.offsets.start + 1, True, offset + 1
+                seen += len(names)
+                res.last_offset = offsets[-1] if len(offsets) else res.last_offset
+                continue
+            for offset, name, data, source, flag, typ, head in zip(offsets, names, datas, sources, flags, types,
+                                                                   headers or repeat(b"")):
+                seen += 1
+                res.last_offset = offset
+                if flag & FLAG_UNSERIALIZABLE and skip_markers:
+                    res.unserializable += 1
+                    continue
+                try:
+                    event = decode_data(data, flag, typ)
+                except Exception as exc:  # noqa: BLE001
+                    raise CorruptBlockError(f"bad event data: {exc}", offsets=(offset, offset)) from None
+                try:
+                    if with_headers and head:
+                        publish(name, event, source, headers=decode_headers(head))
+                    else:
+                        publish(name, event, source)
+                    res.published += 1
+                except Exception as exc:  # noqa: BLE001
+                    if self._failed_publish(offset, name, exc):
+                        return seen, True, offset + 1
+        return seen, False, None
+
+    def _failed_publish(self, offset: int, name: str, exc: Exception) -> bool:
+        """Count a publish that raised (and keep its line); True when the replay stops on it."""
+        res = self.result
+        res.failed += 1
+        res.last_offset = offset
+        if len(res.errors) < MAX_ERRORS_KEPT:
+            res.errors.append(f"offset {offset} {name}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "))
+        if self.stop_on_error:
+            res.stopped = True
+            return True
+        return False
+
     def run(self) -> ReplayResult:
         res = self.result
         wall0 = time.perf_counter()
@@ -270,25 +343,36 @@ class _Replay:
         stop = False
         seeked = False
         while True:
-            pass_lo = self._pass_lo(pos)
+            # a pass from a time: with nothing filtered out, its first record read is where it
+            # starts (known when it comes, not by reading the block twice); else looked up
+            pass_lo: int | None = None
+            if pos is None or pos[0] != "mono" or not self.selection.empty or injector is not None:
+                pass_lo = self._pass_lo(pos)
             total = self._count(pos) if progress is not None and position is None else 0
             if self.anchor_first and not seeked:
                 self.anchor_mono = None   # the pass's first event is due at once
             else:
                 self.anchor_mono = pos[1] if pos is not None and pos[0] == "mono" else (0 if pos is None else None)
-            kwargs = dict(self._start_kwargs(pos), **self.end_kwargs, **self.read_kwargs)
-            records: Any = self.rec.read(**kwargs, raw=self.raw)
-            if injector is not None:
-                records = injector.apply(records)
-            ahead = None
-            if self.speed != math.inf:
-                # decode the first block before the clock starts, and later blocks in idle time
-                records = ahead = _Lookahead(records)
-                ahead.fill(64)
-            self.anchor_clock = clock.now()
             seen = 0
             covered_hi: int | None = None
             next_pos = None
+            ahead = None
+            records: Any = ()
+            pass_hi = self._pass_hi() if self.max_speed_pages and (pos is None or pos[0] == "offset") else None
+            if pass_hi is not None and pass_lo is not None and pass_hi - pass_lo >= MAX_SPEED_PAGE:
+                # (a shorter pass, such as a seek, decodes less by the general loop: a page
+                # reads its blocks' positions whole)
+                seen, stop, covered_hi = self._max_speed_pass(pass_lo, pass_hi)
+            else:
+                kwargs = dict(self._start_kwargs(pos), **self.end_kwargs, **self.read_kwargs)
+                records = self.rec.read(**kwargs, raw=self.raw)
+                if injector is not None:
+                    records = injector.apply(records)
+                if self.speed != math.inf:
+                    # decode the first block before the clock starts, and later blocks in idle time
+                    records = ahead = _Lookahead(records)
+                    ahead.fill(64)
+            self.anchor_clock = clock.now()
             for rec in records:
                 mono = rec.monotonic
                 stepping = False
@@ -302,6 +386,8 @@ class _Replay:
                         break
                     stepping = action == "step"
                 seen += 1
+                if pass_lo is None:
+                    pass_lo = rec.offset
                 if not stepping and self.speed != math.inf:
                     if self.anchor_mono is None:
                         self.anchor_mono = mono
@@ -379,6 +465,8 @@ class _Replay:
                         progress(*position(rec.offset))
             if covered_hi is None:
                 covered_hi = self._pass_hi()
+            if pass_lo is None:   # a pass from a time that read nothing (and filters nothing)
+                pass_lo = covered_hi
             taken = seen - injector.extra if injector is not None else seen   # events read, not deliveries
             res.filtered_out += max(0, covered_hi - pass_lo - taken)
             if next_pos is not None:

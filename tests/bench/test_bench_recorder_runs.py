@@ -32,6 +32,7 @@ def test_bench_recorder_quick_runs():
             assert "[PASS" in line or "[MISS" in line, line
     assert out.count("0 wrong [PASS = 0]") == 3, out
     rates(row(out, "EventReplayer.replay(bus, 'max')"))
+    rates(row(out, "the CLI: evlog replay --speed max"))
     if importlib.util.find_spec("mcap") is not None:
         figures(row(out, "MCAP (zstd chunks"))
     else:
