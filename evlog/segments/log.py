@@ -13,7 +13,8 @@ from .fsio import DEFAULT_FS, FileSystem
 from .headers import encode_headers
 from .index import SegmentSummary
 from .manifest import FORMAT_VERSION, Manifest, is_recording, read_manifest, write_manifest
-from .reader import LogReader, NameFilter
+from .keyindex import check_key_paths
+from .reader import KeySpec, LogReader, NameFilter
 from .recovery import RecoveryReport
 from .retention import RetentionResult
 from .rows import EncodedRows, check_encoded
@@ -49,18 +50,21 @@ class Log:
     @classmethod
     def create(cls, path: str | os.PathLike, session_name: str | None = None, *,
                start_time_ns: int | None = None, metadata: dict | None = None, exist_ok: bool = False,
-               fs: FileSystem | None = None, chain_key: bytes | None = None, **options: Any) -> "Log":
+               fs: FileSystem | None = None, chain_key: bytes | None = None, keys: Sequence[str] = (),
+               **options: Any) -> "Log":
         """Create a new recording at `path` (format version 2) and open it for appending.
 
         `options` are WriterOptions fields (fsync="always"|"interval"|"never", block_max_age, ...).
         `chain_key` (1 to 64 bytes) makes the blocks' hash chain a keyed one (a MAC): only
         the key's holders can append, and `verify(..., chain=True, key=...)` proves that
-        nobody without it altered, removed or reordered a block.
+        nobody without it altered, removed or reordered a block. `keys`: key paths to index
+        (`data.<field>[.<field>]`, `headers.<name>`, `source`, `name`; see `lookup`).
         """
         path = os.fspath(path)
         fs = fs or DEFAULT_FS
         opts = WriterOptions(**options)
         key = chain.check_key(chain_key)
+        key_paths = check_key_paths(keys)
         if os.path.exists(path):
             if is_recording(path):
                 if exist_ok:
@@ -73,7 +77,8 @@ class Log:
         name = session_name or os.path.basename(os.path.abspath(path))
         start = start_time_ns if start_time_ns is not None else time.time_ns()
         manifest = Manifest(session_name=name, start_time_ns=start, format_version=FORMAT_VERSION,
-                            metadata=dict(metadata or {}), chain=chain.new_record(name, start, key))
+                            metadata=dict(metadata or {}), chain=chain.new_record(name, start, key),
+                            keys=key_paths)
         write_manifest(fs, path, manifest)
         fs.fsync_dir(parent)
         writer = LogWriter(path, opts, fs, manifest, key)
@@ -269,12 +274,24 @@ class Log:
              end_time: int | None = None, start_mono: int | None = None, end_mono: int | None = None,
              names: NameFilter = None, sources: NameFilter = None,
              where: Callable[[Record], bool] | None = None, reverse: bool = False,
-             raw: bool = False) -> Iterator[Any]:
-        """Stream records; see LogReader.read for the bounds and filters."""
+             raw: bool = False, key: KeySpec = None) -> Iterator[Any]:
+        """Stream records; see LogReader.read for the bounds and filters. `key=(path, values)`
+        (or `{path: values}`) selects the records whose value for the key path is one of
+        `values`, through the key index when the path has one (`keys`)."""
         # LogReader.read refreshes itself: no second listing of the directory here
         return self._read(refresh=False).read(start, end, start_time=start_time, end_time=end_time,
                                               start_mono=start_mono, end_mono=end_mono, names=names,
-                                              sources=sources, where=where, reverse=reverse, raw=raw)
+                                              sources=sources, where=where, reverse=reverse, raw=raw, key=key)
+
+    def lookup(self, path: str, values: Iterable[Any], *, raw: bool = False, **bounds: Any) -> Iterator[Any]:
+        """The records whose value for key path `path` is one of `values`, in offset order:
+        `read(key=(path, values))`."""
+        return self.read(key=(path, values), raw=raw, **bounds)
+
+    @property
+    def keys(self) -> list[str]:
+        """The key paths this recording indexes."""
+        return list(self.manifest.keys)
 
     def read_columns(self, start: int, end: int) -> RawColumns:
         """Records of offsets [start, end) as columns of encoded data (`RawColumns`: offsets,

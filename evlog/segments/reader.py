@@ -13,11 +13,13 @@ import os
 import time
 from bisect import bisect_left, bisect_right
 from itertools import accumulate, compress
-from typing import Any, Callable, Collection, Iterator, Union
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Union
 
 from .block import DecodedBlock, RawColumns, Record, decode_frame
 from .errors import CorruptIndexError, CorruptRecordingError, LogClosedError, UnsupportedFormatError
 from .index import SegmentSummary, parse_index
+from .keyindex import Extractor
+from .keylookup import keyed_blocks
 from .manifest import Manifest, read_manifest
 from .segment import (
     SEGMENT_HEADER_SIZE, BlockEntry, ScanResult, index_filename, is_torn_tail, list_segments,
@@ -25,6 +27,7 @@ from .segment import (
 )
 
 NameFilter = Union[None, str, Collection[str], Callable[[str], bool]]
+KeySpec = Union[None, "tuple[str, Iterable[Any]]", "Mapping[str, Iterable[Any]]"]
 
 
 def name_predicate(spec: NameFilter) -> Callable[[str], bool] | None:
@@ -60,6 +63,7 @@ class SegmentView:
         self._first_offsets: list[int] | None = None
         self._last_monos: list[int] | None = None
         self._running_max: list[int] | None = None
+        self.keys: Any = None   # its key positions (keyread.SegmentKeys), loaded by the first lookup
 
     @property
     def end_offset(self) -> int:
@@ -148,6 +152,9 @@ class SegmentView:
         return found
 
     def close(self) -> None:
+        if self.keys is not None:
+            self.keys.close()
+            self.keys = None
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
@@ -187,6 +194,7 @@ class LogReader:
         self._views: list[SegmentView] = []
         self._closed = False
         self._last_block: tuple[str, BlockEntry, DecodedBlock] | None = None
+        self._extractor: Extractor | None = None
         self.refresh()
 
     # segments -------------------------------------------------------------------
@@ -228,6 +236,15 @@ class LogReader:
     @property
     def segments(self) -> list[SegmentView]:
         return list(self._views)
+
+    def key_paths(self) -> list[str]:
+        """The recording's indexed key paths (its manifest's "keys")."""
+        return self.manifest.keys
+
+    def key_extractor(self) -> Extractor:
+        if self._extractor is None:
+            self._extractor = Extractor(self.manifest.keys)
+        return self._extractor
 
     @property
     def start_offset(self) -> int:
@@ -312,29 +329,41 @@ class LogReader:
              end_time: int | None = None, start_mono: int | None = None, end_mono: int | None = None,
              names: NameFilter = None, sources: NameFilter = None,
              where: Callable[[Record], bool] | None = None, reverse: bool = False,
-             raw: bool = False) -> Iterator[Any]:
+             raw: bool = False, key: KeySpec = None) -> Iterator[Any]:
         """Stream records (or RawRecords with `raw=True`) in offset order (or reversed).
 
         Bounds: offsets `start` (inclusive) and `end` (exclusive); wall-clock `start_time`
         and `end_time` (ns since the epoch, inclusive); `start_mono`/`end_mono` (ns since
         the recording's start, inclusive). `names`/`sources` filter before any JSON is
-        decoded; `where` is a predicate on the decoded record.
+        decoded; `where` is a predicate on the decoded record. `key`: only the records whose
+        value for a key path is one of the given texts (`(path, values)` or `{path: values}`),
+        found through the key index when the path is indexed (keylookup.py), else by a scan.
         """
         self.refresh()
+        pairs: Any = None
+        if key is not None:
+            pairs, key_test = keyed_blocks(self, key, reverse, raw)
+            where = key_test if where is None else _both(key_test, where)
         name_ok = _cached(name_predicate(names))
         source_ok = _cached(name_predicate(sources))
         per_record_bounds = any(x is not None for x in (start, end, start_time, end_time, start_mono, end_mono))
-        for view, entry in self.blocks(start, end, start_time=start_time, end_time=end_time,
-                                       start_mono=start_mono, end_mono=end_mono, reverse=reverse):
+        if pairs is None:
+            pairs = ((v, e, None) for v, e in self.blocks(start, end, start_time=start_time, end_time=end_time,
+                                                          start_mono=start_mono, end_mono=end_mono, reverse=reverse))
+        for view, entry, keyed in pairs:
+            if keyed is not None and ((start is not None and entry.end_offset <= start) or
+                                      (end is not None and entry.first_offset >= end)):
+                continue
             block = self._block(view, entry)
             meta = block.meta
             name_mask = [name_ok(n) for n in meta.names] if name_ok else None
             source_mask = [source_ok(s) for s in meta.sources] if source_ok else None
             if (name_mask is not None and not any(name_mask)) or (source_mask is not None and not any(source_mask)):
                 continue
-            indices: Any = None
+            indices: Any = keyed
             if name_mask is not None and not all(name_mask):
-                indices = _select_ids(block, name_mask)
+                indices = _select_ids(block, name_mask) if keyed is None else \
+                    [i for i in keyed if name_mask[block.name_ids[i]]]
             if source_mask is not None and not all(source_mask):
                 ids = block.source_ids
                 if indices is None:
@@ -414,6 +443,10 @@ class LogReader:
         self._views = []
         self._last_block = None
         self._closed = True
+
+
+def _both(a: Callable[[Any], bool], b: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda r: a(r) and b(r)
 
 
 def _forward(views: list[SegmentView], seg: int, ent: int) -> Iterator[tuple[SegmentView, BlockEntry]]:

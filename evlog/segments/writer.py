@@ -35,6 +35,8 @@ from .errors import LogClosedError, LogWriteError, UnsupportedFormatError
 from .fsio import FileSystem
 from .headers import MAX_HEADER_BYTES
 from .index import SegmentIndex, SegmentSummary, encode_index
+from .keyindex import keys_filename
+from .keyread import active_keys
 from .lock import acquire_lock, release_lock
 from .manifest import Manifest, write_manifest
 from .recovery import prepare_for_append
@@ -164,6 +166,7 @@ class LogWriter:
             self._seg_created = time.monotonic()
             self._roll_wanted = False
             self._unsynced_blocks = 0   # blocks written since the last fdatasync (fsync=always)
+            self._keys = active_keys(path, manifest.keys, self._seg_base, state.entries)   # keyread.py
             if self._seg_base is None:
                 self._seg_fd = -1
                 self._new_segment(state.next_offset)
@@ -415,7 +418,8 @@ class LogWriter:
         frames: list[bytes] = []       # of the active segment, not written yet
         placed: list[tuple] = []       # their (entry, meta, raw length)
         size = self._seg_size
-        for (first, *_), (frame, header, meta) in zip(batch, encoded):
+        keys = self._keys
+        for (first, rows, _, _, table), (frame, header, meta) in zip(batch, encoded):
             if (self._entries or placed) and (size + len(frame) > opts.segment_max_bytes or self._roll_wanted or (
                     opts.segment_max_age is not None and time.monotonic() - self._seg_created >= opts.segment_max_age)):
                 self._write_frames(frames, placed, size)
@@ -423,6 +427,8 @@ class LogWriter:
                 self._roll(first)
                 size = self._seg_size
             placed.append((BlockEntry.from_header(header, size), meta, header.raw_len))
+            if keys is not None:
+                keys.add(first, rows, table)
             frames.append(frame)
             size += len(frame)
         self._write_frames(frames, placed, size)
@@ -517,6 +523,8 @@ class LogWriter:
         self._seg_base = base
         self._entries = []
         self._summary = SegmentSummary()
+        if self._keys is not None:
+            self._keys.reset()
         self._seg_created = time.monotonic()
         self._roll_wanted = False
 
@@ -542,6 +550,9 @@ class LogWriter:
         assert self._seg_base is not None
         index = SegmentIndex(self._seg_base, self._seg_size, list(self._entries), self._summary)
         self.fs.write_atomic(os.path.join(self.path, index_filename(self._seg_base)), encode_index(index))
+        if self._keys is not None:
+            self.fs.write_atomic(os.path.join(self.path, keys_filename(self._seg_base)),
+                                 self._keys.encode(self._seg_base, self._seg_size, self._entries))
 
     # closing ------------------------------------------------------------------
     def close(self) -> None:
