@@ -15,6 +15,7 @@ from .closing import Closing
 from .segments import NO_HEADERS, EvlogError, Log, RawRecord, Record, SegmentSummary, decode_headers, encode_headers
 from .segments.codec import decode_data, encode_json
 from .segments.errors import NotARecordingError, RecordingNotFoundError
+from .segments.keylookup import key_test
 from .segments.manifest import is_recording
 from .segments.reader import NameFilter, name_predicate
 
@@ -135,10 +136,12 @@ class LegacyRecording(_Base):
              end_time: int | None = None, start_mono: int | None = None, end_mono: int | None = None,
              names: NameFilter = None, sources: NameFilter = None,
              where: Callable[[Record], bool] | None = None, reverse: bool = False,
-             raw: bool = False) -> Iterator[Record]:
+             raw: bool = False, key: Any = None) -> Iterator[Record]:
         if raw:
             raise NotImplementedError("raw records exist only for evlog recordings")
         name_ok, source_ok = name_predicate(names), name_predicate(sources)
+        if key is not None:   # no key index in this format: `key=` is a test of each record
+            where = key_test(key) if where is None else (lambda r, a=key_test(key), b=where: a(r) and b(r))
 
         def selected() -> Iterator[Record]:
             for r in self._records():

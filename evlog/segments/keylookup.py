@@ -33,6 +33,19 @@ def normalize_key(key: Any) -> dict[str, frozenset[str]]:
     return out
 
 
+def key_test(key: Any, raw: bool = False) -> Callable[[Any], bool]:
+    """A test of a record (a RawRecord with `raw`): its values for the key paths are among
+    the wanted texts."""
+    wanted = normalize_key(key)
+    extractor = Extractor(list(wanted))
+    tests = [(i, texts) for i, texts in enumerate(wanted.values())]
+    text_of = extractor.raw_text if raw else extractor.record_text
+
+    def test(record: Any) -> bool:
+        return all(text_of(i, record) in texts for i, texts in tests)
+    return test
+
+
 def _views_keys(reader: Any, extractor: Extractor) -> Iterator[SegmentKeys]:
     for view in reader.segments:
         if view.keys is None:
@@ -55,22 +68,17 @@ def key_positions(reader: Any, path: str, texts: Iterable[str]) -> list[tuple[An
 
 
 def keyed_blocks(reader: Any, key: Any, reverse: bool, raw: bool
-                 ) -> tuple[Iterator[tuple[Any, Any, list[int] | None]], Callable[[Any], bool]]:
+                 ) -> tuple[Iterator[tuple[Any, Any, list[int]]] | None, Callable[[Any], bool]]:
     """(view, entry, indices in the block or None for all) to read for `key`, in offset order
-    (reversed with `reverse`), and the test every returned record must pass."""
+    (reversed with `reverse`; None when no path is indexed: then every block in the bounds),
+    and the test every returned record must pass."""
     wanted = normalize_key(key)
-    extractor = Extractor(list(wanted))
-    tests = [(i, texts) for i, texts in enumerate(wanted.values())]
-    text_of = extractor.raw_text if raw else extractor.record_text
-
-    def test(record: Any) -> bool:
-        return all(text_of(i, record) in texts for i, texts in tests)
-
+    test = key_test(wanted, raw)
     indexed = [p for p in wanted if p in reader.key_paths()]
     if any(not texts for texts in wanted.values()):
         return iter(()), test
     if not indexed:
-        return ((v, e, None) for v, e in reader.blocks(reverse=reverse)), test
+        return None, test   # a scan of the bounds' blocks, each record tested
     best = min((key_positions(reader, p, wanted[p]) for p in indexed), key=len)
     return _grouped(best, reverse), test
 
@@ -85,4 +93,4 @@ def _grouped(positions: list[tuple[Any, int, int]], reverse: bool) -> Iterator[t
     return iter(groups)
 
 
-__all__ = ["normalize_key", "key_positions", "keyed_blocks"]
+__all__ = ["normalize_key", "key_positions", "keyed_blocks", "key_test"]

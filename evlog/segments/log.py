@@ -13,6 +13,7 @@ from .fsio import DEFAULT_FS, FileSystem
 from .headers import encode_headers
 from .index import SegmentSummary
 from .manifest import FORMAT_VERSION, Manifest, is_recording, read_manifest, write_manifest
+from .blockcache import DEFAULT_CACHE_BYTES
 from .keyindex import check_key_paths
 from .reader import KeySpec, LogReader, NameFilter
 from .recovery import RecoveryReport
@@ -38,8 +39,10 @@ class Log:
 
     encoder: Encoder = staticmethod(encode_data)
 
-    def __init__(self, path: str, manifest: Manifest, writer: LogWriter | None, fs: FileSystem) -> None:
+    def __init__(self, path: str, manifest: Manifest, writer: LogWriter | None, fs: FileSystem,
+                 block_cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.path = path
+        self._cache_bytes = block_cache_bytes
         self.manifest = manifest
         self._writer = writer
         self._fs = fs
@@ -51,7 +54,7 @@ class Log:
     def create(cls, path: str | os.PathLike, session_name: str | None = None, *,
                start_time_ns: int | None = None, metadata: dict | None = None, exist_ok: bool = False,
                fs: FileSystem | None = None, chain_key: bytes | None = None, keys: Sequence[str] = (),
-               **options: Any) -> "Log":
+               block_cache_bytes: int = DEFAULT_CACHE_BYTES, **options: Any) -> "Log":
         """Create a new recording at `path` (format version 2) and open it for appending.
 
         `options` are WriterOptions fields (fsync="always"|"interval"|"never", block_max_age, ...).
@@ -59,6 +62,7 @@ class Log:
         the key's holders can append, and `verify(..., chain=True, key=...)` proves that
         nobody without it altered, removed or reordered a block. `keys`: key paths to index
         (`data.<field>[.<field>]`, `headers.<name>`, `source`, `name`; see `lookup`).
+        `block_cache_bytes`: the bound of this Log's cache of decoded blocks (point reads).
         """
         path = os.fspath(path)
         fs = fs or DEFAULT_FS
@@ -68,7 +72,7 @@ class Log:
         if os.path.exists(path):
             if is_recording(path):
                 if exist_ok:
-                    return cls.open(path, "a", fs=fs, chain_key=key, **options)
+                    return cls.open(path, "a", fs=fs, chain_key=key, block_cache_bytes=block_cache_bytes, **options)
                 raise RecordingExistsError(f"a recording already exists at {path}")
             if not os.path.isdir(path) or os.listdir(path):
                 raise NotARecordingError(f"{path} exists and is not an empty directory")
@@ -82,11 +86,12 @@ class Log:
         write_manifest(fs, path, manifest)
         fs.fsync_dir(parent)
         writer = LogWriter(path, opts, fs, manifest, key)
-        return cls(path, manifest, writer, fs)
+        return cls(path, manifest, writer, fs, block_cache_bytes)
 
     @classmethod
     def open(cls, path: str | os.PathLike, mode: str = "r", *, fs: FileSystem | None = None,
-             chain_key: bytes | None = None, **options: Any) -> "Log":
+             chain_key: bytes | None = None, block_cache_bytes: int = DEFAULT_CACHE_BYTES,
+             **options: Any) -> "Log":
         """Open a recording for reading (`"r"`) or appending (`"a"`; a keyed chain needs its
         `chain_key`). A format version 1 recording is appended to in version 1: its events
         cannot have headers (UnsupportedFormatError)."""
@@ -96,11 +101,11 @@ class Log:
             raise ValueError(f"mode must be 'r' or 'a', not {mode!r}")
         manifest = read_manifest(path)
         if mode == "r":
-            log = cls(path, manifest, None, fs)
-            log._reader = LogReader(path)
+            log = cls(path, manifest, None, fs, block_cache_bytes)
+            log._reader = LogReader(path, block_cache_bytes)
             return log
         writer = LogWriter(path, WriterOptions(**options), fs, manifest, chain_key)
-        return cls(path, manifest, writer, fs)
+        return cls(path, manifest, writer, fs, block_cache_bytes)
 
     # properties ------------------------------------------------------------------
     @property
@@ -265,7 +270,7 @@ class Log:
             except LogWriteError:
                 pass   # append/flush/close report the failure; what was written stays readable
         if self._reader is None:
-            self._reader = LogReader(self.path)
+            self._reader = LogReader(self.path, self._cache_bytes)
         elif refresh:
             self._reader.refresh()
         return self._reader
@@ -300,6 +305,12 @@ class Log:
 
     def __iter__(self) -> Iterator[Record]:
         return self.read()
+
+    def read_at(self, offsets: Iterable[int], *, raw: bool = False) -> list[Any]:
+        """The records at `offsets` that exist, in offset order: point reads, each block
+        decoded once (through the bounded cache of decoded blocks) and only the wanted
+        records built."""
+        return self._read(refresh=False).read_at(offsets, raw=raw)
 
     def get(self, offset: int) -> Record:
         """The record at `offset` (IndexError if there is none)."""

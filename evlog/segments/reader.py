@@ -15,6 +15,7 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate, compress
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Union
 
+from .blockcache import DEFAULT_CACHE_BYTES, BlockCache
 from .block import DecodedBlock, RawColumns, Record, decode_frame
 from .errors import CorruptIndexError, CorruptRecordingError, LogClosedError, UnsupportedFormatError
 from .index import SegmentSummary, parse_index
@@ -188,8 +189,9 @@ class SegmentView:
 class LogReader:
     """Streams records of a recording directory; safe to use while a writer appends."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, block_cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.path = os.fspath(path)
+        self.cache = BlockCache(block_cache_bytes)   # decoded blocks of point reads (blockcache.py)
         self.manifest: Manifest = read_manifest(self.path)
         self._views: list[SegmentView] = []
         self._closed = False
@@ -354,7 +356,7 @@ class LogReader:
             if keyed is not None and ((start is not None and entry.end_offset <= start) or
                                       (end is not None and entry.first_offset >= end)):
                 continue
-            block = self._block(view, entry)
+            block = self._block(view, entry) if keyed is None else self._cached_block(view, entry)
             meta = block.meta
             name_mask = [name_ok(n) for n in meta.names] if name_ok else None
             source_mask = [source_ok(s) for s in meta.sources] if source_ok else None
@@ -400,6 +402,40 @@ class LogReader:
         self._last_block = (view.name, entry, block)
         return block
 
+    def _cached_block(self, view: SegmentView, entry: BlockEntry) -> DecodedBlock:
+        """The decoded block through the reader's bounded cache (point reads)."""
+        key = (view.name, entry)
+        block = self.cache.get(key)
+        if block is None:
+            block = view.read_block(entry)
+            self.cache.put(key, block)
+        return block
+
+    def read_at(self, offsets: Iterable[int], raw: bool = False) -> list[Any]:
+        """The records at `offsets` (those that exist), in offset order, each block decoded
+        once through the cache and only the wanted records built."""
+        self.refresh()
+        views = self._views
+        bases = [v.base for v in views]
+        out: list[Any] = []
+        wanted = sorted(set(offsets))
+        i = 0
+        while i < len(wanted):
+            o = wanted[i]
+            s = bisect_right(bases, o) - 1
+            if s < 0 or o >= views[s].end_offset:
+                i += 1
+                continue
+            view = views[s]
+            entry = view.entries[bisect_right(view.first_offsets(), o) - 1]
+            j = bisect_left(wanted, entry.end_offset, i)
+            block = self._cached_block(view, entry)
+            first = entry.first_offset
+            idx = [x - first for x in wanted[i:j]]
+            out += block.raw_records(idx) if raw else block.records(idx)
+            i = j
+        return out
+
     def read_columns(self, start: int, end: int) -> RawColumns:
         """The records of offsets [start, end) that exist, as columns with encoded data (see
         `RawColumns`): one list per field for a whole page, no object per record."""
@@ -442,6 +478,7 @@ class LogReader:
             view.close()
         self._views = []
         self._last_block = None
+        self.cache.clear()
         self._closed = True
 
 
