@@ -21,6 +21,15 @@ def block_cost(block: Any) -> int:
     return h.raw_len + _PER_RECORD * h.count
 
 
+def raw_cost(block: Any) -> int:
+    """What a block's raw records cost: its payload plus a tuple and its objects per record."""
+    h = block.header
+    return h.raw_len + _RAW_PER_RECORD * h.count
+
+
+_RAW_PER_RECORD = 240
+
+
 class BlockCache:
     """LRU of decoded blocks, bounded by `max_bytes` (0: no cache)."""
 
@@ -43,8 +52,9 @@ class BlockCache:
         self.hits += 1
         return item[0]
 
-    def put(self, key: Hashable, block: Any) -> None:
-        cost = block_cost(block)
+    def put(self, key: Hashable, block: Any, cost: int | None = None) -> None:
+        """Keep `block` (or any value costing `cost` bytes: a block's raw records)."""
+        cost = block_cost(block) if cost is None else cost
         if cost > self.max_bytes:
             return
         old = self._items.pop(key, None)
@@ -55,6 +65,13 @@ class BlockCache:
         while self.size > self.max_bytes:
             _, (_, c) = self._items.popitem(last=False)
             self.size -= c
+
+    def pop(self, key: Hashable) -> Any:
+        item = self._items.pop(key, None)
+        if item is None:
+            return None
+        self.size -= item[1]
+        return item[0]
 
     def clear(self) -> None:
         self._items.clear()

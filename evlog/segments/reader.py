@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate, compress
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Union
 
-from .blockcache import DEFAULT_CACHE_BYTES, BlockCache
+from .blockcache import DEFAULT_CACHE_BYTES, BlockCache, raw_cost
 from .block import DecodedBlock, RawColumns, Record, decode_frame
 from .errors import CorruptIndexError, CorruptRecordingError, LogClosedError, UnsupportedFormatError
 from .index import SegmentSummary, parse_index
@@ -413,7 +413,8 @@ class LogReader:
 
     def read_at(self, offsets: Iterable[int], raw: bool = False) -> list[Any]:
         """The records at `offsets` (those that exist), in offset order, each block decoded
-        once through the cache and only the wanted records built."""
+        once through the cache and only the wanted records built (raw: the block's raw
+        records are built once, all together, and kept with it in the cache)."""
         self.refresh()
         views = self._views
         bases = [v.base for v in views]
@@ -429,12 +430,29 @@ class LogReader:
             view = views[s]
             entry = view.entries[bisect_right(view.first_offsets(), o) - 1]
             j = bisect_left(wanted, entry.end_offset, i)
-            block = self._cached_block(view, entry)
             first = entry.first_offset
-            idx = [x - first for x in wanted[i:j]]
-            out += block.raw_records(idx) if raw else block.records(idx)
+            if raw:
+                out += self._raw_points(view, entry, [x - first for x in wanted[i:j]])
+            else:
+                out += self._cached_block(view, entry).records([x - first for x in wanted[i:j]])
             i = j
         return out
+
+    def _raw_points(self, view: SegmentView, entry: BlockEntry, indices: list[int]) -> list[Any]:
+        """Raw records of one block for point reads. The first time a block is wanted it is
+        decoded and cached, and only the wanted records are built; the second time, all its
+        raw records are built at once and cached in its place, so the next reads of the block
+        cost one list index per record."""
+        cache = self.cache
+        records = cache.get((view.name, entry, "raw"))
+        if records is not None:
+            return list(map(records.__getitem__, indices))
+        block = cache.pop((view.name, entry))
+        if block is None:
+            return self._cached_block(view, entry).raw_records(indices)
+        records = block.raw_records()
+        cache.put((view.name, entry, "raw"), records, raw_cost(block))
+        return list(map(records.__getitem__, indices))
 
     def read_columns(self, start: int, end: int) -> RawColumns:
         """The records of offsets [start, end) that exist, as columns with encoded data (see
