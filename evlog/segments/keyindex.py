@@ -27,9 +27,9 @@ import re
 import struct
 import uuid
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from decimal import Decimal
-from itertools import repeat
+from itertools import accumulate, chain, repeat
 from operator import attrgetter
 from typing import Any, Iterable, NamedTuple, Sequence
 
@@ -207,15 +207,17 @@ class Extractor:
 
 
 class KeyMap:
-    """Per path, value hash -> offsets (ascending): the writer's map of its active segment,
-    and a reader's map of a segment's tail."""
+    """Per path, value hash -> offsets relative to `base` (ascending): the writer's map of its
+    active segment, and a reader's map of a segment's tail (base: the segment's)."""
 
-    __slots__ = ("paths", "maps", "blocks")
+    __slots__ = ("paths", "maps", "blocks", "postings", "base")
 
-    def __init__(self, paths: Sequence[str]) -> None:
+    def __init__(self, paths: Sequence[str], base: int = 0) -> None:
+        self.base = base
         self.paths = list(paths)
         self.maps: list[dict[int, list[int]]] = [{} for _ in self.paths]
-        self.blocks = 0   # blocks added
+        self.blocks = 0     # blocks added
+        self.postings = 0   # (value, offset) pairs held
 
     def add_block(self, extractor: Extractor, first_offset: int, names: Sequence[str], sources: Sequence[str],
                   flags: Sequence[int], datas: Sequence[bytes], types: Sequence[bytes],
@@ -226,7 +228,8 @@ class KeyMap:
             except UnicodeEncodeError:   # a lone surrogate
                 hashes = list(map(text_hash, texts))
             get = m.get
-            for h, o in zip(hashes, map(first_offset.__add__, rows)):
+            self.postings += len(hashes)
+            for h, o in zip(hashes, map((first_offset - self.base).__add__, rows)):
                 offsets = get(h)
                 if offsets is None:
                     m[h] = [o]
@@ -235,31 +238,33 @@ class KeyMap:
         self.blocks += 1
 
     def offsets(self, path_index: int, hashes: Iterable[int]) -> list[int]:
+        """Absolute offsets of the values with these hashes."""
         m = self.maps[path_index]
         out: list[int] = []
         for h in hashes:
             out += m.get(h, ())
-        return out
+        return list(map(self.base.__add__, out))
 
 
 def keys_filename(base_offset: int) -> str:
     return f"{base_offset:020d}{KEYS_SUFFIX}"
 
 
-def encode_keys(base: int, covered: int, first_offsets: Sequence[int], keymap: KeyMap) -> bytes:
-    """The key file of a segment whose blocks start at `first_offsets` and end at byte
-    `covered`: per path, sorted hashes, posting starts, relative offsets, block numbers."""
+def encode_keys(base: int, covered: int, counts_of_blocks: Sequence[int], keymap: KeyMap) -> bytes:
+    """The key file of a segment (base offset `base`, its blocks holding `counts_of_blocks`
+    records each, ending at byte `covered`) from its key map (relative to `base`): per path,
+    sorted hashes, posting starts, relative offsets, block numbers."""
+    if keymap.base != base:
+        raise ValueError("the key map is not of this segment")
     sections: list[bytes] = []
     counts = []
+    block_of = array("I", chain.from_iterable(map(repeat, range(len(counts_of_blocks)), counts_of_blocks)))
     for m in keymap.maps:
         hashes = sorted(m)
-        starts = array("I", [0])
-        offsets = array("I")
-        for h in hashes:
-            offsets.extend(o - base for o in m[h])
-            starts.append(len(offsets))
-        blocks = array("I", map(bisect_right, repeat(first_offsets), map(base.__add__, offsets)))
-        blocks = array("I", [b - 1 for b in blocks])
+        lists = list(map(m.__getitem__, hashes))
+        starts = array("I", accumulate(map(len, lists), initial=0))
+        offsets = array("I", chain.from_iterable(lists))
+        blocks = array("I", map(block_of.__getitem__, offsets))
         parts = [array("Q", hashes), starts, offsets, blocks]
         if struct.pack("=I", 1) != struct.pack("<I", 1):   # pragma: no cover - big-endian hosts
             for p in parts:
@@ -269,7 +274,7 @@ def encode_keys(base: int, covered: int, first_offsets: Sequence[int], keymap: K
         counts.append([len(hashes), len(offsets)])
     doc = msgspec.json.encode({"paths": keymap.paths, "counts": counts})
     doc += b" " * (-(len(doc) + _HEAD.size) % 8)
-    body = b"".join([_HEAD.pack(KEYS_MAGIC, KEYS_VERSION, base, covered, len(first_offsets), len(doc)), doc,
+    body = b"".join([_HEAD.pack(KEYS_MAGIC, KEYS_VERSION, base, covered, len(counts_of_blocks), len(doc)), doc,
                      *sections])
     return body + struct.pack("<Q", _xxh(body))
 

@@ -48,7 +48,7 @@ class SegmentKeys:
         self.view = view
         self.extractor = extractor
         self.file = load_key_file(os.path.dirname(view.path), view.base, view.entries, paths)
-        self.tail = KeyMap(paths)
+        self.tail = KeyMap(paths, view.base)
         self.done = self.file.blocks if self.file is not None else 0   # entries covered so far
 
     def _catch_up(self) -> None:
@@ -78,7 +78,7 @@ def segment_keymap(view: Any, paths: Sequence[str]) -> KeyMap:
     """The whole key map of a segment (its key file's postings, then its other blocks decoded):
     what a writer reopening the segment goes on from."""
     extractor = Extractor(paths)
-    keymap = KeyMap(paths)
+    keymap = KeyMap(paths, view.base)
     kf = load_key_file(os.path.dirname(view.path), view.base, view.entries, paths)
     done = 0
     if kf is not None:
@@ -86,7 +86,7 @@ def segment_keymap(view: Any, paths: Sequence[str]) -> KeyMap:
             for i, m in enumerate(keymap.maps):
                 keyhashes, starts, offsets, _blocks = kf._sections[i]
                 for j, h in enumerate(keyhashes):
-                    m[h] = [kf.base + o for o in offsets[starts[j]:starts[j + 1]]]
+                    m[h] = offsets[starts[j]:starts[j + 1]].tolist()
             done = kf.blocks
         finally:
             kf.close()
@@ -97,9 +97,9 @@ def segment_keymap(view: Any, paths: Sequence[str]) -> KeyMap:
 
 def key_file_bytes(view: Any, paths: Sequence[str], size: int) -> bytes:
     """A fresh key file of the segment open in `view`, covering its blocks up to byte `size`."""
-    keymap = KeyMap(paths)
+    keymap = KeyMap(paths, view.base)
     add_blocks(keymap, Extractor(paths), view, view.entries)
-    return encode_keys(view.base, size, [e.first_offset for e in view.entries], keymap)
+    return encode_keys(view.base, size, [e.count for e in view.entries], keymap)
 
 
 
@@ -119,11 +119,23 @@ class ActiveKeys:
         self.map.add_block(self.extractor, first_offset, list(map(get, rows[0::8])), list(map(get, rows[1::8])),
                            rows[2::8], rows[5::8], rows[6::8], rows[7::8])
 
-    def reset(self) -> None:
-        self.map = KeyMap(self.paths)
+    def reset(self, base: int) -> None:
+        """A new active segment, whose first offset is `base`."""
+        self.map = KeyMap(self.paths, base)
+        self.written = 0
+
+    written = 0   # postings the last key file of the segment held
+
+    def due(self) -> bool:
+        """Whether the periodic index should rewrite the key file too: once the map has doubled
+        since the last one (a rewrite costs the whole map, so the periodic ones cost at most
+        twice the segment in all; the blocks past the file, at most half of it, are decoded by
+        a reader's first lookup). Roll and close always write it."""
+        return self.map.postings >= 2 * max(self.written, 4096)
 
     def encode(self, base: int, size: int, entries: Sequence[BlockEntry]) -> bytes:
-        return encode_keys(base, size, [e.first_offset for e in entries], self.map)
+        self.written = self.map.postings
+        return encode_keys(base, size, [e.count for e in entries], self.map)
 __all__ = ["SegmentKeys", "ActiveKeys", "load_key_file", "segment_keymap", "key_file_bytes", "add_blocks"]
 
 
@@ -134,7 +146,7 @@ def active_keys(directory: str, paths: Sequence[str], base: int | None,
     if not paths:
         return None
     if base is None or not entries:
-        return ActiveKeys(paths)
+        return ActiveKeys(paths, KeyMap(paths, base or 0))
     from .reader import SegmentView
     view = SegmentView(directory, base)
     view.fd = os.open(view.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))

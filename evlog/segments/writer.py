@@ -477,7 +477,7 @@ class LogWriter:
         interval = self.options.index_interval
         if interval is None or not self._entries or time.monotonic() - self._last_index_write < interval:
             return
-        self._write_index()
+        self._write_index(periodic=True)
         self._last_index_write = time.monotonic()
         self._record_head()
 
@@ -524,7 +524,7 @@ class LogWriter:
         self._entries = []
         self._summary = SegmentSummary()
         if self._keys is not None:
-            self._keys.reset()
+            self._keys.reset(base)
         self._seg_created = time.monotonic()
         self._roll_wanted = False
 
@@ -546,11 +546,11 @@ class LogWriter:
         except OSError as exc:   # the disk is failing: the next open's recovery is all that is left
             logger.warning("could not cut %s back to its %d fsynced bytes: %s", path, self._synced_size, exc)
 
-    def _write_index(self) -> None:
+    def _write_index(self, periodic: bool = False) -> None:
         assert self._seg_base is not None
         index = SegmentIndex(self._seg_base, self._seg_size, list(self._entries), self._summary)
         self.fs.write_atomic(os.path.join(self.path, index_filename(self._seg_base)), encode_index(index))
-        if self._keys is not None:
+        if self._keys is not None and (not periodic or self._keys.due()):
             self.fs.write_atomic(os.path.join(self.path, keys_filename(self._seg_base)),
                                  self._keys.encode(self._seg_base, self._seg_size, self._entries))
 

@@ -190,3 +190,26 @@ def test_cli_reindex_key(tmp_path):
         assert [r.offset for r in log.lookup("data.order_id", ["o-3"])] == list(range(3, 50, 5))
     result = CliRunner().invoke(main, ["reindex", path, "--key", "order_id"])
     assert result.exit_code == 2 and "bad key path" in result.output and "Traceback" not in result.output
+
+
+def test_reopen_an_empty_last_segment(tmp_path):
+    """The last segment's only block torn away: the writer goes on in that segment (its base
+    is not 0) and indexes what it appends there."""
+    path = str(tmp_path / "rec")
+    with Log.create(path, keys=["data.pid"], block_max_records=4) as log:
+        log.append_batch([("E", {"pid": f"p-{i % 3}"}, "s") for i in range(10)])
+        log.flush()
+        log.roll()
+        log.append_batch([("E", {"pid": "p-9"}, "s") for _ in range(3)])
+    last = list_segments(path)[-1]
+    assert last == 10
+    seg = os.path.join(path, f"{last:020d}.seg")
+    with open(seg, "r+b") as f:
+        f.truncate(32 + 10)   # the header and a few bytes of the torn block
+    os.remove(os.path.join(path, f"{last:020d}.idx"))
+    with Log.open(path, "a") as log:
+        assert log.recovery_report.truncated
+        log.append_batch([("E", {"pid": "p-1"}, "s") for _ in range(5)])
+    with Log.open(path) as log:
+        assert [r.offset for r in log.lookup("data.pid", ["p-1"])] == [1, 4, 7, 10, 11, 12, 13, 14]
+        assert list(log.lookup("data.pid", ["p-9"])) == []
