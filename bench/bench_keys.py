@@ -88,13 +88,14 @@ def du(path: str, suffix: str = "") -> int:
     return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path) if f.endswith(suffix))
 
 
-def main_lookup(n: int, samples: int, tmp: str) -> None:
+def main_lookup(n: int, samples: int, tmp: str, block_bytes: int | None = None) -> None:
     path = os.path.join(tmp, "rec")
-    rate = build(path, n, [PATH])
+    rate = build(path, n, [PATH], **({} if block_bytes is None else {"block_max_bytes": block_bytes}))
     r = lookups(path, n, samples)
     scan_s, found = scan(path, r["key"])
     assert found == min(100, n)
-    print(f"# key lookup on {n:,} events ({r['blocks']:,} blocks; written at {rate:,.0f} events/s by the raw "
+    print(f"# key lookup on {n:,} events ({r['blocks']:,} blocks of "
+          f"{'the default size' if block_bytes is None else f'{block_bytes >> 10} KiB'}; written at {rate:,.0f} events/s by the raw "
           f"append path, keys=[{PATH!r}]; {du(path) / n:.1f} B/event on disk, key files {du(path, '.keys') / n:.1f} "
           f"B/event)")
     print(f"lookup of 100 events: first after open {r['first'] * 1e3:.2f} ms, other ids (cold blocks) "
@@ -123,6 +124,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=10_000_000)
     ap.add_argument("--samples", type=int, default=30)
     ap.add_argument("--compare-blocks", action="store_true", help="point reads by block size, cache on/off")
+    ap.add_argument("--block-bytes", type=int, default=None, help="the writer's block_max_bytes")
     ap.add_argument("--quick", action="store_true", help="smoke run")
     args = ap.parse_args()
     n = 20_000 if args.quick else args.events
@@ -132,7 +134,7 @@ def main() -> None:
         if args.compare_blocks:
             main_blocks(n if (args.quick or args.events != 10_000_000) else 1_000_000, samples, tmp)
         else:
-            main_lookup(n, samples, tmp)
+            main_lookup(n, samples, tmp, args.block_bytes)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

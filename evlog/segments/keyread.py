@@ -136,22 +136,6 @@ class ActiveKeys:
     def encode(self, base: int, size: int, entries: Sequence[BlockEntry]) -> bytes:
         self.written = self.map.postings
         return encode_keys(base, size, [e.count for e in entries], self.map)
+
+
 __all__ = ["SegmentKeys", "ActiveKeys", "load_key_file", "segment_keymap", "key_file_bytes", "add_blocks"]
-
-
-def active_keys(directory: str, paths: Sequence[str], base: int | None,
-                entries: Sequence[BlockEntry]) -> ActiveKeys | None:
-    """The writer's key map (None without key paths): of the active segment it reopens
-    (`base`, its blocks `entries`), or empty."""
-    if not paths:
-        return None
-    if base is None or not entries:
-        return ActiveKeys(paths, KeyMap(paths, base or 0))
-    from .reader import SegmentView
-    view = SegmentView(directory, base)
-    view.fd = os.open(view.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    view.entries = list(entries)
-    try:
-        return ActiveKeys(paths, segment_keymap(view, paths))
-    finally:
-        view.close()

@@ -20,8 +20,8 @@ from .errors import CorruptBlockError, CorruptRecordingError, EvlogError, Unsupp
 from .fsio import FileSystem
 from .index import SegmentIndex, SegmentSummary, encode_index, parse_index
 from .lock import acquire_lock, release_lock
-from .keyindex import check_key_paths, keys_filename
-from .keyread import key_file_bytes, load_key_file
+from .keyindex import KeyMap, check_key_paths, keys_filename
+from .keyread import ActiveKeys, key_file_bytes, load_key_file, segment_keymap
 from .manifest import read_manifest, write_manifest
 from .reader import SegmentView
 from .segment import (
@@ -153,15 +153,35 @@ def _check_key_file(fs: FileSystem, directory: str, base: int, entries: list[Blo
         if os.path.exists(path):
             fs.remove(path)
         return
-    view = SegmentView(directory, base)
-    view.fd = os.open(view.path, os.O_RDONLY)
-    view.entries = entries
+    view = _segment_view(directory, base, entries)
     try:
         data = key_file_bytes(view, paths, size)
     finally:
         view.close()
     fs.write_atomic(path, data)
     report.rebuilt_indexes.append(keys_filename(base))
+
+
+def _segment_view(directory: str, base: int, entries: list[BlockEntry]) -> SegmentView:
+    """A segment opened for reading blocks whose entries are already known (no scan)."""
+    view = SegmentView(directory, base)
+    view.fd = os.open(view.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    view.entries = list(entries)
+    return view
+
+
+def active_keys(directory: str, paths: list[str], base: int | None, entries: list[BlockEntry]) -> ActiveKeys | None:
+    """The writer's key map (None without key paths): of the active segment it reopens
+    (`base`, its blocks `entries`: its key file's postings, its other blocks decoded), or empty."""
+    if not paths:
+        return None
+    if base is None or not entries:
+        return ActiveKeys(paths, KeyMap(paths, base or 0))
+    view = _segment_view(directory, base, entries)
+    try:
+        return ActiveKeys(paths, segment_keymap(view, paths))
+    finally:
+        view.close()
 
 
 def _sync_file(fs: FileSystem, path: str) -> None:
@@ -197,9 +217,7 @@ def reindex(directory: str, fs: FileSystem | None = None, keys: Sequence[str] = 
             fs.write_atomic(os.path.join(directory, name), encode_index(index))
             rewritten.append(name)
             if paths:
-                view = SegmentView(directory, index.base_offset)
-                view.fd = os.open(view.path, os.O_RDONLY)
-                view.entries = index.entries
+                view = _segment_view(directory, index.base_offset, index.entries)
                 try:
                     data = key_file_bytes(view, paths, index.covered_bytes)
                 finally:

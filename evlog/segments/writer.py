@@ -36,10 +36,9 @@ from .fsio import FileSystem
 from .headers import MAX_HEADER_BYTES
 from .index import SegmentIndex, SegmentSummary, encode_index
 from .keyindex import keys_filename
-from .keyread import active_keys
 from .lock import acquire_lock, release_lock
 from .manifest import Manifest, write_manifest
-from .recovery import prepare_for_append
+from .recovery import active_keys, prepare_for_append
 from .rows import PLAIN_FLAGS, EncodedRows, check_row, checked_sizes, validate_rows
 from .segment import BlockEntry, encode_segment_header, index_filename, segment_filename
 
@@ -166,7 +165,7 @@ class LogWriter:
             self._seg_created = time.monotonic()
             self._roll_wanted = False
             self._unsynced_blocks = 0   # blocks written since the last fdatasync (fsync=always)
-            self._keys = active_keys(path, manifest.keys, self._seg_base, state.entries)   # keyread.py
+            self._keys = active_keys(path, manifest.keys, self._seg_base, state.entries)   # key index (keyread.py)
             if self._seg_base is None:
                 self._seg_fd = -1
                 self._new_segment(state.next_offset)
