@@ -59,7 +59,7 @@ def recover(path: str | os.PathLike, out: str | os.PathLike | None = None, *,
         metadata = dict(manifest.metadata)
         metadata["recovered_from"] = os.path.abspath(src)
         with Log.create(dest, manifest.session_name, start_time_ns=manifest.start_time_ns,
-                        metadata=metadata) as log:
+                        metadata=metadata, keys=manifest.keys) as log:   # its key indexes too
             batch: list = []
             for r in _salvage(src, report, raw=True):
                 batch.append(r)

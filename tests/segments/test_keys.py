@@ -213,3 +213,15 @@ def test_reopen_an_empty_last_segment(tmp_path):
     with Log.open(path) as log:
         assert [r.offset for r in log.lookup("data.pid", ["p-1"])] == [1, 4, 7, 10, 11, 12, 13, 14]
         assert list(log.lookup("data.pid", ["p-9"])) == []
+
+
+def test_recover_keeps_the_key_paths(tmp_path):
+    from evlog import ops
+    path = str(tmp_path / "rec")
+    with Log.create(path, keys=["data.pid"], block_max_records=4) as log:
+        log.append_batch([("E", {"pid": f"p-{i % 3}"}, "s") for i in range(20)])
+    result = ops.recover(path, str(tmp_path / "fixed"))
+    with Log.open(result.path) as log:
+        assert log.keys == ["data.pid"]
+        assert [r.offset for r in log.lookup("data.pid", ["p-2"])] == list(range(2, 20, 3))
+    assert any(n.endswith(".keys") for n in os.listdir(result.path))
