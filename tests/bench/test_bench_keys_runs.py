@@ -19,4 +19,4 @@ def test_bench_keys_compare_blocks_prints_every_layout():
     out = run_bench("bench_keys.py", "--quick", "--compare-blocks")
     for size in ("384Ki", "64Ki", "16Ki"):
         values = figures(row(out, size))
-        assert len(values) == 8 and all(v > 0 for v in values), row(out, size)
+        assert len(values) == 7 and all(v > 0 for v in values), row(out, size)
