@@ -334,7 +334,7 @@ def verify(directory: str, decode: bool = True, chain: bool = False, key: bytes 
     """Check every block (checksum, content, JSON) and every index of a recording. With
     `chain` (or a `key`), also walk its hash chain (format v2): a block altered, removed or
     reordered, or a keyed chain checked with another key, is a problem (`report.chain`)."""
-    read_manifest(directory)
+    key_paths = read_manifest(directory).keys
     report = VerifyReport()
     if chain or key is not None:
         report.chain = verify_chain(directory, key)
@@ -410,9 +410,31 @@ def verify(directory: str, decode: bool = True, chain: bool = False, key: bytes 
                 elif not is_last and not damaged and idx.covered_bytes != valid:
                     report.problems.append(Problem(idx_name, None, None,
                                                    "index does not cover the whole segment", REINDEX))
+            if key_paths and not damaged:
+                problem = _key_file_problem(directory, base, entries, key_paths, is_last, valid)
+                if problem is not None:
+                    report.problems.append(problem)
         finally:
             os.close(fd)
     return report
+
+
+def _key_file_problem(directory: str, base: int, entries: list[BlockEntry], paths: list[str], is_last: bool,
+                      valid: int) -> Problem | None:
+    """A sealed segment's key file must exist and cover it whole; the active one's, when there
+    is one, must be usable (readers decode what it does not cover)."""
+    name = keys_filename(base)
+    exists = os.path.exists(os.path.join(directory, name))
+    if is_last and not exists:
+        return None
+    kf = load_key_file(directory, base, entries, paths)
+    if kf is None:
+        return Problem(name, None, None, "key file is missing, damaged or stale" if exists else "key file is missing",
+                       REINDEX)
+    kf.close()
+    if not is_last and kf.covered != valid:
+        return Problem(name, None, None, "key file does not cover the whole segment", REINDEX)
+    return None
 
 
 def _index_file(directory: str, base: int) -> SegmentIndex:

@@ -225,3 +225,25 @@ def test_recover_keeps_the_key_paths(tmp_path):
         assert log.keys == ["data.pid"]
         assert [r.offset for r in log.lookup("data.pid", ["p-2"])] == list(range(2, 20, 3))
     assert any(n.endswith(".keys") for n in os.listdir(result.path))
+
+
+def test_verify_names_key_file_problems_and_reindex_repairs_them(tmp_path):
+    from evlog.segments import verify
+    path = str(tmp_path / "rec")
+    with Log.create(path, keys=["data.pid"], block_max_records=4) as log:
+        log.append_batch([("E", {"pid": f"p-{i % 3}"}, "s") for i in range(12)])
+        log.flush()
+        log.roll()
+        log.append_batch([("E", {"pid": "p-1"}, "s") for _ in range(4)])
+    assert verify(path).ok
+    first = os.path.join(path, keys_filename(0))
+    with open(first, "r+b") as f:
+        f.seek(44)
+        f.write(b"\x00\x01")
+    report = verify(path)
+    assert not report.ok and report.repair == "reindex"
+    assert any(p.segment == keys_filename(0) for p in report.problems)
+    reindex(path)
+    assert verify(path).ok
+    os.remove(first)
+    assert [p.message for p in verify(path).problems] == ["key file is missing"]
