@@ -102,7 +102,7 @@ class Log:
         manifest = read_manifest(path)
         if mode == "r":
             log = cls(path, manifest, None, fs, block_cache_bytes)
-            log._reader = LogReader(path, block_cache_bytes)
+            log._reader = LogReader(path, manifest, block_cache_bytes)
             return log
         writer = LogWriter(path, WriterOptions(**options), fs, manifest, chain_key)
         return cls(path, manifest, writer, fs, block_cache_bytes)
@@ -270,7 +270,7 @@ class Log:
             except LogWriteError:
                 pass   # append/flush/close report the failure; what was written stays readable
         if self._reader is None:
-            self._reader = LogReader(self.path, self._cache_bytes)
+            self._reader = LogReader(self.path, block_cache_bytes=self._cache_bytes)
         elif refresh:
             self._reader.refresh()
         return self._reader

@@ -189,10 +189,11 @@ class SegmentView:
 class LogReader:
     """Streams records of a recording directory; safe to use while a writer appends."""
 
-    def __init__(self, path: str | os.PathLike, block_cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+    def __init__(self, path: str | os.PathLike, manifest: Manifest | None = None,
+                 block_cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.path = os.fspath(path)
         self.cache = BlockCache(block_cache_bytes)   # decoded blocks of point reads (blockcache.py)
-        self.manifest: Manifest = read_manifest(self.path)
+        self.manifest: Manifest = manifest if manifest is not None else read_manifest(self.path)
         self._views: list[SegmentView] = []
         self._closed = False
         self._last_block: tuple[str, BlockEntry, DecodedBlock] | None = None

@@ -3,7 +3,9 @@ change), opening by safe name, paging events and histograms from the index."""
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
+import tempfile
 import threading
 import time
 from collections import deque
@@ -17,7 +19,24 @@ from .security import NAME_RE, resolve
 from .timetravel import events_log
 
 PLAYERS_FILE = ".evlog-players.json"
+CATALOG_FILE = ".evlog-catalog.json"   # the listing's metadata, kept across restarts of the app
+CATALOG_VERSION = 1   # bumped whenever the shape of a listing entry changes: older files are then ignored
 Signature = tuple
+
+
+def save_json(path: str, doc: Any) -> None:
+    """Write a small JSON file of the app's atomically (a temporary file renamed over it)."""
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def iso(ns: int | None) -> str | None:
@@ -102,6 +121,36 @@ class Catalog:
         self._info: dict[str, tuple[Signature, dict]] = {}
         self._legacy: dict[str, tuple[Signature, SegmentSummary, list[tuple[int, int]]]] = {}
         self._memo: dict[tuple[str, str], tuple[Signature, Any]] = {}
+        self._saved_path = os.path.join(self.root, CATALOG_FILE)
+        self._dirty = False
+        self._load_saved()
+
+    def _load_saved(self) -> None:
+        """The listing metadata a previous run of the app kept (each entry is used only while its
+        recording's signature is unchanged, like the in-memory cache)."""
+        try:
+            with open(self._saved_path, encoding="utf-8") as f:
+                doc = json.load(f)
+            if doc.get("version") != CATALOG_VERSION:
+                return
+            for name, entry in doc["recordings"].items():
+                if isinstance(entry, dict) and isinstance(entry.get("info"), dict):
+                    self._info[name] = (tuple(entry["sig"]), entry["info"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            self._info.clear()   # no file, or one we don't understand: rebuilt by the next listing
+
+    def _save(self) -> None:
+        """Keep the listing's metadata for the next run (best effort: a read-only folder is fine)."""
+        with self._lock:
+            if not self._dirty:
+                return
+            doc = {"version": CATALOG_VERSION,
+                   "recordings": {n: {"sig": list(sig), "info": info} for n, (sig, info) in self._info.items()}}
+            self._dirty = False
+        try:
+            save_json(self._saved_path, doc)
+        except OSError:
+            pass
 
     def memo(self, path: str, key: str, compute: Callable[[], Any]) -> Any:
         """`compute()` for the recording at `path`, kept until its files change (one value per
@@ -170,6 +219,7 @@ class Catalog:
                     "created_at": None, "duration": "0s", "event_count": 0, "unique_events": 0}
         with self._lock:
             self._info[name] = (sig, info)
+            self._dirty = True
         return info
 
     def list(self) -> list[dict]:
@@ -178,9 +228,11 @@ class Catalog:
         with self._lock:
             for gone in set(self._info) - set(names):
                 del self._info[gone]
+                self._dirty = True
             paths = {os.path.join(self.root, n) for n in names}
             for key in [k for k in self._memo if os.path.dirname(k[0]) == self.root and k[0] not in paths]:
                 del self._memo[key]
+        self._save()
         return infos
 
     # opening ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from ..ops.common import OpError
 from ..ops.jsonl import Stamper, parse_event
 from ..segments import EncodedRows, Log
 from ..segments.errors import EvlogError
-from .catalog import PLAYERS_FILE
+from .catalog import PLAYERS_FILE, save_json
 from .security import NAME_RE
 
 MAX_BATCH = 10_000
@@ -154,10 +154,7 @@ class Players:
             return []
 
     def _save(self, players: list[dict]) -> None:
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"players": players}, f, indent=1)
-        os.replace(tmp, self.path)
+        save_json(self.path, {"players": players})
 
     def list(self) -> list[dict]:
         with self._lock:

@@ -13,12 +13,13 @@ def test_bench_eventsourcing_quick_prints_every_row():
         values = figures(row(out, recorder + " "))
         assert len(values) == 3 and all(v > 0 for v in values), row(out, recorder + " ")
     assert len(ratios(row(out, "ratio evlog-interval / sqlite"))) == 6   # three ratios and their targets
-    # the small log, and the large one (as many events as its 2 s budget built: up to 50,000)
-    logs = [line for line in out.splitlines() if line.strip().startswith("log of")]
-    assert len(logs) == 2 and "10,000 events:" in logs[0], logs
-    for line in logs:
+    # the small log is built whole; the large one as far as its time budget goes (a loaded machine
+    # builds fewer than 50,000 events, and says how many)
+    small = row(out, "log of      10,000 events:")
+    large = row(out, "log of ", start=out.splitlines().index(small) + 1)
+    for line in (small, large):
         values = figures(line)
-        assert all(v >= 0 for v in values), line
+        assert len(values) >= 6 and all(v >= 0 for v in values), line
     figures(row(out, "read cost ratio large/small"))
 
 
