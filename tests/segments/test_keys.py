@@ -247,3 +247,14 @@ def test_verify_names_key_file_problems_and_reindex_repairs_them(tmp_path):
     assert verify(path).ok
     os.remove(first)
     assert [p.message for p in verify(path).problems] == ["key file is missing"]
+
+
+def test_keyed_recordings_write_smaller_blocks_by_default(tmp_path):
+    with Log.create(str(tmp_path / "a"), keys=["data.pid"]) as log:
+        assert log._writer.options.block_max_bytes == 64 << 10
+    with Log.open(str(tmp_path / "a"), "a") as log:
+        assert log._writer.options.block_max_bytes == 64 << 10
+    with Log.create(str(tmp_path / "b"), keys=["data.pid"], block_max_bytes=1 << 20) as log:
+        assert log._writer.options.block_max_bytes == 1 << 20
+    with Log.create(str(tmp_path / "c")) as log:
+        assert log._writer.options.block_max_bytes == 384 << 10
