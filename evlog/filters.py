@@ -544,7 +544,8 @@ class Filter:
         return not self._node.pure
 
     def read_kwargs(self) -> dict:
-        """`names=`, `sources=` and `where=` for `Log.read` / `Recording.read`."""
+        """`names=`, `sources=`, `where=` and `key=` (`key_constraints`) for `Log.read` /
+        `Recording.read`."""
         kwargs: dict = {}
         if self._node.names is not None:
             kwargs["names"] = self._node.names
@@ -552,6 +553,11 @@ class Filter:
             kwargs["sources"] = self._node.sources
         if not self._node.pure:
             kwargs["where"] = self._node.test
+        # the key index's pushdown (`Log.read` uses the indexed paths): data and header terms
+        # only, which always come with a `where` (name and source terms keep their pushdown)
+        keys = {p: v for p, v in key_constraints(self).items() if p not in ("name", "source")}
+        if keys:
+            kwargs["key"] = keys
         return kwargs
 
     def __str__(self) -> str:
@@ -574,3 +580,108 @@ def parse_filter(text: str) -> Filter:
     if not isinstance(text, str):
         raise FilterSyntaxError(f"a filter is a string, not {type(text).__name__}")
     return Filter(text, _Parser(text).parse())
+
+
+# --- key constraints (the key index's pushdown) ---------------------------------------------------
+_KEY_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
+
+
+def key_constraints(flt: "Filter | str", keys: Any = None) -> dict[str, frozenset[str]]:
+    """The key-path constraints every record a filter matches meets: its top-level AND-ed
+    `P == "v"` and `P in ["v", ...]` terms with string literals, P being `data.<field>...`,
+    `headers.<name>`, `source` or `name` (restricted to `keys` when given). Returns
+    {path: texts} (several terms on one path intersect); {} when there are none, or when
+    the filter's top level is an `or`. A number literal is not a constraint (a numeric
+    comparison also matches "17.0" or " 17"), nor is anything under `not`. Pure: a function
+    of the text (the key index turns the result into `Log.read(key=...)`)."""
+    toks = _tokenize(flt.text if isinstance(flt, Filter) else flt)[:-1]
+    out: dict[str, frozenset[str]] = {}
+    for path, texts in _conjunct_terms(toks):
+        if keys is not None and path not in keys:
+            continue
+        out[path] = out[path] & texts if path in out else texts
+    return out
+
+
+def _is_word(tok: _Tok, *words: str) -> bool:
+    return (tok.kind == "word" and tok.value.lower() in words) or (tok.kind == "op" and tok.value in words)
+
+
+def _conjuncts(toks: list[_Tok]) -> list[list[_Tok]] | None:
+    """The operands of a top-level `and` (None when the top level has an `or`)."""
+    parts: list[list[_Tok]] = [[]]
+    depth = 0
+    for tok in toks:
+        if tok.kind == "punct" and tok.value in "([":
+            depth += 1
+        elif tok.kind == "punct" and tok.value in ")]":
+            depth -= 1
+        elif depth == 0 and _is_word(tok, "or"):
+            return None
+        elif depth == 0 and _is_word(tok, "and"):
+            parts.append([])
+            continue
+        parts[-1].append(tok)
+    return parts
+
+
+def _key_path(tok: _Tok) -> str | None:
+    if tok.kind == "word" and tok.value.lower() in ("source", "name"):
+        return tok.value.lower()
+    if tok.kind != "path":
+        return None
+    root, path = tok.value
+    if not path or not all(isinstance(p, str) and _KEY_FIELD.match(p) for p in path) or \
+            (root == "headers" and len(path) != 1):
+        return None
+    return ".".join((root, *path))
+
+
+def _text_literal(tok: _Tok) -> str | None:
+    if tok.kind == "str":
+        return tok.value
+    if tok.kind == "word" and tok.value.lower() not in _KEYWORDS:
+        return tok.value
+    return None
+
+
+def _conjunct_terms(toks: list[_Tok]) -> list[tuple[str, frozenset[str]]]:
+    parts = _conjuncts(toks)
+    if parts is None:
+        return []
+    terms: list[tuple[str, frozenset[str]]] = []
+    for part in parts:
+        if len(part) >= 2 and part[0].kind == "punct" and part[0].value == "(" and \
+                part[-1].kind == "punct" and part[-1].value == ")" and _conjuncts(part[1:-1]) is not None \
+                and _balanced(part[1:-1]):
+            terms += _conjunct_terms(part[1:-1])
+            continue
+        path = _key_path(part[0]) if part else None
+        if path is None or len(part) < 3:
+            continue
+        if len(part) == 3 and part[1].kind == "op" and part[1].value == "==":
+            text = _text_literal(part[2])
+            if text is not None:
+                terms.append((path, frozenset([text])))
+        elif _is_word(part[1], "in") and part[2].kind == "punct" and part[2].value == "[" and \
+                part[-1].kind == "punct" and part[-1].value == "]":
+            items = part[3:-1]
+            values = [_text_literal(t) for t in items[0::2]]
+            commas = items[1::2]
+            if None not in values and all(t.kind == "punct" and t.value == "," for t in commas) and \
+                    len(commas) in (len(values) - 1, len(values)):
+                terms.append((path, frozenset(values)))   # type: ignore[arg-type]
+    return terms
+
+
+def _balanced(toks: list[_Tok]) -> bool:
+    """The parentheses of `toks` close in order (so `(a) and (b)` is not one wrapped group)."""
+    depth = 0
+    for tok in toks:
+        if tok.kind == "punct" and tok.value == "(":
+            depth += 1
+        elif tok.kind == "punct" and tok.value == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0

@@ -22,6 +22,7 @@ from .closing import Closing
 from .segments import NO_HEADERS, EvlogError, Log, RawRecord, Record, SegmentSummary, decode_headers, encode_headers
 from .segments.codec import decode_data, encode_json
 from .segments.errors import NotARecordingError, RecordingNotFoundError
+from .segments.keylookup import key_test
 from .segments.manifest import is_recording
 from .segments.query import Query
 from .segments.reader import name_predicate
@@ -295,6 +296,9 @@ class LegacyRecording(Recording):
             raw_test = None if decoded is not None else q.where
         else:
             raw_test = None
+        if q.key is not None:   # no key index in this format: `key` is a test of each record
+            key_ok = key_test(q.key)
+            where = key_ok if where is None else (lambda r, a=key_ok, b=where: a(r) and b(r))
         start, end, start_time, end_time = q.start, q.end, q.start_time, q.end_time
         start_mono, end_mono = q.start_mono, q.end_mono
         name_ok, source_ok = name_predicate(q.names), name_predicate(q.sources)

@@ -45,6 +45,7 @@ from typing import Any
 
 from .recording import REVERSE, Recording, as_raw, decode_raw
 from .segments import Record, SegmentSummary
+from .segments.keylookup import key_test
 from .segments.query import Query
 from .segments.codec import FLAG_TYPED, FLAG_UNSERIALIZABLE, decode_json, encode_json
 from .segments.errors import EvlogError
@@ -695,7 +696,11 @@ class RedactedRecording(Recording):
         self.metadata = redactor.scrub(rec.metadata or {})
 
     def read_query(self, query: Query) -> Iterator[Any]:
-        it: Iterator[Any] = self.redactor.raw_records(self._rec.read_query(query.but(raw=True, where=None)))
+        # the recording's key index and `where` would test the values before redaction: both are
+        # tested on the redacted records instead
+        it: Iterator[Any] = self.redactor.raw_records(self._rec.read_query(query.but(raw=True, where=None, key=None)))
+        if query.key is not None:
+            it = filter(key_test(query.key, raw=True), it)
         if not query.raw:
             it = map(decode_raw, it)
         if query.where is not None:

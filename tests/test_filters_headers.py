@@ -76,7 +76,8 @@ def test_a_word_that_only_starts_with_headers_is_an_event_name() -> None:
 
 
 def test_header_tests_are_not_pushed_down_as_names() -> None:
-    assert set(parse_filter('A and headers.id == "x"').read_kwargs()) == {"names", "where"}
+    kw = parse_filter('A and headers.id == "x"').read_kwargs()
+    assert set(kw) == {"names", "where", "key"} and kw["key"] == {"headers.id": frozenset({"x"})}
     assert set(parse_filter("exists(headers.id)").read_kwargs()) == {"where"}
 
 

@@ -7,6 +7,7 @@ import click
 
 from .. import ops
 from ..ops.common import OpError
+from ..segments.keyindex import check_key_paths
 from .common import AGE, SIZE, bar, msg, quiet_option
 
 
@@ -78,11 +79,17 @@ def recover(recording: str, output: str | None, quiet: bool) -> None:
 
 @click.command()
 @click.argument("recording")
-def reindex(recording: str) -> None:
+@click.option("--key", "keys", multiple=True, metavar="PATH",
+              help="Also index this key path from now on (data.<field>, headers.<name>, source; repeatable).")
+def reindex(recording: str, keys: tuple[str, ...]) -> None:
     """Rewrite the index files of a recording from its segments (each replaced only once its
     new version is written; on a damaged segment nothing is changed and it says to run
-    `evlog recover`)."""
-    names = ops.reindex(recording)
+    `evlog recover`). `--key` adds a key index (docs/format.md)."""
+    try:
+        check_key_paths(keys)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--key") from None
+    names = ops.reindex(recording, keys=keys)
     msg(f"rewrote {len(names)} index files")
 
 

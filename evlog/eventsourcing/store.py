@@ -28,6 +28,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from ..segments import EventTooLargeError, Log, RawColumns, RawRecord, is_recording
+from ..segments.blockcache import DEFAULT_CACHE_BYTES
 from . import envelope, sideindex
 from .originators import OriginatorIndex
 from .errors import (
@@ -37,6 +38,8 @@ from .errors import (
 TRACKING_NAME = "tracking"
 BLOCK_BYTES = 64 << 10  # small blocks: reading one aggregate decodes little besides its events
 META_KEY = "eventsourcing"
+KEYS = ("source",)
+BLOCK_CACHE_BYTES = 128 << 20   # decoded blocks kept for select_events (interleaved aggregates' blocks)
 INDEX_SAVE_EVENTS = 1_000_000  # the side index is saved after this many new events,
 INDEX_SAVE_SECONDS = 300.0     # or on the first insert this long after the last save, and at close
 
@@ -71,7 +74,7 @@ class EvlogStore:
                  readonly: bool = False, create: bool = True, fsync: str = "always",
                  fsync_interval: float = 1.0, application: str = "",
                  block_bytes: int = BLOCK_BYTES, index_save_events: int = INDEX_SAVE_EVENTS,
-                 index_save_seconds: float = INDEX_SAVE_SECONDS) -> None:
+                 index_save_seconds: float = INDEX_SAVE_SECONDS, block_cache_bytes: int = BLOCK_CACHE_BYTES) -> None:
         self.path = os.path.abspath(path)
         self.kind = kind
         self.readonly = readonly
@@ -89,7 +92,9 @@ class EvlogStore:
         opts: dict[str, Any] = {"fsync": fsync, "fsync_interval": fsync_interval,
                                 "block_max_bytes": block_bytes}
         meta = {META_KEY: {"kind": kind, "application": application, "format": 1}}
-        self._log = _open_log(self.path, readonly, create, opts, meta)
+        # the engine's key index on the originator id (source): tools find an aggregate by it
+        self._log = _open_log(self.path, readonly, create, dict(opts, block_cache_bytes=block_cache_bytes), meta,
+                              KEYS)
         self._tlog: Log | None = None
         if tracking_path is not None and (not readonly or is_recording(tracking_path)):
             tmeta = {META_KEY: {"kind": "tracking", "application": application, "format": 1}}
@@ -376,21 +381,16 @@ class EvlogStore:
         return offsets
 
     def read_offsets(self, offsets: Sequence[int]) -> list[RawRecord]:
-        """The raw records at `offsets` (in that order): one log read per run of consecutive offsets."""
+        """The raw records at `offsets` (in that order): point reads (`Log.read_at`), each block
+        decoded once and kept in the log's bounded cache of decoded blocks, so an aggregate
+        whose events lie in many blocks is read without decoding them again."""
         if not offsets:
             return []
-        found: dict[int, RawRecord] = {}
-        ordered = sorted(offsets)
-        runs: list[list[int]] = [[ordered[0], ordered[0] + 1]]
-        for o in ordered[1:]:
-            if o == runs[-1][1]:
-                runs[-1][1] = o + 1
-            elif o > runs[-1][1]:
-                runs.append([o, o + 1])
         with self._rlock:
-            for a, b in runs:
-                for rec in self._log.read(a, b, raw=True):
-                    found[rec.offset] = rec
+            records = self._log.read_at(offsets, raw=True)
+        if len(records) == len(offsets) and list(offsets) == [r.offset for r in records]:
+            return records   # ascending, as read: the common case
+        found = {rec.offset: rec for rec in records}
         return [found[o] for o in offsets]
 
     def read(self, start: int, end: int | None = None, names: Callable[[str], bool] | None = None,
@@ -456,13 +456,15 @@ class EvlogStore:
                 self._tlog.close()
 
 
-def _open_log(path: str, readonly: bool, create: bool, opts: dict, metadata: dict) -> Log:
+def _open_log(path: str, readonly: bool, create: bool, opts: dict, metadata: dict, keys: Sequence[str] = ()) -> Log:
     if is_recording(path):
-        return Log.open(path) if readonly else Log.open(path, "a", **opts)
+        if readonly:
+            return Log.open(path, block_cache_bytes=opts.get("block_cache_bytes", DEFAULT_CACHE_BYTES))
+        return Log.open(path, "a", **opts)
     if readonly or not create:
         raise EvlogStoreMissingError(f"no evlog store at {path}")
     return Log.create(path, os.path.basename(os.path.dirname(path)) or "eventsourcing",
-                      metadata=metadata, **opts)
+                      metadata=metadata, keys=keys, **opts)
 
 
 # sharing within a process ---------------------------------------------------------------

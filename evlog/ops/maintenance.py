@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Sequence
 
 from ..legacy import looks_like_legacy
 from ..segments import EncodedRows, Log, SalvageReport, VerifyReport
@@ -32,9 +33,10 @@ def verify(path: str | os.PathLike, chain: bool = False, key: bytes | None = Non
     return _verify(_evlog_dir(path), chain=chain, key=key)
 
 
-def reindex(path: str | os.PathLike) -> list[str]:
-    """Rewrite every index from its segment; returns the index files written."""
-    return _reindex(_evlog_dir(path))
+def reindex(path: str | os.PathLike, keys: Sequence[str] = ()) -> list[str]:
+    """Rewrite every index (and key file) from its segment; `keys`: key paths to index from
+    now on. Returns the files written."""
+    return _reindex(_evlog_dir(path), keys=keys)
 
 
 @dataclass
@@ -57,7 +59,7 @@ def recover(path: str | os.PathLike, out: str | os.PathLike | None = None, *,
         metadata = dict(manifest.metadata)
         metadata["recovered_from"] = os.path.abspath(src)
         with Log.create(dest, manifest.session_name, start_time_ns=manifest.start_time_ns,
-                        metadata=metadata) as log:
+                        metadata=metadata, keys=manifest.keys) as log:   # its key indexes too
             batch: list = []
             for r in _salvage(src, report, raw=True):
                 batch.append(r)

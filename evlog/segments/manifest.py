@@ -32,6 +32,7 @@ class Manifest:
     created_by: str = field(default_factory=_tool_version)
     metadata: dict[str, Any] = field(default_factory=dict)
     chain: dict[str, Any] | None = None   # v2: the hash chain's anchor and head (chain.py)
+    keys: list[str] = field(default_factory=list)   # key paths with a key index (keyindex.py)
 
     @property
     def start_time(self) -> _dt.datetime:
@@ -49,6 +50,8 @@ class Manifest:
         }
         if self.chain is not None:
             doc["chain"] = self.chain
+        if self.keys:
+            doc["keys"] = list(self.keys)
         return json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
@@ -82,10 +85,14 @@ def read_manifest(directory: str) -> Manifest:
         )
     try:
         chain = doc.get("chain") if version >= 2 else None
+        keys = doc.get("keys") or []
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise ValueError("keys")
         return Manifest(
             session_name=str(doc["session_name"]), start_time_ns=int(doc["start_time_ns"]),
             format_version=version, created_by=str(doc.get("created_by", "")),
             metadata=dict(doc.get("metadata") or {}), chain=dict(chain) if isinstance(chain, dict) else None,
+            keys=list(keys),
         )
     except (KeyError, TypeError, ValueError):
         raise NotARecordingError(f"{directory} has an incomplete {MANIFEST_NAME}") from None

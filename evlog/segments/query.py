@@ -1,7 +1,7 @@
 """`Query`: the engine's read arguments as one value.
 
 `LogReader.read(start, end, *, start_time, end_time, start_mono, end_mono, names, sources,
-where, reverse, raw)` is the engine's read; a `Query` holds those eleven arguments so that the
+where, reverse, raw, key)` is the engine's read; a `Query` holds those twelve arguments so that the
 layers above (`evlog.recording.Recording.read`, `evlog.selection.Selection.query`) pass one
 frozen value instead of repeating the keywords. `Query(**kwargs)` and `query.kwargs()` convert
 between the two forms.
@@ -23,7 +23,9 @@ class Query:
     (ns since the recording's start, inclusive), `names`/`sources` (a name, a glob, a collection
     or a predicate: tested before any data is decoded), `where` (a predicate on the record read:
     a decoded `Record`, or a `RawRecord` with `raw`), `reverse` (newest first), `raw` (records
-    with their data still encoded, `RawRecord`)."""
+    with their data still encoded, `RawRecord`), `key` (`{path: values}` or `(path, values)`:
+    records whose value at an indexed key path is one of `values`, found through the key index;
+    a test of each record where a path is not indexed)."""
 
     start: int | None = None
     end: int | None = None
@@ -36,6 +38,7 @@ class Query:
     where: Callable[[Any], bool] | None = None
     reverse: bool = False
     raw: bool = False
+    key: Any = None
 
     def kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `LogReader.read` this query stands for (defaults left out)."""

@@ -13,11 +13,14 @@ import os
 import time
 from bisect import bisect_left, bisect_right
 from itertools import accumulate, compress
-from typing import Any, Callable, Collection, Iterator, Union
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Union
 
+from .blockcache import DEFAULT_CACHE_BYTES, BlockCache, raw_cost
 from .block import DecodedBlock, RawColumns, Record, decode_frame
 from .errors import CorruptIndexError, CorruptRecordingError, LogClosedError, UnsupportedFormatError
 from .index import SegmentSummary, parse_index
+from .keyindex import Extractor
+from .keylookup import keyed_blocks
 from .manifest import Manifest, read_manifest
 from .segment import (
     SEGMENT_HEADER_SIZE, BlockEntry, ScanResult, index_filename, is_torn_tail, list_segments,
@@ -25,6 +28,7 @@ from .segment import (
 )
 
 NameFilter = Union[None, str, Collection[str], Callable[[str], bool]]
+KeySpec = Union[None, "tuple[str, Iterable[Any]]", "Mapping[str, Iterable[Any]]"]
 
 
 def name_predicate(spec: NameFilter) -> Callable[[str], bool] | None:
@@ -60,6 +64,7 @@ class SegmentView:
         self._first_offsets: list[int] | None = None
         self._last_monos: list[int] | None = None
         self._running_max: list[int] | None = None
+        self.keys: Any = None   # its key positions (keyread.SegmentKeys), loaded by the first lookup
 
     @property
     def end_offset(self) -> int:
@@ -148,6 +153,9 @@ class SegmentView:
         return found
 
     def close(self) -> None:
+        if self.keys is not None:
+            self.keys.close()
+            self.keys = None
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
@@ -181,12 +189,15 @@ class SegmentView:
 class LogReader:
     """Streams records of a recording directory; safe to use while a writer appends."""
 
-    def __init__(self, path: str | os.PathLike, manifest: Manifest | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, manifest: Manifest | None = None,
+                 block_cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.path = os.fspath(path)
+        self.cache = BlockCache(block_cache_bytes)   # decoded blocks of point reads (blockcache.py)
         self.manifest: Manifest = manifest if manifest is not None else read_manifest(self.path)
         self._views: list[SegmentView] = []
         self._closed = False
         self._last_block: tuple[str, BlockEntry, DecodedBlock] | None = None
+        self._extractor: Extractor | None = None
         self.refresh()
 
     # segments -------------------------------------------------------------------
@@ -228,6 +239,15 @@ class LogReader:
     @property
     def segments(self) -> list[SegmentView]:
         return list(self._views)
+
+    def key_paths(self) -> list[str]:
+        """The recording's indexed key paths (its manifest's "keys")."""
+        return self.manifest.keys
+
+    def key_extractor(self) -> Extractor:
+        if self._extractor is None:
+            self._extractor = Extractor(self.manifest.keys)
+        return self._extractor
 
     @property
     def start_offset(self) -> int:
@@ -312,29 +332,41 @@ class LogReader:
              end_time: int | None = None, start_mono: int | None = None, end_mono: int | None = None,
              names: NameFilter = None, sources: NameFilter = None,
              where: Callable[[Record], bool] | None = None, reverse: bool = False,
-             raw: bool = False) -> Iterator[Any]:
+             raw: bool = False, key: KeySpec = None) -> Iterator[Any]:
         """Stream records (or RawRecords with `raw=True`) in offset order (or reversed).
 
         Bounds: offsets `start` (inclusive) and `end` (exclusive); wall-clock `start_time`
         and `end_time` (ns since the epoch, inclusive); `start_mono`/`end_mono` (ns since
         the recording's start, inclusive). `names`/`sources` filter before any JSON is
-        decoded; `where` is a predicate on the decoded record.
+        decoded; `where` is a predicate on the decoded record. `key`: only the records whose
+        value for a key path is one of the given texts (`(path, values)` or `{path: values}`),
+        found through the key index when the path is indexed (keylookup.py), else by a scan.
         """
         self.refresh()
+        pairs: Any = None
+        if key is not None:
+            pairs, key_test = keyed_blocks(self, key, reverse, raw)
+            where = key_test if where is None else _both(key_test, where)
         name_ok = _cached(name_predicate(names))
         source_ok = _cached(name_predicate(sources))
         per_record_bounds = any(x is not None for x in (start, end, start_time, end_time, start_mono, end_mono))
-        for view, entry in self.blocks(start, end, start_time=start_time, end_time=end_time,
-                                       start_mono=start_mono, end_mono=end_mono, reverse=reverse):
-            block = self._block(view, entry)
+        if pairs is None:
+            pairs = ((v, e, None) for v, e in self.blocks(start, end, start_time=start_time, end_time=end_time,
+                                                          start_mono=start_mono, end_mono=end_mono, reverse=reverse))
+        for view, entry, keyed in pairs:
+            if keyed is not None and ((start is not None and entry.end_offset <= start) or
+                                      (end is not None and entry.first_offset >= end)):
+                continue
+            block = self._block(view, entry) if keyed is None else self._cached_block(view, entry)
             meta = block.meta
             name_mask = [name_ok(n) for n in meta.names] if name_ok else None
             source_mask = [source_ok(s) for s in meta.sources] if source_ok else None
             if (name_mask is not None and not any(name_mask)) or (source_mask is not None and not any(source_mask)):
                 continue
-            indices: Any = None
+            indices: Any = keyed
             if name_mask is not None and not all(name_mask):
-                indices = _select_ids(block, name_mask)
+                indices = _select_ids(block, name_mask) if keyed is None else \
+                    [i for i in keyed if name_mask[block.name_ids[i]]]
             if source_mask is not None and not all(source_mask):
                 ids = block.source_ids
                 if indices is None:
@@ -370,6 +402,58 @@ class LogReader:
         block = view.read_block(entry)
         self._last_block = (view.name, entry, block)
         return block
+
+    def _cached_block(self, view: SegmentView, entry: BlockEntry) -> DecodedBlock:
+        """The decoded block through the reader's bounded cache (point reads)."""
+        key = (view.name, entry)
+        block = self.cache.get(key)
+        if block is None:
+            block = view.read_block(entry)
+            self.cache.put(key, block)
+        return block
+
+    def read_at(self, offsets: Iterable[int], raw: bool = False) -> list[Any]:
+        """The records at `offsets` (those that exist), in offset order, each block decoded
+        once through the cache and only the wanted records built (raw: the block's raw
+        records are built once, all together, and kept with it in the cache)."""
+        self.refresh()
+        views = self._views
+        bases = [v.base for v in views]
+        out: list[Any] = []
+        wanted = sorted(set(offsets))
+        i = 0
+        while i < len(wanted):
+            o = wanted[i]
+            s = bisect_right(bases, o) - 1
+            if s < 0 or o >= views[s].end_offset:
+                i += 1
+                continue
+            view = views[s]
+            entry = view.entries[bisect_right(view.first_offsets(), o) - 1]
+            j = bisect_left(wanted, entry.end_offset, i)
+            first = entry.first_offset
+            if raw:
+                out += self._raw_points(view, entry, [x - first for x in wanted[i:j]])
+            else:
+                out += self._cached_block(view, entry).records([x - first for x in wanted[i:j]])
+            i = j
+        return out
+
+    def _raw_points(self, view: SegmentView, entry: BlockEntry, indices: list[int]) -> list[Any]:
+        """Raw records of one block for point reads. The first time a block is wanted it is
+        decoded and cached, and only the wanted records are built; the second time, all its
+        raw records are built at once and cached in its place, so the next reads of the block
+        cost one list index per record."""
+        cache = self.cache
+        records = cache.get((view.name, entry, "raw"))
+        if records is not None:
+            return list(map(records.__getitem__, indices))
+        block = cache.pop((view.name, entry))
+        if block is None:
+            return self._cached_block(view, entry).raw_records(indices)
+        records = block.raw_records()
+        cache.put((view.name, entry, "raw"), records, raw_cost(block))
+        return list(map(records.__getitem__, indices))
 
     def read_columns(self, start: int, end: int) -> RawColumns:
         """The records of offsets [start, end) that exist, as columns with encoded data (see
@@ -413,7 +497,12 @@ class LogReader:
             view.close()
         self._views = []
         self._last_block = None
+        self.cache.clear()
         self._closed = True
+
+
+def _both(a: Callable[[Any], bool], b: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda r: a(r) and b(r)
 
 
 def _forward(views: list[SegmentView], seg: int, ent: int) -> Iterator[tuple[SegmentView, BlockEntry]]:

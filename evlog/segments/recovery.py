@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from .block import RawRecord, Record, decode_frame
 from .chainverify import ChainReport, verify_chain
@@ -20,7 +20,9 @@ from .errors import CorruptBlockError, CorruptRecordingError, EvlogError, Unsupp
 from .fsio import FileSystem
 from .index import SegmentIndex, SegmentSummary, encode_index, parse_index
 from .lock import acquire_lock, release_lock
-from .manifest import read_manifest
+from .keyindex import KeyMap, check_key_paths, keys_filename
+from .keyread import ActiveKeys, key_file_bytes, load_key_file, segment_keymap
+from .manifest import read_manifest, write_manifest
 from .reader import SegmentView
 from .segment import (
     SEGMENT_HEADER_SIZE, BlockEntry, ResyncBudget, ScanResult, encode_segment_header, find_next_frame,
@@ -94,6 +96,7 @@ def _scan_segment(directory: str, base: int, is_last: bool, fs: FileSystem | Non
 
 def prepare_for_append(directory: str, fs: FileSystem) -> tuple[RecoveryReport, AppendState]:
     report = RecoveryReport()
+    key_paths = read_manifest(directory).keys
     for name in os.listdir(directory):
         if name.endswith(".tmp"):
             fs.remove(os.path.join(directory, name))
@@ -113,6 +116,8 @@ def prepare_for_append(directory: str, fs: FileSystem) -> tuple[RecoveryReport, 
             index = SegmentIndex(base, size, entries, summary)
             fs.write_atomic(os.path.join(directory, index_filename(base)), encode_index(index))
             report.rebuilt_indexes.append(index_filename(base))
+        if key_paths:
+            _check_key_file(fs, directory, base, entries, size, key_paths, is_last, report)
         if is_last and index_state in ("stale", "corrupt"):
             # the writer rewrites it on roll/close; a stale one must not mislead readers meanwhile
             fs.remove(os.path.join(directory, index_filename(base)))
@@ -132,6 +137,53 @@ def prepare_for_append(directory: str, fs: FileSystem) -> tuple[RecoveryReport, 
     return report, state
 
 
+def _check_key_file(fs: FileSystem, directory: str, base: int, entries: list[BlockEntry], size: int,
+                    paths: list[str], is_last: bool, report: RecoveryReport) -> None:
+    """A sealed segment gets its key file rebuilt when it is missing or unusable; the last
+    one's unusable file is removed (its writer rewrites it; readers rebuild its tail)."""
+    kf = load_key_file(directory, base, entries, paths)
+    if kf is not None:
+        kf.close()
+        if not is_last and kf.covered != size:
+            kf = None
+    if kf is not None:
+        return
+    path = os.path.join(directory, keys_filename(base))
+    if is_last:
+        if os.path.exists(path):
+            fs.remove(path)
+        return
+    view = _segment_view(directory, base, entries)
+    try:
+        data = key_file_bytes(view, paths, size)
+    finally:
+        view.close()
+    fs.write_atomic(path, data)
+    report.rebuilt_indexes.append(keys_filename(base))
+
+
+def _segment_view(directory: str, base: int, entries: list[BlockEntry]) -> SegmentView:
+    """A segment opened for reading blocks whose entries are already known (no scan)."""
+    view = SegmentView(directory, base)
+    view.fd = os.open(view.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    view.entries = list(entries)
+    return view
+
+
+def active_keys(directory: str, paths: list[str], base: int | None, entries: list[BlockEntry]) -> ActiveKeys | None:
+    """The writer's key map (None without key paths): of the active segment it reopens
+    (`base`, its blocks `entries`: its key file's postings, its other blocks decoded), or empty."""
+    if not paths:
+        return None
+    if base is None or not entries:
+        return ActiveKeys(paths, KeyMap(paths, base or 0))
+    view = _segment_view(directory, base, entries)
+    try:
+        return ActiveKeys(paths, segment_keymap(view, paths))
+    finally:
+        view.close()
+
+
 def _sync_file(fs: FileSystem, path: str) -> None:
     fd = fs.open_append(path)
     try:
@@ -140,8 +192,10 @@ def _sync_file(fs: FileSystem, path: str) -> None:
         fs.close(fd)
 
 
-def reindex(directory: str, fs: FileSystem | None = None) -> list[str]:
-    """Rewrite every segment's index from the segment itself. Returns the rewritten names.
+def reindex(directory: str, fs: FileSystem | None = None, keys: Sequence[str] = ()) -> list[str]:
+    """Rewrite every segment's index (and key file) from the segment itself. Returns the
+    rewritten names. `keys`: key paths to index from now on, beside the recording's (the
+    manifest lists them once every key file is written).
 
     Every segment is scanned first: if one is damaged (a bad block, a bad header, a cut-off
     sealed segment, events missing between segments), nothing is changed and the
@@ -150,7 +204,8 @@ def reindex(directory: str, fs: FileSystem | None = None) -> list[str]:
     (the index covers the blocks before it; opening for append cuts it off).
     """
     fs = fs or FileSystem()
-    read_manifest(directory)
+    manifest = read_manifest(directory)
+    paths = manifest.keys + [k for k in check_key_paths(keys) if k not in manifest.keys]
     lock = acquire_lock(directory)
     try:
         bases = list_segments(directory)
@@ -161,6 +216,17 @@ def reindex(directory: str, fs: FileSystem | None = None) -> list[str]:
             name = index_filename(index.base_offset)
             fs.write_atomic(os.path.join(directory, name), encode_index(index))
             rewritten.append(name)
+            if paths:
+                view = _segment_view(directory, index.base_offset, index.entries)
+                try:
+                    data = key_file_bytes(view, paths, index.covered_bytes)
+                finally:
+                    view.close()
+                fs.write_atomic(os.path.join(directory, keys_filename(index.base_offset)), data)
+                rewritten.append(keys_filename(index.base_offset))
+        if paths != manifest.keys:
+            manifest.keys = paths
+            write_manifest(fs, directory, manifest)
         return rewritten
     finally:
         release_lock(lock)
@@ -268,7 +334,7 @@ def verify(directory: str, decode: bool = True, chain: bool = False, key: bytes 
     """Check every block (checksum, content, JSON) and every index of a recording. With
     `chain` (or a `key`), also walk its hash chain (format v2): a block altered, removed or
     reordered, or a keyed chain checked with another key, is a problem (`report.chain`)."""
-    read_manifest(directory)
+    key_paths = read_manifest(directory).keys
     report = VerifyReport()
     if chain or key is not None:
         report.chain = verify_chain(directory, key)
@@ -344,9 +410,31 @@ def verify(directory: str, decode: bool = True, chain: bool = False, key: bytes 
                 elif not is_last and not damaged and idx.covered_bytes != valid:
                     report.problems.append(Problem(idx_name, None, None,
                                                    "index does not cover the whole segment", REINDEX))
+            if key_paths and not damaged:
+                problem = _key_file_problem(directory, base, entries, key_paths, is_last, valid)
+                if problem is not None:
+                    report.problems.append(problem)
         finally:
             os.close(fd)
     return report
+
+
+def _key_file_problem(directory: str, base: int, entries: list[BlockEntry], paths: list[str], is_last: bool,
+                      valid: int) -> Problem | None:
+    """A sealed segment's key file must exist and cover it whole; the active one's, when there
+    is one, must be usable (readers decode what it does not cover)."""
+    name = keys_filename(base)
+    exists = os.path.exists(os.path.join(directory, name))
+    if is_last and not exists:
+        return None
+    kf = load_key_file(directory, base, entries, paths)
+    if kf is None:
+        return Problem(name, None, None, "key file is missing, damaged or stale" if exists else "key file is missing",
+                       REINDEX)
+    kf.close()
+    if not is_last and kf.covered != valid:
+        return Problem(name, None, None, "key file does not cover the whole segment", REINDEX)
+    return None
 
 
 def _index_file(directory: str, base: int) -> SegmentIndex:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .errors import CorruptIndexError, UnsupportedFormatError
 from .fsio import DEFAULT_FS, FileSystem
 from .index import parse_index
+from .keyindex import keys_filename
 from .manifest import read_manifest
 from .segment import SEGMENT_HEADER_SIZE, index_filename, list_segments, segment_filename
 
@@ -95,10 +96,11 @@ def retain(path: str | os.PathLike, max_age_seconds: float | None = None, max_by
             fs.remove(os.path.join(directory, segment_filename(base)))
         except FileNotFoundError:
             continue
-        try:
-            fs.remove(os.path.join(directory, index_filename(base)))
-        except FileNotFoundError:
-            pass
+        for extra in (index_filename(base), keys_filename(base)):
+            try:
+                fs.remove(os.path.join(directory, extra))
+            except FileNotFoundError:
+                pass
         result.removed.append(segment_filename(base))
         result.bytes_freed += size
         result.events_removed += events if events else 0

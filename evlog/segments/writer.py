@@ -35,9 +35,10 @@ from .errors import LogClosedError, LogWriteError, UnsupportedFormatError
 from .fsio import FileSystem
 from .headers import MAX_HEADER_BYTES
 from .index import SegmentIndex, SegmentSummary, encode_index
+from .keyindex import keys_filename
 from .lock import acquire_lock, release_lock
 from .manifest import Manifest, write_manifest
-from .recovery import prepare_for_append
+from .recovery import active_keys, prepare_for_append
 from .rows import PLAIN_FLAGS, EncodedRows, check_row, checked_sizes, validate_rows
 from .segment import BlockEntry, encode_segment_header, index_filename, segment_filename
 
@@ -164,6 +165,7 @@ class LogWriter:
             self._seg_created = time.monotonic()
             self._roll_wanted = False
             self._unsynced_blocks = 0   # blocks written since the last fdatasync (fsync=always)
+            self._keys = active_keys(path, manifest.keys, self._seg_base, state.entries)   # key index (keyread.py)
             if self._seg_base is None:
                 self._seg_fd = -1
                 self._new_segment(state.next_offset)
@@ -415,7 +417,8 @@ class LogWriter:
         frames: list[bytes] = []       # of the active segment, not written yet
         placed: list[tuple] = []       # their (entry, meta, raw length)
         size = self._seg_size
-        for (first, *_), (frame, header, meta) in zip(batch, encoded):
+        keys = self._keys
+        for (first, rows, _, _, table), (frame, header, meta) in zip(batch, encoded):
             if (self._entries or placed) and (size + len(frame) > opts.segment_max_bytes or self._roll_wanted or (
                     opts.segment_max_age is not None and time.monotonic() - self._seg_created >= opts.segment_max_age)):
                 self._write_frames(frames, placed, size)
@@ -423,6 +426,8 @@ class LogWriter:
                 self._roll(first)
                 size = self._seg_size
             placed.append((BlockEntry.from_header(header, size), meta, header.raw_len))
+            if keys is not None:
+                keys.add(first, rows, table)
             frames.append(frame)
             size += len(frame)
         self._write_frames(frames, placed, size)
@@ -471,7 +476,7 @@ class LogWriter:
         interval = self.options.index_interval
         if interval is None or not self._entries or time.monotonic() - self._last_index_write < interval:
             return
-        self._write_index()
+        self._write_index(periodic=True)
         self._last_index_write = time.monotonic()
         self._record_head()
 
@@ -517,6 +522,8 @@ class LogWriter:
         self._seg_base = base
         self._entries = []
         self._summary = SegmentSummary()
+        if self._keys is not None:
+            self._keys.reset(base)
         self._seg_created = time.monotonic()
         self._roll_wanted = False
 
@@ -538,10 +545,13 @@ class LogWriter:
         except OSError as exc:   # the disk is failing: the next open's recovery is all that is left
             logger.warning("could not cut %s back to its %d fsynced bytes: %s", path, self._synced_size, exc)
 
-    def _write_index(self) -> None:
+    def _write_index(self, periodic: bool = False) -> None:
         assert self._seg_base is not None
         index = SegmentIndex(self._seg_base, self._seg_size, list(self._entries), self._summary)
         self.fs.write_atomic(os.path.join(self.path, index_filename(self._seg_base)), encode_index(index))
+        if self._keys is not None and (not periodic or self._keys.due()):
+            self.fs.write_atomic(os.path.join(self.path, keys_filename(self._seg_base)),
+                                 self._keys.encode(self._seg_base, self._seg_size, self._entries))
 
     # closing ------------------------------------------------------------------
     def close(self) -> None:

@@ -21,3 +21,11 @@ def test_bench_eventsourcing_quick_prints_every_row():
         values = figures(line)
         assert len(values) >= 6 and all(v >= 0 for v in values), line
     figures(row(out, "read cost ratio large/small"))
+
+
+@pytest.mark.timeout(600)
+def test_bench_eventsourcing_interleaved_prints_both_recorders():
+    out = run_bench("bench_eventsourcing.py", "--quick", "--interleaved", "21000")
+    line = row(out, "21,000 events:")
+    assert "evlog first" in line and "sqlite first" in line
+    assert len(ratios(line)) >= 2 and all(v > 0 for v in figures(line))

@@ -126,15 +126,42 @@ def test_select_events_reads_only_the_aggregates_offsets(tmp_path):
         rec.insert_events(batch)
     log = rec.store.log
     calls = []
-    real = log.read
+    real = log.read_at
 
-    def spy(start=None, end=None, **kw):
-        calls.append((start, end))
-        return real(start, end, **kw)
-    log.read = spy  # type: ignore[method-assign]
+    def spy(offsets, **kw):
+        calls.append(list(offsets))
+        return real(offsets, **kw)
+    log.read_at = spy  # type: ignore[method-assign]
+    log.read = None   # type: ignore[assignment]  # no scan
     got = rec.select_events(target)
     assert [e.originator_version for e in got] == [1, 2, 3]
-    assert sum(e - s for s, e in calls) == 3   # three one-offset reads, not a scan
+    assert len(calls) == 1 and len(calls[0]) == 3   # one point read of the three offsets
+    del log.read
+    rec.close()
+
+
+def test_select_events_point_reads_use_the_block_cache(tmp_path):
+    """Interleaved aggregates: a second read of the same blocks decodes none of them again."""
+    from evlog.segments.reader import SegmentView
+    rec = EvlogApplicationRecorder(_store(tmp_path))
+    oids = [uuid4() for _ in range(50)]
+    for v in range(1, 21):
+        rec.insert_events([ev(o, v) for o in oids])
+    decoded = []
+    real = SegmentView.read_block
+    SegmentView.read_block = lambda self, entry: decoded.append(entry) or real(self, entry)
+    try:
+        for o in oids:
+            assert [e.originator_version for e in rec.select_events(o)] == list(range(1, 21))
+        first = len(decoded)
+        assert 0 < first <= len(rec.store.log.index_entries()) + 1
+        for o in oids:
+            assert [e.originator_version for e in rec.select_events(o, desc=True, limit=5)] == [20, 19, 18, 17, 16]
+        assert len(decoded) == first
+    finally:
+        SegmentView.read_block = real
+    assert rec.store.log.keys == ["source"]
+    assert [r.offset for r in rec.store.log.lookup("source", [str(oids[3])])] == list(range(3, 1000, 50))
     rec.close()
 
 
