@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# test processes (pytest-xdist): one per core, at least 2
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -lt 2 ] && n=2; echo $$n)
 
 .PHONY: demo test bench lint clean
 
@@ -20,9 +22,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/test-services.sh
 	if [ -f scripts/install-test-deps.sh ]; then bash scripts/install-test-deps.sh; fi
-	$(PY) -m pytest -q -p no:cacheprovider --cov=evlog --cov-branch --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --cov=evlog --cov-branch --cov-report=term:skip-covered $(PYTEST_ARGS)
 	# the storage engine again without its compiled write path (a machine with no C compiler)
-	EVLOG_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider --cov=evlog --cov-branch --cov-append \
+	EVLOG_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --cov=evlog --cov-branch --cov-append \
 		--cov-report= -m "not slow" tests/segments
 	$(PY) -m coverage report --include='evlog/segments/*' --fail-under=95
 
