@@ -14,15 +14,14 @@
 """
 from __future__ import annotations
 
-import datetime as _dt
 import fnmatch
 import re
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from .segments.errors import EvlogError
+from .segments.keyindex import key_text as _text   # what a value compares as against a string
 from .timespec import TimeSpecError, parse_duration_ns, parse_time
 
 __all__ = ["Filter", "FilterSyntaxError", "parse_filter"]
@@ -183,21 +182,6 @@ def _num(value: Any) -> Decimal | None:
         except (InvalidOperation, ValueError):
             return None
         return d if d.is_finite() else None
-    return None
-
-
-def _text(value: Any) -> str | None:
-    """The text a field value compares as against a string literal."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, (Decimal, uuid.UUID)):
-        return str(value)
-    if isinstance(value, bool) or value is None or isinstance(value, (dict, list, tuple)):
-        return None
-    if isinstance(value, (int, float)):
-        return str(value)
     return None
 
 

@@ -71,10 +71,11 @@ class Log(_EngineLog):
 
     def append_encoded(self, name: str, source: str, flags: int, data: bytes, types: bytes = b"",
                        timestamp: int | None = None, monotonic: int | None = None, *,
-                       validate: bool = True) -> int:
+                       validate: bool = True, headers: bytes = b"") -> int:
         if self.redactor is not None:
-            data, flags, types, _ = self.redactor.row(data, flags, types, b"")
-        return super().append_encoded(name, source, flags, data, types, timestamp, monotonic, validate=validate)
+            data, flags, types, headers = self.redactor.row(data, flags, types, headers)
+        return super().append_encoded(name, source, flags, data, types, timestamp, monotonic, validate=validate,
+                                      headers=headers)
 
 
 def _redactor(redact: Any) -> Any:

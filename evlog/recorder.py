@@ -395,6 +395,8 @@ class EventRecorder:
             self._lost += 1
 
     # the recorder's thread -------------------------------------------------------------------
+    _drain_when_idle = False   # a subclass whose `_drain` has work at every poll sets it
+
     def _run(self) -> None:
         """Drain the queue every poll period, or as soon as `_wake_at` rows wait: batches of
         thousands of rows while publishers are busy (the engine call's fixed cost shared by
@@ -408,7 +410,7 @@ class EventRecorder:
                 self._wake.wait(self._poll)
                 self._wake.clear()
                 self._idle = False
-            if queue:
+            if queue or self._drain_when_idle:
                 self._drain()
 
     def _drain(self) -> None:
@@ -422,15 +424,9 @@ class EventRecorder:
                 with self._count_lock:
                     if self._failed or self._log is None:
                         return self._discard_queue_locked()
-                    k = min(len(queue), _BATCH * ROW)
-                    taken = queue[:k]
-                    del queue[:k]
-                    n = k // ROW
-                    self._taken += n
+                    rows, n = self._take_queued()
                     self._in_hand += n
                     log = self._log
-                rows = queued_rows(taken, n)
-                del taken
                 try:
                     try:
                         first = self._append_rows(log, rows)
@@ -448,6 +444,17 @@ class EventRecorder:
                     if FLAG_UNSERIALIZABLE in rows.flags:
                         self._markers.extend(first + i for i, f in enumerate(rows.flags) if f == FLAG_UNSERIALIZABLE)
         return None
+
+    def _take_queued(self) -> tuple[EncodedRows, int]:
+        """The next batch (at most _BATCH rows) taken off the queue with one slice and one
+        `del`, as columns, and its row count; the caller holds `_count_lock`."""
+        queue = self._queue
+        k = min(len(queue), _BATCH * ROW)
+        taken = queue[:k]
+        del queue[:k]
+        n = k // ROW
+        self._taken += n
+        return queued_rows(taken, n), n
 
     @staticmethod
     def _append_rows(log: Log, rows: EncodedRows) -> int:

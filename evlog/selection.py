@@ -242,6 +242,10 @@ class Selection:
                     kw["end"] = max(0, end[1]) if end[0] == "offset" else 0   # before the recording: nothing
                 else:
                     kw["end_mono"] = end[1]
+        if isinstance(self.filter, Filter):   # the key index's pushdown (data.K == "v" on an indexed path)
+            key = self.filter.read_kwargs().get("key")
+            if key:
+                kw["key"] = key
         if self.offsets is not None:
             first, end_offset = self.offsets
             if first is not None:

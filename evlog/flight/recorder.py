@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..filters import Filter, parse_filter
-from ..recorder import _BATCH, ROW, EventRecorder, RecorderError, _storable, queued_rows
+from ..recorder import ROW, EventRecorder, RecorderError, _storable
 from ..segments.block import RawRecord, Record
 from ..segments.codec import decode_data
 from ..segments.errors import EvlogError
@@ -300,18 +300,7 @@ class FlightRecorder(EventRecorder):
                 self._windows.step(end_all=reason)
 
     # the recorder's thread -------------------------------------------------------------------
-    def _run(self) -> None:
-        """Like EventRecorder's, but it steps the windows at every poll, events or not."""
-        queue = self._queue
-        while True:
-            if self._stop_thread and not queue:
-                return
-            if len(queue) < self._wake_at * ROW and not self._stop_thread:
-                self._idle = True
-                self._wake.wait(self._poll)
-                self._wake.clear()
-                self._idle = False
-            self._drain()
+    _drain_when_idle = True   # the windows are stepped at every poll, events or not
 
     def _drain(self) -> None:
         """Add every queued row to the ring, test the predicate, step the windows."""
@@ -322,12 +311,7 @@ class FlightRecorder(EventRecorder):
         with self._log_lock:
             while queue:
                 with self._count_lock:
-                    k = min(len(queue), _BATCH * ROW)
-                    taken = queue[:k]
-                    del queue[:k]
-                    n = k // ROW
-                    self._taken += n
-                rows = queued_rows(taken, n)
+                    rows, n = self._take_queued()
                 monos = rows.monotonics
                 if self.trigger_filter is not None:   # the times the ring gives them (the predicate's)
                     rows = rows._replace(monotonics=ring.clamp(monos))

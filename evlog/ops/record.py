@@ -182,12 +182,9 @@ class FlightLog:
         self.flight = flight
         self.path = str(flight.output_dir)
         self.manifest = Manifest(session_name=flight.session_name, start_time_ns=time.time_ns())
+        self.session_name = flight.session_name
         self._count = 0
         flight.start_recording(None)
-
-    @property
-    def session_name(self) -> str:
-        return self.flight.session_name
 
     @property
     def end_offset(self) -> int:

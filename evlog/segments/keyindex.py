@@ -85,7 +85,7 @@ def check_key_paths(specs: Iterable[str]) -> list[str]:
 
 def key_text(value: Any) -> str | None:
     """The text a value is indexed by: what it compares as against a string literal in the
-    filter language (evlog/filters.py `_text`; tests check the two agree); None: not indexed."""
+    filter language (evlog/filters.py compares by this very function); None: not indexed."""
     if isinstance(value, str):
         return value
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
@@ -197,13 +197,11 @@ class Extractor:
     def raw_text(self, path_index: int, raw: Any) -> str | None:
         """The text of a raw record's value for the path (a `RawRecord`)."""
         key = self._parsed[path_index]
-        if key.root == "source":
-            return raw.source
-        if key.root == "name":
-            return raw.name
         if key.root == "headers":
             return decode_headers(raw.headers).get(key.fields[0]) if raw.headers else None
-        return key_text(_resolve(decode_data(raw.data, raw.flags, raw.types), key.fields))
+        if key.root == "data":
+            return key_text(_resolve(decode_data(raw.data, raw.flags, raw.types), key.fields))
+        return self.record_text(path_index, raw)   # a source or a name: the same on both
 
 
 class KeyMap:
