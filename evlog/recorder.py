@@ -433,7 +433,7 @@ class EventRecorder:
                     except (OSError, LogWriteError, LogClosedError):
                         raise
                     except EvlogError:   # a row the log cannot store: markers instead, then again
-                        rows = _storable(rows)
+                        rows = storable_rows(rows)
                         first = self._append_rows(log, rows)
                 except (OSError, EvlogError) as exc:
                     self._fail(exc)
@@ -611,7 +611,7 @@ def _headers_bytes(headers: Any) -> tuple[bytes, BaseException | None]:
         return b"", exc
 
 
-def _storable(rows: EncodedRows) -> EncodedRows:
+def storable_rows(rows: EncodedRows) -> EncodedRows:
     """`rows` with each row the log refuses (a name or source too long or not valid Unicode,
     data too large) replaced by a marker saying why, under a name and source cut to fit."""
     names, sources, flags, datas, types = (list(c) for c in rows[:5])

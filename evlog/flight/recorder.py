@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..filters import Filter, parse_filter
-from ..recorder import ROW, EventRecorder, RecorderError, _storable
+from ..recorder import ROW, EventRecorder, RecorderError, storable_rows
 from ..segments.block import RawRecord, Record
 from ..segments.codec import decode_data
 from ..segments.errors import EvlogError
@@ -318,7 +318,7 @@ class FlightRecorder(EventRecorder):
                 try:
                     seqs = ring.add(rows)
                 except EvlogError:   # a row the engine cannot store: markers instead
-                    rows = _storable(rows)
+                    rows = storable_rows(rows)
                     seqs = ring.add(rows)
                 if self.trigger_filter is not None:
                     self._test_predicate(rows, seqs)

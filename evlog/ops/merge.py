@@ -200,7 +200,7 @@ def merge(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, sessio
         for p in inputs:
             recs.append(redacted(open_input(p), redact))
         if labels is None:
-            labels = _labels([r.session_name for r in recs])
+            labels = input_labels([r.session_name for r in recs])
         if len(labels) != len(recs):
             raise OpError("merge: one label per input")
         start = min(r.start_time_ns for r in recs)
@@ -234,7 +234,7 @@ def _copy(log: Log, origins: BinaryIO, sources: list, counts: list[int], tick: P
     for recs, starts, inputs, taken in merge_batches(sources):
         skip = 1 if inputs[0] == current else 0    # the run goes on from the last batch
         if len(inputs) > skip:
-            origins.write(_pack_runs(n, starts, inputs, skip))
+            origins.write(pack_runs(n, starts, inputs, skip))
             current = inputs[-1]
         log.append_rows(EncodedRows.from_raw(recs), validate=False)   # one writer call per batch
         m = 0
@@ -246,7 +246,7 @@ def _copy(log: Log, origins: BinaryIO, sources: list, counts: list[int], tick: P
     return n
 
 
-def _pack_runs(base: int, starts: list[int], inputs: list[int], skip: int = 0) -> bytes:
+def pack_runs(base: int, starts: list[int], inputs: list[int], skip: int = 0) -> bytes:
     """The runs `(base + start, input)` from index `skip` as `_RUN` records (a fully
     interleaved merge has one run per event): each column packed in one call, then
     interleaved by strided copies."""
@@ -263,7 +263,7 @@ def _pack_runs(base: int, starts: list[int], inputs: list[int], skip: int = 0) -
     return bytes(out)
 
 
-def _labels(names: list[str]) -> list[str]:
+def input_labels(names: list[str]) -> list[str]:
     """Session names, made unique with a #n suffix."""
     out: list[str] = []
     for i, n in enumerate(names):

@@ -30,7 +30,7 @@ from ..segments import EncodedRows, Log, RawRecord
 from ..segments.codec import decode_data
 from ..segments.headers import decode_headers
 from .common import OpError, Progress, named_input, open_input, progress_or_noop, raw_records
-from .merge import ORIGINS_FILE, _labels, _pack_runs
+from .merge import ORIGINS_FILE, input_labels, pack_runs
 from .output import check_new_recording, creating
 
 SEQ_HEADER = "nats.seq"
@@ -154,7 +154,7 @@ def merge_by_sequence(inputs: Sequence[str | os.PathLike], out: str | os.PathLik
         with open_input(p) as rec:
             heads.append((rec.session_name, rec.start_time_ns, rec.format))
     if labels is None:
-        labels = _labels([h[0] for h in heads])
+        labels = input_labels([h[0] for h in heads])
     if len(labels) != len(paths):
         raise OpError("merge: one label per input")
     start = min(h[1] for h in heads)
@@ -219,7 +219,7 @@ def _write(merged: Iterable[Item], log: Log, origins, counts: list[list[int]],
         nonlocal batch, starts, inputs
         if batch:
             log.append_rows(EncodedRows.from_raw(batch), validate=False)
-            origins.write(_pack_runs(written - len(batch), starts, inputs))
+            origins.write(pack_runs(written - len(batch), starts, inputs))
             tick(len(batch))
             batch, starts, inputs = [], [], []
 

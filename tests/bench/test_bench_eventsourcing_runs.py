@@ -28,4 +28,4 @@ def test_bench_eventsourcing_interleaved_prints_both_recorders():
     out = run_bench("bench_eventsourcing.py", "--quick", "--interleaved", "21000")
     line = row(out, "21,000 events:")
     assert "evlog first" in line and "sqlite first" in line
-    assert len(ratios(line)) >= 2 and all(v > 0 for v in figures(line))
+    assert len(ratios(line)) >= 2 and all(v >= 0 for v in figures(line))   # a build may take 0 s

@@ -189,7 +189,7 @@ def test_runs_are_packed_like_one_struct_per_run():
     inputs = [i % 3 for i in range(100)]
     for skip in (0, 1, 70, 90):
         want = b"".join(struct.pack("<QI", 1000 + s, i) for s, i in list(zip(starts, inputs))[skip:])
-        assert merge_mod._pack_runs(1000, starts, inputs, skip) == want
+        assert merge_mod.pack_runs(1000, starts, inputs, skip) == want
 
 
 def test_merge_of_interleaved_recordings_keeps_origins_times_and_tags(tmp_path):
