@@ -84,14 +84,6 @@ def test_sigusr1_triggers_evlog_record_snapshot(tmp_path):
     assert [r.data["i"] for r in records] == list(range(400))
 
 
-def _nats_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 4222), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,10 +99,8 @@ def _connected(port: int) -> bool:
 
 
 @pytest.mark.nats
-def test_nats_snapshot_with_trigger_on(tmp_path):
-    nats = pytest.importorskip("nats")
-    if not _nats_up():
-        pytest.fail("the NATS server is not running on 127.0.0.1:4222")
+def test_nats_snapshot_with_trigger_on(tmp_path, nats_url):
+    import nats
     subject = f"flight{os.getpid()}{int(time.time() * 1000) % 100000}"
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=ROOT)

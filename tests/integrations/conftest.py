@@ -4,29 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import uuid
 
 import pytest
 
 NATS_URL = "nats://127.0.0.1:4222"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 4222), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def nats_url() -> str:
-    pytest.importorskip("nats", reason="nats-py is not installed (pip install 'evlog[nats]')")
-    if not _reachable():
-        pytest.fail("the NATS server is not running on 127.0.0.1:4222: run scripts/test-services.sh")
-    return NATS_URL
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -26,19 +25,8 @@ mode = "mask"
 """
 
 
-def _reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 4222), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.mark.nats
-def test_record_from_nats_through_a_policy(tmp_path) -> None:
-    pytest.importorskip("nats")
-    if not _reachable():
-        pytest.fail("the NATS server is not running on 127.0.0.1:4222: run scripts/test-services.sh")
+def test_record_from_nats_through_a_policy(tmp_path, nats_url) -> None:
     import nats
     (tmp_path / "p.toml").write_text(POLICY)
     subject = f"redact{uuid.uuid4().hex[:8]}"
