@@ -129,7 +129,9 @@ class RawRecord(NamedTuple):
 
 class RawColumns(NamedTuple):
     """Records of consecutive offsets as columns, data still encoded: what a bulk reader
-    needs without a tuple per record (`Log.read_columns`). No times: ask `read` for those."""
+    needs without a tuple per record (`Log.read_columns`). No times: ask `read` for those.
+    From `read_columns(..., decoded=True)`, `data` is an iterator of the decoded values
+    (a chunk of a block decoded at a time) and `types` is empty."""
 
     offsets: range
     names: list[str]
