@@ -96,6 +96,7 @@ class EventRecorder:
         self._log_options = dict(log_options, fsync=fsync, block_max_age=flush_interval)
         self._max_pending = max(1, int(max_pending))
         self._wake_at = min(4096, self._max_pending)
+        self._pressure_at = self._max_pending * ROW   # queue length (flat) past which publishers wait
         self._poll = min(0.01, flush_interval / 4)  # the thread's polling period when idle
         self._log: Log | None = None
         self._path: Path | None = None
@@ -246,9 +247,10 @@ class EventRecorder:
     def _install(self, bus: Any) -> None:
         original = bus.publish
         recorder = self
-        extend = self._queue.extend
+        queue = self._queue
+        extend = queue.extend
         monotonic_ns = time.monotonic_ns
-        wake_at = self._wake_at * ROW
+        wake_at, pressure_at = self._wake_at * ROW, self._pressure_at
         inline = self._redactor is None   # a redacted event takes `_capture`, which redacts it
 
         def publish(event_name: Any = _ABSENT, event: Any = _ABSENT, source: Any = _ABSENT, /,
@@ -272,8 +274,8 @@ class EventRecorder:
                         extend((event_name if event_name.__class__ is str else str(event_name),
                                 source if source.__class__ is str else ("" if source is None else str(source)),
                                 flags, data, types, b"", mono))
-                        if len(recorder._queue) > wake_at:   # the thread polls; woken when much waits
-                            recorder._crowded()
+                        if len(queue) > wake_at and (recorder._idle or len(queue) > pressure_at):
+                            recorder._crowded()   # the thread polls; woken when much waits
                     except Exception as exc:  # noqa: BLE001 - the bus must work whatever happens here
                         recorder._note_capture_error(exc)
                 elif recorder._failed:
@@ -344,8 +346,9 @@ class EventRecorder:
         extend = queue.extend
         mono_base = self._mono_base
         monotonic_ns = time.monotonic_ns
-        wake_at = self._wake_at * ROW
+        wake_at, pressure_at = self._wake_at * ROW, self._pressure_at
         crowded = self._crowded
+        recorder = self
         redact = self._redactor.row if self._redactor is not None else None
 
         def capture(event_name: Any, event: Any, source: Any, headers: Any = None) -> None:
@@ -365,8 +368,8 @@ class EventRecorder:
             if redact is not None:   # before the bytes leave this thread (a failure drops the event)
                 data, flags, types, head = redact(data, flags, types, head)
             extend((name, src, flags, data, types, head, mono))   # one C call: atomic under the GIL
-            if len(queue) > wake_at:  # the thread polls; it is woken only when much is waiting
-                crowded()
+            if len(queue) > wake_at and (recorder._idle or len(queue) > pressure_at):
+                crowded()   # the thread polls; it is woken only when much is waiting
         return capture
 
     def _queued(self) -> int:
@@ -374,9 +377,13 @@ class EventRecorder:
         return len(self._queue) // ROW
 
     def _crowded(self) -> None:
+        """Many rows wait: wake the thread if it is idle (once: `Event.set` takes a lock, and
+        until the thread gets the GIL every publish sees the queue crowded), and hold the
+        publisher back past `max_pending`."""
         if self._idle:
+            self._idle = False
             self._wake.set()
-        if self._queued() > self._max_pending:
+        if len(self._queue) > self._pressure_at:
             self._back_pressure()
 
     def _back_pressure(self) -> None:

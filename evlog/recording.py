@@ -194,10 +194,11 @@ class EvlogRecording(Recording):
                 return True
         return False
 
-    def read_columns(self, start: int, end: int) -> Any:
+    def read_columns(self, start: int, end: int, decoded: bool = False) -> Any:
         """The records of offsets [start, end) as columns of encoded data (`Log.read_columns`:
-        no object per record), for bulk readers such as a max-speed replay."""
-        return self.log.read_columns(start, end)
+        no object per record), for bulk readers such as a max-speed replay; with `decoded`,
+        the data decoded (a chunk of a block per decoder call)."""
+        return self.log.read_columns(start, end, decoded)
 
     def summary(self) -> SegmentSummary:
         return self.log.summary()

@@ -20,8 +20,7 @@ from typing import Any, Callable
 
 from ..recording import RAW
 from ..segments import decode_headers
-from ..segments.codec import FLAG_MODEL, FLAG_UNSERIALIZABLE, decode_data, decode_json
-from ..segments.errors import CorruptBlockError
+from ..segments.codec import FLAG_MODEL, FLAG_UNSERIALIZABLE
 from .clock import Clock, RealClock
 from .control import ReplayControl
 from .convert import raw_converter, record_converter
@@ -265,42 +264,39 @@ class _Replay:
     # the loop ----------------------------------------------------------------------------------
     def _max_speed_pass(self, lo: int, hi: int) -> tuple[int, bool, int | None]:
         """Publish offsets [lo, hi) at max speed, read `MAX_SPEED_PAGE` records at a time as
-        columns, each event's JSON decoded alone (`decode_data`, type maps applied). Returns
-        (records read, stopped by stop_on_error, the offset the pass covered up to if it stopped)."""
+        columns of decoded values (`read_columns(decoded=True)`: a chunk of a block per
+        decoder call, type maps applied). Returns (records read, stopped by stop_on_error,
+        the offset the pass covered up to if it stopped)."""
         res = self.result
         publish = self.publish
         with_headers, skip_markers = self.publish_headers, not self.markers
         seen = 0
         for a in range(lo, hi, MAX_SPEED_PAGE):
-            page = self.read_columns(a, min(hi, a + MAX_SPEED_PAGE))
-            offsets, names, sources, datas, flags, types, headers = page
+            offsets, names, sources, values, flags, _, headers = self.read_columns(
+                a, min(hi, a + MAX_SPEED_PAGE), decoded=True)
             if flags.count(0) + flags.count(FLAG_MODEL) == len(flags) and (not with_headers or not any(headers)):
-                # the common page: plain JSON, no marker, no type map, no headers to pass on
-                for offset, name, data, source in zip(offsets, names, datas, sources):
-                    try:
-                        event = decode_json(data)
-                    except Exception as exc:  # noqa: BLE001 - what the general path's reader says
-                        raise CorruptBlockError(f"bad event data: {exc}", offsets=(offset, offset)) from None
+                # the common page: no marker, no headers to pass on; failures are counted
+                # by `_failed_publish`, the published events once for the page
+                failed = res.failed
+                for offset, name, event, source in zip(offsets, names, values, sources):
                     try:
                         publish(name, event, source)
-                        res.published += 1
                     except Exception as exc:  # noqa: BLE001 - a failing handler is counted and reported
                         if self._failed_publish(offset, name, exc):
-                            return seen + offset - page.offsets.start + 1, True, offset + 1
+                            done = offset - offsets.start + 1
+                            res.published += done - (res.failed - failed)
+                            return seen + done, True, offset + 1
+                res.published += len(names) - (res.failed - failed)
                 seen += len(names)
                 res.last_offset = offsets[-1] if len(offsets) else res.last_offset
                 continue
-            for offset, name, data, source, flag, typ, head in zip(offsets, names, datas, sources, flags, types,
-                                                                   headers or repeat(b"")):
+            for offset, name, event, source, flag, head in zip(offsets, names, values, sources, flags,
+                                                              headers or repeat(b"")):
                 seen += 1
                 res.last_offset = offset
                 if flag & FLAG_UNSERIALIZABLE and skip_markers:
                     res.unserializable += 1
                     continue
-                try:
-                    event = decode_data(data, flag, typ)
-                except Exception as exc:  # noqa: BLE001
-                    raise CorruptBlockError(f"bad event data: {exc}", offsets=(offset, offset)) from None
                 try:
                     if with_headers and head:
                         publish(name, event, source, headers=decode_headers(head))

@@ -129,7 +129,9 @@ class RawRecord(NamedTuple):
 
 class RawColumns(NamedTuple):
     """Records of consecutive offsets as columns, data still encoded: what a bulk reader
-    needs without a tuple per record (`Log.read_columns`). No times: ask `read` for those."""
+    needs without a tuple per record (`Log.read_columns`). No times: ask `read` for those.
+    From `read_columns(..., decoded=True)`, `data` is an iterator of the decoded values
+    (a chunk of a block decoded at a time) and `types` is empty."""
 
     offsets: range
     names: list[str]
@@ -919,23 +921,35 @@ class DecodedBlock:
             out += part
         return out
 
-    def extend_columns(self, a: int, b: int, names: list[str], sources: list[str], data: list[bytes],
+    def extend_columns(self, a: int, b: int, names: list[str], sources: list[str], data: list[bytes] | None,
                        flags: bytearray, types: list[bytes], headers: list[bytes] | None = None) -> None:
         """Append records a..b-1 (positions in the block) to the column lists, by C-level maps
-        (`headers`: their encoded headers, b"" for none)."""
+        (`headers`: their encoded headers, b"" for none; `data` None: no data nor types, the
+        caller decodes them with `value_chunks`)."""
+        names += map(self.meta.names.__getitem__, self.name_ids[a:b])
+        sources += map(self.meta.sources.__getitem__, self.source_ids[a:b])
+        flags += self.flags[a:b]
+        if headers is not None:
+            headers += repeat(b"", b - a) if self._header_pos is None else self._header_bytes_of(range(a, b))
+        if data is None:
+            return
         pos, tp = self._positions()
         raw = self._raw
         starts = pos[a:b]
-        names += map(self.meta.names.__getitem__, self.name_ids[a:b])
-        sources += map(self.meta.sources.__getitem__, self.source_ids[a:b])
         data += map(raw.__getitem__, map(slice, starts, map(_add, starts, self._data_lens[a:b])))
-        flags += self.flags[a:b]
         if any(self._type_lens[a:b]):
             types += map(raw.__getitem__, map(slice, tp[a:b], tp[a + 1:b + 1]))
         else:
             types += repeat(b"", b - a)
-        if headers is not None:
-            headers += repeat(b"", b - a) if self._header_pos is None else self._header_bytes_of(range(a, b))
+
+    def value_chunks(self, a: int, b: int) -> Iterator[list]:
+        """The decoded data of records a..b-1, a list per chunk (one JSON array, one decoder
+        call), each decoded when it is asked for: a bulk reader then holds one chunk of
+        values at a time, not a bytes object per record nor a page of values."""
+        for c in range(a // CHUNK_RECORDS, (b - 1) // CHUNK_RECORDS + 1):
+            values = self.chunk_data(c)
+            lo, hi = max(0, a - c * CHUNK_RECORDS), min(len(values), b - c * CHUNK_RECORDS)
+            yield values if lo == 0 and hi == len(values) else values[lo:hi]
 
     def raw_records(self, indices: Sequence[int] | None = None) -> list[RawRecord]:
         """Records with data and type map still encoded (bytes), for copying between logs."""

@@ -301,10 +301,11 @@ class Log:
         """The key paths this recording indexes."""
         return list(self.manifest.keys)
 
-    def read_columns(self, start: int, end: int) -> RawColumns:
+    def read_columns(self, start: int, end: int, decoded: bool = False) -> RawColumns:
         """Records of offsets [start, end) as columns of encoded data (`RawColumns`: offsets,
-        names, sources, data, flags, types), for bulk readers that want no object per record."""
-        return self._read(refresh=False).read_columns(start, end)   # it refreshes itself
+        names, sources, data, flags, types), for bulk readers that want no object per record;
+        with `decoded`, `data` holds the decoded values (type maps applied, `types` empty)."""
+        return self._read(refresh=False).read_columns(start, end, decoded)   # it refreshes itself
 
     def __iter__(self) -> Iterator[Record]:
         return self.read()

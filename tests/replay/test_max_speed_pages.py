@@ -109,18 +109,15 @@ def test_the_pages_are_the_path_taken_at_max_speed_only(tmp_path, monkeypatch):
 
 
 def test_a_corrupt_event_in_a_page_is_a_corrupt_block_error(tmp_path, monkeypatch):
+    from evlog.segments import EncodedRows
     from evlog.segments.errors import CorruptBlockError
 
     monkeypatch.setattr(scheduler, "MAX_SPEED_PAGE", 1)
 
     with Log.create(tmp_path / "r", "bad", fsync="never") as log:
-        log.append("A", {"i": 1}, "s")   # (no API writes invalid JSON: the page is spoilt on reading)
+        log.append("A", {"i": 1}, "s")
+        # bytes that are not JSON, stored unchecked (validate=False): the page is spoilt on reading
+        log.append_rows(EncodedRows(["A"], ["s"], [0], [b"{not json"], [b""]), validate=False)
     with open_recording(str(tmp_path / "r")) as recording:
-        real = recording.read_columns
-
-        def broken(a, b):
-            page = real(a, b)
-            return page._replace(data=[b"{not json"] * len(page.data))
-        recording.read_columns = broken
         with pytest.raises(CorruptBlockError, match="bad event data"):
             run_replay(recording, Bus().publish, speed="max")
