@@ -61,11 +61,15 @@ def sqlite_synchronous() -> int:
             c.close()
 
 
+EVLOG_BLOCK_BYTES: int | None = None   # --block-bytes: the evlog stores' block size (None: the store's)
+
+
 def make_recorder(kind: str, tmp: str) -> tuple[Any, Callable[[], None]]:
     if kind.startswith("evlog"):
         fsync = kind.split("-", 1)[1]
         d = os.path.join(tmp, kind)
-        store = acquire(os.path.join(d, "events"), tracking_path=os.path.join(d, "tracking"), fsync=fsync)
+        opts = {} if EVLOG_BLOCK_BYTES is None else {"block_bytes": EVLOG_BLOCK_BYTES}
+        store = acquire(os.path.join(d, "events"), tracking_path=os.path.join(d, "tracking"), fsync=fsync, **opts)
         rec = EvlogApplicationRecorder(store)
         return rec, rec.close
     if kind == "sqlite":
@@ -422,11 +426,13 @@ def main() -> None:
                     help="interleaved reads: events per insert (default 1000: one insert per round; 1: one per command)")
     ap.add_argument("--block-bytes", type=int, default=None, help="evlog's block size (default: the store's)")
     args = ap.parse_args()
+    global EVLOG_BLOCK_BYTES
+    EVLOG_BLOCK_BYTES = args.block_bytes
     reps = 1 if args.quick else args.reps
     n1, n100 = (200, 2_000) if args.quick else (2_000, 50_000)
     samples = 50 if args.quick else 500
     print(f"# eventsourcing persistence benchmark (python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} cpus, best of {reps})")
+          f"{os.cpu_count()} cpus, best of {reps}, evlog blocks of {(args.block_bytes or BLOCK_BYTES) >> 10} KiB)")
     if args.big:
         aggregate_reads(args.big_events, None, reps, samples, not args.no_rebuild)
         return
@@ -450,7 +456,8 @@ def main() -> None:
           f"insert x100 {a['insert100'] / s['insert100']:.1f}x, select_notifications {a['read'] / s['read']:.2f}x")
     print(f"  (sqlite here: the package's recorder, WAL, PRAGMA synchronous={sqlite_synchronous()} "
           f"(2 = FULL, the default): the same setting beside both evlog policies)")
-    print_interleaved([21_000 if args.quick else 105_000], 20 if args.quick else 200, reps)
+    print_interleaved([21_000 if args.quick else 105_000], 20 if args.quick else 200, reps,
+                      block_bytes=args.block_bytes)
     aggregate_reads(50_000 if args.quick else args.big_events, 2.0 if args.quick else args.budget,
                     reps, samples, not args.no_rebuild)
 
