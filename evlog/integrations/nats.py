@@ -336,7 +336,9 @@ class NatsCapture:
                 await self._finish_early(nc)
                 return None
             self.stats.connected = True
-            self._wait_state(None)
+            # core NATS keeps no message for a subscription the server has not seen yet: the
+            # capture waits until its subscription is registered (`_run_core`)
+            self._wait_state(None if self.config.jetstream else f"subscribing to {self.config.subject}")
             return nc
 
     @staticmethod
@@ -356,6 +358,11 @@ class NatsCapture:
         sub = await nc.subscribe(cfg.subject, queue=cfg.queue or "", cb=on_msg,
                                  pending_msgs_limit=cfg.pending_msgs_limit,
                                  pending_bytes_limit=cfg.pending_bytes_limit)
+        try:   # a round trip: the server has the subscription once its PONG comes back
+            await asyncio.wait_for(nc.flush(), cfg.connect_timeout)
+        except Exception:  # noqa: BLE001 - a lost connection: nats-py subscribes again on reconnect
+            pass
+        self._wait_state(None)
         assert self._stop is not None
         await self._stop.wait()
         try:

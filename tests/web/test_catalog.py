@@ -70,7 +70,7 @@ def test_a_damaged_or_foreign_catalog_file_is_ignored(tmp_path):
 def test_a_read_only_folder_is_listed(tmp_path, monkeypatch):
     make(tmp_path, "a", 2)
 
-    def refuse(path, doc):
+    def refuse(path, doc, **kwargs):
         raise PermissionError("read-only folder")
 
     monkeypatch.setattr("evlog.web.catalog.save_json", refuse)

@@ -29,21 +29,25 @@ def _replay(rec: str, urls: str, prefix: str, *extra: str, wait: bool = True):
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
 
 
-def _numbers_in_stream(urls: str, stream: str) -> list[int]:
+def _numbers_in_stream(urls: str, stream: str, expected: int) -> list[int]:
+    """Every message of the stream, read by an ephemeral pull consumer until `expected` have
+    come (or 90 s pass): under load a fetch may time out before the cluster answers, which is
+    no reason to stop reading."""
     import json
 
     import nats
 
     async def read() -> list[int]:
         nc = await nats.connect(servers=urls.split(","))
-        js = nc.jetstream(timeout=5)
+        js = nc.jetstream(timeout=10)
         sub = await js.pull_subscribe("", durable=None, stream=stream)
         out: list[int] = []
-        while True:
+        deadline = time.monotonic() + 90
+        while len(out) < expected and time.monotonic() < deadline:
             try:
-                msgs = await sub.fetch(500, timeout=2)
-            except nats.errors.TimeoutError:
-                break
+                msgs = await sub.fetch(500, timeout=5)
+            except TimeoutError:   # asyncio's and nats.errors.TimeoutError both derive from it
+                continue
             for m in msgs:
                 out.append(json.loads(m.data)["n"])
                 await m.ack()   # (a pull consumer stops at max_ack_pending unacknowledged)
@@ -86,7 +90,7 @@ def test_interrupted_and_repeated_replay_publishes_nothing_twice(cluster, record
         again = _replay(recording, cluster.urls, prefix)
         assert again.returncode == 0, again.stderr
         assert cluster.stream_messages(name) == N
-        numbers = _numbers_in_stream(cluster.urls, name)
+        numbers = _numbers_in_stream(cluster.urls, name, N)
         assert sorted(numbers) == list(range(N))
     finally:
         cluster.delete_stream(name)
