@@ -70,15 +70,20 @@ def test_block_cache_lru():
 def test_raw_points_build_each_wanted_record_once(tmp_path_factory, reads):
     """A block's raw points equal its raw records, whichever order and grouping they are asked
     in (the first few placed by sums within their chunk, the others from the columns), and
-    only the records asked for are built, once each."""
+    only the records asked for are built, once each; with type maps (bytes data), headers and
+    wall-clock times that are not the block's base + monotonic (given timestamps)."""
     path = str(tmp_path_factory.mktemp("p") / "rec")
     with Log.create(path, block_max_records=300) as log:
-        log.append_batch([("E", {"i": i}, f"s{i % 7}", None, None, {"h": str(i)} if i % 5 else None)
+        log.append_batch([("E", {"i": i, "b": b"x" * (i % 4)} if i % 3 == 0 else {"i": i}, f"s{i % 7}",
+                           1_700_000_000_000_000_000 + 7_919 * i * (i % 11) if i % 2 else None, None,
+                           {"h": str(i)} if i % 5 else None)
                           for i in range(300)])
         log.flush()
         view = log._read().segments[0]
         block = view.read_block(view.entries[0])
         everything = block.raw_records()
+        assert any(r.types for r in everything) and any(r.headers for r in everything)
+        assert len({r.timestamp - r.monotonic for r in everything}) > 1   # not one wall-clock base
         asked: set[int] = set()
         for indices in reads:
             indices = sorted(set(indices))
