@@ -1,7 +1,8 @@
 /* evlog's block encoder, compiled: three pure functions that build a block's per-record
  * columns (`block._mono_column`, `block._lengths_column`, `block._lay_chunks`), and two
  * that check the columns of appended rows in one pass each (`rows._row_sizes`,
- * `rows._monotonic_order`).
+ * `rows._monotonic_order`), and one the decoder reads a block's name and source tables
+ * with (`block._read_table`).
  *
  * Optional: when this extension is not built (no C compiler), the Python functions of the
  * same names in evlog/segments/block.py and rows.py run instead; they are the reference, and
@@ -263,11 +264,76 @@ monotonic_order(PyObject *module, PyObject *values)
     return PyLong_FromLong(order);
 }
 
+
+/* ---- the block decoder's tables --------------------------------------------------------- */
+
+/* read_table(buf, pos, total, max_len) -> (values, counts, end): a block meta's name or
+ * source table at `pos` (u16 n, then n times u16 length, UTF-8 bytes, u32 count), checked
+ * as `block._read_table_py` checks it (ValueError with the same messages, UnicodeDecodeError). */
+static PyObject *
+read_table(PyObject *module, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t pos, total, max_len;
+    if (!PyArg_ParseTuple(args, "y*nnn", &view, &pos, &total, &max_len))
+        return NULL;
+    const unsigned char *buf = (const unsigned char *)view.buf;
+    Py_ssize_t size = view.len;
+    PyObject *values = NULL, *counts = NULL, *result = NULL;
+    if (pos < 0 || pos + 2 > size) {
+        PyErr_SetString(PyExc_ValueError, "truncated table");
+        goto done;
+    }
+    Py_ssize_t n = buf[pos] | (buf[pos + 1] << 8);
+    pos += 2;
+    values = PyList_New(n);
+    counts = PyList_New(n);
+    if (values == NULL || counts == NULL)
+        goto done;
+    unsigned long long sum = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (pos + 2 > size) {
+            PyErr_SetString(PyExc_ValueError, "truncated table entry");
+            goto done;
+        }
+        Py_ssize_t length = buf[pos] | (buf[pos + 1] << 8);
+        pos += 2;
+        if (length > max_len || pos + length + 4 > size) {
+            PyErr_SetString(PyExc_ValueError, "table entry out of range");
+            goto done;
+        }
+        PyObject *value = PyUnicode_DecodeUTF8((const char *)buf + pos, length, NULL);
+        if (value == NULL)
+            goto done;
+        PyList_SET_ITEM(values, i, value);
+        pos += length;
+        unsigned long count = (unsigned long)buf[pos] | ((unsigned long)buf[pos + 1] << 8) |
+                              ((unsigned long)buf[pos + 2] << 16) | ((unsigned long)buf[pos + 3] << 24);
+        pos += 4;
+        sum += count;
+        PyObject *c = PyLong_FromUnsignedLong(count);
+        if (c == NULL)
+            goto done;
+        PyList_SET_ITEM(counts, i, c);
+    }
+    if (sum != (unsigned long long)total || (total && n == 0)) {
+        PyErr_SetString(PyExc_ValueError, "table counts do not add up to the record count");
+        goto done;
+    }
+    result = Py_BuildValue("(OOn)", values, counts, pos);
+done:
+    Py_XDECREF(values);
+    Py_XDECREF(counts);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"mono_column", mono_column, METH_O, "The shuffled int64 deltas of a list of monotonic times."},
     {"lengths_column", lengths_column, METH_O, "The shuffled u32 lengths of a list of bytes."},
     {"lay_chunks", lay_chunks, METH_VARARGS, "Write the data section's JSON arrays into a bytearray."},
     {"row_sizes", row_sizes, METH_VARARGS, "Each row's payload bytes, the largest data and headers (or None)."},
+    {"read_table", read_table, METH_VARARGS, "A block meta's name or source table: (values, counts, end)."},
     {"monotonic_order", monotonic_order, METH_O, "0: not ints within 2**62; 1: ints; 2: ints in order."},
     {NULL, NULL, 0, NULL}
 };

@@ -403,57 +403,47 @@ class LogReader:
         self._last_block = (view.name, entry, block)
         return block
 
-    def _cached_block(self, view: SegmentView, entry: BlockEntry) -> DecodedBlock:
-        """The decoded block through the reader's bounded cache (point reads)."""
+    def _cached_block(self, view: SegmentView, entry: BlockEntry, raw: bool = False) -> DecodedBlock:
+        """The decoded block through the reader's bounded cache (point reads); `raw`: it will
+        keep the raw records built from it (`raw_points`), and costs them in the cache."""
         key = (view.name, entry)
         block = self.cache.get(key)
         if block is None:
             block = view.read_block(entry)
-            self.cache.put(key, block)
+            self.cache.put(key, block, raw_cost(block) if raw else None)
+        elif raw and not block.points_built:   # cached by a decoded read: cost it again
+            self.cache.put(key, block, raw_cost(block))
         return block
 
     def read_at(self, offsets: Iterable[int], raw: bool = False) -> list[Any]:
         """The records at `offsets` (those that exist), in offset order, each block decoded
-        once through the cache and only the wanted records built (raw: the block's raw
-        records are built once, all together, and kept with it in the cache)."""
+        once through the cache and only the wanted records built (raw: each record built
+        once, the first time it is wanted, and kept with its cached block: `raw_points`)."""
         self.refresh()
         views = self._views
         bases = [v.base for v in views]
         out: list[Any] = []
         wanted = sorted(set(offsets))
+        n = len(wanted)
         i = 0
-        while i < len(wanted):
-            o = wanted[i]
-            s = bisect_right(bases, o) - 1
-            if s < 0 or o >= views[s].end_offset:
+        while i < n:
+            s = bisect_right(bases, wanted[i]) - 1
+            if s < 0 or wanted[i] >= views[s].end_offset:
                 i += 1
                 continue
             view = views[s]
-            entry = view.entries[bisect_right(view.first_offsets(), o) - 1]
-            j = bisect_left(wanted, entry.end_offset, i)
-            first = entry.first_offset
-            if raw:
-                out += self._raw_points(view, entry, [x - first for x in wanted[i:j]])
-            else:
-                out += self._cached_block(view, entry).records([x - first for x in wanted[i:j]])
-            i = j
+            firsts, entries, vend = view.first_offsets(), view.entries, view.end_offset
+            while i < n and wanted[i] < vend:   # the offsets in this segment, block by block
+                o = wanted[i]
+                entry = entries[bisect_right(firsts, o) - 1]
+                first = entry.first_offset
+                end = first + entry.count
+                j = i + 1 if i + 1 == n or wanted[i + 1] >= end else bisect_left(wanted, end, i)
+                block = self._cached_block(view, entry, raw)
+                indices = [o - first] if j == i + 1 else [x - first for x in wanted[i:j]]
+                out += block.raw_points(indices) if raw else block.records(indices)
+                i = j
         return out
-
-    def _raw_points(self, view: SegmentView, entry: BlockEntry, indices: list[int]) -> list[Any]:
-        """Raw records of one block for point reads. The first time a block is wanted it is
-        decoded and cached, and only the wanted records are built; the second time, all its
-        raw records are built at once and cached in its place, so the next reads of the block
-        cost one list index per record."""
-        cache = self.cache
-        records = cache.get((view.name, entry, "raw"))
-        if records is not None:
-            return list(map(records.__getitem__, indices))
-        block = cache.pop((view.name, entry))
-        if block is None:
-            return self._cached_block(view, entry).raw_records(indices)
-        records = block.raw_records()
-        cache.put((view.name, entry, "raw"), records, raw_cost(block))
-        return list(map(records.__getitem__, indices))
 
     def read_columns(self, start: int, end: int, decoded: bool = False) -> RawColumns:
         """The records of offsets [start, end) that exist, as columns with encoded data (see

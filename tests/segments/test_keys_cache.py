@@ -63,3 +63,32 @@ def test_block_cache_lru():
     c.put("huge", B(500))           # larger than the cache: not kept
     assert c.get("huge") is None and c.size == 80
     assert c.pop("a") is not None and c.size == 40
+
+
+@settings(max_examples=40, deadline=None)
+@given(reads=st.lists(st.lists(st.integers(0, 299), max_size=12), max_size=25))
+def test_raw_points_build_each_wanted_record_once(tmp_path_factory, reads):
+    """A block's raw points equal its raw records, whichever order and grouping they are asked
+    in (the first few placed by sums within their chunk, the others from the columns), and
+    only the records asked for are built, once each; with type maps (bytes data), headers and
+    wall-clock times that are not the block's base + monotonic (given timestamps)."""
+    path = str(tmp_path_factory.mktemp("p") / "rec")
+    with Log.create(path, block_max_records=300) as log:
+        log.append_batch([("E", {"i": i, "b": b"x" * (i % 4)} if i % 3 == 0 else {"i": i}, f"s{i % 7}",
+                           1_700_000_000_000_000_000 + 7_919 * i * (i % 11) if i % 2 else None, None,
+                           {"h": str(i)} if i % 5 else None)
+                          for i in range(300)])
+        log.flush()
+        view = log._read().segments[0]
+        block = view.read_block(view.entries[0])
+        everything = block.raw_records()
+        assert any(r.types for r in everything) and any(r.headers for r in everything)
+        assert len({r.timestamp - r.monotonic for r in everything}) > 1   # not one wall-clock base
+        asked: set[int] = set()
+        for indices in reads:
+            indices = sorted(set(indices))
+            assert block.raw_points(indices) == [everything[i] for i in indices]
+            asked.update(indices)
+        built = block._built or []
+        assert {i for i, r in enumerate(built) if r is not None} == asked
+        assert block.points_built == bool(reads)

@@ -169,3 +169,38 @@ def test_appends_from_threads_keep_gapless_offsets(tmp_path, kind):
     assert [r.offset for r in got] == list(range(3201))
     for t in range(4):
         assert [r.data["price"] for r in got if r.source == f"t{t}"] == [float(i) for i in range(800)]
+
+
+def _table(values, counts) -> bytes:
+    out = bytearray(len(values).to_bytes(2, "little"))
+    for v, c in zip(values, counts):
+        b = v.encode() if isinstance(v, str) else v
+        out += len(b).to_bytes(2, "little") + b + c.to_bytes(4, "little")
+    return bytes(out)
+
+
+def _outcome(fn, buf, pos, total, max_len):
+    try:
+        return fn(memoryview(buf), pos, total, max_len)
+    except UnicodeDecodeError:
+        return "unicode"
+    except ValueError as exc:
+        return str(exc)
+
+
+@needs_c
+@settings(max_examples=300)
+@given(values=st.lists(st.one_of(st.text(max_size=12), st.binary(max_size=12)), max_size=8),
+       counts=st.lists(st.integers(0, 1 << 32 - 1), max_size=8), pad=st.binary(max_size=6),
+       pos=st.integers(0, 4), cut=st.integers(0, 60), total=st.integers(0, 50), max_len=st.integers(0, 12))
+def test_read_table_equals_python(values, counts, pad, pos, cut, total, max_len):
+    """Well-formed, truncated, non-UTF-8, over-long and miscounted tables: the same values or
+    the same error (the meta of a damaged block is rejected alike)."""
+    n = min(len(values), len(counts))
+    counts = counts[:n]
+    body = _table(values[:n], counts)
+    for buf in (pad[:pos] + body, pad[:pos] + body[:cut]):
+        for t in (total, sum(counts)):
+            assert _outcome(speedups.read_table, buf, pos, t, max_len) == \
+                _outcome(blk._read_table_py, buf, pos, t, max_len)
+    assert blk._read_table is speedups.read_table
