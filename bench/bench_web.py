@@ -104,7 +104,8 @@ def original_suite(root: str) -> tuple[int, int, list]:
     from original_shapes import Ctx, run_all
     from webtools import make_demo, make_legacy
     folder = os.path.join(root, "original-shapes")
-    os.makedirs(folder, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)   # the suite's own recordings, made anew (--keep reuses root)
+    os.makedirs(folder)
     make_demo(folder)
     make_legacy(folder)
     app = create_app(folder)
