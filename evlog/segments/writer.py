@@ -7,8 +7,9 @@ laid into the open block (`BlockBuffer`: clock clamp, ids, byte accounting, seal
 under the writer's lock; the caller pays for encoding the event's data, nothing else. Full
 blocks go to a bounded queue; the I/O thread takes the queued blocks together, encodes and
 compresses them in one call, links them into the recording's hash chain (format v2),
-writes each segment's share with a single `write`, and fsyncs per the policy. Offsets below
-`durable_offset` are on stable storage. After any failed write or fsync the writer is
+writes each segment's share with a single `write`, and fsyncs per the policy (a
+`flush(sync=True)` at fsync=always that finds the I/O thread idle does that work itself, on
+the calling thread: `_io_inline_locked`). Offsets below `durable_offset` are on stable storage. After any failed write or fsync the writer is
 failed for good: it does not retry (after a failed fsync the kernel may have dropped the
 dirty pages, so a retry could report lost data as durable), `append` raises,
 `lost_count` says how many accepted events may not be stored, and it cuts the active
