@@ -17,6 +17,7 @@ Measured (best of --reps, the recorders interleaved):
 
     python bench/bench_eventsourcing.py            # default (~2-3 min)
     python bench/bench_eventsourcing.py --quick    # smoke run (seconds)
+    python bench/bench_eventsourcing.py --only inserts   # the insert/notification table only
     python bench/bench_eventsourcing.py --interleaved 105000 1000000   # interleaved aggregate reads only
     python bench/bench_eventsourcing.py --interleaved 105000 1000000 10000000 --bulk   # the same, SQLite's
                                                    # table filled by executemany (10M: ~3 GB of disk)
@@ -425,6 +426,8 @@ def main() -> None:
     ap.add_argument("--per-insert", type=int, default=1000,
                     help="interleaved reads: events per insert (default 1000: one insert per round; 1: one per command)")
     ap.add_argument("--block-bytes", type=int, default=None, help="evlog's block size (default: the store's)")
+    ap.add_argument("--only", choices=["inserts"], default=None,
+                    help="inserts: only the throughput table (inserts x1, x100, select_notifications)")
     args = ap.parse_args()
     global EVLOG_BLOCK_BYTES
     EVLOG_BLOCK_BYTES = args.block_bytes
@@ -456,6 +459,8 @@ def main() -> None:
           f"insert x100 {a['insert100'] / s['insert100']:.1f}x, select_notifications {a['read'] / s['read']:.2f}x")
     print(f"  (sqlite here: the package's recorder, WAL, PRAGMA synchronous={sqlite_synchronous()} "
           f"(2 = FULL, the default): the same setting beside both evlog policies)")
+    if args.only == "inserts":
+        return
     print_interleaved([21_000 if args.quick else 105_000], 20 if args.quick else 200, reps,
                       block_bytes=args.block_bytes)
     aggregate_reads(50_000 if args.quick else args.big_events, 2.0 if args.quick else args.budget,

@@ -7,8 +7,9 @@ laid into the open block (`BlockBuffer`: clock clamp, ids, byte accounting, seal
 under the writer's lock; the caller pays for encoding the event's data, nothing else. Full
 blocks go to a bounded queue; the I/O thread takes the queued blocks together, encodes and
 compresses them in one call, links them into the recording's hash chain (format v2),
-writes each segment's share with a single `write`, and fsyncs per the policy. Offsets below
-`durable_offset` are on stable storage. After any failed write or fsync the writer is
+writes each segment's share with a single `write`, and fsyncs per the policy (a
+`flush(sync=True)` at fsync=always that finds the I/O thread idle does that work itself, on
+the calling thread: `_io_inline_locked`). Offsets below `durable_offset` are on stable storage. After any failed write or fsync the writer is
 failed for good: it does not retry (after a failed fsync the kernel may have dropped the
 dirty pages, so a retry could report lost data as durable), `append` raises,
 `lost_count` says how many accepted events may not be stored, and it cuts the active
@@ -86,6 +87,7 @@ class WriterOptions:
 
 
 _SYNC = object()
+_ACTIVE_SECONDS = 1.0   # an I/O thread idle this long after a block opened sleeps until notified
 _GROUP_BLOCKS = 8   # fsync=always: at most this many blocks share one fdatasync
 _BATCH_BYTES = 4 << 20   # the I/O thread encodes, compresses and writes queued blocks up to this together
 
@@ -119,7 +121,10 @@ class LogWriter:
             self.report, state = prepare_for_append(path, fs)
             self._compressor = zstandard.ZstdCompressor(level=options.compression_level, write_content_size=True)
             self._lock = threading.Lock()
-            self._cond = threading.Condition(self._lock)
+            self._cond = threading.Condition(self._lock)      # flush and append wait on it
+            self._io_cond = threading.Condition(self._lock)   # the I/O thread waits on it, for work
+            self._io_deadline = float("inf")   # when the I/O thread looks again if not notified
+            self._io_waits = False   # the I/O thread waits for a caller's I/O to end (_io_inline_locked)
             self._manifest_lock = threading.Lock()   # the I/O thread (chain head) and set_metadata write it
             self._scratch = bytearray()   # the I/O thread's payload buffer, reused block to block
             self._block_max_bytes = options.block_max_bytes
@@ -131,8 +136,10 @@ class LogWriter:
             self._durable_offset = state.next_offset
             self._frames_end = state.next_offset   # I/O thread: end of the last frame written to the OS
             self._sync_wanted = 0
+            self._io_busy = False   # a thread (the I/O thread, or a caller of flush) is doing I/O
             self._last_sync = time.monotonic()
             self._failed: LogWriteError | None = None
+            self._failure_cause: BaseException | None = None
             self._closing = False
             self._closed = False
             self._accepting = True   # False once failed, closing or closed: one test on the hot path
@@ -145,7 +152,7 @@ class LogWriter:
                 last_mono = state.last_mono
             self._mono_base = time.monotonic_ns() - elapsed
             self._buffer = BlockBuffer(state.next_offset, last_mono, self._mono_base, options.block_max_bytes,
-                                       options.block_max_records, self._cond.notify, self._seal_locked)
+                                       options.block_max_records, self._block_opened, self._seal_locked)
             # the hash chain (v2): the I/O thread links each block it encodes; the head of what
             # was written and of what is durable go to the manifest (never ahead of an fsync)
             self._chain: _chain.Chain | None = None
@@ -274,14 +281,23 @@ class LogWriter:
         if self._closing or self._closed:
             raise LogClosedError("the log is closed")
 
-    def _seal_locked(self) -> None:
-        """Queue the open block for the I/O thread (the buffer's seal rule calls this too)."""
+    def _seal_locked(self, wake: bool = True) -> None:
+        """Queue the open block for the I/O thread (the buffer's seal rule calls this too);
+        `wake=False`: the caller writes it itself (_io_inline_locked)."""
         block = self._buffer.take()
         if block is None:
             return
         self._pending.append(block)
         self._pending_bytes += block.size
-        self._cond.notify_all()
+        if wake:
+            self._io_cond.notify()
+
+    def _block_opened(self) -> None:
+        """The open block got its first row: wake the I/O thread (to seal it block_max_age
+        from now) unless it looks again by then anyway. A stream of inserts that flush their
+        own blocks (fsync=always) so wakes it about once per block_max_age, not per insert."""
+        if self._io_deadline > self._buffer.started + self.options.block_max_age:
+            self._io_cond.notify()
 
     def _wait_for_room_locked(self) -> None:
         # the queue is bounded in blocks of full size: many small (atomic) blocks may queue up
@@ -323,12 +339,17 @@ class LogWriter:
         with self._cond:
             if self._closed:
                 return self._durable_offset if sync else self._written_offset
+            inline = sync and timeout is None and self.options.fsync == "always" and not self._io_busy and \
+                self._failed is None and not self._closing
             if self._failed is None:
-                self._seal_locked()
+                self._seal_locked(wake=not inline)
             target = self._buffer.next_offset
             if sync:
                 self._sync_wanted = max(self._sync_wanted, target)
-            self._cond.notify_all()
+            if inline and (self._pending or self._durable_offset < self._written_offset):
+                self._io_inline_locked()
+            if self._pending or self._sync_wanted > self._durable_offset:
+                self._io_cond.notify()
             deadline = None if timeout is None else time.monotonic() + timeout
             while self._failed is None and (self._written_offset < target or (sync and self._durable_offset < target)):
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -346,6 +367,11 @@ class LogWriter:
         while True:
             if self._failed is not None:
                 return None
+            if self._io_busy:   # a caller of flush is writing (_io_inline_locked)
+                self._io_waits = True
+                self._io_deadline = float("inf")
+                self._io_cond.wait()
+                continue
             if self._pending:
                 return self._pending[0]
             now = time.monotonic()
@@ -362,9 +388,15 @@ class LogWriter:
             timeouts = []
             if buffer.rows:
                 timeouts.append(buffer.started + opts.block_max_age - now)
+            elif now - buffer.started < _ACTIVE_SECONDS:
+                # blocks open often (inserts that write their own: fsync=always): look again
+                # within block_max_age, so that opening the next one needs no wake-up
+                timeouts.append(opts.block_max_age)
             if unsynced and opts.fsync == "interval":
                 timeouts.append(self._last_sync + opts.fsync_interval - now)
-            self._cond.wait(max(0.0, min(timeouts)) if timeouts else None)
+            wait = max(0.0, min(timeouts)) if timeouts else None
+            self._io_deadline = float("inf") if wait is None else now + wait
+            self._io_cond.wait(wait)
 
     def _run(self) -> None:
         while True:
@@ -372,27 +404,63 @@ class LogWriter:
                 job = self._next_job()
                 if job is not None and job is not _SYNC:
                     job = self._batch_locked()
-            if job is None:
-                return
+                if job is None:
+                    return
+                self._io_busy = True
             try:
-                if job is _SYNC:
-                    target = self._written_offset
-                    self._sync_segment()
-                    self._unsynced_blocks = 0
-                    with self._cond:
-                        self._mark_durable_locked(target)
-                        self._last_sync = time.monotonic()
-                        self._cond.notify_all()
-                    self._maybe_write_active_index()
-                else:
-                    self._write_blocks(job)
-            except BaseException as exc:  # noqa: BLE001 - any failure fails the writer
-                self._discard_unsynced()
+                failed = not self._do_job(job)
+            finally:
                 with self._cond:
-                    self._failed = LogWriteError(f"{type(exc).__name__}: {exc}")
-                    self._accepting = False
-                    self._cond.notify_all()
+                    self._io_busy = False
+            if failed:
                 return
+
+    def _io_inline_locked(self) -> None:
+        """`flush(sync=True)` at fsync=always while no thread does I/O: the caller writes and
+        fdatasyncs the queued blocks itself (called with the lock held, released meanwhile),
+        instead of waking the I/O thread and being woken by it: a single-event insert then
+        costs one write and one fdatasync on its own thread (both release the GIL), not two
+        thread hand-offs besides. The durability is the same code's (`_write_blocks` reports
+        nothing durable before its fdatasync); `_io_busy` keeps the I/O thread out meanwhile."""
+        job = self._batch_locked() if self._pending else _SYNC
+        self._io_busy = True
+        self._lock.release()
+        try:
+            ok = self._do_job(job)
+        finally:
+            self._lock.acquire()
+            self._io_busy = False
+            if self._io_waits:
+                self._io_waits = False
+                self._io_cond.notify()
+        if not ok and not isinstance(self._failure_cause, Exception):
+            raise self._failure_cause   # e.g. KeyboardInterrupt: the writer has failed, the caller hears of it
+
+    def _do_job(self, job: Any) -> bool:
+        """Run one job (a batch of blocks, or _SYNC) without the lock; False if it failed,
+        which fails the writer."""
+        try:
+            if job is _SYNC:
+                target = self._written_offset
+                self._sync_segment()
+                self._unsynced_blocks = 0
+                with self._cond:
+                    self._mark_durable_locked(target)
+                    self._last_sync = time.monotonic()
+                    self._cond.notify_all()
+                self._maybe_write_active_index()
+            else:
+                self._write_blocks(job)
+            return True
+        except BaseException as exc:  # noqa: BLE001 - any failure fails the writer
+            self._failure_cause = exc
+            self._discard_unsynced()
+            with self._cond:
+                self._failed = LogWriteError(f"{type(exc).__name__}: {exc}")
+                self._accepting = False
+                self._cond.notify_all()
+                self._io_cond.notify()
+            return False
 
     def _batch_locked(self) -> list[SealedBlock]:
         """The queued blocks the I/O thread takes together: the oldest, and those after it up
@@ -485,7 +553,7 @@ class LogWriter:
         with self._cond:
             self._seal_locked()
             self._roll_wanted = True   # _write_blocks rolls before the next block (if the segment has any)
-            self._cond.notify_all()
+            self._io_cond.notify()
 
     def _roll(self, next_base: int) -> None:
         self._sync_segment()
@@ -565,6 +633,7 @@ class LogWriter:
             self._closing = True
             self._accepting = False
             self._cond.notify_all()
+            self._io_cond.notify()
         self._thread.join()
         failure = self._failed
         try:
