@@ -23,7 +23,7 @@ from operator import add as _add, sub as _sub
 import threading
 from array import array
 from collections import Counter
-from itertools import accumulate, groupby, repeat
+from itertools import accumulate, chain, groupby, repeat
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import xxhash
@@ -877,18 +877,19 @@ class DecodedBlock:
         of a block without its columns unshuffled whole."""
         n = self.header.count
         cols = self._cols
-        after = [i + 1 for i in indices]
+        after = list(map((1).__add__, indices))
         monos = list(map(self._mono_fix.__add__, _column_sums(cols[0], n, 8, True, after)))
         if self._wall_const:
             ts = list(map(self._wall_fix.__add__, monos))
         else:
-            walls = _column_sums(cols[1], n, 8, True, after)
-            ts = [w + self._wall_fix + m for w, m in zip(walls, monos)]
-        edges = _column_sums(cols[2], n, 4, False, [p for i in indices for p in (i, i + 1)])
+            ts = list(map(_add, map(self._wall_fix.__add__, _column_sums(cols[1], n, 8, True, after)), monos))
+        edges = _column_sums(cols[2], n, 4, False, list(chain.from_iterable(zip(indices, after))))
+        before = edges[::2]
+        # record i's JSON: after the opening bracket of each chunk up to its own, the data
+        # before it and a comma or bracket after each of those
         base = self._chunk_pos[0] + 1
-        starts = [base + s + i + i // CHUNK_RECORDS for s, i in zip(edges[::2], indices)]
-        lens = list(map(_sub, edges[1::2], edges[::2]))
-        return ts, monos, starts, lens
+        starts = [base + s + i + i // CHUNK_RECORDS for s, i in zip(before, indices)]
+        return ts, monos, starts, list(map(_sub, edges[1::2], before))
 
     def chunk_times(self, c: int) -> tuple[list[int], list[int]]:
         """(timestamps, monotonics) of the records of chunk `c` only."""
@@ -1034,6 +1035,13 @@ class DecodedBlock:
                     range(first + a, first + b), ts, mono, map(names.__getitem__, nid[a:b]),
                     map(sources.__getitem__, sid[a:b]), self.chunk_data(c), flags[a:b], self._headers_of(a, b))))
             return
+        if len(indices) * 4 < CHUNK_RECORDS:
+            # a few records of the block (no chunk holds a quarter of them): built together
+            part = self._sparse_records(indices)
+            if part is not None:
+                if part:
+                    yield part
+                return
         groups = [(c, list(group)) for c, group in groupby(indices, key=lambda i: i // CHUNK_RECORDS)]
         # the records of chunks with few wanted ones: their times and data positions summed
         # from the stored columns, for the whole block at once (one pass per column)
@@ -1052,6 +1060,29 @@ class DecodedBlock:
                 assert points is not None
                 yield [Record(first + i, t, m, names[nid[i]], sources[sid[i]], data_at(i, start, length), flags[i],
                               headers(i)) for i, (t, m, start, length) in zip(idxs, points)]
+
+    def _sparse_records(self, indices: Sequence[int]) -> list[Record] | None:
+        """The records at the ascending `indices`, few of the block's, built by C-level maps
+        from the stored columns (`_points`), each record's data decoded alone. None when one
+        has a type map or fails to decode (or its headers): the chunk-by-chunk loop of
+        `iter_records` then yields the records before it and raises there, as it always has."""
+        ts, monos, starts, lens = self._points(indices)
+        flags = self.flags
+        if self.header.flags & BLOCK_TYPED and any(flags[i] & FLAG_TYPED for i in indices):
+            return None
+        mv = self._mv
+        try:
+            values = list(map(decode_json, map(mv.__getitem__, map(slice, starts, map(_add, starts, lens)))))
+            headers: Iterable = (repeat(NO_HEADERS) if not self._with_headers else
+                                 [self.headers(i) for i in indices])
+        except Exception:  # noqa: BLE001 - the general loop raises the error where it belongs
+            return None
+        first = self.header.first_offset
+        return list(map(_new_tuple, repeat(Record), zip(
+            map(first.__add__, indices), ts, monos,
+            map(self.meta.names.__getitem__, map(self.name_ids.__getitem__, indices)),
+            map(self.meta.sources.__getitem__, map(self.source_ids.__getitem__, indices)),
+            values, map(flags.__getitem__, indices), headers)))
 
     def records(self, indices: Sequence[int] | None = None) -> list[Record]:
         """Records (data decoded) for all positions, or for the ascending `indices`."""
