@@ -539,23 +539,24 @@ def decode_meta_link(frame: bytes | memoryview) -> tuple[bytes, bytes]:
 
 
 def _read_table(buf: memoryview, pos: int, total: int) -> tuple[list[str], list[int], int]:
-    if pos + 2 > len(buf):
+    size = len(buf)
+    if pos + 2 > size:
         raise ValueError("truncated table")
-    (n,) = _U16.unpack_from(buf, pos)
+    u16, u32 = _U16.unpack_from, _U32.unpack_from
+    (n,) = u16(buf, pos)
     pos += 2
     values, counts = [], []
     for _ in range(n):
-        if pos + 2 > len(buf):
+        if pos + 2 > size:
             raise ValueError("truncated table entry")
-        (length,) = _U16.unpack_from(buf, pos)
+        (length,) = u16(buf, pos)
         pos += 2
-        if length > MAX_NAME_BYTES or pos + length + 4 > len(buf):
+        end = pos + length
+        if length > MAX_NAME_BYTES or end + 4 > size:
             raise ValueError("table entry out of range")
-        values.append(str(buf[pos:pos + length], "utf-8"))
-        pos += length
-        (count,) = _U32.unpack_from(buf, pos)
-        pos += 4
-        counts.append(count)
+        values.append(str(buf[pos:end], "utf-8"))
+        counts.append(u32(buf, end)[0])
+        pos = end + 4
     if sum(counts) != total or (total and n == 0):
         raise ValueError("table counts do not add up to the record count")
     return values, counts, pos
@@ -767,7 +768,6 @@ class DecodedBlock:
             # times are prefix sums of the deltas, the first delta being the header's first
             # time; the sums at the chunk bounds give each chunk's starting times and, in
             # total, check the deltas against the header
-            wall0 = header.first_ts - header.first_mono
             sums = _column_sums(mono_col, n, 8, True, [1] + bounds[1:])
             mono_fix = header.first_mono - sums[0]
             mono_base = [0] + [s + mono_fix for s in sums[1:]]

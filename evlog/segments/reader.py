@@ -559,7 +559,7 @@ def _select_ids(block: DecodedBlock, mask: list[bool]) -> list[int]:
                 for _ in range(count):
                     i = ids.index(k, i + 1)
                     out.append(i)
-                if k in ids[i + 1:]:
+                if (ids.find(k, i + 1) != -1) if ids.__class__ is bytes else k in ids[i + 1:]:
                     raise ValueError
             except ValueError:
                 raise block._corrupt(ValueError("name counts disagree with the name ids")) from None
