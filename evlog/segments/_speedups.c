@@ -1,8 +1,10 @@
 /* evlog's block encoder, compiled: three pure functions that build a block's per-record
- * columns (`block._mono_column`, `block._lengths_column`, `block._lay_chunks`), and two
- * that check the columns of appended rows in one pass each (`rows._row_sizes`,
- * `rows._monotonic_order`), and one the decoder reads a block's name and source tables
- * with (`block._read_table`).
+ * columns (`block._mono_column`, `block._lengths_column`, `block._lay_chunks`), two that
+ * check the columns of appended rows in one pass each (`rows._row_sizes`,
+ * `rows._monotonic_order`), one the decoder reads a block's name and source tables with
+ * (`block._read_table`), and one that reads a decoded block's columns in place
+ * (`block._column_sums`: a block's chunk bases and the times and data positions of the few
+ * records a sparse read wants, without unshuffling a column).
  *
  * Optional: when this extension is not built (no C compiler), the Python functions of the
  * same names in evlog/segments/block.py and rows.py run instead; they are the reference, and
@@ -147,6 +149,145 @@ lay_chunks(PyObject *module, PyObject *args)
     }
     Py_DECREF(seq);
     return PyLong_FromSsize_t(pos);
+}
+
+/* ---- the decoder's columns -------------------------------------------------------------- */
+
+/* A Python int of a 128-bit sum (the sums of up to 65,535 int64 values need 80 bits). */
+static PyObject *
+long_from_int128(__int128 v)
+{
+    if (v >= (__int128)LLONG_MIN && v <= (__int128)LLONG_MAX)
+        return PyLong_FromLongLong((long long)v);
+    PyObject *hi = PyLong_FromLongLong((long long)(v >> 64));
+    PyObject *lo = PyLong_FromUnsignedLongLong((unsigned long long)v);
+    PyObject *sixty_four = PyLong_FromLong(64);
+    PyObject *shifted = NULL, *out = NULL;
+    if (hi != NULL && lo != NULL && sixty_four != NULL)
+        shifted = PyNumber_Lshift(hi, sixty_four);
+    if (shifted != NULL)
+        out = PyNumber_Add(shifted, lo);
+    Py_XDECREF(hi);
+    Py_XDECREF(lo);
+    Py_XDECREF(sixty_four);
+    Py_XDECREF(shifted);
+    return out;
+}
+
+/* The sum of len bytes, and the number of them >= 0x80: 16 bytes an instruction with SSE2
+ * (the x86-64 baseline), else a plain loop. */
+#if defined(__SSE2__) && defined(__x86_64__)
+#include <emmintrin.h>
+static unsigned long long
+byte_sum(const unsigned char *b, Py_ssize_t len)
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i acc = zero;
+    Py_ssize_t x = 0;
+    for (; x + 16 <= len; x += 16)
+        acc = _mm_add_epi64(acc, _mm_sad_epu8(_mm_loadu_si128((const __m128i *)(b + x)), zero));
+    unsigned long long s = (unsigned long long)_mm_cvtsi128_si64(acc)
+                         + (unsigned long long)_mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc));
+    for (; x < len; x++)
+        s += b[x];
+    return s;
+}
+
+static unsigned long long
+high_bytes(const unsigned char *b, Py_ssize_t len)
+{
+    unsigned long long s = 0;
+    Py_ssize_t x = 0;
+    for (; x + 16 <= len; x += 16)
+        s += (unsigned long long)__builtin_popcount(_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(b + x))));
+    for (; x < len; x++)
+        s += b[x] >> 7;
+    return s;
+}
+#else
+static unsigned long long
+byte_sum(const unsigned char *b, Py_ssize_t len)
+{
+    unsigned long long s = 0;
+    for (Py_ssize_t x = 0; x < len; x++)
+        s += b[x];
+    return s;
+}
+
+static unsigned long long
+high_bytes(const unsigned char *b, Py_ssize_t len)
+{
+    unsigned long long s = 0;
+    for (Py_ssize_t x = 0; x < len; x++)
+        s += b[x] >> 7;
+    return s;
+}
+#endif
+
+/* column_sums(buf, n, width, signed, positions) -> list[int]: for each p of `positions`
+ * (non-decreasing, 0 <= p <= n) the sum of the first p values of the byte-shuffled
+ * little-endian column of n values of `width` bytes (1, 2, 4 or 8; two's complement when
+ * `signed`) at the start of `buf`; `block._column_sums_py`. One pass up to the last
+ * position. */
+static PyObject *
+column_sums(PyObject *module, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t n, width;
+    int is_signed;
+    PyObject *positions;
+    if (!PyArg_ParseTuple(args, "y*nnpO", &view, &n, &width, &is_signed, &positions))
+        return NULL;
+    PyObject *seq = NULL, *out = NULL;
+    if ((width != 1 && width != 2 && width != 4 && width != 8) || n < 0 || view.len / width < n) {
+        PyErr_SetString(PyExc_ValueError, "column_sums: bad column");
+        goto done;
+    }
+    seq = PySequence_Fast(positions, "column_sums takes a sequence of positions");
+    if (seq == NULL)
+        goto done;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    out = PyList_New(count);
+    if (out == NULL)
+        goto done;
+    /* lane by lane: the sum of the values is the sum over lanes k of (the sum of their
+     * k-th bytes) << 8k, less 2**(8 * width) for each negative value (its top byte >= 0x80);
+     * each lane's bytes are contiguous, so they are summed as plain byte arrays */
+    const unsigned char *buf = (const unsigned char *)view.buf;
+    unsigned long long lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    unsigned long long negative = 0;
+    Py_ssize_t i = 0;
+    for (Py_ssize_t j = 0; j < count; j++) {
+        Py_ssize_t p = PyLong_AsSsize_t(items[j]);
+        if (p == -1 && PyErr_Occurred())
+            goto fail;
+        if (p < i || p > n) {
+            PyErr_SetString(PyExc_ValueError, "column_sums: positions must ascend within the column");
+            goto fail;
+        }
+        for (Py_ssize_t k = 0; k < width; k++)
+            lane[k] += byte_sum(buf + k * n + i, p - i);
+        if (is_signed)
+            negative += high_bytes(buf + (width - 1) * n + i, p - i);
+        i = p;
+        __int128 acc = 0;
+        for (Py_ssize_t k = 0; k < width; k++)
+            acc += (__int128)lane[k] << (8 * k);
+        if (negative)
+            acc -= (__int128)negative << (8 * width);
+        PyObject *v = long_from_int128(acc);
+        if (v == NULL)
+            goto fail;
+        PyList_SET_ITEM(out, j, v);
+    }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
+    Py_XDECREF(seq);
+    PyBuffer_Release(&view);
+    return out;
 }
 
 /* ---- the checks of appended rows ------------------------------------------------------ */
@@ -335,11 +476,12 @@ static PyMethodDef speedups_methods[] = {
     {"row_sizes", row_sizes, METH_VARARGS, "Each row's payload bytes, the largest data and headers (or None)."},
     {"read_table", read_table, METH_VARARGS, "A block meta's name or source table: (values, counts, end)."},
     {"monotonic_order", monotonic_order, METH_O, "0: not ints within 2**62; 1: ints; 2: ints in order."},
+    {"column_sums", column_sums, METH_VARARGS, "Prefix sums of a byte-shuffled column at given positions."},
     {NULL, NULL, 0, NULL}
 };
 
 static struct PyModuleDef hotpath_module = {
-    PyModuleDef_HEAD_INIT, "_speedups", "evlog's block encoder columns and row checks, compiled (optional).", -1, speedups_methods,
+    PyModuleDef_HEAD_INIT, "_speedups", "evlog's block columns and row checks, compiled (optional).", -1, speedups_methods,
 };
 
 PyMODINIT_FUNC

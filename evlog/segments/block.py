@@ -23,7 +23,7 @@ from operator import add as _add, sub as _sub
 import threading
 from array import array
 from collections import Counter
-from itertools import accumulate, groupby, repeat
+from itertools import accumulate, chain, groupby, repeat
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import xxhash
@@ -297,8 +297,6 @@ def _compressed_frames(laid: list[_LaidBlock], compressor: zstandard.ZstdCompres
     try:
         if compressor is None:
             compressed: list[bytes | None] = [None] * len(views)
-        elif len(views) == 1:   # one block (a single-event insert at fsync=always): multi-compression
-            compressed = [compressor.compress(views[0])]   # costs ~20 us more than this ~1.5 us
         elif hasattr(compressor, "multi_compress_to_buffer"):
             packed = compressor.multi_compress_to_buffer(views)
             compressed = [packed[i].tobytes() for i in range(len(views))]
@@ -543,23 +541,24 @@ def decode_meta_link(frame: bytes | memoryview) -> tuple[bytes, bytes]:
 def _read_table_py(buf: memoryview, pos: int, total: int, max_len: int = MAX_NAME_BYTES
                    ) -> tuple[list[str], list[int], int]:
     """A meta's name or source table at `pos`: (values, counts, position after it)."""
-    if pos + 2 > len(buf):
+    size = len(buf)
+    if pos + 2 > size:
         raise ValueError("truncated table")
-    (n,) = _U16.unpack_from(buf, pos)
+    u16, u32 = _U16.unpack_from, _U32.unpack_from
+    (n,) = u16(buf, pos)
     pos += 2
     values, counts = [], []
     for _ in range(n):
-        if pos + 2 > len(buf):
+        if pos + 2 > size:
             raise ValueError("truncated table entry")
-        (length,) = _U16.unpack_from(buf, pos)
+        (length,) = u16(buf, pos)
         pos += 2
-        if length > max_len or pos + length + 4 > len(buf):
+        end = pos + length
+        if length > max_len or end + 4 > size:
             raise ValueError("table entry out of range")
-        values.append(str(buf[pos:pos + length], "utf-8"))
-        pos += length
-        (count,) = _U32.unpack_from(buf, pos)
-        pos += 4
-        counts.append(count)
+        values.append(str(buf[pos:end], "utf-8"))
+        counts.append(u32(buf, end)[0])
+        pos = end + 4
     if sum(counts) != total or (total and n == 0):
         raise ValueError("table counts do not add up to the record count")
     return values, counts, pos
@@ -635,29 +634,89 @@ def _decompress(payload: bytes | memoryview, raw_len: int) -> bytes | bytearray:
 _KNOWN_FLAG_VALUES = bytes(range(KNOWN_FLAGS + 1))
 
 
-def _check_ids(shuffled: memoryview, n: int, size: int, ids: array) -> None:
-    """Every id of a shuffled u16 column is below `size` (the table's length). With at most
-    256 entries the check runs in C on the bytes: all high bytes zero, low bytes in range."""
+def _ids_of(raw: bytes, start: int, n: int, size: int) -> bytes | array:
+    """The ids of the shuffled u16 column at `start` in `raw`, each checked below `size` (the
+    table's length). With at most 256 entries the check runs in C on the bytes (all high
+    bytes zero, low bytes in range) and the ids are the low bytes themselves (a `bytes`,
+    indexed like the array)."""
     if size <= 256:
-        if shuffled[n:].tobytes().count(0) != n or shuffled[:n].tobytes().translate(None, _BYTE_VALUES[:size]):
+        low = raw[start:start + n]
+        if not _all_zero(raw, start + n, start + 2 * n) or low.translate(None, _BYTE_VALUES[:size]):
             raise ValueError("name or source id out of range")
-    elif n and max(ids) >= size:
+        return low
+    ids = _unshuffled("H", memoryview(raw)[start:start + 2 * n], n)
+    if n and max(ids) >= size:
         raise ValueError("name or source id out of range")
+    return ids
+
+
+_ZEROS = bytes(1 << 16)
+
+
+def _all_zero(buf: bytes, start: int, end: int) -> bool:
+    """buf[start:end] holds only zero bytes (compared by memcmp, nothing copied; the range
+    lies within `buf`)."""
+    zeros = memoryview(_ZEROS)
+    while end - start > len(zeros):
+        if not buf.startswith(zeros, start):
+            return False
+        start += len(zeros)
+    return buf.startswith(zeros[:end - start], start)
 
 
 _BYTE_VALUES = bytes(range(256))
+_SUM_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I", (4, True): "i",
+              (8, False): "Q", (8, True): "q"}
+
+
+def _column_sums_py(buf: bytes | memoryview, n: int, width: int, signed: bool, positions: Iterable[int]) -> list[int]:
+    """For each p of `positions` (non-decreasing, 0 <= p <= n), the sum of the first p values
+    of the byte-shuffled little-endian column of n values of `width` bytes at the start of
+    `buf` (signed: two's complement): a block's chunk bases, and the times and data positions
+    of single records, read from the stored columns without unshuffling them whole."""
+    code = _SUM_CODES.get((width, bool(signed)))
+    if code is None or n < 0 or len(buf) < width * n:
+        raise ValueError("column_sums: bad column")
+    sums = list(accumulate(_unshuffled(code, memoryview(buf)[:width * n], n), initial=0))
+    out = []
+    last = 0
+    for p in positions:
+        if not last <= p <= n:
+            raise ValueError("column_sums: positions must ascend within the column")
+        out.append(sums[p])
+        last = p
+    return out
+
+
+_column_sums = _column_sums_py
+if not os.environ.get("EVLOG_PURE_PYTHON"):
+    try:
+        from ._speedups import column_sums as _column_sums
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
+
+
+def _first_value(column: memoryview, n: int) -> int:
+    """The first value of a shuffled int64 column (the writer stores 0 there: the block's
+    header holds the first time)."""
+    return int.from_bytes(bytes(column[k * n] for k in range(8)), "little", signed=True)
 
 
 _POINTS_BY_SUMS = 8   # raw_points: records of a block placed without its position columns
 
 
 class DecodedBlock:
-    """The columns of one block, decompressed; data is decoded on demand, a chunk of up to
-    CHUNK_RECORDS records (one JSON array) at a time."""
+    """The columns of one block, decompressed and checked. Data is decoded on demand, a
+    chunk of up to CHUNK_RECORDS records (one JSON array) at a time; the per-record columns
+    (times, data and type-map lengths, header lengths) stay as stored until a reader asks for
+    them whole: the chunk bases, and the records a sparse read wants, are summed from the
+    stored bytes (`_column_sums`), so a read that keeps a few records of a block does not
+    unshuffle or sum its columns in Python."""
 
-    __slots__ = ("header", "meta", "name_ids", "source_ids", "flags", "_ts", "_mono", "_mono_d",
-                 "_wall_d", "_bases", "_raw", "_mv", "_data_lens", "_type_lens", "_chunk_pos",
-                 "_data_pos", "_type_pos", "_data_end", "_wall_const", "_header_pos", "_built", "_nbuilt", "_has_types", "where", "position")
+    __slots__ = ("header", "meta", "name_ids", "source_ids", "flags", "_ts", "_mono", "_cols", "_unpacked",
+                 "_bases", "_raw", "_mv", "_chunk_pos", "_data_pos", "_type_pos", "_data_end", "_types_end",
+                 "_wall_const", "_no_types", "_with_headers", "_hpos", "_mono_fix", "_wall_fix", "_built", "_nbuilt", "where",
+                 "position")
 
     def __init__(self, header: BlockHeader, meta: BlockMeta, payload: bytes | memoryview,
                  where: str | None = None, position: int | None = None) -> None:
@@ -687,67 +746,116 @@ class DecodedBlock:
             # data and type-map lengths (4), v2: header lengths (4)
             widths = (2 * n, 2 * n, n, 8 * n, 8 * n, 4 * n, 4 * n) + ((4 * n,) if with_headers else ())
             ends = list(accumulate(widths, initial=0))
-            self.name_ids = _unshuffled("H", mv[ends[0]:ends[1]], n)
-            self.source_ids = _unshuffled("H", mv[ends[1]:ends[2]], n)
+            # mono, wall, data lengths, type-map lengths, header lengths: as stored
+            cols = tuple(mv[ends[k]:ends[k + 1]] for k in range(3, len(widths)))
             self.flags = mv[ends[2]:ends[3]].tobytes()
-            mono = _unshuffled("q", mv[ends[3]:ends[4]], n)
+            mono_col, wall_col, lens_col, types_col = cols[:4]
             # the writer measures times with one wall-clock base per block: then every wall
             # delta but the first is zero (checked in C) and the wall column is a constant
-            wall_bytes = mv[ends[4]:ends[5]]
-            self._wall_const = (wall_bytes[n:].tobytes().count(0) == 7 * n
-                                and wall_bytes[1:n].tobytes().count(0) == n - 1)
-            wall = array("q", bytes(8 * n)) if self._wall_const else _unshuffled("q", wall_bytes, n)
-            data_lens = _unshuffled("I", mv[ends[5]:ends[6]], n)
+            self._wall_const = _all_zero(raw, ends[4] + 1, ends[5])
             # no type maps: the lengths column is all zero bytes (checked in C, not summed)
-            no_types = mv[ends[6]:ends[7]].tobytes().count(0) == 4 * n
-            type_lens = array("I", bytes(4 * n)) if no_types else _unshuffled("I", mv[ends[6]:ends[7]], n)
-            chunk_pos = [ends[-1]]
-            for c in range(0, n, CHUNK_RECORDS):
-                size = sum(data_lens[c:c + CHUNK_RECORDS])
-                chunk_pos.append(chunk_pos[-1] + size + min(CHUNK_RECORDS, n - c) + 1)
+            no_types = _all_zero(raw, ends[6], ends[7])
+            bounds = list(range(0, n, CHUNK_RECORDS))
+            bounds.append(n)
+            data_sums = _column_sums(lens_col, n, 4, False, bounds)
+            base = ends[-1]
+            # chunk c starts after the chunks before it: their data, a comma or bracket per
+            # record, and the opening bracket of each
+            chunk_pos = [base + size + a + c for c, (size, a) in enumerate(zip(data_sums, bounds))]
             data_end = chunk_pos[-1]
-            types_end = data_end + (0 if no_types else sum(type_lens))
-            header_pos: list[int] | None = None
+            types_end = data_end + (0 if no_types else _column_sums(types_col, n, 4, False, (n,))[0])
+            hpos_end = types_end
             if with_headers:
-                header_lens = _unshuffled("I", mv[ends[7]:ends[8]], n)
-                header_pos = list(accumulate(header_lens, initial=types_end))
-                if not header_pos[-1] - types_end:
+                total = _column_sums(cols[4], n, 4, False, (n,))[0]
+                if not total:
                     raise ValueError("a header column without headers")
-            if (types_end if header_pos is None else header_pos[-1]) != len(raw):
+                hpos_end += total
+            if hpos_end != len(raw):
                 raise ValueError("data lengths do not match the payload")
-            _check_ids(mv[ends[0]:ends[1]], n, len(meta.names), self.name_ids)
-            _check_ids(mv[ends[1]:ends[2]], n, len(meta.sources), self.source_ids)
+            self.name_ids = _ids_of(raw, ends[0], n, len(meta.names))
+            self.source_ids = _ids_of(raw, ends[1], n, len(meta.sources))
             if self.flags.translate(None, _KNOWN_FLAG_VALUES):
                 raise ValueError("unknown record flag")
-            mono[0] = header.first_mono
-            wall[0] = header.first_ts - header.first_mono
-            # times are prefix sums of these deltas, computed per chunk when records are built
-            # (a seek then allocates for one chunk, not the block); the sums of each chunk give
-            # the chunk's starting times and, in total, check the deltas against the header
-            mono_sums = [sum(mono[k:k + CHUNK_RECORDS]) for k in range(0, n, CHUNK_RECORDS)]
-            wall_sums = ([wall[0]] + [0] * (len(mono_sums) - 1) if self._wall_const else
-                         [sum(wall[k:k + CHUNK_RECORDS]) for k in range(0, n, CHUNK_RECORDS)])
-            bases = (list(accumulate(mono_sums, initial=0)), list(accumulate(wall_sums, initial=0)))
-            last_mono = bases[0][-1]
-            if last_mono != header.last_mono or bases[1][-1] + last_mono != header.last_ts:
+            wall0 = header.first_ts - header.first_mono
+            array("q", (wall0,))   # the column's first value: an int64 (OverflowError: damage)
+            # times are prefix sums of the deltas, the first delta being the header's first
+            # time; the sums at the chunk bounds give each chunk's starting times and, in
+            # total, check the deltas against the header
+            sums = _column_sums(mono_col, n, 8, True, [1] + bounds[1:])
+            mono_fix = header.first_mono - sums[0]
+            mono_base = [0] + [s + mono_fix for s in sums[1:]]
+            if self._wall_const:
+                wall_fix = wall0
+                wall_base = [0] + [wall0] * chunks
+            else:
+                sums = _column_sums(wall_col, n, 8, True, [1] + bounds[1:])
+                wall_fix = wall0 - sums[0]
+                wall_base = [0] + [s + wall_fix for s in sums[1:]]
+            last_mono = mono_base[-1]
+            if last_mono != header.last_mono or wall_base[-1] + last_mono != header.last_ts:
                 raise ValueError("timestamps disagree with the block header")
-            self._mono_d, self._wall_d = mono, wall
-            self._ts: list[int] | None = None
-            self._mono: list[int] | None = None
-            self._bases = bases
         except (ValueError, zstandard.ZstdError, OverflowError) as exc:
             raise CorruptBlockError(f"bad block payload: {exc}", where, position,
                                     (header.first_offset, header.end_offset - 1)) from None
-        self._raw, self._mv = raw, mv
-        self._data_lens, self._type_lens = data_lens, type_lens
+        self._bases = (mono_base, wall_base)
+        self._mono_fix, self._wall_fix = mono_fix, wall_fix
+        self._ts: list[int] | None = None
+        self._mono: list[int] | None = None
+        self._raw, self._mv, self._cols = raw, mv, cols
+        self._unpacked: dict[int, array] = {}
+        self._no_types, self._with_headers = no_types, with_headers
         self._chunk_pos = chunk_pos
-        self._data_end = data_end
+        self._data_end, self._types_end = data_end, types_end
         self._data_pos: list[int] | None = None
         self._type_pos: list[int] | None = None
-        self._header_pos = header_pos
-        self._has_types = not no_types
+        self._hpos: list[int] | None = None
         self._built: list[Any] | None = None
         self._nbuilt = 0   # raw_points: each record's RawRecord once built
+
+    # the per-record columns, unshuffled when first asked for whole
+    def _column(self, k: int, code: str) -> array:
+        col = self._unpacked.get(k)
+        if col is None:
+            col = self._unpacked[k] = _unshuffled(code, self._cols[k], self.header.count)
+            if k == 0:
+                col[0] = self.header.first_mono
+            elif k == 1:
+                col[0] = self.header.first_ts - self.header.first_mono
+        return col
+
+    @property
+    def _mono_d(self) -> array:
+        return self._column(0, "q")
+
+    @property
+    def _wall_d(self) -> array:
+        if self._wall_const:
+            col = self._unpacked.get(1)
+            if col is None:
+                col = self._unpacked[1] = array("q", bytes(8 * self.header.count))
+                col[0] = self.header.first_ts - self.header.first_mono
+            return col
+        return self._column(1, "q")
+
+    @property
+    def _data_lens(self) -> array:
+        return self._column(2, "I")
+
+    @property
+    def _type_lens(self) -> array:
+        if self._no_types:
+            col = self._unpacked.get(3)
+            if col is None:
+                col = self._unpacked[3] = array("I", bytes(4 * self.header.count))
+            return col
+        return self._column(3, "I")
+
+    @property
+    def _header_pos(self) -> list[int] | None:
+        """Start of each record's headers (one extra entry at the end); None without a header column."""
+        if self._hpos is None and self._with_headers:
+            self._hpos = list(accumulate(self._column(4, "I"), initial=self._types_end))
+        return self._hpos
 
     def __len__(self) -> int:
         return self.header.count
@@ -777,6 +885,26 @@ class DecodedBlock:
         if self._wall_const:
             return wall_base[-1] + mono, mono
         return wall_base[c] + sum(self._wall_d[a:i + 1]) + mono, mono
+
+    def _points(self, indices: Sequence[int]) -> tuple[list[int], list[int], list[int], list[int]]:
+        """(timestamps, monotonics, data starts, data lengths) of the records at the ascending
+        `indices`, summed from the stored columns in one pass each: what a sparse read needs
+        of a block without its columns unshuffled whole."""
+        n = self.header.count
+        cols = self._cols
+        after = list(map((1).__add__, indices))
+        monos = list(map(self._mono_fix.__add__, _column_sums(cols[0], n, 8, True, after)))
+        if self._wall_const:
+            ts = list(map(self._wall_fix.__add__, monos))
+        else:
+            ts = list(map(_add, map(self._wall_fix.__add__, _column_sums(cols[1], n, 8, True, after)), monos))
+        edges = _column_sums(cols[2], n, 4, False, list(chain.from_iterable(zip(indices, after))))
+        before = edges[::2]
+        # record i's JSON: after the opening bracket of each chunk up to its own, the data
+        # before it and a comma or bracket after each of those
+        base = self._chunk_pos[0] + 1
+        starts = [base + s + i + i // CHUNK_RECORDS for s, i in zip(before, indices)]
+        return ts, monos, starts, list(map(_sub, edges[1::2], before))
 
     def chunk_times(self, c: int) -> tuple[list[int], list[int]]:
         """(timestamps, monotonics) of the records of chunk `c` only."""
@@ -859,12 +987,15 @@ class DecodedBlock:
         return [raw[hp[i]:hp[i + 1]] for i in indices]
 
     def data(self, i: int) -> Any:
-        start = self._start(i)
+        return self._data_at(i, self._start(i), self._data_lens[i])
+
+    def _data_at(self, i: int, start: int, length: int) -> Any:
+        """Record i's decoded data, its JSON being `length` bytes from `start`."""
         try:
             if self.flags[i] & FLAG_TYPED:
                 tp = self._positions()[1]
-                return decode_data(self._mv[start:start + self._data_lens[i]], self.flags[i], self._mv[tp[i]:tp[i + 1]])
-            return decode_json(self._mv[start:start + self._data_lens[i]])
+                return decode_data(self._mv[start:start + length], self.flags[i], self._mv[tp[i]:tp[i + 1]])
+            return decode_json(self._mv[start:start + length])
         except Exception as exc:
             raise self._corrupt(exc) from None
 
@@ -919,18 +1050,54 @@ class DecodedBlock:
                     range(first + a, first + b), ts, mono, map(names.__getitem__, nid[a:b]),
                     map(sources.__getitem__, sid[a:b]), self.chunk_data(c), flags[a:b], self._headers_of(a, b))))
             return
-        for c, group in groupby(indices, key=lambda i: i // CHUNK_RECORDS):
-            idxs = list(group)
+        if len(indices) * 4 < CHUNK_RECORDS:
+            # a few records of the block (no chunk holds a quarter of them): built together
+            part = self._sparse_records(indices)
+            if part is not None:
+                if part:
+                    yield part
+                return
+        groups = [(c, list(group)) for c, group in groupby(indices, key=lambda i: i // CHUNK_RECORDS)]
+        # the records of chunks with few wanted ones: their times and data positions summed
+        # from the stored columns, for the whole block at once (one pass per column)
+        few = [i for _, idxs in groups if len(idxs) * 4 < CHUNK_RECORDS for i in idxs]
+        points = zip(*self._points(few)) if few else None
+        data_at, headers = self._data_at, self.headers
+        for c, idxs in groups:
             a = c * CHUNK_RECORDS
             if len(idxs) * 4 >= CHUNK_RECORDS:
                 values = self.chunk_data(c)
                 data = [values[i - a] for i in idxs]
                 ts, mono = self.chunk_times(c)
                 yield [Record(first + i, ts[i - a], mono[i - a], names[nid[i]], sources[sid[i]], v, flags[i],
-                              self.headers(i)) for i, v in zip(idxs, data)]
-            else:  # a few records of the chunk: decode and time just those
-                yield [Record(first + i, *self.record_times(i), names[nid[i]], sources[sid[i]], self.data(i), flags[i],
-                              self.headers(i)) for i in idxs]
+                              headers(i)) for i, v in zip(idxs, data)]
+            else:  # a few records of the chunk: decode just those
+                assert points is not None
+                yield [Record(first + i, t, m, names[nid[i]], sources[sid[i]], data_at(i, start, length), flags[i],
+                              headers(i)) for i, (t, m, start, length) in zip(idxs, points)]
+
+    def _sparse_records(self, indices: Sequence[int]) -> list[Record] | None:
+        """The records at the ascending `indices`, few of the block's, built by C-level maps
+        from the stored columns (`_points`), each record's data decoded alone. None when one
+        has a type map or fails to decode (or its headers): the chunk-by-chunk loop of
+        `iter_records` then yields the records before it and raises there, as it always has."""
+        ts, monos, starts, lens = self._points(indices)
+        flags = self.flags
+        if self.header.flags & BLOCK_TYPED and any(flags[i] & FLAG_TYPED for i in indices):
+            return None
+        mv = self._mv
+        try:
+            values = list(map(decode_json, map(mv.__getitem__, map(slice, starts, map(_add, starts, lens)))))
+            headers: Iterable = (repeat(NO_HEADERS) if not self._with_headers else
+                                 [self.headers(i) for i in indices])
+        except Exception:  # noqa: BLE001 - the general loop raises the error where it belongs
+            return None
+        first = self.header.first_offset
+        return list(map(_new_tuple, repeat(Record), zip(
+            map(first.__add__, indices), ts, monos,
+            map(self.meta.names.__getitem__, map(self.name_ids.__getitem__, indices)),
+            map(self.meta.sources.__getitem__, map(self.source_ids.__getitem__, indices)),
+            values, map(flags.__getitem__, indices), headers)))
 
     def records(self, indices: Sequence[int] | None = None) -> list[Record]:
         """Records (data decoded) for all positions, or for the ascending `indices`."""
@@ -1003,7 +1170,7 @@ class DecodedBlock:
         return _new_tuple(RawRecord, (
             self.header.first_offset + i, ts, mono, self.meta.names[self.name_ids[i]],
             self.meta.sources[self.source_ids[i]], self._raw[start:start + self._data_lens[i]], self.flags[i],
-            self.type_bytes(i) if self._has_types else b"", self.header_bytes(i)))
+            b"" if self._no_types else self.type_bytes(i), self.header_bytes(i)))
 
     def raw_records(self, indices: Sequence[int] | None = None) -> list[RawRecord]:
         """Records with data and type map still encoded (bytes), for copying between logs."""
@@ -1014,7 +1181,7 @@ class DecodedBlock:
         if indices is None:
             n = self.header.count
             data = list(map(raw.__getitem__, map(slice, pos, map(_add, pos, self._data_lens))))
-            types = (list(map(raw.__getitem__, map(slice, tp[:-1], tp[1:]))) if self._has_types
+            types = (list(map(raw.__getitem__, map(slice, tp[:-1], tp[1:]))) if not self._no_types
                      else [b""] * n)
             headers: Iterable[bytes] = repeat(b"", n) if self._header_pos is None else \
                 self._header_bytes_of(range(n))
@@ -1025,7 +1192,7 @@ class DecodedBlock:
         lens = self._data_lens
         ids, sids = self.name_ids, self.source_ids
         ts, mono, flags = self.timestamps, self.monotonics, self.flags
-        has_types = self._has_types
+        has_types = not self._no_types
         hb = self.header_bytes
         if len(indices) == 1:
             i = indices[0]

@@ -357,6 +357,7 @@ class LogReader:
             if keyed is not None and ((start is not None and entry.end_offset <= start) or
                                       (end is not None and entry.first_offset >= end)):
                 continue
+            block = None   # the previous block is let go before the next is decoded (see `_block`)
             block = self._block(view, entry) if keyed is None else self._cached_block(view, entry)
             meta = block.meta
             name_mask = [name_ok(n) for n in meta.names] if name_ok else None
@@ -395,10 +396,15 @@ class LogReader:
         """The decoded block, the last one kept: consecutive pages (`read_columns`, a seek
         then a read, the dashboard's pages) often fall in the same block. One block at most,
         so memory stays flat; the key is the whole index entry (a block rewritten after a
-        recovered crash has other times)."""
+        recovered crash has other times). The kept block is dropped before the next one is
+        decoded: with two decompressed payloads (~400 KiB each) alive in turn, the C
+        allocator hands the memory back to the system and faults it in again for each block
+        (~30 page faults per block, as much as a sparse read's record building); the caller
+        lets go of its own reference first too."""
         cached = self._last_block
         if cached is not None and cached[0] == view.name and cached[1] == entry:
             return cached[2]
+        self._last_block = cached = None
         block = view.read_block(entry)
         self._last_block = (view.name, entry, block)
         return block
@@ -543,7 +549,7 @@ def _select_ids(block: DecodedBlock, mask: list[bool]) -> list[int]:
                 for _ in range(count):
                     i = ids.index(k, i + 1)
                     out.append(i)
-                if k in ids[i + 1:]:
+                if (ids.find(k, i + 1) != -1) if ids.__class__ is bytes else k in ids[i + 1:]:
                     raise ValueError
             except ValueError:
                 raise block._corrupt(ValueError("name counts disagree with the name ids")) from None

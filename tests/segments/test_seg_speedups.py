@@ -1,6 +1,7 @@
-"""The compiled block-encoder columns (`evlog/segments/_speedups.c`) equal the Python
-functions they stand in for, on arbitrary inputs and in whole blocks; appends from several
-threads keep offsets gapless. In CI the extension must have been built."""
+"""The compiled block-encoder columns and the decoder's column sums
+(`evlog/segments/_speedups.c`) equal the Python functions they stand in for, on arbitrary
+inputs and in whole blocks; appends from several threads keep offsets gapless. In CI the
+extension must have been built."""
 from __future__ import annotations
 
 import importlib
@@ -66,6 +67,55 @@ def test_lay_chunks_equals_python(datas, chunk, pos, size):
     assert c_end == py_end
     assert c_buf[:c_end] == py_buf[:py_end]     # beyond the end a grown buffer is not defined
     assert len(c_buf) >= c_end
+
+
+@st.composite
+def shuffled_columns(draw):
+    """(buf, n, width, signed, positions): a byte-shuffled column (bytes mostly 0 and 0xff
+    among random ones: the sign and carry edges), maybe longer than its n values."""
+    width = draw(st.sampled_from([1, 2, 4, 8]))
+    n = draw(st.integers(0, 600))
+    size = width * n + draw(st.integers(0, 9))
+    buf = bytes(draw(st.lists(st.sampled_from([0, 0xff, 0x80, 0x7f, 1]) | st.integers(0, 255),
+                              min_size=size, max_size=size)))
+    positions = sorted(draw(st.lists(st.integers(0, n), max_size=12)))
+    return buf, n, width, draw(st.booleans()), positions
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(shuffled_columns())
+def test_column_sums_equals_python(column):
+    buf, n, width, signed, positions = column
+    want = blk._column_sums_py(buf, n, width, signed, positions)
+    assert speedups.column_sums(buf, n, width, signed, positions) == want
+    assert speedups.column_sums(memoryview(buf), n, width, signed, tuple(positions)) == want
+
+
+def test_column_sums_of_extreme_values():
+    """Sums beyond 64 bits (65,535 values of +-2**63) come out as Python ints, exactly."""
+    n = 1000
+    for value in (-(1 << 63), (1 << 63) - 1, -1, 1 << 62):
+        raw = value.to_bytes(8, "little", signed=True)
+        buf = b"".join(bytes([raw[k]]) * n for k in range(8))   # the shuffled column of n copies
+        positions = [0, 1, 500, n]
+        assert blk._column_sums(buf, n, 8, True, positions) == [p * value for p in positions]
+        assert blk._column_sums_py(buf, n, 8, True, positions) == [p * value for p in positions]
+
+
+def test_column_sums_rejects_what_python_rejects():
+    funcs = [blk._column_sums_py] + ([speedups.column_sums] if speedups is not None else [])
+    for f in funcs:
+        for args in ((bytes(8), 2, 3, False, [1]),      # no such width
+                     (bytes(7), 2, 4, False, [1]),      # shorter than its values
+                     (bytes(8), 2, 4, False, [2, 1]),   # descending
+                     (bytes(8), 2, 4, False, [3]),      # past the end
+                     (bytes(8), 2, 4, False, [-1]),
+                     (bytes(8), -1, 4, False, [])):
+            with pytest.raises(ValueError):
+                f(*args)
+        with pytest.raises(TypeError):
+            f(bytes(8), 2, 4, False, ["1"])
 
 
 ITEMS = st.one_of(st.binary(max_size=60), st.text(max_size=5), st.none(), st.integers(0, 3),
