@@ -43,12 +43,20 @@ def planted_event(draw: st.DrawFn) -> tuple[dict, dict, list[str]]:
         if kind == "dict":
             out = {}
             for _ in range(draw(st.integers(0, 4))):
+                # the key first: a key drawn twice is skipped, so no planted secret is overwritten
+                # (a secret listed but absent from the data would make the tests' checks vacuous)
                 if draw(st.booleans()) and draw(st.booleans()):
+                    key = draw(st.sampled_from(SECRET_KEYS))
+                    if key in out:
+                        continue
                     s = draw(SECRET)
                     secrets.append(s)
-                    out[draw(st.sampled_from(SECRET_KEYS))] = s if draw(st.booleans()) else {"v": s, "n": [s]}
+                    out[key] = s if draw(st.booleans()) else {"v": s, "n": [s]}
                 else:
-                    out[draw(KEYS)] = node(depth + 1)
+                    key = draw(KEYS)
+                    if key in out:
+                        continue
+                    out[key] = node(depth + 1)
             return out
         if kind == "list":
             return [node(depth + 1) for _ in range(draw(st.integers(0, 3)))]
@@ -59,7 +67,11 @@ def planted_event(draw: st.DrawFn) -> tuple[dict, dict, list[str]]:
             secrets.append(s)
             return draw(FILLER) + " " + s + " " + draw(FILLER)
         return draw(FILLER)
-    data = {draw(KEYS): node(1) for _ in range(draw(st.integers(1, 3)))}
+    data: dict = {}
+    for _ in range(draw(st.integers(1, 3))):
+        key = draw(KEYS)
+        if key not in data:
+            data[key] = node(1)
     headers = {"trace": draw(FILLER) or "t"}
     if draw(st.booleans()):
         s = draw(SECRET)
