@@ -813,10 +813,14 @@ class DecodedBlock:
         self._nbuilt = 0   # raw_points: each record's RawRecord once built
 
     # the per-record columns, unshuffled when first asked for whole
-    def _column(self, k: int, code: str) -> array:
+    def _column(self, k: int, code: str, all_zero: bool = False) -> array:
+        """Column k as values; `all_zero`: a column the writer left out as constant (wall
+        deltas, type-map lengths) is made of zeros instead of read."""
         col = self._unpacked.get(k)
         if col is None:
-            col = self._unpacked[k] = _unshuffled(code, self._cols[k], self.header.count)
+            n = self.header.count
+            col = self._unpacked[k] = array(code, bytes(array(code).itemsize * n)) if all_zero else \
+                _unshuffled(code, self._cols[k], n)
             if k == 0:
                 col[0] = self.header.first_mono
             elif k == 1:
@@ -829,13 +833,7 @@ class DecodedBlock:
 
     @property
     def _wall_d(self) -> array:
-        if self._wall_const:
-            col = self._unpacked.get(1)
-            if col is None:
-                col = self._unpacked[1] = array("q", bytes(8 * self.header.count))
-                col[0] = self.header.first_ts - self.header.first_mono
-            return col
-        return self._column(1, "q")
+        return self._column(1, "q", self._wall_const)
 
     @property
     def _data_lens(self) -> array:
@@ -843,12 +841,7 @@ class DecodedBlock:
 
     @property
     def _type_lens(self) -> array:
-        if self._no_types:
-            col = self._unpacked.get(3)
-            if col is None:
-                col = self._unpacked[3] = array("I", bytes(4 * self.header.count))
-            return col
-        return self._column(3, "I")
+        return self._column(3, "I", self._no_types)
 
     @property
     def _header_pos(self) -> list[int] | None:
