@@ -10,7 +10,7 @@ TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -lt 2 ] && n=2;
 
 .PHONY: demo test bench lint clean
 
-$(STAMP): pyproject.toml setup.py evlog/segments/_speedups.c
+$(STAMP): pyproject.toml setup.py evlog/segments/_speedups.c evlog/_snapshot.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,bench,nats,eventsourcing,parquet]'
@@ -23,9 +23,10 @@ test: $(STAMP)
 	bash scripts/test-services.sh
 	if [ -f scripts/install-test-deps.sh ]; then bash scripts/install-test-deps.sh; fi
 	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --cov=evlog --cov-branch --cov-report=term:skip-covered $(PYTEST_ARGS)
-	# the storage engine again without its compiled write path (a machine with no C compiler)
+	# the storage engine and the recorder's snapshot again without their compiled code (a machine with no C compiler)
 	EVLOG_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --cov=evlog --cov-branch --cov-append \
-		--cov-report= -m "not slow" tests/segments
+		--cov-report= -m "not slow" tests/segments tests/replay/test_recorder.py tests/replay/test_recorder_snapshot.py \
+		tests/replay/test_recorder_counters.py tests/replay/test_snapshot_twins.py
 	$(PY) -m coverage report --include='evlog/segments/*' --fail-under=95
 
 bench: $(STAMP)

@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 from .segments.codec import FLAG_MODEL, EventEncodeError, encode_data, unserializable_marker
 
-__all__ = ["encode", "to_data", "unserializable_marker", "EventEncodeError", "PLAN_CACHE_MAX", "cached_plan",
+__all__ = ["encode", "to_data", "unserializable_marker", "EventEncodeError", "PLAN_CACHE_MAX", "plan_cache",
            "MODEL_PLAN"]
 
 PLAN_CACHE_MAX = 4096   # classes whose plan is kept; past this the cache starts afresh
@@ -54,10 +54,11 @@ _NONE = "unsupported"  # plan: cannot be stored
 Plan = Any   # _DATA, _MODEL, _NONE, or a function value -> its fields (or value) to store
 _plans: dict[type, Plan] = {}
 
-# for a hot path that inlines `encode`'s first step (the recorder's publish wrapper):
-# `cached_plan(cls) is MODEL_PLAN` says a class already seen is a pydantic model, whose
-# snapshot is `value.__pydantic_serializer__.to_json(value)` (anything else: call `encode`)
-cached_plan: Callable[[type], Plan | None] = _plans.get
+# for the hot path that takes `encode`'s first step itself (`evlog.snapshot`, the recorder's
+# publish wrapper): `plan_cache.get(cls) is MODEL_PLAN` says a class already seen is a
+# pydantic model, whose snapshot is `value.__pydantic_serializer__.to_json(value)`
+# (anything else: call `encode`). Read it only: `encode` fills it (cleared, never rebound).
+plan_cache: dict[type, Plan] = _plans
 MODEL_PLAN = _MODEL
 
 

@@ -41,12 +41,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .codec import MODEL_PLAN, cached_plan, encode, unserializable_marker
+from .codec import MODEL_PLAN, encode, plan_cache, unserializable_marker
 from .segments import EncodedRows, Log, encode_headers
 from .segments.block import MAX_NAME_BYTES
 from .segments.codec import FLAG_MODEL, FLAG_UNSERIALIZABLE
 from .segments.errors import EvlogError, LogClosedError, LogWriteError, RecordingExistsError
 from .segments.rows import check_row
+from .snapshot import snapshot_model
 
 __all__ = ["EventRecorder", "RecorderError"]
 
@@ -248,33 +249,22 @@ class EventRecorder:
         original = bus.publish
         recorder = self
         queue = self._queue
-        extend = queue.extend
-        monotonic_ns = time.monotonic_ns
         wake_at, pressure_at = self._wake_at * ROW, self._pressure_at
-        inline = self._redactor is None   # a redacted event takes `_capture`, which redacts it
+        # a redacted event takes `_capture`, which redacts it
+        fast = snapshot_model if self._redactor is None else None
 
         def publish(event_name: Any = _ABSENT, event: Any = _ABSENT, source: Any = _ABSENT, /,
                     *args: Any, **kwargs: Any) -> Any:
-            if inline and source is not _ABSENT and not args and not kwargs:
-                # publish(event_name, event, source): the common call, captured inline (the
-                # steps of `_make_capture`, without a call): stamp, snapshot, queue
+            if source is not _ABSENT and not args and not kwargs:
+                # publish(event_name, event, source): the common call; a model event is
+                # snapshot and queued in one step (`evlog.snapshot`), anything else by `_capture`
                 if recorder._recording:
                     try:
-                        mono = monotonic_ns() - recorder._mono_base
-                        if cached_plan(event.__class__) is MODEL_PLAN:
-                            try:
-                                data, flags, types = event.__pydantic_serializer__.to_json(event), FLAG_MODEL, b""
-                            except Exception:  # noqa: BLE001 - the codec's own fallback (or its error)
-                                data, flags, types = encode(event)
-                        else:
-                            data, flags, types = encode(event)
-                    except Exception as exc:  # noqa: BLE001 - stored as a marker, counted
-                        data, flags, types = unserializable_marker(event, exc)
-                    try:
-                        extend((event_name if event_name.__class__ is str else str(event_name),
-                                source if source.__class__ is str else ("" if source is None else str(source)),
-                                flags, data, types, b"", mono))
-                        if len(queue) > wake_at and (recorder._idle or len(queue) > pressure_at):
+                        n = -1 if fast is None else fast(queue, plan_cache, MODEL_PLAN, FLAG_MODEL,
+                                                         recorder._mono_base, event_name, event, source)
+                        if n < 0:
+                            recorder._capture(event_name, event, source)
+                        elif n > wake_at and (recorder._idle or n > pressure_at):
                             recorder._crowded()   # the thread polls; woken when much waits
                     except Exception as exc:  # noqa: BLE001 - the bus must work whatever happens here
                         recorder._note_capture_error(exc)
