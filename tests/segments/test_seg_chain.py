@@ -3,6 +3,7 @@ removed or reordered, across segments, rolls, reopenings and retention; with a k
 without it can build a chain that verifies."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -435,3 +436,14 @@ def test_last_link_without_blocks_falls_back_to_the_record_then_the_anchor(tmp_p
     assert chainverify.last_link(path, manifest) == (0, start)
     manifest.chain = None
     assert chainverify.last_link(path, manifest) == (0, start)
+
+
+@given(st.binary(max_size=64), st.binary(max_size=5000), st.binary(max_size=9000), st.binary(max_size=9000),
+       st.one_of(st.none(), st.binary(min_size=1, max_size=64)))
+def test_block_hash_in_pieces_is_the_one_call_digest(prev, header, tables, payload, key):
+    """The block hash feeds its parts in pieces (so hashlib keeps the GIL): the digest is that
+    of the parts hashed in one go."""
+    whole = hashlib.blake2b(prev + header + tables + payload, digest_size=chn.HASH_SIZE, key=key or b"",
+                            person=b"evlog-block").digest()
+    assert chn.block_hash(prev, header, tables, payload, key) == whole
+    assert chn.block_hash(prev, memoryview(header), memoryview(tables), memoryview(payload), key) == whole
