@@ -64,11 +64,13 @@ _ABSENT = object()     # an argument the publisher did not pass
 
 
 
-def queued_rows(taken: list, n: int) -> EncodedRows:
-    """The `n` rows laid flat in `taken` (ROW fields each, as publishers queue them) as columns."""
-    headers = taken[5::ROW]
-    return EncodedRows(taken[0::ROW], taken[1::ROW], taken[2::ROW], taken[3::ROW], taken[4::ROW],
-                       None if headers.count(b"") == n else headers, None, taken[6::ROW])
+def queued_rows(queue: list, n: int) -> EncodedRows:
+    """The first `n` rows laid flat in `queue` (ROW fields each, as publishers queue them) as
+    columns, sliced out of it directly (publishers only add at its end meanwhile)."""
+    k = n * ROW
+    headers = queue[5:k:ROW]
+    return EncodedRows(queue[0:k:ROW], queue[1:k:ROW], queue[2:k:ROW], queue[3:k:ROW], queue[4:k:ROW],
+                       None if headers.count(b"") == n else headers, None, queue[6:k:ROW])
 
 class EventRecorder:
     """Records the events published on a bus (or given to `record`) into an evlog recording.
@@ -443,15 +445,14 @@ class EventRecorder:
         return None
 
     def _take_queued(self) -> tuple[EncodedRows, int]:
-        """The next batch (at most _BATCH rows) taken off the queue with one slice and one
-        `del`, as columns, and its row count; the caller holds `_count_lock`."""
+        """The next batch (at most _BATCH rows) taken off the queue as columns (a slice each)
+        and one `del`, and its row count; the caller holds `_count_lock`."""
         queue = self._queue
-        k = min(len(queue), _BATCH * ROW)
-        taken = queue[:k]
-        del queue[:k]
-        n = k // ROW
+        n = min(len(queue) // ROW, _BATCH)
+        rows = queued_rows(queue, n)
+        del queue[:n * ROW]
         self._taken += n
-        return queued_rows(taken, n), n
+        return rows, n
 
     @staticmethod
     def _append_rows(log: Log, rows: EncodedRows) -> int:

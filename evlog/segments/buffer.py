@@ -44,20 +44,21 @@ class SealedBlock(NamedTuple):
     table: list[str]  # what the rows' name and source ids index
 
 
-def flat_rows(names: Sequence, sources: Sequence, flags: Sequence, ts: Sequence, mono: Sequence,
-              datas: Sequence, types: Sequence, headers: Sequence) -> list:
-    """Columns of equal length laid end to end as flat rows, by slice assignments."""
+def lay_into(flat: list, names: Sequence, sources: Sequence, flags: Sequence, ts: Sequence, mono: Sequence,
+             datas: Sequence, types: Sequence, headers: Sequence) -> None:
+    """Columns of equal length laid as flat rows at the end of `flat`, by slice assignments
+    (no list of the new rows made first: each value is copied once)."""
     k = ROW_FIELDS
-    flat: list = [None] * (k * len(names))
-    flat[0::k] = names
-    flat[1::k] = sources
-    flat[2::k] = flags
-    flat[3::k] = ts
-    flat[4::k] = mono
-    flat[5::k] = datas
-    flat[6::k] = types
-    flat[7::k] = headers
-    return flat
+    base = len(flat)
+    flat += [None] * (k * len(names))
+    flat[base::k] = names
+    flat[base + 1::k] = sources
+    flat[base + 2::k] = flags
+    flat[base + 3::k] = ts
+    flat[base + 4::k] = mono
+    flat[base + 5::k] = datas
+    flat[base + 6::k] = types
+    flat[base + 7::k] = headers
 
 
 class BlockBuffer:
@@ -191,11 +192,14 @@ class BlockBuffer:
 
     def _lay(self, names: Sequence, sources: Sequence, flags: Sequence, ts: Sequence, mono: Sequence[int],
              datas: Sequence, types: Sequence, headers: Sequence, i: int, j: int, cum: list[int]) -> None:
-        if not self.rows:
+        rows = self.rows
+        if not rows:
             self._open()
-        self.rows += flat_rows(self.ids_of(names[i:j]), self.ids_of(sources[i:j]), flags[i:j], ts[i:j], mono[i:j],
-                               datas[i:j], types[i:j], headers[i:j])
         self.last_mono = mono[j - 1]
+        if i or j != len(names):   # a part of the columns (else the columns themselves, not copied)
+            names, sources, flags, ts, mono = names[i:j], sources[i:j], flags[i:j], ts[i:j], mono[i:j]
+            datas, types, headers = datas[i:j], types[i:j], headers[i:j]
+        lay_into(rows, self.ids_of(names), self.ids_of(sources), flags, ts, mono, datas, types, headers)
         self.size += cum[j] - cum[i]
         self.next_offset += j - i
         if self.size >= self.max_bytes or len(self.rows) >= self.flat_max:
@@ -215,4 +219,4 @@ class BlockBuffer:
         return block
 
 
-__all__ = ["BlockBuffer", "SealedBlock", "ROW_OVERHEAD", "HARD_LIMIT", "MAX_IDS", "flat_rows"]
+__all__ = ["BlockBuffer", "SealedBlock", "ROW_OVERHEAD", "HARD_LIMIT", "MAX_IDS", "lay_into"]
