@@ -16,7 +16,7 @@ from itertools import accumulate, chain, compress
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Union
 
 from .blockcache import DEFAULT_CACHE_BYTES, BlockCache, raw_cost
-from .block import DecodedBlock, RawColumns, Record, decode_frame
+from .block import DecodedBlock, RawColumns, Record, TableMemo, decode_frame
 from .errors import CorruptIndexError, CorruptRecordingError, LogClosedError, UnsupportedFormatError
 from .index import SegmentSummary, parse_index
 from .keyindex import Extractor
@@ -65,6 +65,7 @@ class SegmentView:
         self._last_monos: list[int] | None = None
         self._running_max: list[int] | None = None
         self.keys: Any = None   # its key positions (keyread.SegmentKeys), loaded by the first lookup
+        self.tables = TableMemo()   # the last large name/source tables decoded (blocks often repeat them)
 
     @property
     def end_offset(self) -> int:
@@ -179,7 +180,7 @@ class SegmentView:
     def read_block(self, entry: BlockEntry) -> DecodedBlock:
         assert self.fd is not None
         frame = os.pread(self.fd, entry.frame_len, entry.position)
-        block = decode_frame(frame, self.name, entry.position)
+        block = decode_frame(frame, self.name, entry.position, self.tables)
         if block.header.first_offset != entry.first_offset or block.header.count != entry.count:
             raise CorruptRecordingError("index does not match the segment (run `evlog reindex`)",
                                         self.name, entry.position, (entry.first_offset, entry.end_offset - 1))
