@@ -903,16 +903,21 @@ class DecodedBlock:
     def mono_position(self, mono: int, after: bool = False) -> int:
         """Where `mono` goes in the block's monotonic times: the first record at or after it
         (`bisect_left`), or with `after` the first one after it (`bisect_right`). Found
-        among the chunks' last times first, so that only one chunk's times are summed (a
-        seek by time), unless the block's whole column is already known."""
+        among the chunks' last times first, then among one chunk's times, summed from the
+        stored deltas in C (a seek by time: no column unshuffled or summed in Python),
+        unless the block's whole column is already known."""
         find = bisect_right if after else bisect_left
         if self._mono is not None:
             return find(self._mono, mono)
         ends = self._bases[0]   # [0, the last time of chunk 0, of chunk 1, ...]
         c = find(ends, mono, 1) - 1
+        n = self.header.count
         if c == len(ends) - 1:
-            return self.header.count
-        return c * CHUNK_RECORDS + find(self._chunk_monos(c), mono)
+            return n
+        a = c * CHUNK_RECORDS
+        # the chunk's times less the block's base: sums of the stored deltas, in C
+        sums = _column_sums(self._cols[0], n, 8, True, range(a + 1, min(n, a + CHUNK_RECORDS) + 1))
+        return a + find(sums, mono - self._mono_fix)
 
     def _chunk_monos(self, c: int) -> list[int]:
         a = c * CHUNK_RECORDS
