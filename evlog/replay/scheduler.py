@@ -184,7 +184,7 @@ class _Replay:
         return None
 
     def _end_offset(self) -> int:
-        return self.rec.start_offset + len(self.rec)
+        return self.rec.end_offset   # one look at the recording (an evlog one lists its directory)
 
     def _pass_lo(self, pos: tuple[str, int] | None) -> int:
         if pos is None:
@@ -194,7 +194,12 @@ class _Replay:
         found = self._first_offset(start_mono=pos[1])
         return self._end_offset() if found is None else found
 
-    def _pass_hi(self) -> int:
+    def _pass_hi(self, read_to: int | None = None) -> int:
+        """Where a pass ends: its end bound, or the recording's end before it. `read_to`: the
+        offset after the last record the pass read; when it reached an offset end bound, the
+        pass ends there without a look at the recording."""
+        if read_to is not None and self.end is not None and self.end[0] == "offset" and read_to >= self.end[1]:
+            return self.end[1]
         end = self._end_offset()
         if self.end is None:
             return end
@@ -339,10 +344,15 @@ class _Replay:
         stop = False
         seeked = False
         while True:
-            # a pass from a time: with nothing filtered out, its first record read is where it
-            # starts (known when it comes, not by reading the block twice); else looked up
+            # read by pages only when the bounds leave room for a page (a seek to a few events:
+            # no look at the recording's ends for the choice)
+            by_pages = self.max_speed_pages and (pos is None or (pos[0] == "offset" and (
+                self.end is None or self.end[1] - pos[1] >= MAX_SPEED_PAGE)))
+            # a pass from a time or an offset with nothing filtered out starts at its first
+            # record read (known when it comes: no look at the recording, no block read twice);
+            # else (and for the paged path) it is looked up
             pass_lo: int | None = None
-            if pos is None or pos[0] != "mono" or not self.selection.empty or injector is not None:
+            if pos is None or by_pages or not self.selection.empty or injector is not None:
                 pass_lo = self._pass_lo(pos)
             total = self._count(pos) if progress is not None and position is None else 0
             if self.anchor_first and not seeked:
@@ -354,7 +364,8 @@ class _Replay:
             next_pos = None
             ahead = None
             records: Any = ()
-            pass_hi = self._pass_hi() if self.max_speed_pages and (pos is None or pos[0] == "offset") else None
+            rec: Any = None
+            pass_hi = self._pass_hi() if by_pages else None
             if pass_hi is not None and pass_lo is not None and pass_hi - pass_lo >= MAX_SPEED_PAGE:
                 # (a shorter pass, such as a seek, decodes less by the general loop: a page
                 # reads its blocks' positions whole)
@@ -460,8 +471,8 @@ class _Replay:
                     else:
                         progress(*position(rec.offset))
             if covered_hi is None:
-                covered_hi = self._pass_hi()
-            if pass_lo is None:   # a pass from a time that read nothing (and filters nothing)
+                covered_hi = self._pass_hi(None if rec is None else rec.offset + 1)
+            if pass_lo is None:   # a pass that read nothing (and filters nothing)
                 pass_lo = covered_hi
             taken = seen - injector.extra if injector is not None else seen   # events read, not deliveries
             res.filtered_out += max(0, covered_hi - pass_lo - taken)

@@ -13,7 +13,9 @@ class LatencyHistogram:
     """Counts of nanosecond durations; quantiles to 1 µs below 2 ms, 100 µs above."""
 
     def __init__(self) -> None:
-        self._buckets = array("q", bytes(8 * (_FINE + _COARSE + 1)))
+        # the 96 KiB of buckets are made by the first `add`: a replay at max speed (a seek)
+        # measures no lateness and does not pay for them
+        self._buckets: array | None = None
         self.count = 0
         self.max_ns = 0
         self.total_ns = 0
@@ -26,7 +28,10 @@ class LatencyHistogram:
             i = us
         else:
             i = _FINE + min(_COARSE, (us - _FINE) // 100)
-        self._buckets[i] += 1
+        buckets = self._buckets
+        if buckets is None:
+            buckets = self._buckets = array("q", bytes(8 * (_FINE + _COARSE + 1)))
+        buckets[i] += 1
         self.count += 1
         self.total_ns += ns
         if ns > self.max_ns:
@@ -34,7 +39,7 @@ class LatencyHistogram:
 
     def quantile(self, q: float) -> float:
         """The `q` quantile in ns (upper edge of its bucket, capped at the max); 0 when empty."""
-        if not self.count:
+        if not self.count or self._buckets is None:
             return 0.0
         rank = max(1, int(q * self.count + 0.999999))
         seen = 0

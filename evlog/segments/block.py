@@ -24,6 +24,7 @@ import threading
 from array import array
 from collections import Counter
 from itertools import accumulate, chain, groupby, repeat
+from bisect import bisect_left, bisect_right
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import xxhash
@@ -931,6 +932,31 @@ class DecodedBlock:
         starts = [base + s + i + i // CHUNK_RECORDS for s, i in zip(before, indices)]
         return ts, monos, starts, list(map(_sub, edges[1::2], before))
 
+    def mono_position(self, mono: int, after: bool = False) -> int:
+        """Where `mono` goes in the block's monotonic times: the first record at or after it
+        (`bisect_left`), or with `after` the first one after it (`bisect_right`). Found
+        among the chunks' last times first, then among one chunk's times, summed from the
+        stored deltas in C (a seek by time: no column unshuffled or summed in Python),
+        unless the block's whole column is already known."""
+        find = bisect_right if after else bisect_left
+        if self._mono is not None:
+            return find(self._mono, mono)
+        ends = self._bases[0]   # [0, the last time of chunk 0, of chunk 1, ...]
+        c = find(ends, mono, 1) - 1
+        n = self.header.count
+        if c == len(ends) - 1:
+            return n
+        a = c * CHUNK_RECORDS
+        # the chunk's times less the block's base: sums of the stored deltas, in C
+        sums = _column_sums(self._cols[0], n, 8, True, range(a + 1, min(n, a + CHUNK_RECORDS) + 1))
+        return a + find(sums, mono - self._mono_fix)
+
+    def _chunk_monos(self, c: int) -> list[int]:
+        a = c * CHUNK_RECORDS
+        mono = list(accumulate(self._mono_d[a:a + CHUNK_RECORDS], initial=self._bases[0][c]))
+        del mono[0]
+        return mono
+
     def chunk_times(self, c: int) -> tuple[list[int], list[int]]:
         """(timestamps, monotonics) of the records of chunk `c` only."""
         a = c * CHUNK_RECORDS
@@ -938,8 +964,7 @@ class DecodedBlock:
         if self._ts is not None and self._mono is not None:
             return self._ts[a:b], self._mono[a:b]
         mono_base, wall_base = self._bases
-        mono = list(accumulate(self._mono_d[a:b], initial=mono_base[c]))
-        del mono[0]
+        mono = self._chunk_monos(c)
         if self._wall_const:
             return list(map(wall_base[-1].__add__, mono)), mono
         wall = accumulate(self._wall_d[a:b], initial=wall_base[c])
@@ -1060,20 +1085,18 @@ class DecodedBlock:
     def sources(self) -> list[str]:
         return list(map(self.meta.sources.__getitem__, self.source_ids))
 
-    def iter_records(self, indices: Sequence[int] | None = None) -> Iterator[list[Record]]:
+    def iter_records(self, indices: Sequence[int] | None = None,
+                     first_alone: bool = False) -> Iterator[list[Record]]:
         """Records (data decoded) in lists of at most one chunk, for all positions or for the
-        ascending `indices`; a chunk is decoded whole when many of its records are wanted."""
-        first = self.header.first_offset
-        names, sources = self.meta.names, self.meta.sources
-        nid, sid, flags = self.name_ids, self.source_ids, self.flags
+        ascending `indices` (a list, or a `range`: a span of the block, as a bounded read
+        gives); a chunk is decoded whole when many of its records are wanted. `first_alone`:
+        the first of the `indices` comes in a list of its own, built alone (a read's first
+        block: a seek's first event does not wait for the decoding of its whole chunk), unless
+        they are so few that all are built alone anyway."""
         if indices is None:
             n = self.header.count
             for c, a in enumerate(range(0, n, CHUNK_RECORDS)):
-                b = min(n, a + CHUNK_RECORDS)
-                ts, mono = self.chunk_times(c)
-                yield list(map(_new_tuple, repeat(Record), zip(
-                    range(first + a, first + b), ts, mono, map(names.__getitem__, nid[a:b]),
-                    map(sources.__getitem__, sid[a:b]), self.chunk_data(c), flags[a:b], self._headers_of(a, b))))
+                yield self._chunk_records(c, a, min(n, a + CHUNK_RECORDS))
             return
         if len(indices) * 4 < CHUNK_RECORDS:
             # a few records of the block (no chunk holds a quarter of them): built together
@@ -1082,24 +1105,54 @@ class DecodedBlock:
                 if part:
                     yield part
                 return
-        groups = [(c, list(group)) for c, group in groupby(indices, key=lambda i: i // CHUNK_RECORDS)]
+        elif first_alone:
+            part = self._sparse_records(indices[:1])
+            if part is not None:   # else the loop below raises where the damage is
+                yield part
+                indices = indices[1:]
+        if indices.__class__ is range and indices.step == 1:   # chunk by chunk, by arithmetic
+            lo, hi = indices.start, indices.stop
+            groups: list[tuple[int, Sequence[int]]] = [
+                (c, range(max(lo, c * CHUNK_RECORDS), min(hi, (c + 1) * CHUNK_RECORDS)))
+                for c in range(lo // CHUNK_RECORDS, (hi - 1) // CHUNK_RECORDS + 1)] if lo < hi else []
+        else:
+            groups = [(c, list(group)) for c, group in groupby(indices, key=lambda i: i // CHUNK_RECORDS)]
         # the records of chunks with few wanted ones: their times and data positions summed
         # from the stored columns, for the whole block at once (one pass per column)
         few = [i for _, idxs in groups if len(idxs) * 4 < CHUNK_RECORDS for i in idxs]
         points = zip(*self._points(few)) if few else None
+        first = self.header.first_offset
+        names, sources = self.meta.names, self.meta.sources
+        nid, sid, flags = self.name_ids, self.source_ids, self.flags
         data_at, headers = self._data_at, self.headers
         for c, idxs in groups:
             a = c * CHUNK_RECORDS
-            if len(idxs) * 4 >= CHUNK_RECORDS:
+            if len(idxs) * 4 < CHUNK_RECORDS:   # a few records of the chunk: decode just those
+                assert points is not None
+                yield [Record(first + i, t, m, names[nid[i]], sources[sid[i]], data_at(i, start, length), flags[i],
+                              headers(i)) for i, (t, m, start, length) in zip(idxs, points)]
+            elif idxs.__class__ is range:
+                yield self._chunk_records(c, idxs.start, idxs.stop)
+            else:
                 values = self.chunk_data(c)
                 data = [values[i - a] for i in idxs]
                 ts, mono = self.chunk_times(c)
                 yield [Record(first + i, ts[i - a], mono[i - a], names[nid[i]], sources[sid[i]], v, flags[i],
                               headers(i)) for i, v in zip(idxs, data)]
-            else:  # a few records of the chunk: decode just those
-                assert points is not None
-                yield [Record(first + i, t, m, names[nid[i]], sources[sid[i]], data_at(i, start, length), flags[i],
-                              headers(i)) for i, (t, m, start, length) in zip(idxs, points)]
+
+    def _chunk_records(self, c: int, i: int, j: int) -> list[Record]:
+        """Records i..j-1, all of chunk `c`, its data decoded whole (one decoder call), built
+        by C-level maps."""
+        a = c * CHUNK_RECORDS
+        ts, mono = self.chunk_times(c)
+        values = self.chunk_data(c)
+        if i != a or j != a + len(values):
+            ts, mono, values = ts[i - a:j - a], mono[i - a:j - a], values[i - a:j - a]
+        first = self.header.first_offset
+        return list(map(_new_tuple, repeat(Record), zip(
+            range(first + i, first + j), ts, mono, map(self.meta.names.__getitem__, self.name_ids[i:j]),
+            map(self.meta.sources.__getitem__, self.source_ids[i:j]), values, self.flags[i:j],
+            self._headers_of(i, j))))
 
     def _sparse_records(self, indices: Sequence[int]) -> list[Record] | None:
         """The records at the ascending `indices`, few of the block's, built by C-level maps

@@ -153,6 +153,8 @@ class Log:
         return self._read().end_offset
 
     def __len__(self) -> int:
+        if self._writer is None:
+            return len(self._read())   # both ends from one refresh of the reader
         return self.end_offset - self.start_offset
 
     # writing ---------------------------------------------------------------------

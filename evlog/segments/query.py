@@ -43,10 +43,10 @@ class Query:
     def kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `LogReader.read` this query stands for (defaults left out)."""
         out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _FIELDS:   # (not `fields(self)`: every read converts a query, a seek two)
+            value = getattr(self, name)
             if value is not None and value is not False:
-                out[f.name] = value
+                out[name] = value
         return out
 
     def but(self, **changes: Any) -> "Query":
@@ -60,4 +60,5 @@ class Query:
                                            self.start_mono, self.end_mono))
 
 
+_FIELDS = tuple(f.name for f in fields(Query))
 ALL = Query()

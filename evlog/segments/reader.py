@@ -354,6 +354,7 @@ class LogReader:
         if pairs is None:
             pairs = ((v, e, None) for v, e in self.blocks(start, end, start_time=start_time, end_time=end_time,
                                                           start_mono=start_mono, end_mono=end_mono, reverse=reverse))
+        lead = True   # the first block records are built from
         for view, entry, keyed in pairs:
             if keyed is not None and ((start is not None and entry.end_offset <= start) or
                                       (end is not None and entry.first_offset >= end)):
@@ -388,7 +389,10 @@ class LogReader:
                 yield from records
                 continue
             # forward: decode one chunk (<= 256 records) at a time, so a seek decodes little
-            for part in block.iter_records(indices):
+            # (and its first record comes alone, before its chunk is decoded)
+            parts = block.iter_records(indices, first_alone=lead)
+            lead = False
+            for part in parts:
                 if where is not None:
                     part = [r for r in part if where(r)]
                 yield from part
@@ -581,9 +585,9 @@ def _bound(block: DecodedBlock, indices: Any, start: int | None, end: int | None
     if end is not None:
         hi = min(hi, end - h.first_offset)
     if start_mono is not None and h.first_mono < start_mono:
-        lo = max(lo, bisect_left(block.monotonics, start_mono))
+        lo = max(lo, block.mono_position(start_mono))
     if end_mono is not None and h.last_mono > end_mono:
-        hi = min(hi, bisect_right(block.monotonics, end_mono))
+        hi = min(hi, block.mono_position(end_mono, after=True))
     candidates: Any = range(max(lo, 0), max(hi, 0))
     if indices is not None:
         candidates = [i for i in indices if lo <= i < hi]

@@ -121,3 +121,35 @@ def test_a_corrupt_event_in_a_page_is_a_corrupt_block_error(tmp_path, monkeypatc
     with open_recording(str(tmp_path / "r")) as recording:
         with pytest.raises(CorruptBlockError, match="bad event data"):
             run_replay(recording, Bus().publish, speed="max")
+
+def test_a_seek_looks_at_the_recording_once_and_counts_as_before(tmp_path, monkeypatch):
+    """A short replay between offsets (a seek) lists the recording's directory once, for its
+    read: it starts at its first record read and ends where the read stopped (nothing is
+    filtered out), neither looked up; the counters are those of a pass that looks, whether
+    the end bound is reached or not, and with a filter (which looks its start up)."""
+    from evlog.segments import reader
+
+    _make(tmp_path / "r", [0, 1, 2, 3] * 10)
+    listings = []
+    original = reader.list_segments
+
+    def counting(directory):
+        listings.append(directory)
+        return original(directory)
+    monkeypatch.setattr(reader, "list_segments", counting)
+    with open_recording(str(tmp_path / "r")) as recording:
+        for kw, published, unserializable, filtered_out, looks in (
+                ({"start": 12, "end": 13}, 1, 0, 0, 1),
+                ({"start": 12, "end": 20}, 6, 2, 0, 1),
+                ({"start": 36, "end": 50}, 3, 1, 0, 2),    # past the end: the end is looked up
+                ({"start": 12, "end": 20, "loop": 2}, 12, 4, 0, 2)):
+            del listings[:]
+            bus = Bus()
+            res = run_replay(recording, bus.publish, speed="max", **kw)
+            assert (res.published, res.unserializable, res.filtered_out, res.last_offset) == \
+                (published, unserializable, filtered_out, min(kw["end"], 40) - 1)
+            assert len(listings) == looks, kw
+        from evlog.selection import Selection
+        for start, end, published, filtered_out in ((12, 20, 2, 6), (13, 20, 1, 6), (13, 16, 0, 3)):
+            res = run_replay(recording, Bus().publish, Selection.of("Plain"), speed="max", start=start, end=end)
+            assert (res.published, res.filtered_out) == (published, filtered_out)

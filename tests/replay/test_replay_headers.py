@@ -3,6 +3,8 @@ publish takes a `headers` keyword (and buses that do not), a recorded bus, the r
 sinks (JSON Lines, HTTP body) and `evlog replay`."""
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 import json
 import math
@@ -14,7 +16,7 @@ from evlog import EventRecorder, EventReplayer, Log, ops
 from evlog.bus import CollectingBus
 from evlog.recording import open_recording
 from evlog.replay import JsonLinesSink, StdoutSink, run_replay
-from evlog.replay.sinks import accepts_headers
+from evlog.replay.sinks import _headers_by_code, _headers_by_signature, accepts_headers
 
 from .conftest import START_NS
 
@@ -93,6 +95,63 @@ def test_accepts_headers() -> None:
     assert accepts_headers(HeaderBus().publish) and accepts_headers(KeywordOnlyBus().publish)
     assert not accepts_headers(CollectingBus().publish) and not accepts_headers(KwargsBus().publish)
     assert not accepts_headers(print)   # a builtin without a signature
+
+
+class _Shapes:
+    def plain(self, name, event, source): ...
+    def named(self, name, event=None, source="", headers=None): ...
+    def keyword_only(self, name, *args, headers=None): ...
+    def positional_only(self, name, event, source, headers, /): ...
+    def self_only_positional(self, /, headers=None): ...
+    def first_is_headers(headers, name): ...   # noqa: N805 - `headers` is the bound parameter
+    def star(*args, **kwargs): ...             # noqa: N805
+    def star_headers(*args, headers=None): ...   # noqa: N805
+    def kwargs_only(**kwargs): ...             # noqa: N805 - an invalid method: inspect refuses it
+
+    @classmethod
+    def cls_headers(cls, name, headers=None): ...
+
+    @staticmethod
+    def static_headers(name, headers=None): ...
+
+    def __call__(self, name, event, source, headers=None): ...
+
+
+def _wrapped_by_signature(name, *, headers=None): ...
+
+
+def _wrapper(*args, **kwargs): ...
+
+
+_wrapper.__wrapped__ = _wrapped_by_signature   # type: ignore[attr-defined]
+
+
+def _with_signature(*args): ...
+
+
+_with_signature.__signature__ = inspect.signature(_wrapped_by_signature)   # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("target", [
+    *(getattr(_Shapes(), m) for m in ("plain", "named", "keyword_only", "positional_only", "self_only_positional",
+                                      "first_is_headers", "star", "star_headers", "kwargs_only", "cls_headers",
+                                      "static_headers")),
+    _Shapes.named, _Shapes.first_is_headers, _Shapes(), lambda name, event, source: None,
+    lambda name, event=None, source="", headers=None: None, lambda *a, headers: None,
+    lambda name, /, headers=None: None, lambda headers, /: None, _wrapper, _with_signature,
+    functools.partial(_Shapes.named, None), print, dict.get, "not callable"])
+def test_accepts_headers_from_code_agrees_with_the_signature(target) -> None:
+    """The answer read from a code object is the one `inspect.signature` gives, for every
+    kind of parameter list (and the callables it leaves to inspect get inspect's)."""
+    assert accepts_headers(target) == _headers_by_signature(target)
+
+
+def test_accepts_headers_reads_plain_functions_from_their_code() -> None:
+    assert _headers_by_code(_Shapes().named) is True and _headers_by_code(_Shapes().plain) is False
+    assert _headers_by_code(lambda name, /, headers=None: None) is True
+    assert _headers_by_code(lambda headers, /: None) is False
+    for other in (_wrapper, _with_signature, _Shapes(), print, _Shapes().star):
+        assert _headers_by_code(other) is None   # left to inspect
 
 
 def test_a_recorded_bus_passes_headers_on_only_if_its_publish_takes_them(tmp_path) -> None:

@@ -6,6 +6,7 @@ damaged block must raise the same error either way."""
 from __future__ import annotations
 
 import json
+from bisect import bisect_left, bisect_right
 from decimal import Decimal
 
 import pytest
@@ -67,6 +68,69 @@ def test_sparse_block_records_equal_the_dense_ones(events, version, data):
         assert sparse == [r for r in dense if r.name == name]
 
 
+@settings(max_examples=60, deadline=None)
+@given(rows_strategy, st.sampled_from([1, 2]), st.data())
+def test_spans_and_a_first_record_alone_equal_the_dense_records(events, version, data):
+    """A bounded read hands the block a `range`: chunk by chunk by arithmetic, and with
+    `first_alone` (a read's first block) its first record in a list of its own. Both give
+    the dense records; the monotonic position found through the chunks' last times is the
+    bisection of the whole column."""
+    rows, _ = _block_rows(events, version)
+    if version < 2:
+        rows = [r[:7] for r in rows]
+    frame = blk.encode_block(0, rows, None, version=version)[0]
+    dense = blk.decode_frame(frame).records()
+    n = len(dense)
+    lo = data.draw(st.integers(0, n - 1))
+    hi = data.draw(st.integers(lo, n))
+    for alone in (False, True):
+        parts = list(blk.decode_frame(frame).iter_records(range(lo, hi), first_alone=alone))
+        assert [r for part in parts for r in part] == dense[lo:hi]
+        assert all(0 < len(part) <= blk.CHUNK_RECORDS for part in parts)
+        if alone and (hi - lo) * 4 >= blk.CHUNK_RECORDS:   # (fewer are built together, alone or not)
+            assert len(parts[0]) == 1
+        listed = list(blk.decode_frame(frame).iter_records(list(range(lo, hi)), first_alone=alone))
+        assert [r for part in listed for r in part] == dense[lo:hi]
+    monos = [r.monotonic for r in dense]
+    probes = {monos[0] - 1, monos[-1] + 1, *(m + d for m in data.draw(st.lists(st.sampled_from(monos), max_size=8))
+                                             for d in (-1, 0, 1))}
+    for after in (False, True):
+        for t in probes:
+            want = (bisect_right if after else bisect_left)(monos, t)
+            assert blk.decode_frame(frame).mono_position(t, after) == want
+            block = blk.decode_frame(frame)
+            assert block.monotonics == monos   # the whole column known: bisected directly
+            assert block.mono_position(t, after) == want
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("span", [(0, 700), (1, 700), (5, 600), (100, 400), (255, 257), (256, 600), (300, 350),
+                                  (640, 700)])
+def test_spans_of_a_big_block(version, span):
+    """The same on a block of three chunks (the generated ones are mostly small): spans
+    starting at, before and within a chunk, crossing chunks, of a few records or many."""
+    events = [(NAMES[i % len(NAMES)], "s1", i % 5 * 1000, None if i % 3 else i, i % 11 == 5, i % 4 == 0)
+              for i in range(700)]
+    rows, _ = _block_rows(events, version)
+    if version < 2:
+        rows = [r[:7] for r in rows]
+    frame = blk.encode_block(0, rows, None, version=version)[0]
+    dense = blk.decode_frame(frame).records()
+    lo, hi = span
+    for alone in (False, True):
+        parts = list(blk.decode_frame(frame).iter_records(range(lo, hi), first_alone=alone))
+        assert [r for part in parts for r in part] == dense[lo:hi]
+        many = (hi - lo) * 4 >= blk.CHUNK_RECORDS
+        # (a record with a type map is not built alone: it comes with its chunk)
+        first = 1 if alone and many and not rows[lo][2] & FLAG_TYPED else min(hi - lo, 256 - lo % 256) if many else hi - lo
+        assert len(parts[0]) == first
+    for r in dense[lo:hi:37]:
+        for after in (False, True):
+            t = r.monotonic
+            assert blk.decode_frame(frame).mono_position(t, after) == \
+                (bisect_right if after else bisect_left)([d.monotonic for d in dense], t)
+
+
 @settings(max_examples=25, deadline=None)
 @given(rows_strategy, st.sampled_from([50, 300, 1000]))
 def test_filtered_log_reads_equal_a_plain_read_then_a_filter(tmp_path_factory, events, block_max):
@@ -91,6 +155,9 @@ def test_filtered_log_reads_equal_a_plain_read_then_a_filter(tmp_path_factory, e
             mid = every[len(every) // 2].monotonic
             assert list(log.read(start_mono=mid, names="rare")) == \
                 [r for r in every if r.name == "rare" and r.monotonic >= mid]
+            assert list(log.read(lo, hi)) == every[lo:hi]
+            assert list(log.read(start_mono=mid)) == [r for r in every if r.monotonic >= mid]
+            assert list(log.read(end_mono=mid)) == [r for r in every if r.monotonic <= mid]
 
 
 def _forged(rows: list, change) -> tuple[blk.BlockHeader, blk.BlockMeta, bytes]:
@@ -113,6 +180,17 @@ def _errors(header, meta, payload, indices):
         if text.startswith("bad event data"):
             return text.split(":")[0], text.rsplit("(", 1)[-1], exc.offsets
         return text, exc.offsets
+    return None
+
+
+def _span_error(header, meta, payload, span: range):
+    """`_errors` of a bounded read's first block: `span` read with its first record alone."""
+    try:
+        for _part in blk.DecodedBlock(header, meta, payload).iter_records(span, first_alone=True):
+            pass
+    except CorruptBlockError as exc:
+        text = str(exc)
+        return text.split(":")[0], text.rsplit("(", 1)[-1], exc.offsets
     return None
 
 
@@ -147,6 +225,10 @@ def test_a_damaged_block_raises_the_same_error_sparse_or_dense(what):
         assert _errors(header, meta, payload, list(range(90, 100))) == dense
     elif what == "rare data":
         assert _errors(header, meta, payload, rare) == dense
+        # a span read from the damaged record (its first record alone) or from before it
+        for lo in (rare[2], rare[2] - 60):
+            assert _span_error(header, meta, payload, range(lo, 500)) == \
+                _errors(header, meta, payload, list(range(lo, 500))) == dense
         assert _errors(header, meta, payload, rare[:2]) is None   # only the damaged record raises
     else:
         assert _errors(header, meta, payload, rare) == dense == _errors(header, meta, payload, [])
