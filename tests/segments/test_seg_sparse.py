@@ -42,14 +42,19 @@ def _block_rows(events: list, version: int) -> tuple[list, int]:
     return rows, mono
 
 
-@settings(max_examples=80, deadline=None)
-@given(rows_strategy, st.sampled_from([1, 2]), st.data())
-def test_sparse_block_records_equal_the_dense_ones(events, version, data):
+def _frame_and_records(events: list, version: int) -> tuple[bytes, list]:
+    """A block of `events` in format `version` and its records decoded whole."""
     rows, _ = _block_rows(events, version)
     if version < 2:
         rows = [r[:7] for r in rows]
     frame = blk.encode_block(0, rows, None, version=version)[0]
-    dense = blk.decode_frame(frame).records()
+    return frame, blk.decode_frame(frame).records()
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows_strategy, st.sampled_from([1, 2]), st.data())
+def test_sparse_block_records_equal_the_dense_ones(events, version, data):
+    frame, dense = _frame_and_records(events, version)
     n = len(dense)
     indices = sorted(data.draw(st.sets(st.integers(0, n - 1), max_size=min(n, 40))))
     # a fresh block: nothing unshuffled yet, the sparse path reads the stored columns
@@ -75,11 +80,7 @@ def test_spans_and_a_first_record_alone_equal_the_dense_records(events, version,
     `first_alone` (a read's first block) its first record in a list of its own. Both give
     the dense records; the monotonic position found through the chunks' last times is the
     bisection of the whole column."""
-    rows, _ = _block_rows(events, version)
-    if version < 2:
-        rows = [r[:7] for r in rows]
-    frame = blk.encode_block(0, rows, None, version=version)[0]
-    dense = blk.decode_frame(frame).records()
+    frame, dense = _frame_and_records(events, version)
     n = len(dense)
     lo = data.draw(st.integers(0, n - 1))
     hi = data.draw(st.integers(lo, n))
