@@ -83,7 +83,7 @@ def shuffled_columns(draw):
 
 
 @needs_c
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(shuffled_columns())
 def test_column_sums_equals_python(column):
     buf, n, width, signed, positions = column
