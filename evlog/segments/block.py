@@ -951,12 +951,6 @@ class DecodedBlock:
         sums = _column_sums(self._cols[0], n, 8, True, range(a + 1, min(n, a + CHUNK_RECORDS) + 1))
         return a + find(sums, mono - self._mono_fix)
 
-    def _chunk_monos(self, c: int) -> list[int]:
-        a = c * CHUNK_RECORDS
-        mono = list(accumulate(self._mono_d[a:a + CHUNK_RECORDS], initial=self._bases[0][c]))
-        del mono[0]
-        return mono
-
     def chunk_times(self, c: int) -> tuple[list[int], list[int]]:
         """(timestamps, monotonics) of the records of chunk `c` only."""
         a = c * CHUNK_RECORDS
@@ -964,7 +958,8 @@ class DecodedBlock:
         if self._ts is not None and self._mono is not None:
             return self._ts[a:b], self._mono[a:b]
         mono_base, wall_base = self._bases
-        mono = self._chunk_monos(c)
+        mono = list(accumulate(self._mono_d[a:b], initial=mono_base[c]))
+        del mono[0]
         if self._wall_const:
             return list(map(wall_base[-1].__add__, mono)), mono
         wall = accumulate(self._wall_d[a:b], initial=wall_base[c])
