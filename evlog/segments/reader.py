@@ -27,6 +27,8 @@ from .segment import (
     parse_segment_header, scan_frames, segment_filename,
 )
 
+_QUIET_NS = 1_000_000_000   # a file unmodified this long has no write in progress
+
 NameFilter = Union[None, str, Collection[str], Callable[[str], bool]]
 KeySpec = Union[None, "tuple[str, Iterable[Any]]", "Mapping[str, Iterable[Any]]"]
 
@@ -145,13 +147,22 @@ class SegmentView:
                 raise result.newer
             if is_last and is_torn_tail(self.fd, result, self.name):
                 self.torn_at = result.stop_position
-                self._torn_seen = (size, is_last)
+                self._torn_seen = (size, is_last) if self._unchanging(size) else None
             else:
                 assert result.error is not None
                 raise result.error
         else:
             self.torn_at = None
         return found
+
+    def _unchanging(self, size: int) -> bool:
+        """Whether the file's bytes stay as they are while its size does. Not when it ends in
+        a zero byte (maybe space its writer reserved, where the frame seen torn may be being
+        written now, which changes no size) and was modified in the last second."""
+        assert self.fd is not None
+        if os.pread(self.fd, 1, size - 1) != b"\0":
+            return True
+        return time.time_ns() - os.fstat(self.fd).st_mtime_ns > _QUIET_NS
 
     def close(self) -> None:
         if self.keys is not None:

@@ -88,6 +88,8 @@ def _scan_segment(directory: str, base: int, is_last: bool, fs: FileSystem | Non
         else:
             fs.truncate(path, view.torn_at)
         report.truncated.append((view.name, view.torn_at, size - view.torn_at))
+    elif fs is not None and report is not None and size > valid:
+        fs.truncate(view.path, valid)   # zeros its writer reserved ahead and never wrote: no data
     state = view.index_state
     if state == "ok" and view.scanned_to != valid:
         state = "stale"

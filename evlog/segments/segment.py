@@ -2,7 +2,9 @@
 
 A segment is named after the offset of its first record (20 digits, Kafka style), so a
 directory listing shows the order. This module reads frames from a segment file and
-classifies where a scan stops: at the end, at a torn tail, or at damage.
+classifies where a scan stops: at the end, at a torn tail, or at damage. The end of a
+segment's data is the end of the file or the start of zero bytes that run to it: space a
+writer reserved ahead (fsync=always preallocates, see writer.py) and has not written yet.
 """
 from __future__ import annotations
 
@@ -98,10 +100,12 @@ class ScanResult:
     """Where a scan of a segment stopped and why (reason None: clean end of file).
 
     `newer` is set when the scan stopped at an intact block of a newer format version: not
-    damage, and never a torn tail (it must not be cut off).
+    damage, and never a torn tail (it must not be cut off). `reserved` counts the zero bytes
+    after `stop_position` that run to the end of the file (space reserved ahead by the
+    writer): the scan ended there cleanly.
     """
 
-    __slots__ = ("stop_position", "reason", "file_size", "error", "newer")
+    __slots__ = ("stop_position", "reason", "file_size", "error", "newer", "reserved")
 
     def __init__(self) -> None:
         self.stop_position = 0
@@ -109,6 +113,7 @@ class ScanResult:
         self.file_size = 0
         self.error: CorruptRecordingError | None = None
         self.newer: UnsupportedFormatError | None = None
+        self.reserved = 0
 
 
 def read_frame(fd: int, position: int, file_size: int, where: str) -> tuple[BlockHeader, bytes]:
@@ -148,6 +153,9 @@ def scan_frames(fd: int, position: int, file_size: int, where: str, result: Scan
                     where, position, (min(expect_offset, header.first_offset),
                                       max(expect_offset, header.first_offset)))
         except CorruptRecordingError as exc:
+            if zeros_to_end(fd, position, file_size):   # reserved space, not written yet: the end
+                result.reserved = file_size - position
+                break
             result.stop_position, result.reason, result.error = position, exc.reason, exc
             return
         except UnsupportedFormatError as exc:   # an intact block of a newer format: stop there
@@ -158,6 +166,24 @@ def scan_frames(fd: int, position: int, file_size: int, where: str, result: Scan
         expect_offset = header.end_offset
         position += header.frame_len
     result.stop_position = position
+
+
+_ZERO_CHUNK = 64 << 10
+_ZEROS = bytes(_ZERO_CHUNK)
+
+
+def zeros_to_end(fd: int, position: int, file_size: int) -> bool:
+    """True when every byte from `position` to `file_size` is zero (and there is at least one).
+    Reads them once, in chunks; stops at the first chunk holding another byte."""
+    if position >= file_size:
+        return False
+    while position < file_size:
+        n = min(_ZERO_CHUNK, file_size - position)
+        chunk = os.pread(fd, n, position)
+        if len(chunk) != n or chunk != _ZEROS[:n]:
+            return False
+        position += n
+    return True
 
 
 class ResyncBudget:

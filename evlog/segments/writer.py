@@ -63,6 +63,7 @@ class WriterOptions:
     index_interval: float | None = 10.0   # seconds: rewrite the active segment's index (of fsynced data)
     retain_max_age: float | None = None   # seconds: delete whole old segments at each roll...
     retain_max_bytes: int | None = None   # ...and/or keep the recording under this size
+    preallocate_bytes: int = 1 << 20      # fsync=always: reserve the active segment's space this far ahead (0: never)
 
     def __post_init__(self) -> None:
         if self.fsync not in FSYNC_POLICIES:
@@ -82,6 +83,8 @@ class WriterOptions:
         if (self.retain_max_age is not None and self.retain_max_age <= 0) or \
                 (self.retain_max_bytes is not None and self.retain_max_bytes <= 0):
             raise ValueError("retain_max_age and retain_max_bytes must be positive")
+        if self.preallocate_bytes < 0:
+            raise ValueError("preallocate_bytes must be 0 or more")
         if not 1 <= self.max_pending_blocks <= 1024:
             raise ValueError("max_pending_blocks must be between 1 and 1024")
 
@@ -110,6 +113,8 @@ class LogWriter:
         self._lock_fd = acquire_lock(path)
         self._seg_path: str | None = None   # the active segment's file...
         self._synced_size = 0               # ...and how much of it its last fdatasync covered
+        self._reserved_end = 0              # ...and where the space reserved ahead of its data ends
+        self._preallocate = options.preallocate_bytes if options.fsync == "always" else 0
         try:
             # a v1 recording keeps its version: v1 blocks, no headers, no chain (docs/format.md)
             self.format_version = manifest.format_version
@@ -180,6 +185,7 @@ class LogWriter:
                 self._seg_path = os.path.join(path, segment_filename(self._seg_base))
                 self._synced_size = self._seg_size   # prepare_for_append fsynced what it adopted
                 self._seg_fd = fs.open_append(self._seg_path)
+                self._reserved_end = self._seg_size   # (prepare_for_append cut reserved zeros off)
         except BaseException:
             self._discard_unsynced()
             release_lock(self._lock_fd)
@@ -527,6 +533,8 @@ class LogWriter:
         """One `write` of consecutive frames of the active segment, then their index entries."""
         if not frames:
             return
+        if size > self._reserved_end and self._preallocate:
+            self._reserve(size)
         self.fs.write(self._seg_fd, frames[0] if len(frames) == 1 else b"".join(frames))
         for entry, meta, raw_len in placed:
             self._entries.append(entry)
@@ -536,6 +544,30 @@ class LogWriter:
         self._frames_end = entry.end_offset
         if self._chain is not None:
             self._written_head = (entry.end_offset, meta.chain)
+
+    def _reserve(self, size: int) -> None:
+        """Reserve the active segment's space past `size` (preallocate_bytes, within the
+        segment's size limit), so the next writes change no file size and each fdatasync of
+        fsync=always syncs data alone (about a fifth cheaper than one that commits a new
+        size). The first sync after it commits the new size, as for any append. The zeros
+        reserved read as the end of the data (segment.py); roll and close cut them off."""
+        end = min(size + self._preallocate, self.options.segment_max_bytes)
+        if end <= size:
+            return   # the segment is about full: it rolls soon
+        if not self.fs.preallocate(self._seg_fd, self._seg_size, end - self._seg_size):
+            self._preallocate = 0   # the file system cannot: plain appends from now on
+        self._reserved_end = end    # (a failed reservation may have set the size: cut it off too)
+
+    def _cut_reserved(self) -> None:
+        """Cut the reserved zeros off the active segment (before it is sealed or closed), not
+        synced: a failure, or a power loss undoing it, loses nothing (readers take the zeros
+        for the end of the data; the next writer cuts them), so a failure is logged, not raised."""
+        if self._reserved_end > self._seg_size:
+            try:
+                self.fs.trim(self._seg_fd, self._seg_size)
+            except OSError as exc:
+                logger.warning("could not cut the space reserved at the end of %s: %s", self._seg_path, exc)
+        self._reserved_end = self._seg_size
 
     def _maybe_write_active_index(self) -> None:
         """Every `index_interval` seconds, index the active segment up to what is fsynced, so
@@ -557,6 +589,7 @@ class LogWriter:
 
     def _roll(self, next_base: int) -> None:
         self._sync_segment()
+        self._cut_reserved()
         self._unsynced_blocks = 0
         with self._cond:   # every frame written so far is durable now, this batch's too
             self._written_offset = max(self._written_offset, self._frames_end)
@@ -584,7 +617,7 @@ class LogWriter:
         self._seg_fd = fd
         self._seg_path, self._synced_size = path, 0
         self.fs.write(fd, encode_segment_header(base))
-        self._seg_size = len(encode_segment_header(base))
+        self._seg_size = self._reserved_end = len(encode_segment_header(base))
         self._sync_segment()
         self.fs.fsync_dir(self.path)
         self._seg_base = base
@@ -641,6 +674,7 @@ class LogWriter:
                 try:
                     self._sync_segment()
                     self._mark_durable_locked(self._written_offset)
+                    self._cut_reserved()
                     self._write_index()
                     self._record_head()
                 except OSError as exc:

@@ -31,6 +31,7 @@ class Inode:
     path: str                    # where its current bytes can be read
     disk: bytes = b""            # what is on stable storage
     lost: list[tuple[int, int]] = field(default_factory=list)   # byte ranges a failed sync dropped
+    dirty: list[tuple[int, int]] = field(default_factory=list)  # byte ranges written since the last sync
 
 
 class DiskModelFS(FaultyFS):
@@ -76,12 +77,17 @@ class DiskModelFS(FaultyFS):
             old = node.disk[a:b]
             data[a:b] = old + bytes(max(0, min(b, len(data)) - a - len(old)))
         node.disk = bytes(data)
+        node.dirty = []
 
     def _sync_failed(self, ino: int) -> None:
+        """The pages the sync was writing are dropped: what grew the file since the disk's
+        copy, and what was written into space already on the disk (reserved zeros)."""
         node = self._inodes[ino]
         size = os.path.getsize(node.path)
         if size > len(node.disk):
             node.lost.append((len(node.disk), size))
+        node.lost.extend((a, min(b, len(node.disk))) for a, b in node.dirty if a < len(node.disk))
+        node.dirty = []
 
     def _fail(self) -> OSError:
         return OSError(self.err, os.strerror(self.err))
@@ -101,6 +107,14 @@ class DiskModelFS(FaultyFS):
         with self._model:
             self._fds.pop(fd, None)
         super().close(fd)
+
+    def write(self, fd, data):
+        ino = self._fds.get(fd)
+        if ino is not None:
+            at = os.lseek(fd, 0, os.SEEK_CUR)
+            with self._model:
+                self._inodes[ino].dirty.append((at, at + len(data)))
+        super().write(fd, data)
 
     # the real files are never fsynced (the model is the disk that counts): tests stay fast
     def fsync(self, fd):

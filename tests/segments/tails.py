@@ -8,7 +8,8 @@ good block) in time linear in their size:
 * crafted  a real block's header and meta, each claiming every byte after it: passes every
            cheap check, so only the checksum over the rest rejects it
 * random   random bytes
-* zeros    zero bytes (pages a crash left unwritten)
+* zeros    zero bytes (space a writer reserved and never wrote): not a torn tail, the
+           end of the data (cut off quietly by the next writer)
 """
 from __future__ import annotations
 
@@ -67,4 +68,6 @@ def add_tail(path: str, kind: str, size: int, seed: int = 0) -> int:
     tail = garbage(kind, seg, size, seed)
     with open(seg, "ab") as f:
         f.write(tail)
+    old = os.path.getmtime(seg) - 60   # left by a crash a while ago: no write in progress
+    os.utime(seg, (old, old))
     return good
