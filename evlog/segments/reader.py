@@ -28,6 +28,7 @@ from .segment import (
 )
 
 _QUIET_NS = 1_000_000_000   # a file unmodified this long has no write in progress
+_RESERVED_PROBE = 8         # bytes read where the reserved zeros began, to see whether a frame starts there
 
 NameFilter = Union[None, str, Collection[str], Callable[[str], bool]]
 KeySpec = Union[None, "tuple[str, Iterable[Any]]", "Mapping[str, Iterable[Any]]"]
@@ -62,6 +63,7 @@ class SegmentView:
         self.index_state = "none"   # ok | missing | stale | corrupt (the index file's state)
         self.torn_at: int | None = None
         self._torn_seen: tuple[int, bool] | None = None   # (file size, is_last) when torn_at was found
+        self._reserved_seen: tuple[int, int] | None = None   # (file size, scanned_to) when zeros ended the scan
         self.fd: int | None = None
         self._first_offsets: list[int] | None = None
         self._last_monos: list[int] | None = None
@@ -132,6 +134,9 @@ class SegmentView:
             return False
         if self.torn_at is not None and self._torn_seen == (size, is_last):
             return False   # the same torn tail as at the last look: searching it again finds the same
+        if self._reserved_seen == (size, self.scanned_to) and \
+                os.pread(self.fd, _RESERVED_PROBE, self.scanned_to) == bytes(_RESERVED_PROBE):
+            return False   # the reserved zeros as at the last look: the writer's next frame starts there
         result = ScanResult()
         found = False
         for header, entry, meta, _frame in scan_frames(self.fd, self.scanned_to, size, self.name, result,
@@ -142,6 +147,7 @@ class SegmentView:
         if found:
             self._first_offsets = self._last_monos = self._running_max = None
         self.scanned_to = result.stop_position
+        self._reserved_seen = (size, result.stop_position) if result.reserved else None
         if result.reason is not None:
             if result.newer is not None:
                 raise result.newer

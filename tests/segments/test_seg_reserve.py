@@ -232,3 +232,24 @@ def check_prefix_reads(path: str, n: int) -> None:
     with Log.open(path) as log:
         got = [r.data["i"] for r in log.read()]
     assert got == list(range(n))
+
+
+def test_looking_again_at_reserved_zeros_reads_a_few_bytes(tmp_path, monkeypatch):
+    """A reader polling a live recording reads the start of the reserved zeros, not all of them,
+    while nothing new was written; a frame written there is found at the next look."""
+    from test_seg_tail import PreadCounter
+    path = str(tmp_path / "rec")
+    with Log.create(path, fsync="always") as log:
+        for i in range(5):
+            log.append("E", {"i": i})
+        log.flush()
+        with Log.open(path) as reader:
+            assert len(list(reader.read())) == 5
+            counter = PreadCounter(monkeypatch)
+            for _ in range(5):
+                assert len(list(reader.read())) == 5
+            monkeypatch.undo()
+            assert counter.bytes < 64 << 10, counter.bytes   # not the megabyte of zeros each time
+            log.append("E", {"i": 5})
+            log.flush()
+            assert [r.data["i"] for r in reader.read()] == list(range(6))
