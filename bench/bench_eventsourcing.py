@@ -18,6 +18,7 @@ Measured (best of --reps, the recorders interleaved):
     python bench/bench_eventsourcing.py            # default (~2-3 min)
     python bench/bench_eventsourcing.py --quick    # smoke run (seconds)
     python bench/bench_eventsourcing.py --only inserts   # the insert/notification table only
+    python bench/bench_eventsourcing.py --always-pairs 8 # batch-of-1 at always, paired rounds
     python bench/bench_eventsourcing.py --interleaved 105000 1000000   # interleaved aggregate reads only
     python bench/bench_eventsourcing.py --interleaved 105000 1000000 10000000 --bulk   # the same, SQLite's
                                                    # table filled by executemany (10M: ~3 GB of disk)
@@ -405,6 +406,45 @@ def print_interleaved(sizes: list[int], samples: int, reps: int, bulk: bool = Fa
               flush=True)
 
 
+def always_pairs(rounds: int, inserts: int) -> None:
+    """Batch-of-1 inserts at fsync=always, evlog (with the space reserved ahead, and without:
+    `preallocate_bytes=0`) and SQLite FULL, in rounds of `inserts` alternating in one process
+    (the order reversed every other round): the median of the paired ratios, which a noisy
+    machine moves less than separate best-of runs."""
+    import statistics
+    tmp = tempfile.mkdtemp(prefix="evlog-es-bench-")
+    recs: dict[str, tuple[Any, Callable[[], None]]] = {}
+    try:
+        for kind, reserve in (("evlog-always", True), ("evlog-always no-reserve", False)):
+            d = os.path.join(tmp, "reserve" if reserve else "plain")
+            store = acquire(os.path.join(d, "events"), tracking_path=os.path.join(d, "tracking"), fsync="always")
+            if not reserve:
+                store.log._writer._preallocate = 0   # noqa: SLF001 - before its first write
+            rec = EvlogApplicationRecorder(store)
+            recs[kind] = (rec, rec.close)
+        recs["sqlite"] = make_recorder("sqlite", tmp)
+        us: dict[str, list[float]] = {k: [] for k in recs}
+        for r in range(rounds):
+            for kind in (list(recs) if r % 2 == 0 else list(recs)[::-1]):
+                batches = [events(1) for _ in range(inserts)]
+                insert = recs[kind][0].insert_events
+                t = time.perf_counter()
+                for b in batches:
+                    insert(b)
+                us[kind].append((time.perf_counter() - t) / inserts * 1e6)
+    finally:
+        for _, close in recs.values():
+            close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"batch-of-1 inserts at fsync=always, {rounds} rounds of {inserts:,} alternating (load "
+          f"{os.getloadavg()[0]:.2f}), µs per insert:")
+    for kind, v in us.items():
+        print(f"  {kind:<24} median {statistics.median(v):6.0f}   rounds {' '.join(f'{x:.0f}' for x in v)}")
+    for kind in ("evlog-always", "evlog-always no-reserve"):
+        ratio = statistics.median([q / e for q, e in zip(us["sqlite"], us[kind])])
+        print(f"  ratio {kind} / sqlite (speed, median of pairs): {ratio:.2f}x (target >= 1x)")
+
+
 def _du(path: str) -> int:
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
 
@@ -426,6 +466,9 @@ def main() -> None:
     ap.add_argument("--per-insert", type=int, default=1000,
                     help="interleaved reads: events per insert (default 1000: one insert per round; 1: one per command)")
     ap.add_argument("--block-bytes", type=int, default=None, help="evlog's block size (default: the store's)")
+    ap.add_argument("--always-pairs", type=int, default=None, metavar="ROUNDS",
+                    help="only batch-of-1 inserts at fsync=always: evlog with and without reserved space "
+                         "and SQLite FULL, ROUNDS rounds of 1,000 alternating in one process")
     ap.add_argument("--only", choices=["inserts"], default=None,
                     help="inserts: only the throughput table (inserts x1, x100, select_notifications)")
     args = ap.parse_args()
@@ -438,6 +481,9 @@ def main() -> None:
           f"{os.cpu_count()} cpus, best of {reps}, evlog blocks of {(args.block_bytes or BLOCK_BYTES) >> 10} KiB)")
     if args.big:
         aggregate_reads(args.big_events, None, reps, samples, not args.no_rebuild)
+        return
+    if args.always_pairs is not None:
+        always_pairs(args.always_pairs, 100 if args.quick else 1000)
         return
     if args.interleaved is not None:
         print_interleaved(args.interleaved or [105_000], 20 if args.quick else 200, reps, args.bulk,
