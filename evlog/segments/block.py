@@ -749,7 +749,7 @@ class DecodedBlock:
     __slots__ = ("header", "meta", "name_ids", "source_ids", "flags", "_ts", "_mono", "_cols", "_unpacked",
                  "_bases", "_raw", "_mv", "_chunk_pos", "_data_pos", "_type_pos", "_data_end", "_types_end",
                  "_wall_const", "_no_types", "_with_headers", "_hpos", "_mono_fix", "_wall_fix", "_built", "_nbuilt", "where",
-                 "position")
+                 "position", "_point_cols")
 
     def __init__(self, header: BlockHeader, meta: BlockMeta, payload: bytes | memoryview,
                  where: str | None = None, position: int | None = None) -> None:
@@ -844,6 +844,7 @@ class DecodedBlock:
         self._hpos: list[int] | None = None
         self._built: list[Any] | None = None
         self._nbuilt = 0   # raw_points: each record's RawRecord once built
+        self._point_cols: tuple | None = None   # _raw_one: the columns it indexes, once computed whole
 
     # the per-record columns, unshuffled when first asked for whole
     def _column(self, k: int, code: str, all_zero: bool = False) -> array:
@@ -1237,13 +1238,22 @@ class DecodedBlock:
         if self._nbuilt <= _POINTS_BY_SUMS and self._data_pos is None:
             start = self._start(i)
             ts, mono = self.record_times(i)
-        else:
-            start = self._positions()[0][i]
-            ts, mono = self.timestamps[i], self.monotonics[i]
+            return _new_tuple(RawRecord, (
+                self.header.first_offset + i, ts, mono, self.meta.names[self.name_ids[i]],
+                self.meta.sources[self.source_ids[i]], self._raw[start:start + self._data_lens[i]], self.flags[i],
+                b"" if self._no_types else self.type_bytes(i), self.header_bytes(i)))
+        cols = self._point_cols
+        if cols is None:   # the block's later records are many: index its whole columns from now on
+            meta = self.meta
+            cols = self._point_cols = (self.header.first_offset, self.timestamps, self.monotonics,
+                                       self._positions()[0], self._data_lens, meta.names, meta.sources,
+                                       self.name_ids, self.source_ids, self._raw, self.flags)
+        first, ts, mono, pos, lens, names, sources, name_ids, source_ids, raw, flags = cols
+        start = pos[i]
         return _new_tuple(RawRecord, (
-            self.header.first_offset + i, ts, mono, self.meta.names[self.name_ids[i]],
-            self.meta.sources[self.source_ids[i]], self._raw[start:start + self._data_lens[i]], self.flags[i],
-            b"" if self._no_types else self.type_bytes(i), self.header_bytes(i)))
+            first + i, ts[i], mono[i], names[name_ids[i]], sources[source_ids[i]], raw[start:start + lens[i]],
+            flags[i], b"" if self._no_types else self.type_bytes(i),
+            self.header_bytes(i) if self._with_headers else b""))
 
     def raw_records(self, indices: Sequence[int] | None = None) -> list[RawRecord]:
         """Records with data and type map still encoded (bytes), for copying between logs."""

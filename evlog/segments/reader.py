@@ -446,12 +446,15 @@ class LogReader:
     def read_at(self, offsets: Iterable[int], raw: bool = False) -> list[Any]:
         """The records at `offsets` (those that exist), in offset order, each block decoded
         once through the cache and only the wanted records built (raw: each record built
-        once, the first time it is wanted, and kept with its cached block: `raw_points`)."""
-        self.refresh()
+        once, the first time it is wanted, and kept with its cached block: `raw_points`).
+        The directory is listed again only for an offset past the blocks known (a segment
+        removed meanwhile is still read through its open file)."""
+        wanted = sorted(set(offsets))
+        if not self._views or (wanted and wanted[-1] >= self._views[-1].end_offset):
+            self.refresh()
         views = self._views
         bases = [v.base for v in views]
         out: list[Any] = []
-        wanted = sorted(set(offsets))
         n = len(wanted)
         i = 0
         while i < n:
