@@ -298,10 +298,11 @@ def _compressed_frames(laid: list[_LaidBlock], compressor: zstandard.ZstdCompres
     try:
         if compressor is None:
             compressed: list[bytes | None] = [None] * len(views)
-        elif hasattr(compressor, "multi_compress_to_buffer"):
+        elif len(views) > 1 and hasattr(compressor, "multi_compress_to_buffer"):
             packed = compressor.multi_compress_to_buffer(views)
             compressed = [packed[i].tobytes() for i in range(len(views))]
-        else:  # pragma: no cover - python-zstandard's CFFI backend has no multi-compression
+        else:   # one block (a single-shot call costs a third of a multi one, and gives the same
+            # frame: tests/segments/test_seg_fastpaths.py); the CFFI backend has no multi-compression
             compressed = [compressor.compress(view) for view in views]
         return [_framed(block, view, out, version, chain) for block, view, out in zip(laid, views, compressed)]
     finally:
