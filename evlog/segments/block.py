@@ -60,8 +60,10 @@ MAX_PAYLOAD_LEN = MAX_RAW_LEN + (MAX_RAW_LEN >> 7) + 4096  # zstd's worst case s
 MAX_FRAME_LEN = HEADER_SIZE + MAX_META_LEN + MAX_PAYLOAD_LEN
 
 _BIG_ENDIAN = sys.byteorder == "big"
+_HEAD = struct.Struct(_HEADER.format[:-1])   # the header up to its checksum
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
 
 
 class BlockHeader(NamedTuple):
@@ -332,6 +334,8 @@ def _id_column_of(ids: Sequence[int], table: Sequence[str]) -> tuple[list[str], 
     blocks). Up to index 255 the column is `bytes(ids)` mapped to the block's own ids by one
     `bytes.translate`: no Python step per record."""
     n = len(ids)
+    if n == 1:   # a one-record block (an fsync=always insert): no exception for an index above 255
+        return [table[ids[0]]], [1], bytes(2)
     try:
         low = bytes(ids)
     except ValueError:   # an index above 255
@@ -372,8 +376,9 @@ class _LaidBlock(NamedTuple):
     start: int
     raw_len: int
     meta: bytes     # the name, source and flag tables (v2: the chain link goes before them)
-    fields: tuple   # block flags, count, first offset, first/last/min/max ts, first/last mono
-    block_meta: BlockMeta
+    flags: int      # the block flags
+    fields: tuple   # count, first offset, first/last/min/max ts, first/last mono
+    tables: tuple   # BlockMeta's names, name counts, sources, source counts, flag counts
 
 
 def _lay_block(first_offset: int, names: Sequence, sources: Sequence, flags: Sequence[int],
@@ -393,17 +398,18 @@ def _lay_block(first_offset: int, names: Sequence, sources: Sequence, flags: Seq
     else:
         name_table, name_counts, name_column = _id_column_of(names, table)
         source_table, source_counts, source_column = _id_column_of(sources, table)
+    flag_counts: dict[int, int]   # of the flags other than 0
     if flags.count(flags[0]) == n:   # the common block: one kind of record
-        flag_counter = Counter({flags[0]: n}) if flags[0] else Counter()
+        flag_counts = {flags[0]: n} if flags[0] else {}
     else:
-        flag_counter = Counter(flags)
-        flag_counter.pop(0, None)
+        flag_counts = dict(Counter(flags))
+        flag_counts.pop(0, None)
 
     meta = bytearray()
     _encode_table(name_table, name_counts, meta)
     _encode_table(source_table, source_counts, meta)
-    meta += _U16.pack(len(flag_counter))
-    for flag, count in sorted(flag_counter.items()):
+    meta += _U16.pack(len(flag_counts))
+    for flag, count in sorted(flag_counts.items()):
         meta += bytes((flag,))
         meta += _U32.pack(count)
 
@@ -443,42 +449,40 @@ def _lay_block(first_offset: int, names: Sequence, sources: Sequence, flags: Seq
     raw_len = _lay_payload(columns, datas, tail, scratch, start) - start
     if raw_len > MAX_RAW_LEN:
         raise ValueError(f"block payload of {raw_len} bytes exceeds {MAX_RAW_LEN}")
-    block_flags = (BLOCK_TYPED if any(f & FLAG_TYPED for f in flag_counter) else 0) | \
+    block_flags = (BLOCK_TYPED if any(f & FLAG_TYPED for f in flag_counts) else 0) | \
         (BLOCK_HEADERS if with_headers else 0)
-    return _LaidBlock(start, raw_len, bytes(meta), (
-        block_flags, n, first_offset, first_ts, last_ts, min_ts, max_ts, first_mono, mono[-1]),
-        BlockMeta(name_table, name_counts, source_table, source_counts, dict(flag_counter)))
+    return _LaidBlock(start, raw_len, bytes(meta), block_flags,
+                      (n, first_offset, first_ts, last_ts, min_ts, max_ts, first_mono, mono[-1]),
+                      (name_table, name_counts, source_table, source_counts, flag_counts))
 
 
 def _framed(block: _LaidBlock, raw: memoryview, compressed: bytes | None, version: int,
             chain: Chain | None) -> tuple[bytes, BlockHeader, BlockMeta]:
     """The frame of a laid-out block: the compressed payload when smaller, else the raw one;
     in v2 the chain link (computed over the frame's content) before the tables."""
-    if compressed is None or len(compressed) >= block.raw_len:
+    raw_len = block.raw_len
+    if compressed is None or len(compressed) >= raw_len:
         payload, codec = bytes(raw), CODEC_NONE
     else:
         payload, codec = compressed, CODEC_ZSTD
-    block_flags, n, *rest = block.fields
     tables = block.meta
     linked = version >= 2
-    meta_len = len(tables) + (LINK_SIZE if linked else 0)
-    fields = (BLOCK_MAGIC, version, codec, block_flags, meta_len, len(payload), block.raw_len, n, *rest)
-    head = _HEADER.pack(*fields, 0)[:_CHECKED]
-    block_meta = block.block_meta
+    meta_len = len(tables) + LINK_SIZE if linked else len(tables)
+    head = _HEAD.pack(BLOCK_MAGIC, version, codec, block.flags, meta_len, len(payload), raw_len, *block.fields)
+    hasher = xxhash.xxh3_64(head)
     if linked:
         assert chain is not None
         link = chain.link(head, tables, payload)
-        meta = link + tables
-        block_meta = block_meta._replace(chain_prev=link[:LINK_SIZE // 2], chain=link[LINK_SIZE // 2:])
+        hasher.update(link)
+        block_meta = BlockMeta(*block.tables, link[:LINK_SIZE // 2], link[LINK_SIZE // 2:])
     else:
-        meta = tables
-    hasher = xxhash.xxh3_64(head)
-    hasher.update(meta)
+        link = b""
+        block_meta = BlockMeta(*block.tables)
+    hasher.update(tables)
     hasher.update(payload)
     checksum = hasher.intdigest()
-    header = BlockHeader(*fields[1:], checksum)
-    frame = b"".join((head, struct.pack("<Q", checksum), meta, payload))
-    return frame, header, block_meta
+    header = BlockHeader(version, codec, block.flags, meta_len, len(payload), raw_len, *block.fields, checksum)
+    return b"".join((head, _U64.pack(checksum), link, tables, payload)), header, block_meta
 
 
 def _unsupported(version: int) -> UnsupportedFormatError:
