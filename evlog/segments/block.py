@@ -44,6 +44,7 @@ BLOCK_TYPED = 0x01           # block flag: some record has a type map
 BLOCK_HEADERS = 0x02         # block flag (v2): the payload has a header column
 _BLOCK_FLAGS = {1: BLOCK_TYPED, 2: BLOCK_TYPED | BLOCK_HEADERS}   # the flags each version knows
 ROW_FIELDS = 8               # a row of the writer's flat buffer: name, source, flags, ts, mono, data, types, headers
+_ROW_COLUMNS = [slice(f, None, ROW_FIELDS) for f in range(ROW_FIELDS)]   # each field's column of a flat buffer
 
 # magic, version, codec, flags, meta_len, payload_len, raw_len, count, first_offset,
 # first_ts, last_ts, min_ts, max_ts, first_mono, last_mono, checksum
@@ -281,7 +282,8 @@ def encode_flat_many(blocks: Sequence[tuple[int, list, int | None, Sequence[str]
     for first_offset, flat, wall_base, table in blocks:
         if not 0 < len(flat) <= k * MAX_RECORDS or len(flat) % k:
             raise ValueError(f"a block holds 1 to {MAX_RECORDS} records of {k} fields")
-        block = _lay_block(first_offset, *(flat[f::k] for f in range(k)), wall_base, table, scratch, pos, version)
+        block = _lay_block(first_offset, *map(flat.__getitem__, _ROW_COLUMNS), wall_base, table, scratch, pos,
+                           version)
         laid.append(block)
         pos = block.start + block.raw_len
     return _compressed_frames(laid, compressor, scratch, version, chain)
@@ -304,7 +306,7 @@ def _compressed_frames(laid: list[_LaidBlock], compressor: zstandard.ZstdCompres
             packed = compressor.multi_compress_to_buffer(views)
             compressed = [packed[i].tobytes() for i in range(len(views))]
         else:   # one block (a single-shot call costs a third of a multi one, and gives the same
-            # frame: tests/segments/test_seg_fastpaths.py); the CFFI backend has no multi-compression
+            # frame: tests/format/test_block_bytes.py); the CFFI backend has no multi-compression
             compressed = [compressor.compress(view) for view in views]
         return [_framed(block, view, out, version, chain) for block, view, out in zip(laid, views, compressed)]
     finally:
@@ -449,7 +451,7 @@ def _lay_block(first_offset: int, names: Sequence, sources: Sequence, flags: Seq
     raw_len = _lay_payload(columns, datas, tail, scratch, start) - start
     if raw_len > MAX_RAW_LEN:
         raise ValueError(f"block payload of {raw_len} bytes exceeds {MAX_RAW_LEN}")
-    block_flags = (BLOCK_TYPED if any(f & FLAG_TYPED for f in flag_counts) else 0) | \
+    block_flags = (BLOCK_TYPED if flag_counts and any(f & FLAG_TYPED for f in flag_counts) else 0) | \
         (BLOCK_HEADERS if with_headers else 0)
     return _LaidBlock(start, raw_len, bytes(meta), block_flags,
                       (n, first_offset, first_ts, last_ts, min_ts, max_ts, first_mono, mono[-1]),
