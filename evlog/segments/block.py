@@ -270,9 +270,10 @@ def encode_flat_many(blocks: Sequence[tuple[int, list, int | None, Sequence[str]
                      version: int = BLOCK_VERSION, chain: Chain | None = None,
                      ) -> list[tuple[bytes, BlockHeader, BlockMeta]]:
     """`encode_flat` of several blocks `(first_offset, flat, wall_base, table)`, their payloads
-    laid end to end in `scratch` and compressed in one call (`multi_compress_to_buffer`): the
-    writer's I/O thread gives up the GIL once for all of them, not once per block (each time
-    it gets the GIL back it may wait for the interpreter's switch interval, 5 ms). `scratch`,
+    laid end to end in `scratch` and compressed in one call (`multi_compress_to_buffer`; one
+    block, `compress`): the writer's I/O thread gives up the GIL once for all of them, not
+    once per block (each time it gets the GIL back it may wait for the interpreter's switch
+    interval, 5 ms). `scratch`,
     a buffer the caller keeps from call to call (grown, never shrunk), spares a fresh
     payload-sized allocation, and its page faults, per block. `chain` (v2) links the blocks
     in order and advances."""
