@@ -44,6 +44,7 @@ BLOCK_TYPED = 0x01           # block flag: some record has a type map
 BLOCK_HEADERS = 0x02         # block flag (v2): the payload has a header column
 _BLOCK_FLAGS = {1: BLOCK_TYPED, 2: BLOCK_TYPED | BLOCK_HEADERS}   # the flags each version knows
 ROW_FIELDS = 8               # a row of the writer's flat buffer: name, source, flags, ts, mono, data, types, headers
+_ROW_COLUMNS = [slice(f, None, ROW_FIELDS) for f in range(ROW_FIELDS)]   # each field's column of a flat buffer
 
 # magic, version, codec, flags, meta_len, payload_len, raw_len, count, first_offset,
 # first_ts, last_ts, min_ts, max_ts, first_mono, last_mono, checksum
@@ -60,8 +61,10 @@ MAX_PAYLOAD_LEN = MAX_RAW_LEN + (MAX_RAW_LEN >> 7) + 4096  # zstd's worst case s
 MAX_FRAME_LEN = HEADER_SIZE + MAX_META_LEN + MAX_PAYLOAD_LEN
 
 _BIG_ENDIAN = sys.byteorder == "big"
+_HEAD = struct.Struct(_HEADER.format[:-1])   # the header up to its checksum
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
 
 
 class BlockHeader(NamedTuple):
@@ -192,12 +195,12 @@ def _lay_payload(columns: Sequence[bytes], datas: Sequence[bytes], tail: Sequenc
                  pos: int) -> int:
     """Write a block's payload into `scratch` from `pos` (grown when too small, never
     shrunk): the fixed-width columns, the data as JSON arrays of CHUNK_RECORDS records, then
-    `tail` (the type maps; v2: the headers). Returns the position after it."""
-    for part in columns:
-        end = pos + len(part)
-        scratch[pos:end] = part
-        pos = end
-    pos = _lay_chunks(scratch, pos, datas, CHUNK_RECORDS)
+    `tail` (the type maps; v2: the headers). Returns the position after it. The columns go in
+    joined (a few bytes a record): one slice assignment, not one per column."""
+    part = b"".join(columns)
+    end = pos + len(part)
+    scratch[pos:end] = part
+    pos = _lay_chunks(scratch, end, datas, CHUNK_RECORDS)
     for part in tail:
         end = pos + len(part)
         scratch[pos:end] = part
@@ -267,9 +270,10 @@ def encode_flat_many(blocks: Sequence[tuple[int, list, int | None, Sequence[str]
                      version: int = BLOCK_VERSION, chain: Chain | None = None,
                      ) -> list[tuple[bytes, BlockHeader, BlockMeta]]:
     """`encode_flat` of several blocks `(first_offset, flat, wall_base, table)`, their payloads
-    laid end to end in `scratch` and compressed in one call (`multi_compress_to_buffer`): the
-    writer's I/O thread gives up the GIL once for all of them, not once per block (each time
-    it gets the GIL back it may wait for the interpreter's switch interval, 5 ms). `scratch`,
+    laid end to end in `scratch` and compressed in one call (`multi_compress_to_buffer`; one
+    block, `compress`): the writer's I/O thread gives up the GIL once for all of them, not
+    once per block (each time it gets the GIL back it may wait for the interpreter's switch
+    interval, 5 ms). `scratch`,
     a buffer the caller keeps from call to call (grown, never shrunk), spares a fresh
     payload-sized allocation, and its page faults, per block. `chain` (v2) links the blocks
     in order and advances."""
@@ -279,7 +283,8 @@ def encode_flat_many(blocks: Sequence[tuple[int, list, int | None, Sequence[str]
     for first_offset, flat, wall_base, table in blocks:
         if not 0 < len(flat) <= k * MAX_RECORDS or len(flat) % k:
             raise ValueError(f"a block holds 1 to {MAX_RECORDS} records of {k} fields")
-        block = _lay_block(first_offset, *(flat[f::k] for f in range(k)), wall_base, table, scratch, pos, version)
+        block = _lay_block(first_offset, *map(flat.__getitem__, _ROW_COLUMNS), wall_base, table, scratch, pos,
+                           version)
         laid.append(block)
         pos = block.start + block.raw_len
     return _compressed_frames(laid, compressor, scratch, version, chain)
@@ -298,10 +303,11 @@ def _compressed_frames(laid: list[_LaidBlock], compressor: zstandard.ZstdCompres
     try:
         if compressor is None:
             compressed: list[bytes | None] = [None] * len(views)
-        elif hasattr(compressor, "multi_compress_to_buffer"):
+        elif len(views) > 1 and hasattr(compressor, "multi_compress_to_buffer"):
             packed = compressor.multi_compress_to_buffer(views)
             compressed = [packed[i].tobytes() for i in range(len(views))]
-        else:  # pragma: no cover - python-zstandard's CFFI backend has no multi-compression
+        else:   # one block (a single-shot call costs a third of a multi one, and gives the same
+            # frame: tests/format/test_block_bytes.py); the CFFI backend has no multi-compression
             compressed = [compressor.compress(view) for view in views]
         return [_framed(block, view, out, version, chain) for block, view, out in zip(laid, views, compressed)]
     finally:
@@ -331,6 +337,8 @@ def _id_column_of(ids: Sequence[int], table: Sequence[str]) -> tuple[list[str], 
     blocks). Up to index 255 the column is `bytes(ids)` mapped to the block's own ids by one
     `bytes.translate`: no Python step per record."""
     n = len(ids)
+    if n == 1:   # a one-record block (an fsync=always insert): no exception for an index above 255
+        return [table[ids[0]]], [1], bytes(2)
     try:
         low = bytes(ids)
     except ValueError:   # an index above 255
@@ -371,8 +379,9 @@ class _LaidBlock(NamedTuple):
     start: int
     raw_len: int
     meta: bytes     # the name, source and flag tables (v2: the chain link goes before them)
-    fields: tuple   # block flags, count, first offset, first/last/min/max ts, first/last mono
-    block_meta: BlockMeta
+    flags: int      # the block flags
+    fields: tuple   # count, first offset, first/last/min/max ts, first/last mono
+    tables: tuple   # BlockMeta's names, name counts, sources, source counts, flag counts
 
 
 def _lay_block(first_offset: int, names: Sequence, sources: Sequence, flags: Sequence[int],
@@ -392,17 +401,18 @@ def _lay_block(first_offset: int, names: Sequence, sources: Sequence, flags: Seq
     else:
         name_table, name_counts, name_column = _id_column_of(names, table)
         source_table, source_counts, source_column = _id_column_of(sources, table)
+    flag_counts: dict[int, int]   # of the flags other than 0
     if flags.count(flags[0]) == n:   # the common block: one kind of record
-        flag_counter = Counter({flags[0]: n}) if flags[0] else Counter()
+        flag_counts = {flags[0]: n} if flags[0] else {}
     else:
-        flag_counter = Counter(flags)
-        flag_counter.pop(0, None)
+        flag_counts = dict(Counter(flags))
+        flag_counts.pop(0, None)
 
     meta = bytearray()
     _encode_table(name_table, name_counts, meta)
     _encode_table(source_table, source_counts, meta)
-    meta += _U16.pack(len(flag_counter))
-    for flag, count in sorted(flag_counter.items()):
+    meta += _U16.pack(len(flag_counts))
+    for flag, count in sorted(flag_counts.items()):
         meta += bytes((flag,))
         meta += _U32.pack(count)
 
@@ -442,42 +452,40 @@ def _lay_block(first_offset: int, names: Sequence, sources: Sequence, flags: Seq
     raw_len = _lay_payload(columns, datas, tail, scratch, start) - start
     if raw_len > MAX_RAW_LEN:
         raise ValueError(f"block payload of {raw_len} bytes exceeds {MAX_RAW_LEN}")
-    block_flags = (BLOCK_TYPED if any(f & FLAG_TYPED for f in flag_counter) else 0) | \
+    block_flags = (BLOCK_TYPED if flag_counts and any(f & FLAG_TYPED for f in flag_counts) else 0) | \
         (BLOCK_HEADERS if with_headers else 0)
-    return _LaidBlock(start, raw_len, bytes(meta), (
-        block_flags, n, first_offset, first_ts, last_ts, min_ts, max_ts, first_mono, mono[-1]),
-        BlockMeta(name_table, name_counts, source_table, source_counts, dict(flag_counter)))
+    return _LaidBlock(start, raw_len, bytes(meta), block_flags,
+                      (n, first_offset, first_ts, last_ts, min_ts, max_ts, first_mono, mono[-1]),
+                      (name_table, name_counts, source_table, source_counts, flag_counts))
 
 
 def _framed(block: _LaidBlock, raw: memoryview, compressed: bytes | None, version: int,
             chain: Chain | None) -> tuple[bytes, BlockHeader, BlockMeta]:
     """The frame of a laid-out block: the compressed payload when smaller, else the raw one;
     in v2 the chain link (computed over the frame's content) before the tables."""
-    if compressed is None or len(compressed) >= block.raw_len:
+    raw_len = block.raw_len
+    if compressed is None or len(compressed) >= raw_len:
         payload, codec = bytes(raw), CODEC_NONE
     else:
         payload, codec = compressed, CODEC_ZSTD
-    block_flags, n, *rest = block.fields
     tables = block.meta
     linked = version >= 2
-    meta_len = len(tables) + (LINK_SIZE if linked else 0)
-    fields = (BLOCK_MAGIC, version, codec, block_flags, meta_len, len(payload), block.raw_len, n, *rest)
-    head = _HEADER.pack(*fields, 0)[:_CHECKED]
-    block_meta = block.block_meta
+    meta_len = len(tables) + LINK_SIZE if linked else len(tables)
+    head = _HEAD.pack(BLOCK_MAGIC, version, codec, block.flags, meta_len, len(payload), raw_len, *block.fields)
+    hasher = xxhash.xxh3_64(head)
     if linked:
         assert chain is not None
         link = chain.link(head, tables, payload)
-        meta = link + tables
-        block_meta = block_meta._replace(chain_prev=link[:LINK_SIZE // 2], chain=link[LINK_SIZE // 2:])
+        hasher.update(link)
+        block_meta = BlockMeta(*block.tables, link[:LINK_SIZE // 2], link[LINK_SIZE // 2:])
     else:
-        meta = tables
-    hasher = xxhash.xxh3_64(head)
-    hasher.update(meta)
+        link = b""
+        block_meta = BlockMeta(*block.tables)
+    hasher.update(tables)
     hasher.update(payload)
     checksum = hasher.intdigest()
-    header = BlockHeader(*fields[1:], checksum)
-    frame = b"".join((head, struct.pack("<Q", checksum), meta, payload))
-    return frame, header, block_meta
+    header = BlockHeader(version, codec, block.flags, meta_len, len(payload), raw_len, *block.fields, checksum)
+    return b"".join((head, _U64.pack(checksum), link, tables, payload)), header, block_meta
 
 
 def _unsupported(version: int) -> UnsupportedFormatError:

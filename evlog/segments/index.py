@@ -48,29 +48,35 @@ class SegmentSummary:
     raw_bytes: int = 0      # uncompressed payload bytes
 
     def add_block(self, entry: BlockEntry, meta: BlockMeta, raw_len: int) -> None:
-        self._add(entry.count, 1, dict(zip(meta.names, meta.name_counts)),
-                  dict(zip(meta.sources, meta.source_counts)), meta.flag_counts, entry, entry.frame_len, raw_len)
+        self._add(entry.count, 1, zip(meta.names, meta.name_counts), zip(meta.sources, meta.source_counts),
+                  meta.flag_counts.items(), entry, entry.frame_len, raw_len)
 
     def merge(self, other: "SegmentSummary") -> None:
         if other.count == 0:
             return
-        self._add(other.count, other.blocks, other.names, other.sources, other.flags, other,
+        self._add(other.count, other.blocks, other.names.items(), other.sources.items(), other.flags.items(), other,
                   other.stored_bytes, other.raw_bytes)
 
-    def _add(self, count: int, blocks: int, names: Any, sources: Any, flags: Any, times: Any,
-             stored_bytes: int, raw_bytes: int) -> None:
-        """Count events that come after those already counted; `times` has their first_ts,
-        first_mono, last_ts, last_mono, min_ts and max_ts (a block entry or a summary)."""
+    def _add(self, count: int, blocks: int, names: Iterable[tuple[str, int]], sources: Iterable[tuple[str, int]],
+             flags: Iterable[tuple[int, int]], times: Any, stored_bytes: int, raw_bytes: int) -> None:
+        """Count events that come after those already counted (names, sources and flags as
+        (value, count) pairs; one block has few, so no Counter.update and its Mapping test);
+        `times` has their first_ts, first_mono, last_ts, last_mono, min_ts and max_ts (a
+        block entry or a summary)."""
         self.count += count
         self.blocks += blocks
-        self.names.update(names)
-        self.sources.update(sources)
-        self.flags.update(flags)
+        for counter, pairs in ((self.names, names), (self.sources, sources), (self.flags, flags)):
+            get = counter.get
+            for value, n in pairs:
+                counter[value] = get(value, 0) + n
         if self.first_ts is None:
             self.first_ts, self.first_mono = times.first_ts, times.first_mono
         self.last_ts, self.last_mono = times.last_ts, times.last_mono
-        self.min_ts = times.min_ts if self.min_ts is None else min(self.min_ts, times.min_ts)
-        self.max_ts = times.max_ts if self.max_ts is None else max(self.max_ts, times.max_ts)
+        min_ts, max_ts = times.min_ts, times.max_ts
+        if self.min_ts is None or min_ts < self.min_ts:
+            self.min_ts = min_ts
+        if self.max_ts is None or max_ts > self.max_ts:
+            self.max_ts = max_ts
         self.stored_bytes += stored_bytes
         self.raw_bytes += raw_bytes
 

@@ -373,10 +373,13 @@ class LogWriter:
         while True:
             if self._failed is not None:
                 return None
-            if self._io_busy:   # a caller of flush is writing (_io_inline_locked)
+            if self._io_busy:   # a caller of flush is writing (_io_inline_locked): woken when it
+                # leaves work here, else looking again within block_max_age (a stream of inserts
+                # that flush their own blocks keeps a caller busy most of the time: waking this
+                # thread after each of them cost it a GIL hand-off per insert)
                 self._io_waits = True
-                self._io_deadline = float("inf")
-                self._io_cond.wait()
+                self._io_deadline = time.monotonic() + opts.block_max_age
+                self._io_cond.wait(opts.block_max_age)
                 continue
             if self._pending:
                 return self._pending[0]
@@ -436,7 +439,7 @@ class LogWriter:
         finally:
             self._lock.acquire()
             self._io_busy = False
-            if self._io_waits:
+            if self._io_waits and (self._pending or self._closing or self._sync_wanted > self._durable_offset):
                 self._io_waits = False
                 self._io_cond.notify()
         if not ok and not isinstance(self._failure_cause, Exception):

@@ -340,7 +340,7 @@ def test_writer_ids_across_many_names_and_table_restarts(tmp_path, monkeypatch):
 
 def test_id_column_of_matches_the_string_column():
     table = [f"v{i}" for i in range(400)]
-    cases = [[5] * 10, [9, 3, 9, 250, 3], [0, 1, 2, 1, 0], [7, 300, 7, 399, 0]]
+    cases = [[5] * 10, [9, 3, 9, 250, 3], [0, 1, 2, 1, 0], [7, 300, 7, 399, 0], [300] * 3, [4], [399]]
     for ids in cases:
         values = [table[i] for i in ids]
         got_table, got_counts, column = blk._id_column_of(ids, table)

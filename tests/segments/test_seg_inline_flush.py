@@ -118,3 +118,84 @@ def test_interrupt_in_the_calling_threads_sync_fails_the_writer(tmp_path):
         log.close()
     with Log.open(path) as again:
         assert again.end_offset >= 1 and again.get(0).data == 0
+
+
+class SlowWriteFS(FileSystem):
+    """Each write gives up the GIL for a while (as a busy disk would): the I/O thread gets to
+    run while a caller does its own I/O."""
+
+    def write(self, fd: int, data: bytes) -> int:
+        time.sleep(0.0005)
+        return super().write(fd, data)
+
+
+def test_the_io_thread_is_not_woken_by_every_flushing_insert(tmp_path):
+    """While callers write their own blocks one after another, the I/O thread (finding one
+    of them busy) looks again within block_max_age or when work is left for it, not after
+    each caller's I/O: a wake per insert cost it a GIL hand-off per insert."""
+    with Log.create(str(tmp_path / "rec"), fs=SlowWriteFS(), fsync="always", block_max_age=0.05) as log:
+        w = log._w()
+        wakes = []
+        wait = w._io_cond.wait
+
+        def counted(timeout=None):
+            wakes.append(timeout)
+            return wait(timeout)
+        w._io_cond.wait = counted
+        log.append("e", 0)
+        log.flush()
+        t = time.monotonic()
+        for i in range(1, 400):
+            log.append("e", i)
+            assert log.flush() == i + 1
+        elapsed = time.monotonic() - t
+        assert len(wakes) <= 5 + 2 * elapsed / 0.05, (len(wakes), elapsed)
+
+
+class HeldWriteFS(FileSystem):
+    """`hold()`: the next write waits until `release()` (a caller's I/O that takes a while)."""
+
+    def __init__(self) -> None:
+        self.held = threading.Event()
+        self.entered = threading.Event()
+        self.go = threading.Event()
+
+    def write(self, fd: int, data: bytes) -> int:
+        if self.held.is_set():
+            self.held.clear()
+            self.entered.set()
+            assert self.go.wait(10)
+        return super().write(fd, data)
+
+
+@pytest.mark.parametrize("then", ["flush", "close"])
+def test_work_left_during_a_callers_io_is_done_when_it_ends(tmp_path, then):
+    """Another thread's flush through the I/O thread, or a close, while a caller writes its
+    own block: the I/O thread, which found the caller busy, is woken when the caller is done
+    (not at its next look, block_max_age later)."""
+    fs = HeldWriteFS()
+    log = Log.create(str(tmp_path / "rec"), fs=fs, fsync="always", block_max_age=30)
+    w = log._w()
+    log.append("e", 0)
+    fs.held.set()
+    caller = threading.Thread(target=log.flush)
+    caller.start()
+    assert fs.entered.wait(10)    # the caller is in its own write
+    done = []
+    if then == "flush":
+        log.append("e", 1)
+        other = threading.Thread(target=lambda: done.append(w.flush(sync=True, timeout=20)))
+    else:
+        other = threading.Thread(target=lambda: done.append(log.close()))
+    other.start()
+    time.sleep(0.2)               # the I/O thread has been notified and found the caller busy
+    t = time.monotonic()
+    fs.go.set()
+    caller.join(10)
+    other.join(10)
+    assert done and time.monotonic() - t < 5
+    if then == "flush":
+        assert done == [2] and log.durable_offset == 2
+        log.close()
+    with Log.open(str(tmp_path / "rec")) as again:
+        assert again.end_offset == (2 if then == "flush" else 1)
