@@ -271,6 +271,19 @@ def find_next_frame(fd: int, position: int, file_size: int, where: str,
     return None
 
 
+def written_since(fd: int, scan: ScanResult, where: str) -> bool:
+    """After a scan of the last segment stopped at an invalid frame that an intact one follows
+    (not a torn tail): True when the frame there reads whole now. In a file with space
+    reserved ahead, the scan's size covers frames written after it began: the frame it found
+    invalid was being written, and was whole before the one after it was written (a writer
+    writes its frames in order). Scanning on from it is then right; otherwise it is damage."""
+    try:
+        read_frame(fd, scan.stop_position, scan.file_size, where)
+    except (CorruptRecordingError, UnsupportedFormatError):
+        return False
+    return True
+
+
 def is_torn_tail(fd: int, scan: ScanResult, where: str) -> bool:
     """True when the damage a scan stopped at is an unfinished last write: no intact frame
     follows (an intact frame of a newer format is never one)."""

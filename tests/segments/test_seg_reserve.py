@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evlog.segments import FileSystem, Log, verify
+from evlog.segments import FileSystem, Log, reindex, verify
 from evlog.segments.index import parse_index
 from evlog.segments.segment import SEGMENT_HEADER_SIZE, index_filename, list_segments, segment_filename
 
@@ -128,6 +128,9 @@ def test_a_crashed_writer_s_zeros_are_cut_quietly_on_reopen(tmp_path):
     copy = os.path.join(crashed, os.path.basename(seg))
     assert os.path.getsize(copy) > data_end(copy)
     assert verify(crashed).ok and verify(crashed).torn_tail is None
+    assert reindex(crashed) and verify(crashed).ok   # the zeros are no damage to reindex either
+    with Log.open(crashed) as log:
+        assert [r.data["i"] for r in log.read()] == list(range(10))
     with Log.open(crashed, "a", fsync="always") as log:
         assert not log.recovery_report.truncated and log.end_offset == 10
         log.append("E", {"i": 10})
@@ -253,3 +256,65 @@ def test_looking_again_at_reserved_zeros_reads_a_few_bytes(tmp_path, monkeypatch
             log.append("E", {"i": 5})
             log.flush()
             assert [r.data["i"] for r in reader.read()] == list(range(6))
+
+
+def _recording_with_a_frame_mid_write(tmp_path) -> tuple[str, str, int, bytes]:
+    """A recording of 8 one-record blocks, unindexed, its 6th frame zeroed (as a reader sees
+    a frame being written into reserved space while later frames are already there) and
+    zeros reserved after it all. Returns (path, segment, the frame's position, its bytes)."""
+    path = str(tmp_path / "rec")
+    with Log.create(path, fsync="never", block_max_records=1) as log:
+        for i in range(8):
+            log.append("E", {"i": i})
+    seg, = segment_paths(path)
+    os.remove(os.path.join(path, index_filename(0)))
+    with open(seg, "rb") as f:
+        data = f.read()
+    ends = data_end_positions(data)
+    at, whole = ends[5], data[ends[5]:ends[6]]
+    with open(seg, "wb") as f:
+        f.write(data[:at] + bytes(len(whole)) + data[ends[6]:] + bytes(4096))
+    return path, seg, at, whole
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_a_frame_written_while_a_scan_looked_is_read_not_damage(tmp_path, monkeypatch, finished):
+    """A scan that found a frame invalid with an intact one after it (in a file with reserved
+    space, its size covers frames written after the scan began) looks at that frame again:
+    whole now, it was being written, and the reader, verify and verify --chain read on;
+    still invalid, it is damage."""
+    import evlog.segments.chainverify as chainverify
+    import evlog.segments.reader as reader_module
+    import evlog.segments.recovery as recovery_module
+    from evlog.segments import CorruptRecordingError
+    from evlog.segments.chainverify import verify_chain
+    path, seg, at, whole = _recording_with_a_frame_mid_write(tmp_path)
+
+    def finish_then_search(module):
+        real = module.is_torn_tail
+
+        def is_torn_tail(fd, scan, where):
+            torn = real(fd, scan, where)   # the search finds the frames after it: not torn
+            if finished:
+                with open(seg, "r+b") as f:   # meanwhile the writer's write of that frame ends
+                    f.seek(at)
+                    f.write(whole)
+            return torn
+        monkeypatch.setattr(module, "is_torn_tail", is_torn_tail)
+
+    for module in (reader_module, recovery_module, chainverify):
+        finish_then_search(module)
+    if finished:
+        with Log.open(path) as log:
+            assert [r.data["i"] for r in log.read()] == list(range(8))
+        path2, seg, at, whole = _recording_with_a_frame_mid_write(tmp_path / "again")
+        report = verify(path2)
+        assert report.ok and report.events == 8, report.lines()
+        path3, seg, at, whole = _recording_with_a_frame_mid_write(tmp_path / "chain")
+        assert verify_chain(path3).ok
+    else:
+        with pytest.raises(CorruptRecordingError):
+            with Log.open(path) as log:
+                list(log.read())
+        assert not verify(path).ok
+        assert not verify_chain(path).ok
