@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
 import evlog.recorder as recorder_module  # noqa: E402
-from evlog.bus import ServiceBus  # noqa: E402
+from bench_recorder import new_bus  # noqa: E402
 from evlog.demo import trading_session  # noqa: E402
 from evlog.recorder import EventRecorder  # noqa: E402
 
@@ -51,8 +51,7 @@ SETTINGS: dict[str, Callable[[EventRecorder], None]] = {
 
 
 def durable(events: list, tmp: str, name: str, setting: Callable[[EventRecorder], None]) -> float:
-    bus = ServiceBus()
-    bus.subscribe("*", lambda n, e, s: None)
+    bus = new_bus()
     rec = EventRecorder(name, tmp)
     setting(rec)
     gc.collect()
