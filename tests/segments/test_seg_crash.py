@@ -106,12 +106,19 @@ def tear_tail(path: str, rnd: random.Random) -> None:
         buf = f.read()
     if len(buf) < SEGMENT_HEADER_SIZE:
         return   # its header was never written whole: a later write cannot have started
-    if len(buf) >= SEGMENT_HEADER_SIZE + HEADER_SIZE and rnd.random() < 0.7:
+    end = SEGMENT_HEADER_SIZE   # the end of its frames: zeros its writer reserved may follow
+    while end + HEADER_SIZE <= len(buf) and buf[end:end + 4] == b"EVBK":
+        frame_len = parse_header(buf[end:end + HEADER_SIZE]).frame_len
+        if end + frame_len > len(buf):
+            break
+        end += frame_len
+    if end > SEGMENT_HEADER_SIZE and rnd.random() < 0.7:
         frame_len = parse_header(buf[SEGMENT_HEADER_SIZE:]).frame_len
         tail = buf[SEGMENT_HEADER_SIZE:SEGMENT_HEADER_SIZE + rnd.randint(1, frame_len - 1)]
     else:
         tail = rnd.randbytes(rnd.randint(1, 300))
-    with open(seg, "ab") as f:
+    with open(seg, "r+b") as f:   # where the next write would have gone, into the reserved zeros if any
+        f.seek(end)
         f.write(tail)
 
 
