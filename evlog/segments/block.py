@@ -335,7 +335,9 @@ def _id_column(values: Sequence[str]) -> tuple[list[str], list[int], bytes]:
 def _id_column_of(ids: Sequence[int], table: Sequence[str]) -> tuple[list[str], list[int], bytes]:
     """`_id_column` of values given as indexes into `table` (the writer's ids, shared by its
     blocks). Up to index 255 the column is `bytes(ids)` mapped to the block's own ids by one
-    `bytes.translate`: no Python step per record."""
+    `bytes.translate`: no Python step per record. The indexes present are found by a
+    C-level search of the column for each of the table's first 256 (`in`: a memchr, ~20x
+    faster than a set of the column's bytes at 2,000 records, even when all 256 are looked for)."""
     n = len(ids)
     if n == 1:   # a one-record block (an fsync=always insert): no exception for an index above 255
         return [table[ids[0]]], [1], bytes(2)
@@ -343,10 +345,12 @@ def _id_column_of(ids: Sequence[int], table: Sequence[str]) -> tuple[list[str], 
         low = bytes(ids)
     except ValueError:   # an index above 255
         return _id_column(list(map(table.__getitem__, ids)))
-    present = sorted(set(low))
+    present = [i for i in range(min(len(table), 256)) if i in low]
+    counts = [low.count(i) for i in present]
+    if sum(counts) != n:
+        raise IndexError("a name or source id outside the table")
     if len(present) == 1:
         return [table[present[0]]], [n], bytes(2 * n)
-    counts = [low.count(i) for i in present]
     if present[-1] != len(present) - 1:   # not already 0, 1, 2, ...: renumber
         renumber = bytearray(256)
         for local, i in enumerate(present):

@@ -11,9 +11,10 @@
   payload past the format's limit goes to the next block; an atomic batch never spans two.
 
 Rows are laid flat, ROW_FIELDS fields after another (name id, source id, flags, timestamp,
-monotonic, data, types, headers): one `+=` of a tuple for a row, slice assignments for
-columns, and the I/O thread slices the columns back out. Not thread-safe: the writer calls
-it under its lock; `seal` is the writer's callback that queues a full block.
+monotonic, data, types, headers): one `+=` of a tuple for a row, slice assignments into a
+new list for columns (the block's list when they open it), and the I/O thread slices the
+columns back out. Not thread-safe: the writer calls it under its lock; `seal` is the
+writer's callback that queues a full block.
 """
 from __future__ import annotations
 
@@ -44,21 +45,21 @@ class SealedBlock(NamedTuple):
     table: list[str]  # what the rows' name and source ids index
 
 
-def lay_into(flat: list, names: Sequence, sources: Sequence, flags: Sequence, ts: Sequence, mono: Sequence,
-             datas: Sequence, types: Sequence, headers: Sequence) -> None:
-    """Columns of equal length laid as flat rows at the end of `flat`, by slice assignments
-    (no list of the new rows made first: each value is copied once)."""
+def lay_rows(names: Sequence, sources: Sequence, flags: Sequence, ts: Sequence, mono: Sequence,
+             datas: Sequence, types: Sequence, headers: Sequence) -> list:
+    """Columns of equal length laid as flat rows in a new list, by slice assignments (no list
+    of the new rows made first: each value is copied once)."""
     k = ROW_FIELDS
-    base = len(flat)
-    flat += [None] * (k * len(names))
-    flat[base::k] = names
-    flat[base + 1::k] = sources
-    flat[base + 2::k] = flags
-    flat[base + 3::k] = ts
-    flat[base + 4::k] = mono
-    flat[base + 5::k] = datas
-    flat[base + 6::k] = types
-    flat[base + 7::k] = headers
+    flat = [None] * (k * len(names))
+    flat[0::k] = names
+    flat[1::k] = sources
+    flat[2::k] = flags
+    flat[3::k] = ts
+    flat[4::k] = mono
+    flat[5::k] = datas
+    flat[6::k] = types
+    flat[7::k] = headers
+    return flat
 
 
 class BlockBuffer:
@@ -161,26 +162,33 @@ class BlockBuffer:
                     ts: Sequence[int | None], mono: Sequence[int] | None, datas: Sequence[bytes],
                     types: Sequence[bytes], headers: Sequence[bytes], sizes: Sequence[int], atomic: bool,
                     ordered: bool = False) -> int:
-        """Checked columns, laid by slice assignments, blocks cut by bisection on the sizes
-        (atomic: all in one block; `ordered`: see `clamp`). Returns the first offset."""
+        """Checked columns, laid by slice assignments, blocks cut by bisection on the sums of
+        the sizes (atomic: all in one block; `ordered`: see `clamp`). Returns the first offset."""
         n = len(names)
         fixed = self.clamp(mono, n, ordered)
-        cum = list(accumulate(map(ROW_OVERHEAD.__add__, sizes), initial=0))
+        # the sums of the sizes (one int a row); rows i..j-1 account for
+        # cum[j] - cum[i] + ROW_OVERHEAD * (j - i) bytes, which `bytes_to` gives from the start
+        cum = list(accumulate(sizes, initial=0))
         first = self.next_offset
         if atomic:
-            if n > MAX_RECORDS or cum[-1] > HARD_LIMIT:
+            total = cum[-1] + ROW_OVERHEAD * n
+            if n > MAX_RECORDS or total > HARD_LIMIT:
                 raise EventTooLargeError(f"an atomic batch is limited to {MAX_RECORDS} events and "
                                          f"{HARD_LIMIT} bytes")
-            if self.rows and (self.size + cum[-1] > self.max_bytes
+            if self.rows and (self.size + total > self.max_bytes
                               or len(self.rows) // ROW_FIELDS + n > self.max_records):
                 self.seal()   # the batch goes whole into the next block
             self._lay(names, sources, flags, ts, fixed, datas, types, headers, 0, n, cum)
             return first
+        def bytes_to(r: int) -> int:   # the accounted bytes of rows 0..r-1 (never decreasing in r)
+            return cum[r] + ROW_OVERHEAD * r
+        rows_to = range(n + 1)
         i = 0
         while i < n:
             room = self.max_records - len(self.rows) // ROW_FIELDS
             budget = self.max_bytes - self.size
-            j = min(i + room, bisect_right(cum, cum[i] + budget, i) - 1)
+            # the last j whose rows i..j-1 fit the budget: a bisection of a few Python steps
+            j = min(i + room, bisect_right(rows_to, bytes_to(i) + budget, i, key=bytes_to) - 1)
             if j <= i:
                 if self.rows:   # the next row does not fit: it opens the next block
                     self.seal()
@@ -192,15 +200,18 @@ class BlockBuffer:
 
     def _lay(self, names: Sequence, sources: Sequence, flags: Sequence, ts: Sequence, mono: Sequence[int],
              datas: Sequence, types: Sequence, headers: Sequence, i: int, j: int, cum: list[int]) -> None:
-        rows = self.rows
-        if not rows:
+        if not self.rows:
             self._open()
         self.last_mono = mono[j - 1]
         if i or j != len(names):   # a part of the columns (else the columns themselves, not copied)
             names, sources, flags, ts, mono = names[i:j], sources[i:j], flags[i:j], ts[i:j], mono[i:j]
             datas, types, headers = datas[i:j], types[i:j], headers[i:j]
-        lay_into(rows, self.ids_of(names), self.ids_of(sources), flags, ts, mono, datas, types, headers)
-        self.size += cum[j] - cum[i]
+        laid = lay_rows(self.ids_of(names), self.ids_of(sources), flags, ts, mono, datas, types, headers)
+        if self.rows:
+            self.rows += laid
+        else:   # the block's first rows (most of a big batch's blocks): the laid list is the block
+            self.rows = laid
+        self.size += cum[j] - cum[i] + ROW_OVERHEAD * (j - i)
         self.next_offset += j - i
         if self.size >= self.max_bytes or len(self.rows) >= self.flat_max:
             self.seal()
@@ -219,4 +230,4 @@ class BlockBuffer:
         return block
 
 
-__all__ = ["BlockBuffer", "SealedBlock", "ROW_OVERHEAD", "HARD_LIMIT", "MAX_IDS", "lay_into"]
+__all__ = ["BlockBuffer", "SealedBlock", "ROW_OVERHEAD", "HARD_LIMIT", "MAX_IDS", "lay_rows"]

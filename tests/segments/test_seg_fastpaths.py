@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import os
 import time
+from itertools import accumulate
 
 import pydantic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evlog import Log
 from evlog.segments import CorruptBlockError, EncodedRows, FileSystem, SalvageReport, salvage
 from evlog.segments import block as blk
 from evlog.segments.codec import FLAG_MODEL, FLAG_TYPED
-from evlog.segments.buffer import ROW_OVERHEAD
+from evlog.segments.buffer import ROW_OVERHEAD, BlockBuffer
 from evlog.segments.reader import _select_ids
 
 
@@ -349,6 +352,45 @@ def test_id_column_of_matches_the_string_column():
         n = len(ids)
         local = [column[k] | column[n + k] << 8 for k in range(n)]
         assert [got_table[i] for i in local] == values
+    for small in ([0, 1, 0, 2, 2], [2, 2, 2]):   # a table of 3: the ids present found among its 3
+        got_table, got_counts, _ = blk._id_column_of(small, table[:3])
+        assert dict(zip(got_table, got_counts)) == dict(zip(*blk._id_column([table[i] for i in small])[:2]))
+    for outside in ([0, 1, 3], [3, 3], [1, 1, 200]):   # an id past a table of 3 is an error, not a wrong count
+        with pytest.raises(IndexError):
+            blk._id_column_of(outside, table[:3])
+
+
+@given(st.lists(st.lists(st.integers(0, 700), min_size=1, max_size=40), min_size=1, max_size=6),
+       st.integers(1, 3000), st.integers(1, 20), st.lists(st.integers(0, 300), max_size=3))
+@settings(max_examples=300, deadline=None)
+def test_column_appends_cut_blocks_greedily(batches, max_bytes, max_records, singles):
+    """Column appends fill each block as far as the next row fits (bytes: sizes + ROW_OVERHEAD
+    each; records), a row bigger than a block alone; offsets and sizes add up."""
+    sealed = []
+    buf = BlockBuffer(0, 0, 0, max_bytes, max_records, lambda: None, lambda: sealed.append(buf.take()))
+    sizes_of: list[int] = []
+    for s in singles:   # rows already in the open block
+        buf.add("a", "s", 0, None, None, b"x" * s, b"", b"", s)
+        sizes_of.append(s)
+    for sizes in batches:
+        n = len(sizes)
+        buf.add_columns(["a"] * n, ["s"] * n, [0] * n, [None] * n, None, [b"x" * s for s in sizes], [b""] * n,
+                        [b""] * n, sizes, False)
+        sizes_of += sizes
+    last = buf.take()
+    blocks = sealed + ([last] if last is not None else [])
+    assert [b.first_offset for b in blocks] == list(accumulate([0] + [len(b.rows) // 8 for b in blocks[:-1]]))
+    assert sum(len(b.rows) // 8 for b in blocks) == len(sizes_of)
+    for k, b in enumerate(blocks):
+        count = len(b.rows) // 8
+        mine = sizes_of[b.first_offset:b.first_offset + count]
+        assert b.size == sum(mine) + ROW_OVERHEAD * count
+        assert count <= max_records
+        if b.first_offset + count > len(singles):   # ends with appended columns: within max_bytes
+            assert b.size <= max_bytes or count == 1
+        if k + 1 < len(blocks) and b.first_offset + count >= len(singles):   # a block cut by add_columns
+            nxt = sizes_of[b.first_offset + count]
+            assert count == max_records or b.size + nxt + ROW_OVERHEAD > max_bytes or b.size >= max_bytes
 
 
 def test_scratch_payload_buffer_is_reused_and_gives_the_same_blocks():
