@@ -13,7 +13,7 @@ from .chain import HASH_SIZE, LINK_SIZE, HEADER_CHECKED, anchor, block_hash, che
 from .manifest import read_manifest
 from .reader import LogReader
 from .segment import (
-    SEGMENT_HEADER_SIZE, ScanResult, is_torn_tail, list_segments, scan_frames, segment_filename, written_since,
+    SEGMENT_HEADER_SIZE, ScanResult, list_segments, scan_settled, segment_filename,
 )
 
 
@@ -104,49 +104,41 @@ def verify_chain(directory: str, key: bytes | None = None) -> ChainReport:
         fd = os.open(os.path.join(directory, name), os.O_RDONLY)
         try:
             size = os.fstat(fd).st_size
-            torn = False
-            position, stopped = SEGMENT_HEADER_SIZE, -1
-            while True:   # again past a frame of a live recording that was being written (reader.py)
-                result = ScanResult()
-                for header, entry, _meta, frame in scan_frames(fd, position, size, name, result):
-                    where = f"{name}, offsets {entry.first_offset}..{entry.end_offset - 1}"
-                    if header.version < 2:
-                        report.problems.append(f"{where}: a format v1 block has no chain link")
-                        prev = None
-                        continue
-                    parts = frame_parts(frame, header.meta_len)
-                    link_prev, link_hash = decode_meta_link(frame)
-                    if prev is None and report.first_offset is None:
-                        report.first_offset = entry.first_offset
-                        if entry.first_offset == anchor_offset:
-                            if link_prev != start:
-                                report.problems.append(f"{where}: the first block does not chain from the anchor")
-                        elif entry.first_offset > anchor_offset:
-                            report.notes.append(f"the chain is verified from offset {entry.first_offset}: the "
-                                                f"segments before it were removed (retention)")
-                        else:
-                            report.problems.append(f"{where}: a block before the chain's anchor")
-                    elif prev is not None and link_prev != prev:
-                        report.problems.append(f"{where}: does not chain from the block before it (a block was "
-                                               f"removed, inserted or reordered)")
-                    if block_hash(link_prev, parts[0], parts[3], parts[4], key) != link_hash:
-                        report.problems.append(f"{where}: altered (its hash does not match its content)")
-                    prev = link_hash
-                    report.blocks += 1
-                    report.end_offset = entry.end_offset
-                    if entry.end_offset == head_offset:
-                        head_seen = hmac.compare_digest(link_hash, head)
-                        if not head_seen:
-                            report.problems.append(f"{where}: the manifest's head does not match this block")
-                            head_seen = True   # reported once
-                if i != len(bases) - 1 or result.reason is None or result.newer is not None:
-                    break
-                torn = is_torn_tail(fd, result, name)
-                if torn or result.stop_position == stopped or not written_since(fd, result, name):
-                    break
-                position = stopped = result.stop_position
+            result = ScanResult()
+            for header, entry, _meta, frame in scan_settled(fd, SEGMENT_HEADER_SIZE, size, name, result,
+                                                            i == len(bases) - 1):
+                where = f"{name}, offsets {entry.first_offset}..{entry.end_offset - 1}"
+                if header.version < 2:
+                    report.problems.append(f"{where}: a format v1 block has no chain link")
+                    prev = None
+                    continue
+                parts = frame_parts(frame, header.meta_len)
+                link_prev, link_hash = decode_meta_link(frame)
+                if prev is None and report.first_offset is None:
+                    report.first_offset = entry.first_offset
+                    if entry.first_offset == anchor_offset:
+                        if link_prev != start:
+                            report.problems.append(f"{where}: the first block does not chain from the anchor")
+                    elif entry.first_offset > anchor_offset:
+                        report.notes.append(f"the chain is verified from offset {entry.first_offset}: the "
+                                            f"segments before it were removed (retention)")
+                    else:
+                        report.problems.append(f"{where}: a block before the chain's anchor")
+                elif prev is not None and link_prev != prev:
+                    report.problems.append(f"{where}: does not chain from the block before it (a block was "
+                                           f"removed, inserted or reordered)")
+                if block_hash(link_prev, parts[0], parts[3], parts[4], key) != link_hash:
+                    report.problems.append(f"{where}: altered (its hash does not match its content)")
+                prev = link_hash
+                report.blocks += 1
+                report.end_offset = entry.end_offset
+                if entry.end_offset == head_offset:
+                    head_seen = hmac.compare_digest(link_hash, head)
+                    if not head_seen:
+                        report.problems.append(f"{where}: the manifest's head does not match this block")
+                        head_seen = True   # reported once
             if result.reason is not None:
-                if torn:
+                if result.torn:
                     report.notes.append(f"{name}: the chain ends at an unfinished last write (byte "
                                         f"{result.stop_position})")
                 else:

@@ -23,8 +23,8 @@ from .keyindex import Extractor
 from .keylookup import keyed_blocks
 from .manifest import Manifest, read_manifest
 from .segment import (
-    SEGMENT_HEADER_SIZE, BlockEntry, ScanResult, index_filename, is_torn_tail, list_segments,
-    parse_segment_header, scan_frames, segment_filename, written_since,
+    SEGMENT_HEADER_SIZE, BlockEntry, ScanResult, index_filename, list_segments, parse_segment_header,
+    scan_settled, segment_filename,
 )
 
 _QUIET_NS = 1_000_000_000   # a file unmodified this long has no write in progress
@@ -138,31 +138,23 @@ class SegmentView:
                 os.pread(self.fd, _RESERVED_PROBE, self.scanned_to) == bytes(_RESERVED_PROBE):
             return False   # the reserved zeros as at the last look: the writer's next frame starts there
         found = False
-        stopped = -1
-        while True:
-            result = ScanResult()
-            for header, entry, meta, _frame in scan_frames(self.fd, self.scanned_to, size, self.name, result,
-                                                           expect_offset=self.end_offset):
-                self.entries.append(entry)
-                self.summary.add_block(entry, meta, header.raw_len)
-                found = True
-            self.scanned_to = result.stop_position
-            if result.reason is None or result.newer is not None or not is_last:
-                break
-            if is_torn_tail(self.fd, result, self.name):
-                self.torn_at = result.stop_position
-                self._torn_seen = (size, is_last) if self._unchanging(size) else None
-                break
-            if result.stop_position == stopped or not written_since(self.fd, result, self.name):
-                break   # damage: raised below
-            stopped = result.stop_position   # (scanned again from it: it must get further)
+        result = ScanResult()
+        for header, entry, meta, _frame in scan_settled(self.fd, self.scanned_to, size, self.name, result, is_last,
+                                                        expect_offset=self.end_offset):
+            self.entries.append(entry)
+            self.summary.add_block(entry, meta, header.raw_len)
+            found = True
+        self.scanned_to = result.stop_position
+        if result.torn:
+            self.torn_at = result.stop_position
+            self._torn_seen = (size, is_last) if self._unchanging(size) else None
         if found:
             self._first_offsets = self._last_monos = self._running_max = None
         self._reserved_seen = (size, result.stop_position) if result.reserved else None
         if result.reason is not None:
             if result.newer is not None:
                 raise result.newer
-            if self.torn_at != result.stop_position:
+            if not result.torn:
                 assert result.error is not None
                 raise result.error
         else:

@@ -26,7 +26,7 @@ from .manifest import read_manifest, write_manifest
 from .reader import SegmentView
 from .segment import (
     SEGMENT_HEADER_SIZE, BlockEntry, ResyncBudget, ScanResult, encode_segment_header, find_next_frame,
-    index_filename, is_torn_tail, list_segments, parse_segment_header, scan_frames, segment_filename, written_since,
+    index_filename, list_segments, parse_segment_header, scan_frames, scan_settled, segment_filename,
 )
 
 
@@ -364,33 +364,24 @@ def verify(directory: str, decode: bool = True, chain: bool = False, key: bytes 
                 continue
             entries = []
             summary = SegmentSummary()
-            torn = False
-            position, stopped = SEGMENT_HEADER_SIZE, -1
-            while True:   # again past a frame of a live recording that was being written (reader.py)
-                result = ScanResult()
-                for header, entry, meta, frame in scan_frames(fd, position, size, name, result,
-                                                              expect_offset=entries[-1].end_offset if entries else base):
-                    if decode:
-                        try:
-                            block = decode_frame(frame, name, entry.position)
-                            block.all_data()
-                            block.check_headers()
-                            if [block.meta.name_counts[j] for j in range(len(block.meta.names))] != \
-                                    [sum(1 for x in block.name_ids if x == j) for j in range(len(block.meta.names))]:
-                                raise CorruptRecordingError("block name counts disagree with its records", name,
-                                                            entry.position, (entry.first_offset, entry.end_offset - 1))
-                        except CorruptRecordingError as exc:
-                            report.problems.append(_problem(exc))
-                    entries.append(entry)
-                    summary.add_block(entry, meta, header.raw_len)
-                    report.blocks += 1
-                    report.events += entry.count
-                if not is_last or result.reason is None or result.newer is not None:
-                    break
-                torn = is_torn_tail(fd, result, name)
-                if torn or result.stop_position == stopped or not written_since(fd, result, name):
-                    break
-                position = stopped = result.stop_position
+            result = ScanResult()
+            for header, entry, meta, frame in scan_settled(fd, SEGMENT_HEADER_SIZE, size, name, result, is_last,
+                                                           expect_offset=base):
+                if decode:
+                    try:
+                        block = decode_frame(frame, name, entry.position)
+                        block.all_data()
+                        block.check_headers()
+                        if [block.meta.name_counts[j] for j in range(len(block.meta.names))] != \
+                                [sum(1 for x in block.name_ids if x == j) for j in range(len(block.meta.names))]:
+                            raise CorruptRecordingError("block name counts disagree with its records", name,
+                                                        entry.position, (entry.first_offset, entry.end_offset - 1))
+                    except CorruptRecordingError as exc:
+                        report.problems.append(_problem(exc))
+                entries.append(entry)
+                summary.add_block(entry, meta, header.raw_len)
+                report.blocks += 1
+                report.events += entry.count
             expect = entries[-1].end_offset if entries else base
             idx_name = index_filename(base)
             idx: SegmentIndex | None = None
@@ -403,7 +394,7 @@ def verify(directory: str, decode: bool = True, chain: bool = False, key: bytes 
                 report.problems.append(Problem(idx_name, None, None, str(exc), REINDEX))
             damaged = False
             if result.reason is not None:
-                if is_last and result.stop_position >= _sealed_size(idx, base, size) and torn:
+                if is_last and result.stop_position >= _sealed_size(idx, base, size) and result.torn:
                     report.torn_tail = (name, result.stop_position)
                 else:   # damage; or a block the index shows was once whole: damage too
                     assert result.error is not None

@@ -102,18 +102,23 @@ class ScanResult:
     `newer` is set when the scan stopped at an intact block of a newer format version: not
     damage, and never a torn tail (it must not be cut off). `reserved` counts the zero bytes
     after `stop_position` that run to the end of the file (space reserved ahead by the
-    writer): the scan ended there cleanly.
+    writer): the scan ended there cleanly. `torn` (set by `scan_settled` in the last
+    segment): what it stopped at is a torn tail.
     """
 
-    __slots__ = ("stop_position", "reason", "file_size", "error", "newer", "reserved")
+    __slots__ = ("stop_position", "reason", "file_size", "error", "newer", "reserved", "torn")
 
     def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
         self.stop_position = 0
         self.reason: str | None = None
         self.file_size = 0
         self.error: CorruptRecordingError | None = None
         self.newer: UnsupportedFormatError | None = None
         self.reserved = 0
+        self.torn = False
 
 
 def read_frame(fd: int, position: int, file_size: int, where: str) -> tuple[BlockHeader, bytes]:
@@ -269,6 +274,27 @@ def find_next_frame(fd: int, position: int, file_size: int, where: str,
             i = buf.find(BLOCK_MAGIC, max(i + 1, skip_to - pos))
         pos = max(pos + _RESYNC_CHUNK, skip_to)
     return None
+
+
+def scan_settled(fd: int, position: int, file_size: int, where: str, result: ScanResult, is_last: bool,
+                 expect_offset: int | None = None) -> Iterator[tuple[BlockHeader, BlockEntry, BlockMeta, bytes]]:
+    """`scan_frames`, and where the last segment's scan stops at an invalid frame: `result.torn`
+    says whether it is a torn tail; if not, and the frame reads whole now (`written_since`: it
+    was being written into reserved space), the scan goes on from it (never twice from one
+    position). The reader, `verify` and `verify_chain` scan through it."""
+    stopped = -1
+    while True:
+        for item in scan_frames(fd, position, file_size, where, result, expect_offset):
+            if expect_offset is not None:
+                expect_offset = item[0].end_offset
+            yield item
+        if not is_last or result.reason is None or result.newer is not None:
+            return
+        result.torn = is_torn_tail(fd, result, where)
+        if result.torn or result.stop_position == stopped or not written_since(fd, result, where):
+            return
+        position = stopped = result.stop_position
+        result.clear()
 
 
 def written_since(fd: int, scan: ScanResult, where: str) -> bool:
